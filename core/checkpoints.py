@@ -1,0 +1,95 @@
+"""Bundled checkpoints: one folder each, `config.json` + `*.safetensors` + `card.json`. Never pickle.
+
+Native modules use `huggingface_hub.PyTorchModelHubMixin`, so each folder also loads with
+`Model.from_pretrained(folder)` (or from the Hub). Failures become a `CheckpointError` whose message names
+the command that rebuilds the checkpoint, so a tab can show it and the rest of the app keeps working.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAX_FILE_BYTES = 10 * 1024 * 1024  # a Space needs Git LFS above this
+ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+
+
+class CheckpointError(RuntimeError):
+    """A bundled checkpoint is missing or unreadable; the message says how to rebuild it."""
+
+
+def checkpoint_root() -> Path:
+    """`$GENMODELS_CHECKPOINTS` (tests point it elsewhere), else the repo's checkpoints/ folder."""
+    return Path(os.environ.get("GENMODELS_CHECKPOINTS", REPO_ROOT / "checkpoints"))
+
+
+def checkpoint_path(name: str) -> Path:
+    return checkpoint_root() / name
+
+
+def rebuild_command(name: str) -> str:
+    return f"python -m core.train {name}"
+
+
+def load_model(model_class: type[ModelT], name: str) -> ModelT:
+    """Load checkpoints/<name>/ with `from_pretrained`, in eval mode; raise CheckpointError on any failure."""
+    folder = checkpoint_path(name)
+    hint = f"Rebuild it with `{rebuild_command(name)}`."
+    if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
+        raise CheckpointError(f"The checkpoint '{name}' is missing ({folder} has no config.json/safetensors). {hint}")
+    try:
+        model = model_class.from_pretrained(str(folder))
+    except Exception as error:  # corrupt safetensors, wrong shapes, bad JSON: all mean "rebuild it"
+        raise CheckpointError(f"The checkpoint '{name}' could not be loaded ({type(error).__name__}: {error}). {hint}") from error
+    return model.eval()
+
+
+def read_card(name: str) -> dict[str, Any]:
+    """The card.json of checkpoints/<name>/: how it was trained and what it measured."""
+    path = checkpoint_path(name) / "card.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise CheckpointError(f"The checkpoint '{name}' has no card.json. Rebuild it with `{rebuild_command(name)}`.") from error
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"The card of '{name}' is corrupt. Rebuild it with `{rebuild_command(name)}`.") from error
+
+
+def save_model(model: torch.nn.Module, name: str, card: dict[str, Any], root: Path | None = None) -> Path:
+    """Write <root>/<name>/ with save_pretrained + card.json; refuse files a Space could not host without LFS."""
+    folder = (root or checkpoint_root()) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder))
+    (folder / "README.md").unlink(missing_ok=True)  # the mixin's generic model card; card.json is ours
+    (folder / "card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    too_big = [p.name for p in folder.iterdir() if p.stat().st_size > MAX_FILE_BYTES]
+    if too_big:
+        raise CheckpointError(f"{folder}: {too_big} exceed 10 MB; shrink the model.")
+    return folder
+
+
+def code_commit() -> str:
+    """The git commit the training ran on (with '+dirty' when the tree had local changes)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "core"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def environment_facts(device: torch.device) -> dict[str, str]:
+    return {
+        "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": str(torch.get_num_threads()),
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+    }

@@ -1,0 +1,255 @@
+"""Data: Fashion-MNIST from IDX files, the bundled sample, and image <-> model tensor conversion.
+
+Images inside core are float tensors in [0, 1], shape (B, 1, 28, 28) for Fashion-MNIST.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+IMAGE_SIZE = 28
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "fashion_mnist_sample.npz"
+_IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """Raised when the full Fashion-MNIST files cannot be found or fetched."""
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    images: np.ndarray  # (N, 28, 28) uint8
+    labels: np.ndarray  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 1, 28, 28) float in [0, 1], (N,) long."""
+        x = torch.from_numpy(self.images).float().div_(255.0).unsqueeze(1)
+        return x, torch.from_numpy(self.labels).long()
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally gzipped): magic, dims, then big-endian unsigned bytes."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise ValueError(f"{path} is not an unsigned-byte IDX file")
+    dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
+    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if array.size != int(np.prod(dims)):
+        raise ValueError(f"{path} is truncated: expected {np.prod(dims)} values, found {array.size}")
+    return array.reshape(dims)
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def fashion_mnist_dir() -> Path | None:
+    """$FASHION_MNIST_DIR, else the Debian package's folder; None when neither holds the files."""
+    candidates = [Path(os.environ["FASHION_MNIST_DIR"])] if os.environ.get("FASHION_MNIST_DIR") else []
+    candidates.append(DEBIAN_FASHION_DIR)
+    for directory in candidates:
+        if all(_find_idx(directory, stem) for pair in _IDX_FILES.values() for stem in pair):
+            return directory
+    return None
+
+
+def load_fashion_mnist(split: str = "train") -> ImageSet:
+    """The full Fashion-MNIST split ('train': 60,000 images, 'test': 10,000).
+
+    Looks in $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist),
+    then tries torchvision's download (only works where the internet is reachable).
+    """
+    if split not in _IDX_FILES:
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    directory = fashion_mnist_dir()
+    if directory is None:
+        directory = _download_with_torchvision()
+    image_stem, label_stem = _IDX_FILES[split]
+    images = _read_idx(_find_idx(directory, image_stem))
+    labels = _read_idx(_find_idx(directory, label_stem)).astype(np.int64)
+    return ImageSet(images=images, labels=labels)
+
+
+def _download_with_torchvision() -> Path:
+    root = Path(os.environ.get("FASHION_MNIST_DOWNLOAD_DIR", Path.home() / ".cache" / "fashion-mnist"))
+    try:
+        from torchvision.datasets import FashionMNIST
+
+        FashionMNIST(str(root), train=True, download=True)
+        FashionMNIST(str(root), train=False, download=True)
+    except Exception as error:  # no network, or a broken mirror
+        raise DatasetNotFoundError(
+            "Fashion-MNIST not found. Install it with `apt-get install dataset-fashion-mnist`, "
+            "or point $FASHION_MNIST_DIR at a folder holding the four IDX files."
+        ) from error
+    return root / "FashionMNIST" / "raw"
+
+
+def load_sample() -> ImageSet:
+    """The bundled sample: held-out Fashion-MNIST test images with labels (ships in the repo)."""
+    with np.load(SAMPLE_PATH) as archive:
+        return ImageSet(images=archive["images"].copy(), labels=archive["labels"].astype(np.int64))
+
+
+def load_training_data(split: str = "train", tiny: bool = False) -> ImageSet:
+    """The split for a training recipe; `tiny` (dry runs, CI) takes 64 images of the bundled sample."""
+    if tiny:
+        sample = load_sample()
+        return ImageSet(images=sample.images[:64], labels=sample.labels[:64])
+    return load_fashion_mnist(split)
+
+
+def write_sample(path: Path = SAMPLE_PATH, per_class: int = 50, seed: int = 0) -> ImageSet:
+    """Build the bundled sample: `per_class` random test images of each class (never training images)."""
+    test = load_fashion_mnist("test")
+    rng = np.random.default_rng(seed)
+    picks = np.concatenate([
+        rng.choice(np.flatnonzero(test.labels == c), per_class, replace=False) for c in range(len(FASHION_CLASSES))
+    ])
+    picks = rng.permutation(picks)
+    sample = ImageSet(images=test.images[picks], labels=test.labels[picks])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, images=sample.images, labels=sample.labels.astype(np.uint8), test_indices=picks)
+    return sample
+
+
+# --- images in and out -------------------------------------------------------------------------------------------
+
+class EmptyImageError(ValueError):
+    """The image (or drawing) holds nothing to work on."""
+
+
+def to_pil(image) -> Image.Image:
+    """Accept a PIL image, a numpy array (H, W), (H, W, 3) or (H, W, 4), or a Gradio ImageEditor dict."""
+    if image is None:
+        raise EmptyImageError("No image was given: pick an example, upload an image or draw one.")
+    if isinstance(image, dict):  # gr.Sketchpad / gr.ImageEditor value: {"background", "layers", "composite"}
+        image = image.get("composite") if image.get("composite") is not None else image.get("background")
+        if image is None:
+            raise EmptyImageError("The drawing is empty: draw something first.")
+    if isinstance(image, Image.Image):
+        return image
+    array = np.asarray(image)
+    if array.ndim not in (2, 3) or array.size == 0 or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"Cannot read an image of shape {array.shape}.")
+    if array.dtype != np.uint8:
+        scale = 255.0 if array.dtype.kind == "f" and array.max() <= 1.0 else 1.0
+        array = np.clip(array.astype(np.float64) * scale, 0, 255).astype(np.uint8)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    return Image.fromarray(array)
+
+
+def to_grayscale_ink(image) -> np.ndarray:
+    """Any image -> (H, W) float in [0, 1] where 1 is 'ink' (bright garment on dark ground, as in Fashion-MNIST).
+
+    Transparent pixels count as background. Sketchpad strokes come as opaque black on a transparent
+    canvas, so a plain L conversion would be all black; drawings and photos with a light background are
+    inverted so that the object is bright, as Fashion-MNIST's garments are.
+    """
+    pil = to_pil(image)
+    if pil.mode in ("RGBA", "LA", "PA") or (pil.mode == "P" and "transparency" in pil.info):
+        rgba = np.asarray(pil.convert("RGBA"), dtype=np.float64) / 255.0
+        alpha = rgba[..., 3]
+        if alpha.max() == 0:
+            raise EmptyImageError("The image is fully transparent: draw or upload something visible.")
+        luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        if alpha.min() < 1.0:
+            # Ink is whatever is opaque; its darkness only matters against a light canvas.
+            return _normalise_polarity(alpha * (1.0 - luminance), alpha)
+        gray = luminance
+    else:
+        gray = np.asarray(pil.convert("L"), dtype=np.float64) / 255.0
+    if gray.max() - gray.min() < 1e-3:
+        raise EmptyImageError("The image is a single flat colour: there is nothing to reconstruct.")
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return 1.0 - gray if np.median(border) > 0.5 else gray
+
+
+def _normalise_polarity(ink: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    # Opaque light strokes on transparency (white pen) should still count as ink.
+    return np.where(ink.max() < 0.05, alpha, ink)
+
+
+def to_model_input(image, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """Any image -> (1, 1, size, size) float tensor in [0, 1], framed like a Fashion-MNIST image.
+
+    The object is cropped to its bounding box, scaled to fit a (size - 4) box keeping its aspect ratio
+    and centred, as Fashion-MNIST's garments are.
+    """
+    ink = to_grayscale_ink(image)
+    mask = ink > 0.1
+    if not mask.any():
+        raise EmptyImageError("The image holds no visible object: draw or upload something with more contrast.")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    already_framed = ink.shape == (size, size)
+    if already_framed:
+        framed = ink
+    else:
+        inner = size - 4
+        scale = inner / max(crop.shape)
+        new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+        resized = Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.LANCZOS)
+        framed = np.zeros((size, size))
+        top, left = (size - new_h) // 2, (size - new_w) // 2
+        framed[top : top + new_h, left : left + new_w] = np.asarray(resized, dtype=np.float64) / 255.0
+    return torch.from_numpy(framed).float().clamp(0, 1).view(1, 1, size, size)
+
+
+def to_display(x: torch.Tensor | np.ndarray, scale: int = 8) -> Image.Image:
+    """A (1, H, W), (H, W) or (1, 1, H, W) image in [0, 1] -> crisp PIL image, upscaled by nearest neighbour."""
+    array = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    array = np.squeeze(array)
+    if array.ndim == 3 and array.shape[0] in (1, 3):  # (C, H, W) -> (H, W, C)
+        array = np.moveaxis(array, 0, -1)
+    pil = Image.fromarray((np.clip(array, 0, 1) * 255).round().astype(np.uint8))
+    return pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
+
+
+def image_grid(images: torch.Tensor, columns: int, scale: int = 4, pad: int = 1) -> Image.Image:
+    """(N, 1, H, W) in [0, 1] -> one crisp grid image with `pad` pixel gutters."""
+    n, _, h, w = images.shape
+    rows = (n + columns - 1) // columns
+    canvas = torch.full((rows * (h + pad) + pad, columns * (w + pad) + pad), 0.5)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = images[i, 0]
+    return to_display(canvas, scale=scale)
+
+
+def sample_example_image(index: int) -> Image.Image:
+    """One bundled sample image as a 28x28 greyscale PIL image (for galleries and examples)."""
+    sample = load_sample()
+    return Image.fromarray(sample.images[index % len(sample)])
+
+
+__all__ = [
+    "FASHION_CLASSES", "IMAGE_SIZE", "ImageSet", "DatasetNotFoundError", "EmptyImageError",
+    "load_fashion_mnist", "load_sample", "load_training_data", "write_sample",
+    "to_pil", "to_grayscale_ink", "to_model_input", "to_display", "image_grid", "sample_example_image",
+]

@@ -1,0 +1,95 @@
+"""Helpers every training recipe shares: seeding, minibatches, progress bars, output folders and cards."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from tqdm.auto import tqdm
+
+from core.checkpoints import checkpoint_root, code_commit, environment_facts
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed the global RNG (training owns the process) and return a generator for data order and noise."""
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def minibatches(n: int, batch_size: int, generator: torch.Generator, max_steps: int | None = None) -> Iterator[torch.Tensor]:
+    """Shuffled index batches over n items (drops the last incomplete batch when there is more than one)."""
+    order = torch.randperm(n, generator=generator)
+    count = max(1, n // batch_size)
+    for step in range(count if max_steps is None else min(count, max_steps)):
+        yield order[step * batch_size : (step + 1) * batch_size]
+
+
+def progress(total: int, description: str) -> tqdm:
+    return tqdm(total=total, desc=description, unit="step", dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
+
+
+def output_root(dry_run: bool) -> Path:
+    """Where a recipe writes: checkpoints/ for real runs; a throwaway folder for dry runs."""
+    return Path(tempfile.mkdtemp(prefix="dry-run-")) if dry_run else checkpoint_root()
+
+
+def command_line(recipe: str, config: Any, defaults: Any) -> str:
+    """The exact command that reproduces this run: the recipe plus every field that differs from its defaults."""
+    parts = ["python -m core.train", recipe]
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if value == getattr(defaults, field.name):
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else "--no-" + field.name.replace("_", "-"))
+        elif isinstance(value, tuple):
+            parts.append(flag + " " + " ".join(map(str, value)))
+        else:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return round(time.perf_counter() - self.start, 1)
+
+
+def make_card(
+    recipe: str,
+    config: Any,
+    *,
+    defaults: Any,
+    data: str,
+    steps: int,
+    wall_seconds: float,
+    device: torch.device,
+    bf16: bool,
+    metrics: dict[str, Any],
+    curves: dict[str, list[float]] | None = None,
+) -> dict[str, Any]:
+    """card.json: how the checkpoint was made and what it measured; written by the recipe, never by hand."""
+    return {
+        "recipe": recipe,
+        "command": command_line(recipe, config, defaults),
+        "code_commit": code_commit(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "data": data,
+        "seed": getattr(config, "seed", None),
+        "steps": steps,
+        "wall_seconds": wall_seconds,
+        "bf16_autocast": bf16,
+        "environment": environment_facts(device),
+        "config": dataclasses.asdict(config),
+        "metrics": metrics,
+        "curves": curves or {},
+    }
