@@ -131,7 +131,7 @@ def main(cfg: TrainConfig) -> dict:
     card = make_card(
         recipe, cfg, defaults=DEFAULTS[cfg.model],
         data=DATA_NOTE if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=step, wall_seconds=clock.seconds, device=device, bf16=bf16, metrics=metrics,
+        steps=step, clock=clock, device=device, bf16=bf16, metrics=metrics,
         curves={"train_mse_per_epoch": epoch_losses},
     )
     folder = save_model(model, recipe, card, output_root(cfg.dry_run))
@@ -157,7 +157,7 @@ def main_pca(cfg: PCATrainConfig) -> dict:
     card = make_card(
         "pca", cfg, defaults=PCATrainConfig(),
         data=DATA_NOTE if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=1, wall_seconds=clock.seconds, device=torch.device("cpu"), bf16=False, metrics=metrics,
+        steps=1, clock=clock, device=torch.device("cpu"), bf16=False, metrics=metrics,
     )
     folder = save_model(model, "pca", card, output_root(cfg.dry_run))
     print(f"pca: {metrics}; wrote {folder}")

@@ -79,7 +79,7 @@ def main(cfg: TrainConfig) -> dict:
     card = make_card(
         RECIPE, cfg, defaults=TrainConfig(), data="Fashion-MNIST train (60,000), evaluated on the full test set (10,000)"
         if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=step, wall_seconds=clock.seconds, device=device, bf16=bf16, metrics=metrics,
+        steps=step, clock=clock, device=device, bf16=bf16, metrics=metrics,
         curves={"loss_every_50_steps": [round(v, 4) for v in losses[::50]]},
     )
     folder = save_model(model, RECIPE, card, output_root(cfg.dry_run))

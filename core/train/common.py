@@ -56,8 +56,11 @@ def command_line(recipe: str, config: Any, defaults: Any) -> str:
 
 
 class Stopwatch:
+    """Wall time of a run, and the code commit it started from (edits made while it trains do not count)."""
+
     def __init__(self) -> None:
         self.start = time.perf_counter()
+        self.commit = code_commit()
 
     @property
     def seconds(self) -> float:
@@ -71,7 +74,7 @@ def make_card(
     defaults: Any,
     data: str,
     steps: int,
-    wall_seconds: float,
+    clock: Stopwatch,
     device: torch.device,
     bf16: bool,
     metrics: dict[str, Any],
@@ -81,12 +84,12 @@ def make_card(
     return {
         "recipe": recipe,
         "command": command_line(recipe, config, defaults),
-        "code_commit": code_commit(),
+        "code_commit": clock.commit,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": data,
         "seed": getattr(config, "seed", None),
         "steps": steps,
-        "wall_seconds": wall_seconds,
+        "wall_seconds": clock.seconds,
         "bf16_autocast": bf16,
         "environment": environment_facts(device),
         "config": dataclasses.asdict(config),
