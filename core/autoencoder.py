@@ -293,3 +293,57 @@ MODEL_CLASSES = {
     "ae_conv": ConvAutoencoder,
     "ae_denoising": ConvAutoencoder,
 }
+
+
+# --- the tab's view of the models ---------------------------------------------------------------------------
+
+DISPLAY_NAMES = {
+    "pca": "PCA (32 components)",
+    "ae_linear": "Linear AE (784-32-784)",
+    "ae_deep": "Deep AE (ReLU MLP, 32)",
+    "ae_conv": "Conv AE (8x4x4 code)",
+    "ae_denoising": "Denoising conv AE (32x7x7 code)",
+}
+
+
+def load(name: str) -> Autoencoder:
+    """A bundled model by checkpoint name, loaded once (raises CheckpointError naming the rebuild command)."""
+    from core.checkpoints import load_model
+    from core.runtime import MODELS
+
+    return MODELS.get(name, lambda: load_model(MODEL_CLASSES[name], name))
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    name: str
+    image: torch.Tensor  # (1, 1, 28, 28) in [0, 1]
+    mse: float
+    psnr_db: float
+    latent_numbers: int | None  # None for JPEG
+    code_bytes: int  # float16 code, or JPEG image data (payload)
+    file_bytes: int | None  # JPEG only: the whole file, tables and headers included
+
+    @property
+    def compression_ratio(self) -> float:
+        return PIXELS / self.code_bytes
+
+
+@torch.inference_mode()
+def reconstruct_with(name: str, model: Autoencoder, x: torch.Tensor) -> Reconstruction:
+    """x (1, 1, 28, 28) -> the model's reconstruction and its error."""
+    x_hat = model.reconstruct(x)
+    numel = model.latent_numel()
+    error = ((x_hat - x) ** 2).mean().item()
+    return Reconstruction(name, x_hat, error, _psnr(error), numel, numel * LATENT_BYTES_PER_VALUE, None)
+
+
+def reconstruct_with_jpeg(x: torch.Tensor, budget_bytes: int) -> Reconstruction:
+    result = jpeg_at_budget(x, budget_bytes)
+    error = ((result.image - x) ** 2).mean().item()
+    return Reconstruction(f"JPEG q={result.quality} (<= {budget_bytes} B data)", result.image, error, _psnr(error),
+                          None, result.payload_bytes, result.file_bytes)
+
+
+def _psnr(mse_value: float) -> float:
+    return 10 * math.log10(1.0 / max(mse_value, 1e-10))

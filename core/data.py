@@ -201,7 +201,7 @@ def to_model_input(image, size: int = IMAGE_SIZE) -> torch.Tensor:
     The object is cropped to its bounding box, scaled to fit a (size - 4) box keeping its aspect ratio
     and centred, as Fashion-MNIST's garments are.
     """
-    ink = to_grayscale_ink(image)
+    ink = _undo_nearest_upscale(to_grayscale_ink(image), size)
     mask = ink > 0.1
     if not mask.any():
         raise EmptyImageError("The image holds no visible object: draw or upload something with more contrast.")
@@ -219,6 +219,16 @@ def to_model_input(image, size: int = IMAGE_SIZE) -> torch.Tensor:
         top, left = (size - new_h) // 2, (size - new_w) // 2
         framed[top : top + new_h, left : left + new_w] = np.asarray(resized, dtype=np.float64) / 255.0
     return torch.from_numpy(framed).float().clamp(0, 1).view(1, 1, size, size)
+
+
+def _undo_nearest_upscale(ink: np.ndarray, size: int) -> np.ndarray:
+    """A size*k square image made of k x k blocks (what `to_display` produces) -> the size x size original."""
+    h, w = ink.shape
+    if h != w or h % size or h == size:
+        return ink
+    k = h // size
+    small = ink[::k, ::k]
+    return small if np.allclose(np.repeat(np.repeat(small, k, axis=0), k, axis=1), ink, atol=1 / 255) else ink
 
 
 def to_display(x: torch.Tensor | np.ndarray, scale: int = 8) -> Image.Image:
@@ -242,14 +252,32 @@ def image_grid(images: torch.Tensor, columns: int, scale: int = 4, pad: int = 1)
     return to_display(canvas, scale=scale)
 
 
-def sample_example_image(index: int) -> Image.Image:
-    """One bundled sample image as a 28x28 greyscale PIL image (for galleries and examples)."""
-    sample = load_sample()
-    return Image.fromarray(sample.images[index % len(sample)])
+def out_of_distribution_examples(size: int = 112) -> dict[str, Image.Image]:
+    """Inputs unlike any garment (a digit, a letter, a smiley), drawn with Pillow, white on black.
+
+    They are inputs, not outputs: they show that an autoencoder is data specific.
+    """
+    from PIL import ImageDraw, ImageFont
+
+    examples = {}
+    for label, text in (("digit 7", "7"), ("digit 3", "3"), ("letter A", "A")):
+        canvas = Image.new("L", (size, size), 0)
+        draw = ImageDraw.Draw(canvas)
+        font = ImageFont.load_default(size=int(size * 0.8))
+        draw.text((size / 2, size / 2), text, fill=255, font=font, anchor="mm")
+        examples[label] = canvas
+    smiley = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(smiley)
+    draw.ellipse((10, 10, size - 10, size - 10), outline=255, width=8)
+    draw.ellipse((35, 38, 45, 48), fill=255)
+    draw.ellipse((size - 45, 38, size - 35, 48), fill=255)
+    draw.arc((32, 40, size - 32, size - 30), 20, 160, fill=255, width=7)
+    examples["smiley"] = smiley
+    return examples
 
 
 __all__ = [
     "FASHION_CLASSES", "IMAGE_SIZE", "ImageSet", "DatasetNotFoundError", "EmptyImageError",
     "load_fashion_mnist", "load_sample", "load_training_data", "write_sample",
-    "to_pil", "to_grayscale_ink", "to_model_input", "to_display", "image_grid", "sample_example_image",
+    "to_pil", "to_grayscale_ink", "to_model_input", "to_display", "image_grid", "out_of_distribution_examples",
 ]
