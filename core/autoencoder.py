@@ -4,7 +4,6 @@
 Every model maps x -> z = encoder(x) -> x_hat = decoder(z) and is trained to minimise ||x - x_hat||^2.
 PCA with k components is the optimal *linear* code of size k; a linear autoencoder learns the same subspace.
 """
-from __future__ import annotations
 
 import io
 import math

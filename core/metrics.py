@@ -4,7 +4,6 @@ predictions give class consistency; PSNR for reconstructions.
 FD(r, g) = ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)), as FID, but on features of a classifier
 trained on this data set (Inception features mean little on 28x28 garments).
 """
-from __future__ import annotations
 
 from dataclasses import dataclass
 

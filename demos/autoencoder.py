@@ -1,0 +1,188 @@
+"""Autoencoders tab: linear, deep, convolutional and denoising autoencoders beside PCA and JPEG."""
+from __future__ import annotations
+
+import gradio as gr
+
+from core import autoencoder as ae
+from core.checkpoints import CheckpointError, read_card
+from core.data import out_of_distribution_examples, to_model_input
+from core.runtime import generator
+from demos.common import (
+    checkpoint_notice, display, friendly_errors, image_input, sample_gallery, sample_image, sketchpad,
+)
+
+RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
+JPEG_BUDGETS = (64, 256)  # bytes: a 32-number code, and the conv AE's 128-number code, at float16
+NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt and pepper", "salt_and_pepper"), ("Masking", "masking")]
+OUT_OF_DISTRIBUTION_FACTOR = 3.0  # error this many times the test-set average: "not what it was trained on"
+TABLE_HEADERS = ["Method", "Code (numbers)", "Code bytes", "File bytes", "Compression", "MSE", "PSNR (dB)", "MSE / test avg"]
+
+INTRO = """
+## Autoencoders: data-specific, lossy compression
+An **encoder** maps an image x to a small code z (the **latent space**); a **decoder** maps z back to x̂; training
+minimises ‖x − x̂‖². Pick an image, upload one or draw one: every bundled model reconstructs it from its code.
+The codes are stored as float16, so *code bytes* = 2 × numbers; the image itself is 784 bytes.
+JPEG is shown at a similar budget: its *image data* fits the budget, but its tables and headers alone
+outweigh a 28×28 image, while an autoencoder keeps that knowledge in its decoder's weights.
+"""
+
+
+def _card_metric(name: str, key: str) -> float | None:
+    try:
+        return read_card(name)["metrics"].get(key)
+    except CheckpointError:
+        return None
+
+
+@friendly_errors
+def reconstruct(image):
+    """Image -> every model's reconstruction (gallery), a metrics table, and a note on what it shows."""
+    x = to_model_input(image)
+    results, missing = [], []
+    for name in RECONSTRUCTION_MODELS:
+        try:
+            results.append((name, ae.reconstruct_with(ae.DISPLAY_NAMES[name], ae.load(name), x)))
+        except CheckpointError as error:
+            missing.append(str(error))
+    if not results:
+        raise CheckpointError(" ".join(missing))
+    results += [(None, ae.reconstruct_with_jpeg(x, budget)) for budget in JPEG_BUDGETS]
+
+    gallery = [(display(x), "input (28×28)")]
+    table = []
+    for name, r in results:
+        gallery.append((display(r.image), f"{r.name} · MSE {r.mse:.4f}"))
+        typical = _card_metric(name, "test_mse") if name else None
+        table.append([
+            r.name, r.latent_numbers if r.latent_numbers is not None else "–", r.code_bytes,
+            r.file_bytes if r.file_bytes is not None else "–", f"{r.compression_ratio:.1f}×",
+            round(r.mse, 5), round(r.psnr_db, 2), f"{r.mse / typical:.1f}×" if typical else "–",
+        ])
+    return gallery, table, _explain(dict(results[: len(results) - len(JPEG_BUDGETS)]), missing)
+
+
+def _explain(by_name: dict, missing: list[str]) -> str:
+    lines = []
+    if "pca" in by_name and "ae_linear" in by_name:
+        pca, linear = by_name["pca"], by_name["ae_linear"]
+        overlap = _card_metric("ae_linear", "pca_subspace_mean_cos2")
+        lines.append(
+            f"**Linear AE vs PCA:** MSE {linear.mse:.4f} vs {pca.mse:.4f} on this image. A linear autoencoder "
+            "with a 32-number code can do no better than PCA with 32 components, and gradient descent brings it "
+            "to the same subspace" + (f" (mean cos² of the principal angles between them: {overlap:.3f})." if overlap else ".")
+        )
+    conv = by_name.get("ae_conv")
+    typical = _card_metric("ae_conv", "test_mse") if conv else None
+    if conv and typical and conv.mse > OUT_OF_DISTRIBUTION_FACTOR * typical:
+        lines.append(
+            f"**Out of distribution:** the conv AE's error is {conv.mse / typical:.0f}× its average on test garments. "
+            "An autoencoder is *data specific*: it can only rebuild what looks like its training data."
+        )
+    lines += [f"⚠️ {text}" for text in missing]
+    return "\n\n".join(lines)
+
+
+def _noise_kind(value: str) -> str:
+    kinds = {label.lower(): kind for label, kind in NOISE_CHOICES} | {kind: kind for _, kind in NOISE_CHOICES}
+    if str(value).lower() not in kinds:
+        raise ValueError(f"Unknown noise type {value!r}: choose Gaussian, Salt and pepper or Masking.")
+    return kinds[str(value).lower()]
+
+
+def _seed(value) -> int:
+    try:
+        seed = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"The seed must be a whole number, not {value!r}.") from None
+    if not 0 <= seed < 2**31:
+        raise ValueError(f"The seed must lie between 0 and 2147483647, not {seed}.")
+    return seed
+
+
+@friendly_errors
+def denoise(image, noise_type, level, seed):
+    """Image, noise type, level in [0, 1], seed -> noisy, denoised, the plain conv AE's output, clean, metrics."""
+    x = to_model_input(image)
+    kind = _noise_kind(noise_type)
+    try:
+        level = float(level)
+    except (TypeError, ValueError):
+        raise ValueError(f"The noise level must be a number in [0, 1], not {level!r}.") from None
+    noisy = ae.add_noise(x, kind, level, generator(_seed(seed)))
+    denoised = ae.load("ae_denoising").reconstruct(noisy)
+    rows = [["noisy input", round(_psnr(noisy, x), 2)], ["denoising AE", round(_psnr(denoised, x), 2)]]
+    try:
+        plain = ae.load("ae_conv").reconstruct(noisy)
+        rows.append(["conv AE trained on clean images", round(_psnr(plain, x), 2)])
+        plain_image = display(plain)
+    except CheckpointError:
+        plain_image = None
+    return display(noisy), display(denoised), plain_image, display(x), rows
+
+
+def _psnr(a, b) -> float:
+    from core.metrics import psnr
+
+    return psnr(a, b).item()
+
+
+def _refresh(image, noise_type, level, seed):
+    """A new input image refreshes both panels; a cleared image leaves them as they are."""
+    if image is None:
+        return [gr.skip()] * 8
+    return (*reconstruct(image), *denoise(image, noise_type, level, seed))
+
+
+def build() -> None:
+    ood = out_of_distribution_examples()
+    ood_names = list(ood)
+    gr.Markdown(INTRO)
+    checkpoint_notice(RECONSTRUCTION_MODELS)
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            input_image = image_input("Input image (upload, or pick / draw below)")
+            reconstruct_button = gr.Button("Reconstruct", variant="primary")
+            with gr.Tabs():
+                with gr.Tab("Examples"):
+                    examples = sample_gallery(20)
+                    ood_gallery = gr.Gallery(
+                        value=[(image, name) for name, image in ood.items()], columns=4, height="auto",
+                        label="Not garments (out of distribution)", allow_preview=False,
+                    )
+                with gr.Tab("Draw"):
+                    sketch = sketchpad()
+                    draw_button = gr.Button("Use drawing")
+        with gr.Column(scale=3):
+            outputs_gallery = gr.Gallery(label="Reconstructions", columns=4, height="auto", allow_preview=True,
+                                         object_fit="contain", elem_id="ae-reconstructions")
+            table = gr.Dataframe(headers=TABLE_HEADERS, label="Compression and error", interactive=False, wrap=True)
+            note = gr.Markdown()
+
+    gr.Markdown("### Denoising: trained on noisy inputs against clean targets")
+    with gr.Row():
+        noise_type = gr.Radio(NOISE_CHOICES, value="gaussian", label="Noise type")
+        level = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Level (σ for Gaussian, pixel share otherwise)")
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+        denoise_button = gr.Button("Add noise and denoise", variant="primary")
+    with gr.Row():
+        noisy_image = gr.Image(label="Noisy", type="pil", height=240)
+        denoised_image = gr.Image(label="Denoising AE", type="pil", height=240)
+        plain_image = gr.Image(label="Conv AE trained on clean images", type="pil", height=240)
+        clean_image = gr.Image(label="Clean", type="pil", height=240)
+    denoise_table = gr.Dataframe(headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR")
+
+    reconstruction_outputs = [outputs_gallery, table, note]
+    denoise_inputs = [input_image, noise_type, level, seed]
+    denoise_outputs = [noisy_image, denoised_image, plain_image, clean_image, denoise_table]
+
+    reconstruct_button.click(reconstruct, input_image, reconstruction_outputs, api_name="ae_reconstruct")
+    gr.on([denoise_button.click, noise_type.change, level.release], denoise, denoise_inputs, denoise_outputs,
+          api_name="ae_denoise")
+    input_image.change(_refresh, denoise_inputs, reconstruction_outputs + denoise_outputs,
+                       api_name="ae_refresh", api_visibility="private")
+    examples.select(lambda evt: sample_image(evt.index), None, input_image,
+                    api_name="ae_pick_example", api_visibility="private")
+    ood_gallery.select(lambda evt: ood[ood_names[evt.index]], None, input_image,
+                       api_name="ae_pick_out_of_distribution", api_visibility="private")
+    draw_button.click(friendly_errors(lambda drawing: display(to_model_input(drawing))), sketch, input_image,
+                      api_name="ae_use_drawing", api_visibility="private")

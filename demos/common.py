@@ -1,0 +1,80 @@
+"""UI helpers every tab shares: error translation, checkpoint notices, image inputs, example galleries."""
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Callable, Iterable, TypeVar
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
+from core.data import DatasetNotFoundError, EmptyImageError, FASHION_CLASSES, load_sample, to_display
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+DISPLAY_SCALE = 8  # 28 px -> 224 px, nearest neighbour: crisp pixels on a projector
+
+PRESENTABLE_ERRORS = (EmptyImageError, CheckpointError, DatasetNotFoundError, ValueError, TypeError)
+
+
+def friendly_errors(handler: Callable[..., T]) -> Callable[..., T]:
+    """Turn the errors core raises into a gr.Error a presenter can act on; the app keeps running."""
+
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except PRESENTABLE_ERRORS as error:
+            raise gr.Error(str(error), title="Cannot do that") from error
+        except Exception as error:  # a bug: say so plainly, keep the details in the server log
+            log.exception("handler %s failed", handler.__name__)
+            raise gr.Error(f"Internal error ({type(error).__name__}); the server log has the details.") from error
+
+    return wrapped
+
+
+def missing_checkpoints(names: Iterable[str]) -> list[str]:
+    """Checkpoint folders that are absent (cheap: no loading). Corrupt ones surface when first used."""
+    return [name for name in names if not (checkpoint_path(name) / "config.json").is_file()]
+
+
+def checkpoint_notice(names: Iterable[str]) -> gr.Markdown:
+    """A warning at the top of a tab when its checkpoints are missing, naming the commands that rebuild them."""
+    missing = missing_checkpoints(names)
+    text = ""
+    if missing:
+        commands = "\n".join(f"    {rebuild_command(name)}" for name in missing)
+        text = (f"**Missing checkpoints:** {', '.join(missing)}. The rest of this tab works without them. "
+                f"Rebuild with:\n\n{commands}")
+    return gr.Markdown(text, visible=bool(missing), elem_classes=["checkpoint-notice"])
+
+
+def image_input(label: str = "Input image") -> gr.Image:
+    return gr.Image(label=label, type="numpy", image_mode=None, sources=["upload", "clipboard"], height=240)
+
+
+def sketchpad(label: str = "Draw (white canvas, black pen)") -> gr.Sketchpad:
+    # A small canvas keeps each upload cheap; strokes come back opaque on a transparent RGBA canvas.
+    return gr.Sketchpad(label=label, type="numpy", canvas_size=(280, 280), height=320,
+                        brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"))
+
+
+def display(image) -> Image.Image:
+    return to_display(image, scale=DISPLAY_SCALE)
+
+
+def sample_gallery(count: int = 20, label: str = "Examples: held-out Fashion-MNIST test images") -> gr.Gallery:
+    """A gallery of the first `count` bundled sample images; its .select gives the index."""
+    sample = load_sample()
+    items = [(display(sample.images[i] / 255.0), FASHION_CLASSES[sample.labels[i]]) for i in range(count)]
+    return gr.Gallery(value=items, label=label, columns=10, height="auto", allow_preview=False, object_fit="contain")
+
+
+def sample_image(index: int) -> np.ndarray:
+    """The bundled sample image at `index`, upscaled for display (to_model_input undoes the upscaling)."""
+    sample = load_sample()
+    return np.asarray(display(sample.images[index % len(sample)] / 255.0))
