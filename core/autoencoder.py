@@ -216,15 +216,21 @@ def add_noise(x: torch.Tensor, kind: str, level: float, generator: torch.Generat
 
 
 def random_noise(x: torch.Tensor, generator: torch.Generator, max_levels: dict[str, float]) -> torch.Tensor:
-    """Each image gets a random noise type and a level uniform in [0, max_levels[type]] (denoiser training)."""
-    out = torch.empty_like(x)
-    kinds = torch.randint(0, len(NOISE_TYPES), (len(x),), generator=generator)
-    for k, kind in enumerate(NOISE_TYPES):
-        chosen = (kinds == k).nonzero().flatten()
-        for i in chosen.tolist():
-            level = torch.rand((), generator=generator).item() * max_levels[kind]
-            out[i] = add_noise(x[i], kind, level, generator)
-    return out
+    """Each image gets a random noise type and a level uniform in [0, max_levels[type]] (denoiser training).
+
+    The same corruptions as `add_noise`, drawn per image in one vectorised pass.
+    """
+    b = len(x)
+    kinds = torch.randint(0, len(NOISE_TYPES), (b,), generator=generator)
+    caps = torch.tensor([max_levels[kind] for kind in NOISE_TYPES])
+    levels = (torch.rand(b, generator=generator) * caps[kinds]).view(b, 1, 1, 1)
+    gaussian = (x + levels * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+    hit = torch.rand(x.shape, generator=generator) < levels
+    salt = (torch.rand(x.shape, generator=generator) < 0.5).to(x.dtype)
+    salt_and_pepper = torch.where(hit, salt, x)
+    masking = torch.where(hit, torch.zeros_like(x), x)
+    choice = kinds.view(b, 1, 1, 1)
+    return torch.where(choice == 0, gaussian, torch.where(choice == 1, salt_and_pepper, masking))
 
 
 # --- compression: latent bytes, and JPEG at a similar budget ------------------------------------------------

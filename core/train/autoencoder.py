@@ -115,7 +115,7 @@ def main(cfg: TrainConfig) -> dict:
             step += 1
             running += loss.item()
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.5f}")
+            bar.set_postfix(loss=f"{loss.item():.5f}", refresh=False)
         epoch_losses.append(round(running / steps_per_epoch, 6))
     bar.close()
 

@@ -58,7 +58,7 @@ def main(cfg: TrainConfig) -> dict:
             step += 1
             losses.append(loss.item())
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
     bar.close()
 
     model = model.cpu().eval()
