@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from huggingface_hub import PyTorchModelHubMixin
-from scipy import linalg
 from torch import nn
 
 from core.data import FASHION_CLASSES
@@ -71,16 +70,18 @@ def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def frechet_distance(features_a: np.ndarray | torch.Tensor, features_b: np.ndarray | torch.Tensor) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between Gaussians fitted to two feature sets."""
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between Gaussians fitted to two feature sets.
+
+    Tr((S_a S_b)^(1/2)) = Tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)): the sum of square roots of the eigenvalues of a
+    symmetric PSD matrix, which stays real and stable where a general matrix square root does not.
+    """
     a, b = np.asarray(features_a, dtype=np.float64), np.asarray(features_b, dtype=np.float64)
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     sigma_a, sigma_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(sigma_a @ sigma_b, disp=False)
-    if not np.isfinite(covmean).all():  # near-singular product: regularise, as the FID reference code does
-        offset = np.eye(len(mu_a)) * 1e-6
-        covmean = linalg.sqrtm((sigma_a + offset) @ (sigma_b + offset))
-    covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(sigma_a) + np.trace(sigma_b) - 2 * np.trace(covmean))
+    eigenvalues, eigenvectors = np.linalg.eigh(sigma_a)
+    sqrt_a = (eigenvectors * np.sqrt(eigenvalues.clip(min=0))) @ eigenvectors.T
+    trace_sqrt = np.sqrt(np.linalg.eigvalsh(sqrt_a @ sigma_b @ sqrt_a).clip(min=0)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(sigma_a) + np.trace(sigma_b) - 2 * trace_sqrt)
 
 
 def class_histogram(predictions: torch.Tensor, num_classes: int = len(FASHION_CLASSES)) -> dict[str, float]:

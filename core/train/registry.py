@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from core.autoencoder import MODEL_CLASSES
+from core.metrics import EvalClassifier
 from core.train import autoencoder, classifier
 
 
@@ -11,10 +13,12 @@ from core.train import autoencoder, classifier
 class Recipe:
     config: Callable[[], Any]  # the recipe's default TrainConfig
     main: Callable[[Any], dict]  # trains, writes checkpoints/<name>/, returns the card
+    model_class: type  # what `from_pretrained` loads the checkpoint with
 
 
 RECIPES: dict[str, Recipe] = {
-    "classifier": Recipe(classifier.TrainConfig, classifier.main),
-    "pca": Recipe(autoencoder.PCATrainConfig, autoencoder.main_pca),
-    **{f"ae_{kind}": Recipe(lambda d=defaults: d, autoencoder.main) for kind, defaults in autoencoder.DEFAULTS.items()},
+    "classifier": Recipe(classifier.TrainConfig, classifier.main, EvalClassifier),
+    "pca": Recipe(autoencoder.PCATrainConfig, autoencoder.main_pca, MODEL_CLASSES["pca"]),
+    **{f"ae_{kind}": Recipe(lambda d=defaults: d, autoencoder.main, MODEL_CLASSES[f"ae_{kind}"])
+       for kind, defaults in autoencoder.DEFAULTS.items()},
 }

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def sample():
+    from core.data import load_sample
+
+    return load_sample()
+
+
+@pytest.fixture(scope="session")
+def sample_tensors(sample):
+    return sample.tensors()
+
+
+@pytest.fixture()
+def empty_checkpoints(tmp_path, monkeypatch):
+    """Point the app at an empty checkpoint folder (and forget models already loaded)."""
+    from core.runtime import MODELS
+
+    monkeypatch.setenv("GENMODELS_CHECKPOINTS", str(tmp_path))
+    MODELS.clear()
+    yield tmp_path
+    MODELS.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    """The app on a local port for the session's client and browser tests."""
+    import app as app_module
+
+    app = app_module.build_app()
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False,
+               max_file_size="10mb", theme=app_module.THEME, css=app_module.CSS, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def require_chromium():
+    """Browser tests skip on a laptop without Chromium, but CI must have it: there, its absence fails."""
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is not installed: .ci/run must `apt-get install chromium`.")
+        pytest.skip("Chromium is not installed (apt-get install chromium).")
+    return CHROMIUM
+
+
+def rgba_drawing(size: int = 280, strokes: list[tuple[int, int, int, int]] | None = None) -> np.ndarray:
+    """What Gradio's Sketchpad sends: a transparent canvas [0,0,0,0] with opaque black strokes [0,0,0,255]."""
+    canvas = np.zeros((size, size, 4), dtype=np.uint8)
+    for top, left, bottom, right in strokes or []:
+        canvas[top:bottom, left:right] = (0, 0, 0, 255)
+    return canvas
+
+
+def torch_generator(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
