@@ -8,7 +8,8 @@ from core.checkpoints import CheckpointError, read_card
 from core.data import out_of_distribution_examples, to_model_input
 from core.runtime import generator
 from demos.common import (
-    checkpoint_notice, display, friendly_errors, image_input, sample_gallery, sample_image, sketchpad,
+    checkpoint_notice, display, friendly_errors, image_input, output_gallery, output_image, sample_gallery,
+    sample_image, sketchpad,
 )
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
@@ -144,19 +145,18 @@ def build() -> None:
             reconstruct_button = gr.Button("Reconstruct", variant="primary")
             with gr.Tabs():
                 with gr.Tab("Examples"):
-                    examples = sample_gallery(20)
+                    examples = sample_gallery(elem_id="ae-examples")
                     ood_gallery = gr.Gallery(
-                        value=[(image, name) for name, image in ood.items()], columns=4, height="auto",
-                        label="Not garments (out of distribution)", allow_preview=False,
+                        value=[(image, name) for name, image in ood.items()], columns=4, height=160,
+                        label="Not garments (out of distribution)", allow_preview=False, format="png",
                     )
                 with gr.Tab("Draw"):
                     sketch = sketchpad()
                     draw_button = gr.Button("Use drawing")
         with gr.Column(scale=3):
-            outputs_gallery = gr.Gallery(label="Reconstructions", columns=4, height="auto", allow_preview=True,
-                                         object_fit="contain", elem_id="ae-reconstructions")
+            outputs_gallery = output_gallery("Reconstructions", elem_id="ae-reconstructions")
             table = gr.Dataframe(headers=TABLE_HEADERS, label="Compression and error", interactive=False, wrap=True)
-            note = gr.Markdown()
+            note = gr.Markdown(label="What this shows")
 
     gr.Markdown("### Denoising: trained on noisy inputs against clean targets")
     with gr.Row():
@@ -165,10 +165,10 @@ def build() -> None:
         seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
         denoise_button = gr.Button("Add noise and denoise", variant="primary")
     with gr.Row():
-        noisy_image = gr.Image(label="Noisy", type="pil", height=240)
-        denoised_image = gr.Image(label="Denoising AE", type="pil", height=240)
-        plain_image = gr.Image(label="Conv AE trained on clean images", type="pil", height=240)
-        clean_image = gr.Image(label="Clean", type="pil", height=240)
+        noisy_image = output_image("Noisy")
+        denoised_image = output_image("Denoising AE")
+        plain_image = output_image("Conv AE trained on clean images")
+        clean_image = output_image("Clean")
     denoise_table = gr.Dataframe(headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR")
 
     reconstruction_outputs = [outputs_gallery, table, note]

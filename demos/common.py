@@ -47,9 +47,9 @@ def checkpoint_notice(names: Iterable[str]) -> gr.Markdown:
     missing = missing_checkpoints(names)
     text = ""
     if missing:
-        commands = "\n".join(f"    {rebuild_command(name)}" for name in missing)
-        text = (f"**Missing checkpoints:** {', '.join(missing)}. The rest of this tab works without them. "
-                f"Rebuild with:\n\n{commands}")
+        commands = "\n".join(f"- `{rebuild_command(name)}`" for name in missing)
+        text = (f"**Missing checkpoints:** {', '.join(missing)}. The rest of the app works without them; "
+                f"rebuild them with:\n\n{commands}")
     return gr.Markdown(text, visible=bool(missing), elem_classes=["checkpoint-notice"])
 
 
@@ -63,18 +63,34 @@ def sketchpad(label: str = "Draw (white canvas, black pen)") -> gr.Sketchpad:
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"))
 
 
+def output_image(label: str) -> gr.Image:
+    # PNG, not Gradio's default WebP: lossy compression smears the crisp upscaled pixels.
+    return gr.Image(label=label, type="pil", format="png", height=240, interactive=False)
+
+
+def output_gallery(label: str, columns: int = 4, elem_id: str | None = None) -> gr.Gallery:
+    return gr.Gallery(label=label, columns=columns, height="auto", format="png", object_fit="contain", elem_id=elem_id)
+
+
 def display(image) -> Image.Image:
     return to_display(image, scale=DISPLAY_SCALE)
 
 
-def sample_gallery(count: int = 20, label: str = "Examples: held-out Fashion-MNIST test images") -> gr.Gallery:
-    """A gallery of the first `count` bundled sample images; its .select gives the index."""
-    sample = load_sample()
-    items = [(display(sample.images[i] / 255.0), FASHION_CLASSES[sample.labels[i]]) for i in range(count)]
-    return gr.Gallery(value=items, label=label, columns=10, height="auto", allow_preview=False, object_fit="contain")
+def example_indices(per_class: int = 1) -> list[int]:
+    """Indices of the first `per_class` bundled sample images of each class, in class order."""
+    labels = load_sample().labels
+    return [int(i) for c in range(len(FASHION_CLASSES)) for i in np.flatnonzero(labels == c)[:per_class]]
 
 
-def sample_image(index: int) -> np.ndarray:
-    """The bundled sample image at `index`, upscaled for display (to_model_input undoes the upscaling)."""
+def sample_gallery(label: str = "Examples: held-out Fashion-MNIST test images", elem_id: str | None = None) -> gr.Gallery:
+    """One bundled test image per class; `.select` gives the position, `example_indices()[position]` the image."""
     sample = load_sample()
-    return np.asarray(display(sample.images[index % len(sample)] / 255.0))
+    items = [(display(sample.images[i] / 255.0), FASHION_CLASSES[sample.labels[i]]) for i in example_indices()]
+    return gr.Gallery(value=items, label=label, columns=5, height=280, allow_preview=False, object_fit="contain",
+                      format="png", elem_id=elem_id)
+
+
+def sample_image(position: int) -> np.ndarray:
+    """The example gallery's image at `position`, upscaled as shown (to_model_input undoes the upscaling)."""
+    indices = example_indices()
+    return np.asarray(display(load_sample().images[indices[int(position) % len(indices)]] / 255.0))

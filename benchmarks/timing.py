@@ -1,0 +1,88 @@
+"""Timing helpers: percentiles of repeated calls, peak RSS, and a served app in a subprocess."""
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Latency:
+    name: str
+    p50_ms: float
+    p95_ms: float
+    calls: int
+    target_p95_ms: float | None = None
+
+    @property
+    def meets_target(self) -> bool | None:
+        return None if self.target_p95_ms is None else self.p95_ms <= self.target_p95_ms
+
+
+def measure(name: str, call: Callable[[], object], calls: int = 30, warmup: int = 3,
+            target_p95_ms: float | None = None) -> Latency:
+    for _ in range(warmup):  # first calls load models and fill caches: that is cold start, measured apart
+        call()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return Latency(name, round(float(np.percentile(times, 50)), 1), round(float(np.percentile(times, 95)), 1),
+                   calls, target_p95_ms)
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """Peak resident memory (VmHWM) of a process, or of this one."""
+    if pid is None:
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServedApp:
+    """`python app.py` in a subprocess; `cold_start_s` is process start to the first served page."""
+
+    def __init__(self, timeout_s: float = 120.0) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = os.environ | {"GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+        start = time.perf_counter()
+        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while True:
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if self.process.poll() is not None or time.perf_counter() - start > timeout_s:
+                    raise RuntimeError("the app did not start")
+                time.sleep(0.05)
+        self.cold_start_s = round(time.perf_counter() - start, 2)
+
+    def peak_rss_mb(self) -> float:
+        return peak_rss_mb(self.process.pid)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)

@@ -1,0 +1,77 @@
+"""The page in headless Chromium (Debian's package, driven by Playwright): what a student would click."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.conftest import require_chromium
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")  # set it to keep the screenshots for a look
+
+
+@pytest.fixture(scope="module")
+def page(server_url):
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server_url, wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Autoencoders").click()
+        yield page
+        browser.close()
+
+
+def shot(page, name):
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, name), full_page=True)
+
+
+def reconstruction_images(page):
+    return page.locator("#ae-reconstructions img")
+
+
+def test_picking_an_example_shows_every_reconstruction(page):
+    page.locator("#ae-examples button.thumbnail-item").nth(1).click()  # the trouser
+    images = reconstruction_images(page)
+    images.nth(7).wait_for(state="visible", timeout=30_000)
+    assert images.count() == 8
+    assert page.get_by_text("Linear AE vs PCA").is_visible()
+    shot(page, "autoencoders_example.png")
+
+
+def test_reconstruct_button_and_denoise_panel(page):
+    page.get_by_role("button", name="Reconstruct", exact=True).click()
+    page.get_by_role("button", name="Add noise and denoise").click()
+    page.get_by_text("denoising AE").first.wait_for(timeout=30_000)
+    assert page.locator("img[alt]").count() > 8
+    shot(page, "autoencoders_denoise.png")
+
+
+def test_drawing_goes_through_the_models(page):
+    page.get_by_role("tab", name="Draw").click()
+    canvas = page.locator("canvas").first
+    canvas.wait_for(state="visible", timeout=10_000)
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 11):  # a trouser-like pair of strokes
+        page.mouse.move(x0, y0 + i * box["height"] * 0.06)
+    page.mouse.up()
+    page.mouse.move(x0 + box["width"] * 0.4, y0)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(x0 + box["width"] * 0.4, y0 + i * box["height"] * 0.06)
+    page.mouse.up()
+    before = reconstruction_images(page).first.get_attribute("src")
+    page.get_by_role("button", name="Use drawing").click()
+    page.wait_for_function(
+        "(before) => { const img = document.querySelector('#ae-reconstructions img'); return img && img.src !== before; }",
+        arg=before, timeout=30_000,
+    )
+    shot(page, "autoencoders_drawing.png")
