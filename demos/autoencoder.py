@@ -127,11 +127,13 @@ def _psnr(a, b) -> float:
     return psnr(a, b).item()
 
 
-def _refresh(image, noise_type, level, seed):
-    """A new input image refreshes both panels; a cleared image leaves them as they are."""
-    if image is None:
-        return [gr.skip()] * 8
-    return (*reconstruct(image), *denoise(image, noise_type, level, seed))
+def _when_image(handler, outputs: int):
+    """A new input image refreshes a panel; a cleared one leaves it as it is (no error toast)."""
+
+    def refresh(image, *args):
+        return [gr.skip()] * outputs if image is None else handler(image, *args)
+
+    return refresh
 
 
 def build() -> None:
@@ -140,7 +142,7 @@ def build() -> None:
     gr.Markdown(INTRO)
     checkpoint_notice(RECONSTRUCTION_MODELS)
     with gr.Row():
-        with gr.Column(scale=2, min_width=320):
+        with gr.Column(scale=1, min_width=420):
             input_image = image_input("Input image (upload, or pick / draw below)")
             reconstruct_button = gr.Button("Reconstruct", variant="primary")
             with gr.Tabs():
@@ -153,7 +155,7 @@ def build() -> None:
                 with gr.Tab("Draw"):
                     sketch = sketchpad()
                     draw_button = gr.Button("Use drawing")
-        with gr.Column(scale=3):
+        with gr.Column(scale=1, min_width=420):
             outputs_gallery = output_gallery("Reconstructions", elem_id="ae-reconstructions")
             table = gr.Dataframe(headers=TABLE_HEADERS, label="Compression and error", interactive=False, wrap=True)
             note = gr.Markdown(label="What this shows")
@@ -178,11 +180,20 @@ def build() -> None:
     reconstruct_button.click(reconstruct, input_image, reconstruction_outputs, api_name="ae_reconstruct")
     gr.on([denoise_button.click, noise_type.change, level.release], denoise, denoise_inputs, denoise_outputs,
           api_name="ae_denoise")
-    input_image.change(_refresh, denoise_inputs, reconstruction_outputs + denoise_outputs,
-                       api_name="ae_refresh", api_visibility="private")
-    examples.select(lambda evt: sample_image(evt.index), None, input_image,
-                    api_name="ae_pick_example", api_visibility="private")
-    ood_gallery.select(lambda evt: ood[ood_names[evt.index]], None, input_image,
+    # Two listeners, so that one panel failing (say, a missing checkpoint) does not blank the other.
+    input_image.change(_when_image(reconstruct, 3), input_image, reconstruction_outputs,
+                       api_name="ae_refresh_reconstruction", api_visibility="private")
+    input_image.change(_when_image(denoise, 5), denoise_inputs, denoise_outputs,
+                       api_name="ae_refresh_denoising", api_visibility="private")
+
+    def pick_example(evt: gr.SelectData):
+        return sample_image(evt.index)
+
+    def pick_out_of_distribution(evt: gr.SelectData):
+        return ood[ood_names[evt.index]]
+
+    examples.select(pick_example, None, input_image, api_name="ae_pick_example", api_visibility="private")
+    ood_gallery.select(pick_out_of_distribution, None, input_image,
                        api_name="ae_pick_out_of_distribution", api_visibility="private")
     draw_button.click(friendly_errors(lambda drawing: display(to_model_input(drawing))), sketch, input_image,
                       api_name="ae_use_drawing", api_visibility="private")
