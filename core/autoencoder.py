@@ -303,11 +303,11 @@ MODEL_CLASSES = {
 # --- the tab's view of the models ---------------------------------------------------------------------------
 
 DISPLAY_NAMES = {
-    "pca": "PCA (32 components)",
-    "ae_linear": "Linear AE (784-32-784)",
-    "ae_deep": "Deep AE (ReLU MLP, 32)",
-    "ae_conv": "Conv AE (8x4x4 code)",
-    "ae_denoising": "Denoising conv AE (32x7x7 code)",
+    "pca": "PCA-32",
+    "ae_linear": "Linear AE",
+    "ae_deep": "Deep AE",
+    "ae_conv": "Conv AE",
+    "ae_denoising": "Denoising AE",
 }
 
 
@@ -325,7 +325,7 @@ class Reconstruction:
     image: torch.Tensor  # (1, 1, 28, 28) in [0, 1]
     mse: float
     psnr_db: float
-    latent_numbers: int | None  # None for JPEG
+    code_shape: tuple[int, ...] | None  # e.g. (32,) or (8, 4, 4); None for JPEG
     code_bytes: int  # float16 code, or JPEG image data (payload)
     file_bytes: int | None  # JPEG only: the whole file, tables and headers included
 
@@ -338,15 +338,15 @@ class Reconstruction:
 def reconstruct_with(name: str, model: Autoencoder, x: torch.Tensor) -> Reconstruction:
     """x (1, 1, 28, 28) -> the model's reconstruction and its error."""
     x_hat = model.reconstruct(x)
-    numel = model.latent_numel()
+    code_shape = tuple(model.encode(x).shape[1:])
     error = ((x_hat - x) ** 2).mean().item()
-    return Reconstruction(name, x_hat, error, _psnr(error), numel, numel * LATENT_BYTES_PER_VALUE, None)
+    return Reconstruction(name, x_hat, error, _psnr(error), code_shape, math.prod(code_shape) * LATENT_BYTES_PER_VALUE, None)
 
 
 def reconstruct_with_jpeg(x: torch.Tensor, budget_bytes: int) -> Reconstruction:
     result = jpeg_at_budget(x, budget_bytes)
     error = ((result.image - x) ** 2).mean().item()
-    return Reconstruction(f"JPEG q={result.quality} (<= {budget_bytes} B data)", result.image, error, _psnr(error),
+    return Reconstruction(f"JPEG ≤{budget_bytes} B (q={result.quality})", result.image, error, _psnr(error),
                           None, result.payload_bytes, result.file_bytes)
 
 

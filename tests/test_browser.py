@@ -54,21 +54,22 @@ def test_reconstruct_button_and_denoise_panel(page):
 
 def test_drawing_goes_through_the_models(page):
     page.get_by_role("tab", name="Draw").click()
+    page.get_by_role("button", name="Brush").click()
     canvas = page.locator("canvas").first
     canvas.wait_for(state="visible", timeout=10_000)
     box = canvas.bounding_box()
-    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
+    x0, y0 = box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.2
     page.mouse.move(x0, y0)
     page.mouse.down()
     for i in range(1, 11):  # a trouser-like pair of strokes
         page.mouse.move(x0, y0 + i * box["height"] * 0.06)
     page.mouse.up()
-    page.mouse.move(x0 + box["width"] * 0.4, y0)
+    page.mouse.move(x0 + box["width"] * 0.16, y0)
     page.mouse.down()
     for i in range(1, 11):
-        page.mouse.move(x0 + box["width"] * 0.4, y0 + i * box["height"] * 0.06)
+        page.mouse.move(x0 + box["width"] * 0.16, y0 + i * box["height"] * 0.06)
     page.mouse.up()
-    before = reconstruction_images(page).first.get_attribute("src")
+    before = page.evaluate("() => document.querySelector('#ae-reconstructions img')?.src ?? null")
     page.get_by_role("button", name="Use drawing").click()
     page.wait_for_function(
         "(before) => { const img = document.querySelector('#ae-reconstructions img'); return img && img.src !== before; }",
