@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from core import runtime
+
+
+def test_model_cache_loads_once_under_concurrent_requests():
+    cache, calls = runtime.ModelCache(), []
+
+    def slow_loader():
+        calls.append(1)
+        time.sleep(0.05)
+        return object()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("m", slow_loader))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and all(r is results[0] for r in results)
+
+
+def test_model_cache_does_not_remember_failures():
+    cache, attempts = runtime.ModelCache(), []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise FileNotFoundError("not yet")
+        return "model"
+
+    with pytest.raises(FileNotFoundError):
+        cache.get("m", flaky)
+    assert cache.get("m", flaky) == "model"
+
+
+def test_per_request_generators_leave_the_global_rng_alone():
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    a = torch.rand(3, generator=runtime.generator(5))
+    b = torch.rand(3, generator=runtime.generator(5))
+    assert torch.equal(a, b) and torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("choice,expected", [("on", True), ("off", False)])
+def test_bf16_choice_is_explicit_when_asked(choice, expected, monkeypatch):
+    monkeypatch.delenv("GENMODELS_BF16", raising=False)
+    assert runtime.use_bf16(choice, torch.device("cpu")) is expected
+
+
+def test_bf16_environment_override(monkeypatch):
+    monkeypatch.setenv("GENMODELS_BF16", "off")
+    assert runtime.use_bf16("on", torch.device("cpu")) is False
+
+
+def test_gpu_shim_is_a_no_op_off_spaces(monkeypatch):
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+
+    def handler():
+        return 1
+
+    assert runtime.gpu(handler) is handler
