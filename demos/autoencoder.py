@@ -57,7 +57,7 @@ def reconstruct(image):
     gallery = [(display(x), "input (28×28)")]
     table = []
     for name, r in results:
-        gallery.append((display(r.image), f"{r.name} · MSE {r.mse:.4f}"))
+        gallery.append((display(r.image), r.name))
         typical = _card_metric(name, "test_mse") if name else None
         table.append([
             r.name, "×".join(map(str, r.code_shape)) if r.code_shape else "–", r.code_bytes,
@@ -182,10 +182,11 @@ def build() -> None:
         denoise_button = gr.Button("Add noise and denoise", variant="primary")
     with gr.Row():
         noisy_image = output_image("Noisy")
-        denoised_image = output_image("Denoising AE")
+        denoised_image = output_image("Denoising AE", elem_id="ae-denoised")
         plain_image = output_image("Conv AE trained on clean images")
         clean_image = output_image("Clean")
-    denoise_table = gr.Dataframe(headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR")
+    denoise_table = gr.Dataframe(headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR",
+                                 elem_id="ae-psnr")
 
     reconstruction_outputs = [outputs_gallery, table, note]
     denoise_inputs = [input_image, noise_type, level, seed]

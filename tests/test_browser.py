@@ -44,11 +44,15 @@ def test_picking_an_example_shows_every_reconstruction(page):
     shot(page, "autoencoders_example.png")
 
 
-def test_reconstruct_button_and_denoise_panel(page):
-    page.get_by_role("button", name="Reconstruct", exact=True).click()
+def test_denoise_panel_shows_images_and_psnr(page):
+    page.get_by_text("Salt and pepper").click()
     page.get_by_role("button", name="Add noise and denoise").click()
-    page.get_by_text("denoising AE").first.wait_for(timeout=30_000)
-    assert page.locator("img[alt]").count() > 8
+    page.locator("#ae-denoised img").wait_for(state="visible", timeout=30_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#ae-psnr')?.innerText || '').includes('conv AE trained on clean images')",
+        timeout=30_000)
+    assert "noisy input" in page.locator("#ae-psnr").inner_text()
+    page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')", timeout=30_000)
     shot(page, "autoencoders_denoise.png")
 
 
