@@ -25,14 +25,18 @@ def end_to_end(calls: int) -> tuple[list, float, float]:
 
     served = ServedApp()
     try:
-        client = Client(served.url, verbose=False)
+        # A browser fetches output images in parallel; gradio_client downloads them one by one. Both are shown.
+        clients = {"HTTP, outputs as URLs": Client(served.url, verbose=False, download_files=False),
+                   "HTTP, outputs downloaded": Client(served.url, verbose=False)}
         with tempfile.TemporaryDirectory() as folder:
             path = str(Path(folder) / "garment.png")
             Image.fromarray(load_sample().images[3]).save(path)
             rows = []
             for tab in TABS:
                 for api_name, args in tab.api_calls(path).items():
-                    rows.append(measure(f"{api_name} (HTTP)", lambda: client.predict(*args, api_name=api_name), calls))
+                    for how, client in clients.items():
+                        rows.append(measure(f"{api_name} ({how})",
+                                            lambda: client.predict(*args, api_name=api_name), calls))
         return rows, served.cold_start_s, served.peak_rss_mb()
     finally:
         served.close()

@@ -57,7 +57,7 @@ def _read_idx(path: Path) -> np.ndarray:
     array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if array.size != int(np.prod(dims)):
         raise ValueError(f"{path} is truncated: expected {np.prod(dims)} values, found {array.size}")
-    return array.reshape(dims)
+    return array.reshape(dims).copy()  # writable, so torch.from_numpy can share it
 
 
 def _find_idx(directory: Path, stem: str) -> Path | None:
