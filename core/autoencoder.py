@@ -16,6 +16,9 @@ from huggingface_hub import PyTorchModelHubMixin
 from PIL import Image
 from torch import nn
 
+from core.checkpoints import load_model
+from core.runtime import MODELS
+
 IMAGE_SIZE = 28
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 LATENT_BYTES_PER_VALUE = 2  # latents are stored as float16: the reconstruction shown is decoded from them
@@ -313,9 +316,6 @@ DISPLAY_NAMES = {
 
 def load(name: str) -> Autoencoder:
     """A bundled model by checkpoint name, loaded once (raises CheckpointError naming the rebuild command)."""
-    from core.checkpoints import load_model
-    from core.runtime import MODELS
-
     return MODELS.get(name, lambda: load_model(MODEL_CLASSES[name], name))
 
 

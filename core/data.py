@@ -179,8 +179,9 @@ def to_grayscale_ink(image) -> np.ndarray:
             raise EmptyImageError("The image is fully transparent: draw or upload something visible.")
         luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
         if alpha.min() < 1.0:
-            # Ink is whatever is opaque; its darkness only matters against a light canvas.
-            return _normalise_polarity(alpha * (1.0 - luminance), alpha)
+            # Ink is whatever is opaque and dark; opaque light strokes (a white pen) count by their opacity.
+            ink = alpha * (1.0 - luminance)
+            return ink if ink.max() >= 0.05 else alpha
         gray = luminance
     else:
         gray = np.asarray(pil.convert("L"), dtype=np.float64) / 255.0
@@ -188,11 +189,6 @@ def to_grayscale_ink(image) -> np.ndarray:
         raise EmptyImageError("The image is a single flat colour: there is nothing to reconstruct.")
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     return 1.0 - gray if np.median(border) > 0.5 else gray
-
-
-def _normalise_polarity(ink: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    # Opaque light strokes on transparency (white pen) should still count as ink.
-    return np.where(ink.max() < 0.05, alpha, ink)
 
 
 def to_model_input(image, size: int = IMAGE_SIZE) -> torch.Tensor:

@@ -6,6 +6,7 @@ import gradio as gr
 from core import autoencoder as ae
 from core.checkpoints import CheckpointError, read_card
 from core.data import out_of_distribution_examples, to_model_input
+from core.metrics import psnr
 from core.runtime import generator
 from demos.common import (
     checkpoint_notice, display, friendly_errors, image_input, output_gallery, output_image, sample_gallery,
@@ -136,8 +137,6 @@ def denoise(image, noise_type, level, seed):
 
 
 def _psnr(a, b) -> float:
-    from core.metrics import psnr
-
     return psnr(a, b).item()
 
 

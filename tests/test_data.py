@@ -123,3 +123,10 @@ def test_out_of_distribution_examples_are_drawn_not_garments():
     assert {"digit 7", "smiley"} <= set(examples)
     for image in examples.values():
         assert to_model_input(image).max() > 0.5
+
+
+def test_white_strokes_on_a_transparent_canvas_count_as_ink():
+    canvas = np.zeros((60, 60, 4), dtype=np.uint8)
+    canvas[10:50, 25:35] = (255, 255, 255, 255)
+    x = to_model_input(canvas)
+    assert x.max() > 0.9 and x[0, 0, 0, 0] == 0
