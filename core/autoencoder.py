@@ -294,6 +294,18 @@ def subspace_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(qa.T @ qb).clamp(max=1.0)
 
 
+def linear_bases(pca: "PCA", linear: LinearAutoencoder) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The 32 images each linear code multiplies: PCA's components U_k and the linear AE's decoder columns W_d,
+    as (k, 1, 28, 28), and the cosines of the principal angles between their spans (all near 1: same subspace).
+
+    PCA's are ordered and orthonormal; the AE's are an arbitrary basis of (nearly) the same subspace, which is
+    why they look mixed although they reconstruct just as well.
+    """
+    u = pca.components.detach()  # (784, k)
+    w = linear.decoder.weight.detach()  # (784, k)
+    return u.T.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE), w.T.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE), subspace_similarity(w, u)
+
+
 MODEL_CLASSES = {
     "pca": PCA,
     "ae_linear": LinearAutoencoder,

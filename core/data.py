@@ -238,14 +238,27 @@ def to_display(x: torch.Tensor | np.ndarray, scale: int = 8) -> Image.Image:
 
 
 def image_grid(images: torch.Tensor, columns: int, scale: int = 4, pad: int = 1) -> Image.Image:
-    """(N, 1, H, W) in [0, 1] -> one crisp grid image with `pad` pixel gutters."""
-    n, _, h, w = images.shape
+    """(N, C, H, W) in [0, 1], C = 1 or 3 -> one crisp grid image with `pad` pixel gutters."""
+    n, channels, h, w = images.shape
     rows = (n + columns - 1) // columns
-    canvas = torch.full((rows * (h + pad) + pad, columns * (w + pad) + pad), 0.5)
+    canvas = torch.full((channels, rows * (h + pad) + pad, columns * (w + pad) + pad), 0.5)
     for i in range(n):
         r, c = divmod(i, columns)
-        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = images[i, 0]
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        canvas[:, top : top + h, left : left + w] = images[i]
     return to_display(canvas, scale=scale)
+
+
+def signed_to_rgb(weights: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) signed values -> (N, 3, H, W) in [0, 1]: white at 0, red positive, blue negative.
+
+    Each image is scaled by its own largest magnitude, so the pattern, not the scale, is what shows.
+    """
+    v = weights / weights.abs().amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)  # in [-1, 1]
+    red = 1 - (-v).clamp(min=0)
+    blue = 1 - v.clamp(min=0)
+    green = 1 - v.abs()
+    return torch.cat([red, green, blue], dim=1)
 
 
 def out_of_distribution_examples(size: int = 112) -> dict[str, Image.Image]:
@@ -275,5 +288,6 @@ def out_of_distribution_examples(size: int = 112) -> dict[str, Image.Image]:
 __all__ = [
     "FASHION_CLASSES", "IMAGE_SIZE", "ImageSet", "DatasetNotFoundError", "EmptyImageError",
     "load_fashion_mnist", "load_sample", "load_training_data", "write_sample",
-    "to_pil", "to_grayscale_ink", "to_model_input", "to_display", "image_grid", "out_of_distribution_examples",
+    "to_pil", "to_grayscale_ink", "to_model_input", "to_display", "image_grid", "signed_to_rgb",
+    "out_of_distribution_examples",
 ]

@@ -5,7 +5,7 @@ import gradio as gr
 
 from core import autoencoder as ae
 from core.checkpoints import CheckpointError, read_card
-from core.data import out_of_distribution_examples, to_model_input
+from core.data import image_grid, out_of_distribution_examples, signed_to_rgb, to_model_input
 from core.metrics import psnr
 from core.runtime import generator
 from demos.common import (
@@ -140,6 +140,20 @@ def _psnr(a, b) -> float:
     return psnr(a, b).item()
 
 
+@friendly_errors
+def linear_bases():
+    """PCA's components beside the linear AE's decoder columns, and how close their subspaces are."""
+    pca_basis, ae_basis, cosines = ae.linear_bases(ae.load("pca"), ae.load("ae_linear"))
+    text = (
+        f"Cosines of the {len(cosines)} principal angles between the two subspaces: min {cosines.min():.3f}, "
+        f"mean {cosines.mean():.3f} (1 = the same direction); they part only along the directions of least "
+        "variance, which matter least for the error. Red is positive, blue negative, white zero. "
+        "PCA's components come ordered by variance and orthonormal; gradient descent finds *a* basis of nearly the "
+        "same subspace, mixed and unordered: the code is only defined up to an invertible 32×32 matrix."
+    )
+    return image_grid(signed_to_rgb(pca_basis), columns=8, scale=3), image_grid(signed_to_rgb(ae_basis), columns=8, scale=3), text
+
+
 def _when_image(handler, outputs: int):
     """A new input image refreshes a panel; a cleared one leaves it as it is (no error toast)."""
 
@@ -172,6 +186,11 @@ def build() -> None:
             outputs_gallery = output_gallery("Reconstructions", elem_id="ae-reconstructions")
             note = gr.Markdown(label="What this shows")
     table = gr.Dataframe(headers=TABLE_HEADERS, label="Compression and error", interactive=False)
+    with gr.Accordion("What the linear AE learned: its decoder's 32 images beside PCA's", open=False) as bases:
+        with gr.Row():
+            pca_basis = output_image("PCA-32 components U_k (ordered by variance)", elem_id="ae-pca-basis")
+            ae_basis = output_image("Linear AE decoder columns W_d", elem_id="ae-linear-basis")
+        bases_note = gr.Markdown()
 
     gr.Markdown("### Denoising: trained on noisy inputs against clean targets")
     with gr.Row():
@@ -192,6 +211,7 @@ def build() -> None:
     denoise_outputs = [noisy_image, denoised_image, plain_image, clean_image, denoise_table]
 
     reconstruct_button.click(reconstruct, input_image, reconstruction_outputs, api_name="ae_reconstruct")
+    bases.expand(linear_bases, None, [pca_basis, ae_basis, bases_note], api_name="ae_linear_bases")
     gr.on([denoise_button.click, noise_type.change, level.release], denoise, denoise_inputs, denoise_outputs,
           api_name="ae_denoise")
     # Two listeners, so that one panel failing (say, a missing checkpoint) does not blank the other.

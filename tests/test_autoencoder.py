@@ -214,3 +214,18 @@ def test_one_missing_checkpoint_leaves_the_others_working(tmp_path, monkeypatch)
         assert len(table) == 4 + len(tab.JPEG_BUDGETS) and "python -m core.train ae_denoising" in note
     finally:
         MODELS.clear()
+
+
+def test_linear_bases_handler_shows_both_bases_and_their_agreement():
+    pca_image, ae_image, text = tab.linear_bases()
+    assert pca_image.size == ae_image.size and pca_image.mode == "RGB"
+    mean_cosine = float(text.split("mean ")[1].split(" ")[0])
+    assert mean_cosine > 0.95
+
+
+def test_the_app_builds_with_no_checkpoints_at_all(empty_checkpoints):
+    import app
+
+    blocks = app.build_app()
+    notices = [c for c in blocks.blocks.values() if "checkpoint-notice" in (getattr(c, "elem_classes", None) or [])]
+    assert notices and "python -m core.train ae_conv" in notices[0].value

@@ -80,3 +80,11 @@ def test_drawing_goes_through_the_models(page):
         arg=before, timeout=30_000,
     )
     shot(page, "autoencoders_drawing.png")
+
+
+def test_opening_the_bases_accordion_shows_both_bases(page):
+    page.get_by_text("What the linear AE learned").click()
+    page.locator("#ae-pca-basis img").wait_for(state="visible", timeout=30_000)
+    page.locator("#ae-linear-basis img").wait_for(state="visible", timeout=30_000)
+    page.get_by_text("principal angles between the two subspaces").wait_for(timeout=30_000)
+    shot(page, "autoencoders_bases.png")
