@@ -46,6 +46,13 @@ def quality() -> dict[str, dict]:
             "compression": round(ae.compression_ratio(model.latent_numel()), 2),
             "train_seconds (card)": card["wall_seconds"],
         }
+    for budget in tab.JPEG_BUDGETS:  # JPEG on the same images, its image data within the budget
+        results = [ae.reconstruct_with_jpeg(image.unsqueeze(0), budget) for image in x]
+        rows[f"jpeg_{budget}B"] = {
+            "sample_mse": round(sum(r.mse for r in results) / len(results), 5),
+            "mean_data_bytes": round(sum(r.code_bytes for r in results) / len(results), 1),
+            "mean_file_bytes": round(sum(r.file_bytes for r in results) / len(results), 1),
+        }
     for kind, level in (("gaussian", 0.5), ("salt_and_pepper", 0.2), ("masking", 0.5)):
         noisy = ae.add_noise(x, kind, level, torch.Generator().manual_seed(0))
         rows["ae_denoising"][f"psnr_gain_db {kind} {level}"] = round(
