@@ -16,6 +16,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from PIL import Image
 from torch import nn
 
+from core.blocks import mlp
 from core.checkpoints import load_model
 from core.runtime import MODELS
 
@@ -120,24 +121,14 @@ class DeepAutoencoder(Autoencoder, PyTorchModelHubMixin):
         super().__init__()
         self.config = config
         widths = (PIXELS, *config.hidden, config.latent_dim)
-        self.encoder = _mlp(widths)
-        self.decoder = _mlp(widths[::-1])
+        self.encoder = mlp(widths)
+        self.decoder = mlp(widths[::-1])
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x.flatten(1))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decoder(z)).view(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
-
-
-def _mlp(widths: tuple[int, ...]) -> nn.Sequential:
-    """Linear layers with ReLU between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(nn.Linear(w_in, w_out))
-        if i < len(widths) - 2:
-            layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
 
 
 @dataclass(frozen=True)

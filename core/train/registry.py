@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 from core.autoencoder import MODEL_CLASSES
 from core.metrics import EvalClassifier
-from core.train import autoencoder, classifier
+from core.train import autoencoder, classifier, vae
+from core.vae import VAE
 
 
 @dataclass(frozen=True)
@@ -21,4 +22,5 @@ RECIPES: dict[str, Recipe] = {
     "pca": Recipe(autoencoder.PCATrainConfig, autoencoder.main_pca, MODEL_CLASSES["pca"]),
     **{f"ae_{kind}": Recipe(lambda d=defaults: d, autoencoder.main, MODEL_CLASSES[f"ae_{kind}"])
        for kind, defaults in autoencoder.DEFAULTS.items()},
+    **{f"vae_{d}": Recipe(lambda c=defaults: c, vae.main, VAE) for d, defaults in vae.DEFAULTS.items()},
 }
