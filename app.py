@@ -7,10 +7,11 @@ import os
 
 import gradio as gr
 
-from demos import autoencoder
+from demos import autoencoder, divergence
 
 TABS = (  # (title, module): lecture order
     ("Autoencoders", autoencoder),
+    ("Entropy & KL", divergence),  # the lecture's background slides, before the VAE needs KL
 )
 CSS = """
 .checkpoint-notice { border-left: 4px solid #d97706; padding-left: 0.75em; }

@@ -22,7 +22,7 @@ def garment_png(tmp_path_factory):
 
 def test_api_names_are_the_documented_ones(client):
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/ae_reconstruct", "/ae_denoise"} <= endpoints
+    assert {"/ae_reconstruct", "/ae_denoise", "/ae_linear_bases", "/divergence"} <= endpoints
     assert not any("refresh" in name or "pick" in name for name in endpoints)  # UI glue stays private
 
 
@@ -58,3 +58,14 @@ def test_transparent_image_through_the_api_gets_a_message(client, tmp_path):
     Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(path)
     with pytest.raises(Exception, match="transparent"):
         client.predict(handle_file(str(path)), api_name="/ae_reconstruct")
+
+
+def test_divergence_over_http(client):
+    numbers, per_outcome, bars, kl_bars, note = client.predict("0.36, 0.48, 0.16", "1, 1, 1", api_name="/divergence")
+    values = {row[0]: row[1] for row in numbers["data"]}
+    assert values["KL(p‖q)"] == 0.0853 and values["KL(q‖p)"] == 0.0975
+
+
+def test_divergence_bad_input_over_http(client):
+    with pytest.raises(Exception, match="negative"):
+        client.predict("0.5, -0.1, 0.6", "1, 1, 1", api_name="/divergence")
