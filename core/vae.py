@@ -137,3 +137,43 @@ def load(latent_dim: int) -> VAE:
     """The bundled VAE with this latent size, loaded once (raises CheckpointError naming the rebuild command)."""
     name = checkpoint_name(latent_dim)
     return MODELS.get(name, lambda: load_model(VAE, name))
+
+
+@torch.inference_mode()
+def encode_mean(model: VAE, x: torch.Tensor) -> torch.Tensor:
+    """The mean code mu of q(z|x): (B, 1, 28, 28) -> (B, D). Used wherever one code per image is wanted."""
+    return model.encode(x)[0]
+
+
+@torch.inference_mode()
+def class_means(codes: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """Mean code of each class: (N, D), (N,) -> (num_classes, D)."""
+    return torch.stack([codes[labels == c].mean(dim=0) for c in range(num_classes)])
+
+
+def nearest(z: torch.Tensor, codes: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the k codes nearest to z (Euclidean), nearest first."""
+    return (codes - z).norm(dim=1).argsort()[:k]
+
+
+@dataclass(frozen=True)
+class LatentWindow:
+    """The square [-half_width, half_width]^2 of a 2-D latent space drawn as a size x size image."""
+
+    half_width: float
+    size: int
+
+    def to_latent(self, col: float, row: float) -> torch.Tensor:
+        """Pixel (column, row), row 0 at the top -> latent (z1, z2), z2 growing upwards."""
+        scale = 2 * self.half_width / self.size
+        return torch.tensor([(col + 0.5) * scale - self.half_width, self.half_width - (row + 0.5) * scale])
+
+    def to_pixel(self, z: torch.Tensor) -> tuple[float, float]:
+        scale = self.size / (2 * self.half_width)
+        return (float(z[0]) + self.half_width) * scale, (self.half_width - float(z[1])) * scale
+
+    def grid(self, n: int) -> torch.Tensor:
+        """n x n latent points at the centres of an n x n tiling of the window, row-major from the top left."""
+        centres = (torch.arange(n) + 0.5) / n * 2 * self.half_width - self.half_width
+        z2, z1 = torch.meshgrid(centres.flip(0), centres, indexing="ij")
+        return torch.stack([z1.flatten(), z2.flatten()], dim=1)

@@ -9,8 +9,7 @@ from core.data import image_grid, out_of_distribution_examples, signed_to_rgb, t
 from core.metrics import psnr
 from core.runtime import generator
 from demos.common import (
-    checkpoint_notice, display, friendly_errors, image_input, output_gallery, output_image, sample_gallery,
-    sample_image, sketchpad,
+    checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery, output_image,
 )
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
@@ -165,23 +164,13 @@ def _when_image(handler, outputs: int):
 
 def build() -> None:
     ood = out_of_distribution_examples()
-    ood_names = list(ood)
     gr.Markdown(INTRO)
     checkpoint_notice(RECONSTRUCTION_MODELS)
     with gr.Row():
         with gr.Column(scale=1, min_width=420):
             input_image = image_input("Input image (upload, or pick / draw below)")
             reconstruct_button = gr.Button("Reconstruct", variant="primary")
-            with gr.Tabs():
-                with gr.Tab("Examples"):
-                    examples = sample_gallery(elem_id="ae-examples")
-                    ood_gallery = gr.Gallery(
-                        value=[(image, name) for name, image in ood.items()], columns=4, height=160,
-                        label="Not garments (out of distribution)", allow_preview=False, format="png",
-                    )
-                with gr.Tab("Draw"):
-                    sketch = sketchpad()
-                    draw_button = gr.Button("Use drawing")
+            image_sources(input_image, "ae", ood, "Not garments (out of distribution)")
         with gr.Column(scale=1, min_width=420):
             outputs_gallery = output_gallery("Reconstructions", elem_id="ae-reconstructions")
             note = gr.Markdown(label="What this shows")
@@ -219,15 +208,3 @@ def build() -> None:
                        api_name="ae_refresh_reconstruction", api_visibility="private")
     input_image.change(_when_image(denoise, 5), denoise_inputs, denoise_outputs,
                        api_name="ae_refresh_denoising", api_visibility="private")
-
-    def pick_example(evt: gr.SelectData):
-        return sample_image(evt.index)
-
-    def pick_out_of_distribution(evt: gr.SelectData):
-        return ood[ood_names[evt.index]]
-
-    examples.select(pick_example, None, input_image, api_name="ae_pick_example", api_visibility="private")
-    ood_gallery.select(pick_out_of_distribution, None, input_image,
-                       api_name="ae_pick_out_of_distribution", api_visibility="private")
-    draw_button.click(friendly_errors(lambda drawing: display(to_model_input(drawing))), sketch, input_image,
-                      api_name="ae_use_drawing", api_visibility="private")

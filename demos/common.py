@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
-from core.data import DatasetNotFoundError, EmptyImageError, FASHION_CLASSES, load_sample, to_display
+from core.data import DatasetNotFoundError, EmptyImageError, FASHION_CLASSES, load_sample, to_display, to_model_input
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -94,3 +94,33 @@ def sample_image(position: int) -> np.ndarray:
     """The example gallery's image at `position`, upscaled as shown (to_model_input undoes the upscaling)."""
     indices = example_indices()
     return np.asarray(display(load_sample().images[indices[int(position) % len(indices)]] / 255.0))
+
+
+def image_sources(target: gr.Image, prefix: str, extra_examples: dict[str, Image.Image] | None = None,
+                  extra_label: str = "") -> None:
+    """Tabs under an input image: example galleries and a drawing canvas, each filling `target` when used.
+
+    The events are UI glue: private, named `<prefix>_pick_example` etc.
+    """
+    with gr.Tabs():
+        with gr.Tab("Examples"):
+            examples = sample_gallery(elem_id=f"{prefix}-examples")
+            if extra_examples:
+                names = list(extra_examples)
+                extra = gr.Gallery(value=[(image, name) for name, image in extra_examples.items()], columns=4,
+                                   height=160, label=extra_label, allow_preview=False, format="png")
+        with gr.Tab("Draw"):
+            sketch = sketchpad()
+            draw_button = gr.Button("Use drawing")
+
+    def pick_example(evt: gr.SelectData):
+        return sample_image(evt.index)
+
+    examples.select(pick_example, None, target, api_name=f"{prefix}_pick_example", api_visibility="private")
+    if extra_examples:
+        def pick_extra(evt: gr.SelectData):
+            return extra_examples[names[evt.index]]
+
+        extra.select(pick_extra, None, target, api_name=f"{prefix}_pick_extra", api_visibility="private")
+    draw_button.click(friendly_errors(lambda drawing: display(to_model_input(drawing))), sketch, target,
+                      api_name=f"{prefix}_use_drawing", api_visibility="private")
