@@ -7,11 +7,12 @@ import os
 
 import gradio as gr
 
-from demos import autoencoder, divergence
+from demos import autoencoder, divergence, vae
 
 TABS = (  # (title, module): lecture order
     ("Autoencoders", autoencoder),
     ("Entropy & KL", divergence),  # the lecture's background slides, before the VAE needs KL
+    ("VAE", vae),
 )
 CSS = """
 .checkpoint-notice { border-left: 4px solid #d97706; padding-left: 0.75em; }
@@ -26,8 +27,8 @@ def build_app() -> gr.Blocks:
         gr.Markdown("# Generative models, live\nEach tab runs a model trained by this repository's own recipes.")
         with gr.Tabs():
             for title, module in TABS:
-                with gr.Tab(title, id=module.__name__.split(".")[-1]):
-                    module.build()
+                with gr.Tab(title, id=module.__name__.split(".")[-1]) as tab:
+                    module.build(tab)  # the tab, for work that should wait until it is opened
     # Small CPU-bound handlers: two at a time per event, a bounded queue so a crowd cannot pile up work.
     app.queue(default_concurrency_limit=2, max_size=64)
     return app

@@ -162,7 +162,7 @@ def _when_image(handler, outputs: int):
     return refresh
 
 
-def build() -> None:
+def build(tab: gr.Tab) -> None:
     ood = out_of_distribution_examples()
     gr.Markdown(INTRO)
     checkpoint_notice(RECONSTRUCTION_MODELS)

@@ -86,7 +86,7 @@ def _explain(c: dv.Comparison) -> str:
     return "\n\n".join([NON_NEGATIVITY] + lines)
 
 
-def build() -> None:
+def build(tab: gr.Tab) -> None:
     initial = divergence(LECTURE_P, LECTURE_Q)  # pure arithmetic: the tab opens on the lecture's example, computed
     gr.Markdown(INTRO, latex_delimiters=LATEX)
     with gr.Row():

@@ -1,0 +1,359 @@
+"""VAE tab: latent size, the 2-D latent explorer, sampling, interpolation, latent arithmetic, training curves."""
+import functools
+
+import gradio as gr
+import pandas as pd
+import torch
+
+from core import vae
+from core.checkpoints import CheckpointError, load_model, read_card
+from core.data import FASHION_CLASSES, image_grid, load_sample, to_model_input
+from core.metrics import EvalClassifier, mse
+from core.plots import CLASS_COLOURS, mark, scatter_codes
+from core.runtime import MODELS, generator
+from demos.common import (
+    checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery, output_image,
+)
+
+MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
+MAP_SIZE = 420  # pixels of the latent map
+MANIFOLD_STEPS = 15
+MAX_SAMPLES = 64
+MAX_STEPS = 16
+INTRO = """
+## Variational autoencoders
+The encoder gives a distribution q(z|x) = N(μ, σ²), not a point; a sample z = μ + σ·ε goes to the decoder.
+Training maximises the ELBO = reconstruction term − KL(q(z|x) ‖ N(0, I)): the KL term packs the codes around the
+origin so that **z ~ N(0, I) decodes to new images** — the decoder becomes a generative model. Three MLP VAEs
+with the lecture's latent sizes, 2, 5 and 20, trained on Fashion-MNIST.
+"""
+
+
+def _model(latent_dim) -> vae.VAE:
+    try:
+        latent_dim = int(latent_dim)
+    except (TypeError, ValueError):
+        raise ValueError(f"The model is a latent size, one of {vae.LATENT_SIZES}, not {latent_dim!r}.") from None
+    if latent_dim not in vae.LATENT_SIZES:
+        raise ValueError(f"There is no {latent_dim}-D model; choose one of {vae.LATENT_SIZES}.")
+    return vae.load(latent_dim)
+
+
+def _bounded_int(value, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, not {value!r}.") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must lie between {low} and {high}, not {number}.")
+    return number
+
+
+def _bounded_float(value, name: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {value!r}.") from None
+    if not low <= number <= high:  # also rejects NaN
+        raise ValueError(f"{name} must lie between {low} and {high}, not {number}.")
+    return number
+
+
+# --- reconstructions ----------------------------------------------------------------------------------------
+
+@friendly_errors
+def reconstruct(image):
+    """Image -> its reconstruction by each latent size (from the mean code), and a table of errors."""
+    x = to_model_input(image)
+    gallery, rows = [(display(x), "input")], []
+    for d in vae.LATENT_SIZES:
+        model = _model(d)
+        with torch.inference_mode():
+            x_hat = model.decode(vae.encode_mean(model, x))
+            terms = vae.elbo_terms(model, x, generator(0))
+        gallery.append((display(x_hat), f"{d}-D"))
+        rows.append([f"{d}-D", round(mse(x_hat, x).item(), 5), round(terms.reconstruction.item(), 1),
+                     round(terms.kl.item(), 1), round(terms.negative_elbo.item(), 1)])
+    return gallery, rows
+
+
+# --- the 2-D latent explorer --------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _explorer():
+    """The 2-D model's window, its sample map and its manifold, computed once per process (after a first load)."""
+    model = _model(2)
+    sample = load_sample()
+    x, labels = sample.tensors()
+    codes = vae.encode_mean(model, x)
+    half_width = max(3.0, round(float(codes.abs().quantile(0.99)) + 0.5))
+    window = vae.LatentWindow(half_width, MAP_SIZE)
+    base = scatter_codes([window.to_pixel(z) for z in codes], labels, MAP_SIZE)
+    with torch.inference_mode():
+        manifold = image_grid(model.decode(window.grid(MANIFOLD_STEPS)), columns=MANIFOLD_STEPS, scale=2, pad=0)
+    return window, base, manifold
+
+
+@friendly_errors
+def explorer_open():
+    """The map of the bundled sample's codes, and the decoded manifold over the same window."""
+    window, base, manifold = _explorer()
+    return base, manifold, f"Window: z₁, z₂ ∈ [−{window.half_width:g}, {window.half_width:g}]. Click the map to decode a point."
+
+
+@friendly_errors
+def explorer_click(evt: gr.SelectData):
+    """A click on the map (pixel coordinates) -> the decoded point, the marked map, the point's coordinates."""
+    window, base, _ = _explorer()
+    col, row = evt.index
+    z = window.to_latent(col, row)
+    image = decode(2, [float(z[0]), float(z[1])])
+    x_px, y_px = window.to_pixel(z)
+    return image, mark(base, x_px, y_px), f"z = ({z[0]:.2f}, {z[1]:.2f})"
+
+
+def _parse_z(z, latent_dim: int) -> torch.Tensor:
+    if isinstance(z, str):
+        try:
+            values = [float(part) for part in z.replace(";", ",").split(",") if part.strip()]
+        except ValueError:
+            raise ValueError("z: write numbers separated by commas, e.g. 0.5, -1.2.") from None
+    elif isinstance(z, (list, tuple)):
+        values = z
+    else:
+        raise ValueError("z must be a list of numbers or text like '0.5, -1.2'.")
+    try:
+        vector = torch.tensor([float(v) for v in values])
+    except (TypeError, ValueError):
+        raise ValueError("z must hold numbers only.") from None
+    if vector.numel() != latent_dim:
+        raise ValueError(f"The {latent_dim}-D model needs {latent_dim} numbers in z, not {vector.numel()}.")
+    if not torch.isfinite(vector).all() or vector.abs().max() > 50:
+        raise ValueError("Every number in z must be finite and within ±50 (the prior puts almost all mass within ±4).")
+    return vector
+
+
+@friendly_errors
+def decode(latent_dim, z):
+    """A model (latent size) and a code z (a list, or text '0.5, -1.2') -> the decoded image."""
+    model = _model(latent_dim)
+    vector = _parse_z(z, model.config.latent_dim)
+    with torch.inference_mode():
+        return display(model.decode(vector.view(1, -1)))
+
+
+# --- sampling -----------------------------------------------------------------------------------------------
+
+@friendly_errors
+def sample(latent_dim, seed, n, temperature):
+    """z ~ N(0, temperature² I), decoded: a grid of n images from one model."""
+    model = _model(latent_dim)
+    n = _bounded_int(n, "The number of samples", 1, MAX_SAMPLES)
+    temperature = _bounded_float(temperature, "The temperature", 0.0, 3.0)
+    seed = _bounded_int(seed, "The seed", 0, 2**31 - 1)
+    z = vae.sample_prior(n, model.config.latent_dim, generator(seed), temperature)
+    with torch.inference_mode():
+        images = model.decode(z)
+    return image_grid(images, columns=min(n, 8), scale=3)
+
+
+def sample_each(seed, n, temperature):
+    return tuple(sample(d, seed, n, temperature) for d in vae.LATENT_SIZES)
+
+
+# --- interpolation ------------------------------------------------------------------------------------------
+
+@friendly_errors
+def interpolate(latent_dim, image_a, image_b, steps):
+    """Two images -> strips decoded along the straight line and along the great circle between their codes."""
+    model = _model(latent_dim)
+    steps = _bounded_int(steps, "The number of steps", 2, MAX_STEPS)
+    codes = vae.encode_mean(model, torch.cat([to_model_input(image_a), to_model_input(image_b)]))
+    t = torch.linspace(0, 1, steps)
+    with torch.inference_mode():
+        linear = model.decode(vae.lerp(codes[0], codes[1], t))
+        spherical = model.decode(vae.slerp(codes[0], codes[1], t))
+    return image_grid(linear, columns=steps, scale=3), image_grid(spherical, columns=steps, scale=3)
+
+
+# --- latent arithmetic --------------------------------------------------------------------------------------
+
+ARITHMETIC_PRESETS = {  # a + (b - c), and the class one might hope for
+    "sneaker + (ankle boot − sandal)": ("mean: Sneaker", "mean: Ankle boot", "mean: Sandal", "Ankle boot"),
+    "shirt + (trouser − T-shirt)": ("mean: Shirt", "mean: Trouser", "mean: T-shirt/top", "Trouser"),
+    "pullover + (coat − shirt)": ("mean: Pullover", "mean: Coat", "mean: Shirt", "Coat"),
+    "sandal + (bag − sneaker)": ("mean: Sandal", "mean: Bag", "mean: Sneaker", "Bag"),
+}
+SAMPLE_CHOICES = 30  # bundled sample images offered as operands
+
+
+def operand_choices() -> list[str]:
+    sample = load_sample()
+    return ([f"mean: {name}" for name in FASHION_CLASSES]
+            + [f"image #{i}: {FASHION_CLASSES[sample.labels[i]]}" for i in range(SAMPLE_CHOICES)])
+
+
+@functools.lru_cache(maxsize=len(vae.LATENT_SIZES))
+def _sample_codes(latent_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x, labels = load_sample().tensors()
+    return vae.encode_mean(_model(latent_dim), x), labels
+
+
+def _operand(choice: str, latent_dim: int) -> torch.Tensor:
+    codes, labels = _sample_codes(latent_dim)
+    text = str(choice).strip()
+    if text.startswith("mean:"):
+        name = text.split(":", 1)[1].strip()
+        if name not in FASHION_CLASSES:
+            raise ValueError(f"Unknown class {name!r}; the classes are: {', '.join(FASHION_CLASSES)}.")
+        return vae.class_means(codes, labels)[FASHION_CLASSES.index(name)]
+    if text.startswith("image #"):
+        index = _bounded_int(text[len("image #"):].split(":")[0], "The image number", 0, len(labels) - 1)
+        return codes[index]
+    raise ValueError(f"Operands look like 'mean: Sneaker' or 'image #3: ...', not {choice!r}.")
+
+
+def _classifier() -> EvalClassifier:
+    return MODELS.get("classifier", lambda: load_model(EvalClassifier, "classifier"))
+
+
+@friendly_errors
+def arithmetic(latent_dim, a, b, c):
+    """Operands a, b, c ('mean: <class>' or 'image #<k>: ...') -> decoded a, b, c, a + (b − c); its nearest real
+    sample images; and what the evaluation classifier makes of the result."""
+    model = _model(latent_dim)
+    za, zb, zc = (_operand(choice, model.config.latent_dim) for choice in (a, b, c))
+    z = vae.latent_arithmetic(za, zb, zc)
+    with torch.inference_mode():
+        decoded = model.decode(torch.stack([za, zb, zc, z]))
+        probabilities = _classifier()(decoded[3:]).softmax(dim=1)[0]
+    codes, labels = _sample_codes(model.config.latent_dim)
+    sample = load_sample()
+    neighbours = [(display(sample.images[i] / 255.0), FASHION_CLASSES[labels[i]]) for i in vae.nearest(z, codes, 5).tolist()]
+    strip = [(display(decoded[i]), name) for i, name in enumerate(("a", "b", "c", "a + (b − c)"))]
+    top = probabilities.argsort(descending=True)[:3].tolist()
+    verdict = {FASHION_CLASSES[k]: round(probabilities[k].item(), 3) for k in top}
+    return strip, neighbours, verdict
+
+
+def arithmetic_preset(name):
+    a, b, c, _ = ARITHMETIC_PRESETS.get(name, next(iter(ARITHMETIC_PRESETS.values())))
+    return a, b, c
+
+
+# --- training curves ----------------------------------------------------------------------------------------
+
+def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-epoch test reconstruction and KL terms (nats) of each model, from the cards."""
+    reconstruction, kl = [], []
+    for d in vae.LATENT_SIZES:
+        try:
+            curves = read_card(vae.checkpoint_name(d))["curves"]
+        except CheckpointError:
+            continue
+        for epoch, (r, k) in enumerate(zip(curves["test_reconstruction_nats"], curves["test_kl_nats"]), start=1):
+            reconstruction.append((epoch, r, f"{d}-D"))
+            kl.append((epoch, k, f"{d}-D"))
+    return (pd.DataFrame(reconstruction, columns=["epoch", "reconstruction (nats)", "model"]),
+            pd.DataFrame(kl, columns=["epoch", "KL (nats)", "model"]))
+
+
+# --- layout -------------------------------------------------------------------------------------------------
+
+def build(tab: gr.Tab) -> None:
+    gr.Markdown(INTRO)
+    checkpoint_notice([vae.checkpoint_name(d) for d in vae.LATENT_SIZES] + ["classifier"])
+
+    gr.Markdown("### Latent size: a higher dimension captures more")
+    with gr.Row():
+        with gr.Column(min_width=420):
+            input_image = image_input()
+            reconstruct_button = gr.Button("Reconstruct", variant="primary")
+            image_sources(input_image, "vae")
+        with gr.Column(min_width=420):
+            reconstructions = output_gallery("Reconstructions from the mean code", elem_id="vae-reconstructions")
+            errors = gr.Dataframe(headers=["Model", "MSE", "Reconstruction (nats)", "KL (nats)", "−ELBO (nats)"],
+                                  label="This image's terms (one z sample)", interactive=False)
+
+    gr.Markdown("### The 2-D latent space: click anywhere to decode that point")
+    with gr.Row():
+        latent_map = gr.Image(label="Codes μ of the bundled sample, coloured by class", type="pil", format="png",
+                              interactive=False, height=MAP_SIZE + 40, elem_id="vae-map")
+        with gr.Column():
+            decoded_point = output_image("Decoded point", elem_id="vae-decoded-point")
+            point_text = gr.Markdown()
+            with gr.Row():
+                decode_model = gr.Radio(MODEL_CHOICES, value=2, label="Model")
+                z_text = gr.Textbox(value="0, 0", label="z (comma-separated)")
+            decode_button = gr.Button("Decode z")
+            gr.HTML(" ".join(f'<span style="color:{colour}">●</span>&nbsp;{name}'
+                             for colour, name in zip(CLASS_COLOURS, FASHION_CLASSES)))
+        manifold = gr.Image(label="Decoded manifold over the same window", type="pil", format="png",
+                            interactive=False, height=MAP_SIZE + 40)
+
+    gr.Markdown("### Sampling: z ~ N(0, T² I) through the decoder")
+    with gr.Row():
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+        count = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Samples per model")
+        temperature = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="Temperature T")
+        sample_button = gr.Button("Sample", variant="primary")
+    with gr.Row():
+        sample_grids = [output_image(f"{d}-D samples", elem_id=f"vae-samples-{d}") for d in vae.LATENT_SIZES]
+
+    gr.Markdown("### Interpolation between two codes: straight line vs great circle")
+    with gr.Row():
+        image_a = image_input("Image a")
+        image_b = image_input("Image b")
+        with gr.Column():
+            interpolation_model = gr.Radio(MODEL_CHOICES, value=20, label="Model")
+            steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
+            interpolate_button = gr.Button("Interpolate", variant="primary")
+    linear_strip = output_image("Linear: (1 − t)·z_a + t·z_b")
+    spherical_strip = output_image("Spherical (slerp): along the great circle, norms interpolated")
+
+    gr.Markdown("### Latent arithmetic: a + (b − c) — \"not that easy\"\n"
+                "The result is decoded beside its nearest real images; the evaluation classifier says what it sees.")
+    with gr.Row():
+        preset = gr.Dropdown(list(ARITHMETIC_PRESETS), value=next(iter(ARITHMETIC_PRESETS)), label="Preset")
+        choices = operand_choices()
+        first = next(iter(ARITHMETIC_PRESETS.values()))
+        operand_a = gr.Dropdown(choices, value=first[0], label="a")
+        operand_b = gr.Dropdown(choices, value=first[1], label="b")
+        operand_c = gr.Dropdown(choices, value=first[2], label="c")
+        arithmetic_model = gr.Radio(MODEL_CHOICES, value=20, label="Model")
+        arithmetic_button = gr.Button("Compute a + (b − c)", variant="primary")
+    with gr.Row():
+        arithmetic_strip = output_gallery("a, b, c and the result, decoded", elem_id="vae-arithmetic")
+        neighbours = output_gallery("Nearest real images (by code)", columns=5)
+        verdict = gr.Label(label="The classifier on the result", num_top_classes=3)
+
+    gr.Markdown("### Training: the reconstruction and KL terms compete")
+    reconstruction_curve, kl_curve = training_curves()
+    with gr.Row():
+        gr.LinePlot(reconstruction_curve, x="epoch", y="reconstruction (nats)", color="model",
+                    label="Test reconstruction term per epoch")
+        gr.LinePlot(kl_curve, x="epoch", y="KL (nats)", color="model", label="Test KL term per epoch")
+
+    reconstruct_button.click(reconstruct, input_image, [reconstructions, errors], api_name="vae_reconstruct")
+    input_image.change(lambda image: [gr.skip()] * 2 if image is None else reconstruct(image), input_image,
+                       [reconstructions, errors], api_name="vae_refresh", api_visibility="private")
+    tab.select(explorer_open, None, [latent_map, manifold, point_text], api_name="vae_explorer",
+               api_visibility="private")
+    latent_map.select(explorer_click, None, [decoded_point, latent_map, point_text], api_name="vae_click",
+                      api_visibility="private")
+    decode_button.click(decode, [decode_model, z_text], decoded_point, api_name="vae_decode")
+    sample_button.click(sample_each, [seed, count, temperature], sample_grids, api_name="vae_sample_each",
+                        api_visibility="private")
+    # /vae_sample takes the model as an argument; the page shows all three side by side instead, so this endpoint
+    # is bound to a hidden model input and a trigger the page never fires: it is for API clients.
+    api_model = gr.Number(value=20, visible=False)
+    gr.Button(visible=False).click(sample, [api_model, seed, count, temperature], sample_grids[-1],
+                                   api_name="vae_sample")
+    interpolate_button.click(interpolate, [interpolation_model, image_a, image_b, steps],
+                             [linear_strip, spherical_strip], api_name="vae_interpolate")
+    preset.input(arithmetic_preset, preset, [operand_a, operand_b, operand_c], api_name="vae_arithmetic_preset",
+                 api_visibility="private").then(
+        arithmetic, [arithmetic_model, operand_a, operand_b, operand_c], [arithmetic_strip, neighbours, verdict],
+        api_name="vae_arithmetic_after_preset", api_visibility="private")
+    arithmetic_button.click(arithmetic, [arithmetic_model, operand_a, operand_b, operand_c],
+                            [arithmetic_strip, neighbours, verdict], api_name="vae_arithmetic")
