@@ -11,13 +11,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from benchmarks import autoencoder, classifier
+from benchmarks import autoencoder, classifier, divergence, vae
 from benchmarks.timing import ServedApp, measure, peak_rss_mb
 from core.data import load_sample
 
 OUT = Path(__file__).resolve().parent
-TABS = (autoencoder,)  # each later tab adds its module: handler_latency(calls), api_calls(path), quality()
-QUALITY = (classifier, autoencoder)
+TABS = (autoencoder, divergence, vae)  # each later tab adds its module: handler_latency(calls), api_calls(path), quality()
 
 
 def end_to_end(calls: int) -> tuple[list, float, float]:
@@ -65,7 +64,7 @@ def main() -> None:
     latency = [row for tab in TABS for row in tab.handler_latency(args.calls)]
     http_rows, cold_start, server_rss = end_to_end(max(5, args.calls // 2))
     quality = {}
-    for module in QUALITY:
+    for module in (classifier, *TABS):
         quality |= module.quality()
     results = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -22,7 +22,8 @@ def garment_png(tmp_path_factory):
 
 def test_api_names_are_the_documented_ones(client):
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/ae_reconstruct", "/ae_denoise", "/ae_linear_bases", "/divergence"} <= endpoints
+    assert {"/ae_reconstruct", "/ae_denoise", "/ae_linear_bases", "/divergence", "/vae_reconstruct", "/vae_decode",
+            "/vae_sample", "/vae_interpolate", "/vae_arithmetic"} <= endpoints
     assert not any("refresh" in name or "pick" in name for name in endpoints)  # UI glue stays private
 
 
@@ -69,3 +70,22 @@ def test_divergence_over_http(client):
 def test_divergence_bad_input_over_http(client):
     with pytest.raises(Exception, match="negative"):
         client.predict("0.5, -0.1, 0.6", "1, 1, 1", api_name="/divergence")
+
+
+def test_vae_endpoints_over_http(client, garment_png):
+    gallery, rows = client.predict(handle_file(garment_png), api_name="/vae_reconstruct")
+    assert len(gallery) == 4 and len(rows["data"]) == 3
+    assert Image.open(client.predict(2, "0.5, -0.5", api_name="/vae_decode")).size == (224, 224)
+    grid = Image.open(client.predict(20, 7, 16, 0.8, api_name="/vae_sample"))
+    assert grid.size == (8 * 29 * 3 + 3, 2 * 29 * 3 + 3)
+    linear, spherical = client.predict(20, handle_file(garment_png), handle_file(garment_png), 5,
+                                       api_name="/vae_interpolate")
+    assert Image.open(linear).size == Image.open(spherical).size
+    strip, neighbours, verdict = client.predict(20, "mean: Sneaker", "mean: Ankle boot", "mean: Sandal",
+                                                api_name="/vae_arithmetic")
+    assert len(strip) == 4 and len(neighbours) == 5 and verdict["label"]
+
+
+def test_vae_decode_rejects_a_wrong_sized_code_over_http(client):
+    with pytest.raises(Exception, match="needs 5 numbers"):
+        client.predict(5, "1, 2", api_name="/vae_decode")

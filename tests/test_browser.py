@@ -88,3 +88,14 @@ def test_opening_the_bases_accordion_shows_both_bases(page):
     page.locator("#ae-linear-basis img").wait_for(state="visible", timeout=30_000)
     page.get_by_text("principal angles between the two subspaces").wait_for(timeout=30_000)
     shot(page, "autoencoders_bases.png")
+
+
+def test_vae_latent_map_click_decodes_a_point(page):
+    page.get_by_role("tab", name="VAE").click()
+    latent_map = page.locator("#vae-map img")
+    latent_map.wait_for(state="visible", timeout=30_000)
+    box = latent_map.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)
+    page.locator("#vae-decoded-point img").wait_for(state="visible", timeout=30_000)
+    page.get_by_text("z = (").wait_for(timeout=30_000)
+    shot(page, "vae_explorer.png")
