@@ -237,8 +237,8 @@ def arithmetic(latent_dim, a, b, c):
 
 
 def arithmetic_preset(name):
-    a, b, c, _ = ARITHMETIC_PRESETS.get(name, next(iter(ARITHMETIC_PRESETS.values())))
-    return a, b, c
+    a, b, c, hope = ARITHMETIC_PRESETS.get(name, next(iter(ARITHMETIC_PRESETS.values())))
+    return a, b, c, f"Hoped for: **{hope}**. Compare with the classifier's verdict and the neighbours."
 
 
 # --- training curves ----------------------------------------------------------------------------------------
@@ -325,7 +325,9 @@ def build(tab: gr.Tab) -> None:
     with gr.Row():
         arithmetic_strip = output_gallery("a, b, c and the result, decoded", elem_id="vae-arithmetic")
         neighbours = output_gallery("Nearest real images (by code)", columns=5)
-        verdict = gr.Label(label="The classifier on the result", num_top_classes=3)
+        with gr.Column():
+            verdict = gr.Label(label="The classifier on the result", num_top_classes=3)
+            hope = gr.Markdown(arithmetic_preset(next(iter(ARITHMETIC_PRESETS)))[3])
 
     gr.Markdown("### Training: the reconstruction and KL terms compete")
     reconstruction_curve, kl_curve = training_curves()
@@ -351,7 +353,7 @@ def build(tab: gr.Tab) -> None:
                                    api_name="vae_sample")
     interpolate_button.click(interpolate, [interpolation_model, image_a, image_b, steps],
                              [linear_strip, spherical_strip], api_name="vae_interpolate")
-    preset.input(arithmetic_preset, preset, [operand_a, operand_b, operand_c], api_name="vae_arithmetic_preset",
+    preset.input(arithmetic_preset, preset, [operand_a, operand_b, operand_c, hope], api_name="vae_arithmetic_preset",
                  api_visibility="private").then(
         arithmetic, [arithmetic_model, operand_a, operand_b, operand_c], [arithmetic_strip, neighbours, verdict],
         api_name="vae_arithmetic_after_preset", api_visibility="private")

@@ -22,6 +22,7 @@ class TrainConfig:
     epochs: int = 40
     batch_size: int = 128
     lr: float = 1e-3  # Adam
+    kl_warmup_epochs: int = 0  # weight the KL term by beta rising linearly 0 -> 1 over these epochs (0: beta = 1)
     seed: int = 0
     bf16: str = "off"  # MLPs this small gain nothing from bf16 here; fp32 keeps the nats exact
     dry_run: bool = False  # two steps on the bundled sample; writes to a temporary folder
@@ -74,20 +75,24 @@ def main(cfg: TrainConfig) -> dict:
     curves = {k: [] for k in ("train_reconstruction_nats", "train_kl_nats", "test_reconstruction_nats", "test_kl_nats")}
     clock, step = Stopwatch(), 0
     bar = progress(epochs * steps_per_epoch, recipe)
-    for _ in range(epochs):
+    for epoch in range(epochs):
         model.train()
         sums = torch.zeros(2)
         for index in minibatches(len(train_x), cfg.batch_size, generator, steps_per_epoch):
             with runtime.autocast(bf16, device):
                 terms = elbo_terms(model, train_x[index].to(device), generator)
-            loss = terms.negative_elbo.mean()  # reconstruction + KL, per image, in nats
+            progress_in_epochs = epoch + (step % steps_per_epoch) / steps_per_epoch
+            beta = min(1.0, progress_in_epochs / cfg.kl_warmup_epochs) if cfg.kl_warmup_epochs else 1.0
+            # reconstruction + beta * KL per image, in nats; beta = 1 (the ELBO) after the warm-up
+            loss = (terms.reconstruction + beta * terms.kl).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             step += 1
             sums += torch.tensor([terms.reconstruction.mean().item(), terms.kl.mean().item()])
             bar.update(1)
-            bar.set_postfix(elbo=f"{-loss.item():.1f}", kl=f"{terms.kl.mean().item():.1f}", refresh=False)
+            bar.set_postfix(elbo=f"{-terms.negative_elbo.mean().item():.1f}", kl=f"{terms.kl.mean().item():.1f}",
+                            refresh=False)
         model.eval()
         test = evaluate(model, test_x, generator)
         curves["train_reconstruction_nats"].append(round(sums[0].item() / steps_per_epoch, 3))
