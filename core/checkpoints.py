@@ -39,7 +39,7 @@ def rebuild_command(name: str) -> str:
 
 
 def load_model(model_class: type[ModelT], name: str) -> ModelT:
-    """Load checkpoints/<name>/ with `from_pretrained`, in eval mode; raise CheckpointError on any failure."""
+    """Load checkpoints/<name>/ with `from_pretrained`, in eval mode and frozen; raise CheckpointError on any failure."""
     folder = checkpoint_path(name)
     hint = f"Rebuild it with `{rebuild_command(name)}`."
     if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
@@ -48,7 +48,7 @@ def load_model(model_class: type[ModelT], name: str) -> ModelT:
         model = model_class.from_pretrained(str(folder))
     except Exception as error:  # corrupt safetensors, wrong shapes, bad JSON: all mean "rebuild it"
         raise CheckpointError(f"The checkpoint '{name}' could not be loaded ({type(error).__name__}: {error}). {hint}") from error
-    return model.eval()
+    return model.eval().requires_grad_(False)  # bundled models only infer: no autograd bookkeeping, ever
 
 
 def read_card(name: str) -> dict[str, Any]:
