@@ -13,6 +13,7 @@ from core.plots import CLASS_COLOURS, mark, scatter_codes
 from core.runtime import MODELS, generator
 from demos.common import (
     checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery, output_image,
+    sample_image,
 )
 
 MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
@@ -302,8 +303,9 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### Interpolation between two codes: straight line vs great circle")
     with gr.Row():
-        image_a = image_input("Image a")
-        image_b = image_input("Image b")
+        image_a = gr.Image(sample_image(7), label="Image a (upload to change)", type="numpy", sources=["upload", "clipboard"],
+                           height=240)
+        image_b = gr.Image(sample_image(9), label="Image b", type="numpy", sources=["upload", "clipboard"], height=240)
         with gr.Column():
             interpolation_model = gr.Radio(MODEL_CHOICES, value=20, label="Model")
             steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
@@ -339,8 +341,14 @@ def build(tab: gr.Tab) -> None:
     reconstruct_button.click(reconstruct, input_image, [reconstructions, errors], api_name="vae_reconstruct")
     input_image.change(lambda image: [gr.skip()] * 2 if image is None else reconstruct(image), input_image,
                        [reconstructions, errors], api_name="vae_refresh", api_visibility="private")
+    # Opening the tab fills every panel, so a lecturer lands on a working page rather than empty frames.
     tab.select(explorer_open, None, [latent_map, manifold, point_text], api_name="vae_explorer",
-               api_visibility="private")
+               api_visibility="private").then(
+        sample_each, [seed, count, temperature], sample_grids, api_name="vae_open_samples", api_visibility="private").then(
+        interpolate, [interpolation_model, image_a, image_b, steps], [linear_strip, spherical_strip],
+        api_name="vae_open_interpolation", api_visibility="private").then(
+        arithmetic, [arithmetic_model, operand_a, operand_b, operand_c], [arithmetic_strip, neighbours, verdict],
+        api_name="vae_open_arithmetic", api_visibility="private")
     latent_map.select(explorer_click, None, [decoded_point, latent_map, point_text], api_name="vae_click",
                       api_visibility="private")
     decode_button.click(decode, [decode_model, z_text], decoded_point, api_name="vae_decode")

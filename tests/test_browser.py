@@ -61,6 +61,7 @@ def test_drawing_goes_through_the_models(page):
     page.get_by_role("button", name="Brush").click()
     canvas = page.locator("canvas").first
     canvas.wait_for(state="visible", timeout=10_000)
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.2
     page.mouse.move(x0, y0)
@@ -94,7 +95,8 @@ def test_vae_latent_map_click_decodes_a_point(page):
     page.get_by_role("tab", name="VAE").click()
     latent_map = page.locator("#vae-map img")
     latent_map.wait_for(state="visible", timeout=30_000)
-    box = latent_map.bounding_box()
+    latent_map.scroll_into_view_if_needed()
+    box = latent_map.bounding_box()  # viewport coordinates: the map must be on screen to be clicked
     page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)
     page.locator("#vae-decoded-point img").wait_for(state="visible", timeout=30_000)
     page.get_by_text("z = (").wait_for(timeout=30_000)
