@@ -62,11 +62,16 @@ def read_card(name: str) -> dict[str, Any]:
         raise CheckpointError(f"The card of '{name}' is corrupt. Rebuild it with `{rebuild_command(name)}`.") from error
 
 
-def save_model(model: torch.nn.Module, name: str, card: dict[str, Any], root: Path | None = None) -> Path:
-    """Write <root>/<name>/ with save_pretrained + card.json; refuse files a Space could not host without LFS."""
+def save_model(model: torch.nn.Module, name: str, card: dict[str, Any], root: Path | None = None,
+               storage_dtype: torch.dtype = torch.float32) -> Path:
+    """Write <root>/<name>/ with save_pretrained + card.json; refuse files a Space could not host without LFS.
+
+    storage_dtype=torch.float16 halves the file; `from_pretrained` copies the values back into float32 parameters.
+    """
     folder = (root or checkpoint_root()) / name
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(folder))
+    model.to(storage_dtype).save_pretrained(str(folder))
+    model.float()
     (folder / "README.md").unlink(missing_ok=True)  # the mixin's generic model card; card.json is ours
     (folder / "card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
     too_big = [p.name for p in folder.iterdir() if p.stat().st_size > MAX_FILE_BYTES]
