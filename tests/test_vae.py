@@ -85,8 +85,10 @@ def test_reconstruction_error_falls_with_latent_size(sample_tensors):
 
 @pytest.fixture(scope="module")
 def samples_20d():
+    # 5,000 samples: one draw of 1,000 moves a class share by about half a point, which at a 3% floor decides
+    # pass or fail by the seed; 5,000 measure the model's share, not the draw's luck.
     with torch.inference_mode():
-        return vae.load(20).decode(vae.sample_prior(1000, 20, torch_generator(1)))
+        return vae.load(20).decode(vae.sample_prior(5000, 20, torch_generator(1)))
 
 
 def test_20d_samples_are_far_closer_to_data_than_noise(sample_tensors, samples_20d):
@@ -94,14 +96,12 @@ def test_20d_samples_are_far_closer_to_data_than_noise(sample_tensors, samples_2
     classifier = load_model(EvalClassifier, "classifier")
     real = classifier_outputs(classifier, x)[0]
     # Noise with the data's own per-pixel mean and spread: a fair "nothing learned" baseline.
-    noise = (x.mean(0) + x.std(0) * torch.randn(1000, 1, 28, 28, generator=torch_generator(2))).clamp(0, 1)
+    noise = (x.mean(0) + x.std(0) * torch.randn(5000, 1, 28, 28, generator=torch_generator(2))).clamp(0, 1)
     fd_samples = frechet_distance(classifier_outputs(classifier, samples_20d)[0], real)
     fd_noise = frechet_distance(classifier_outputs(classifier, noise)[0], real)
     assert fd_samples < fd_noise / 4, (fd_samples, fd_noise)
 
 
-@pytest.mark.xfail(strict=True, reason="Issue 3's floor is not met yet: the 20-D VAE's prior samples are classified as "
-                   "Sandal 2.0-2.4% of the time (floor 3%); MLP and conv VAEs both fell short. Strict: passing flags it.")
 def test_20d_samples_cover_every_class(samples_20d):
     shares = class_histogram(classifier_outputs(load_model(EvalClassifier, "classifier"), samples_20d)[1])
     assert min(shares.values()) >= 0.03, shares
