@@ -6,9 +6,9 @@ import torch
 
 from benchmarks.timing import Latency, measure
 from core import vae
-from core.checkpoints import load_model, read_card
+from core.checkpoints import read_card
 from core.data import load_sample
-from core.metrics import EvalClassifier, class_histogram, classifier_outputs, frechet_distance, mse
+from core.metrics import class_histogram, classifier_outputs, frechet_distance, load_classifier, mse
 from demos import vae as tab
 from demos.common import sample_image
 
@@ -38,7 +38,7 @@ def api_calls(image_path: str) -> dict[str, tuple]:
 @torch.inference_mode()
 def quality() -> dict[str, dict]:
     x, _ = load_sample().tensors()
-    classifier = load_model(EvalClassifier, "classifier")
+    classifier = load_classifier()
     real = classifier_outputs(classifier, x)[0]
     # The "nothing learned" reference the tests compare with: noise with the data's per-pixel mean and spread.
     noise = (x.mean(0) + x.std(0) * torch.randn(1000, 1, 28, 28, generator=torch.Generator().manual_seed(2))).clamp(0, 1)

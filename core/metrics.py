@@ -12,7 +12,9 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from core.checkpoints import load_model
 from core.data import FASHION_CLASSES
+from core.runtime import MODELS
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,11 @@ class EvalClassifier(nn.Module, PyTorchModelHubMixin):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 28, 28) in [0, 1] -> (B, num_classes) logits."""
         return self.classifier(self.features(x))
+
+
+def load_classifier() -> "EvalClassifier":
+    """The bundled evaluation classifier, loaded once (raises CheckpointError naming the rebuild command)."""
+    return MODELS.get("classifier", lambda: load_model(EvalClassifier, "classifier"))
 
 
 @torch.inference_mode()

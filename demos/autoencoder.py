@@ -9,7 +9,7 @@ from core.data import image_grid, out_of_distribution_examples, signed_to_rgb, t
 from core.metrics import psnr
 from core.runtime import generator
 from demos.common import (
-    checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery, output_image,
+    checkpoint_notice, display, friendly_errors, valid_seed, image_input, image_sources, output_gallery, output_image,
 )
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
@@ -104,16 +104,6 @@ def _noise_kind(value: str) -> str:
     return kinds[str(value).lower()]
 
 
-def _seed(value) -> int:
-    try:
-        seed = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"The seed must be a whole number, not {value!r}.") from None
-    if not 0 <= seed < 2**31:
-        raise ValueError(f"The seed must lie between 0 and 2147483647, not {seed}.")
-    return seed
-
-
 @friendly_errors
 def denoise(image, noise_type, level, seed):
     """Image, noise type, level in [0, 1], seed -> noisy, denoised, the plain conv AE's output, clean, metrics."""
@@ -123,7 +113,7 @@ def denoise(image, noise_type, level, seed):
         level = float(level)
     except (TypeError, ValueError):
         raise ValueError(f"The noise level must be a number in [0, 1], not {level!r}.") from None
-    noisy = ae.add_noise(x, kind, level, generator(_seed(seed)))
+    noisy = ae.add_noise(x, kind, level, generator(valid_seed(seed)))
     denoised = ae.load("ae_denoising").reconstruct(noisy)
     rows = [["noisy input", round(_psnr(noisy, x), 2)], ["denoising AE", round(_psnr(denoised, x), 2)]]
     try:

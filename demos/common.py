@@ -124,3 +124,29 @@ def image_sources(target: gr.Image, prefix: str, extra_examples: dict[str, Image
         extra.select(pick_extra, None, target, api_name=f"{prefix}_pick_extra", api_visibility="private")
     draw_button.click(friendly_errors(lambda drawing: display(to_model_input(drawing))), sketch, target,
                       api_name=f"{prefix}_use_drawing", api_visibility="private")
+
+
+# --- argument checks for values that arrive through the API unchecked ----------------------------------------
+
+def bounded_int(value, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, not {value!r}.") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must lie between {low} and {high}, not {number}.")
+    return number
+
+
+def bounded_float(value, name: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {value!r}.") from None
+    if not low <= number <= high:  # also rejects NaN
+        raise ValueError(f"{name} must lie between {low} and {high}, not {number}.")
+    return number
+
+
+def valid_seed(value) -> int:
+    return bounded_int(value, "The seed", 0, 2**31 - 1)

@@ -6,14 +6,14 @@ import pandas as pd
 import torch
 
 from core import vae
-from core.checkpoints import CheckpointError, load_model, read_card
+from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample, to_model_input
-from core.metrics import EvalClassifier, mse
+from core.metrics import load_classifier, mse
 from core.plots import CLASS_COLOURS, mark, scatter_codes
-from core.runtime import MODELS, generator
+from core.runtime import generator
 from demos.common import (
-    checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery, output_image,
-    sample_image,
+    bounded_float, bounded_int, checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery,
+    output_image, sample_image, valid_seed,
 )
 
 MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
@@ -38,26 +38,6 @@ def _model(latent_dim) -> vae.VAE:
     if latent_dim not in vae.LATENT_SIZES:
         raise ValueError(f"There is no {latent_dim}-D model; choose one of {vae.LATENT_SIZES}.")
     return vae.load(latent_dim)
-
-
-def _bounded_int(value, name: str, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number, not {value!r}.") from None
-    if not low <= number <= high:
-        raise ValueError(f"{name} must lie between {low} and {high}, not {number}.")
-    return number
-
-
-def _bounded_float(value, name: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, not {value!r}.") from None
-    if not low <= number <= high:  # also rejects NaN
-        raise ValueError(f"{name} must lie between {low} and {high}, not {number}.")
-    return number
 
 
 # --- reconstructions ----------------------------------------------------------------------------------------
@@ -149,9 +129,9 @@ def decode(latent_dim, z):
 def sample(latent_dim, seed, n, temperature):
     """z ~ N(0, temperature² I), decoded: a grid of n images from one model."""
     model = _model(latent_dim)
-    n = _bounded_int(n, "The number of samples", 1, MAX_SAMPLES)
-    temperature = _bounded_float(temperature, "The temperature", 0.0, 3.0)
-    seed = _bounded_int(seed, "The seed", 0, 2**31 - 1)
+    n = bounded_int(n, "The number of samples", 1, MAX_SAMPLES)
+    temperature = bounded_float(temperature, "The temperature", 0.0, 3.0)
+    seed = valid_seed(seed)
     z = vae.sample_prior(n, model.config.latent_dim, generator(seed), temperature)
     with torch.inference_mode():
         images = model.decode(z)
@@ -168,7 +148,7 @@ def sample_each(seed, n, temperature):
 def interpolate(latent_dim, image_a, image_b, steps):
     """Two images -> strips decoded along the straight line and along the great circle between their codes."""
     model = _model(latent_dim)
-    steps = _bounded_int(steps, "The number of steps", 2, MAX_STEPS)
+    steps = bounded_int(steps, "The number of steps", 2, MAX_STEPS)
     codes = vae.encode_mean(model, torch.cat([to_model_input(image_a), to_model_input(image_b)]))
     t = torch.linspace(0, 1, steps)
     with torch.inference_mode():
@@ -209,13 +189,9 @@ def _operand(choice: str, latent_dim: int) -> torch.Tensor:
             raise ValueError(f"Unknown class {name!r}; the classes are: {', '.join(FASHION_CLASSES)}.")
         return vae.class_means(codes, labels)[FASHION_CLASSES.index(name)]
     if text.startswith("image #"):
-        index = _bounded_int(text[len("image #"):].split(":")[0], "The image number", 0, len(labels) - 1)
+        index = bounded_int(text[len("image #"):].split(":")[0], "The image number", 0, len(labels) - 1)
         return codes[index]
     raise ValueError(f"Operands look like 'mean: Sneaker' or 'image #3: ...', not {choice!r}.")
-
-
-def _classifier() -> EvalClassifier:
-    return MODELS.get("classifier", lambda: load_model(EvalClassifier, "classifier"))
 
 
 @friendly_errors
@@ -227,7 +203,7 @@ def arithmetic(latent_dim, a, b, c):
     z = vae.latent_arithmetic(za, zb, zc)
     with torch.inference_mode():
         decoded = model.decode(torch.stack([za, zb, zc, z]))
-        probabilities = _classifier()(decoded[3:]).softmax(dim=1)[0]
+        probabilities = load_classifier()(decoded[3:]).softmax(dim=1)[0]
     codes, labels = _sample_codes(model.config.latent_dim)
     sample = load_sample()
     neighbours = [(display(sample.images[i] / 255.0), FASHION_CLASSES[labels[i]]) for i in vae.nearest(z, codes, 5).tolist()]
