@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import torch
 
 from benchmarks.timing import Latency, measure
-from core import vae
+from core import latent, vae
 from core.checkpoints import read_card
 from core.data import load_sample
 from core.metrics import class_histogram, classifier_outputs, frechet_distance, load_classifier, mse
@@ -46,7 +46,7 @@ def quality() -> dict[str, dict]:
         "FD of 1000 samples vs sample set": round(frechet_distance(classifier_outputs(classifier, noise)[0], real), 2)}}
     for d in vae.LATENT_SIZES:
         model, card = vae.load(d), read_card(vae.checkpoint_name(d))
-        samples = model.decode(vae.sample_prior(1000, d, torch.Generator().manual_seed(0)))
+        samples = model.decode(latent.sample_prior(1000, d, torch.Generator().manual_seed(0)))
         features, predictions = classifier_outputs(classifier, samples)
         rows[vae.checkpoint_name(d)] = {
             "test -ELBO nats (card)": card["metrics"]["test_negative_elbo_nats"],

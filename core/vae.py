@@ -99,32 +99,6 @@ def elbo_terms(model: VAE, x: torch.Tensor, generator: torch.Generator | None = 
 
 # --- latent operations the tab uses ---------------------------------------------------------------------------
 
-def sample_prior(n: int, latent_dim: int, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
-    """z ~ N(0, temperature^2 I): temperature < 1 trades variety for typicality."""
-    return temperature * torch.randn(n, latent_dim, generator=generator)
-
-
-def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """(1 - t) z0 + t z1 for each t: (T,) -> (T, D)."""
-    t = t.view(-1, 1)
-    return (1 - t) * z0 + t * z1
-
-
-def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation: along the great circle between z0 and z1, norms interpolated linearly.
-
-    Under a Gaussian prior most mass sits near the sphere of radius sqrt(D); the straight line between two codes cuts
-    inside it, through atypical, low-norm codes. slerp keeps the path near typical norms."""
-    t = t.view(-1, 1)
-    n0, n1 = z0.norm(), z1.norm()
-    u0, u1 = z0 / n0.clamp(min=1e-8), z1 / n1.clamp(min=1e-8)
-    omega = torch.arccos((u0 * u1).sum().clamp(-1 + 1e-7, 1 - 1e-7))
-    if omega.abs() < 1e-4:  # (anti)parallel: fall back to the straight line
-        return lerp(z0, z1, t.flatten())
-    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)
-    return direction * ((1 - t) * n0 + t * n1)
-
-
 def latent_arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """a + (b - c): move a by the difference between b and c (the lecture's cat + (dog - pig))."""
     return a + (b - c)

@@ -5,7 +5,7 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from core import vae
+from core import latent, vae
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample, to_model_input
 from core.metrics import load_classifier, mse
@@ -132,7 +132,7 @@ def sample(latent_dim, seed, n, temperature):
     n = bounded_int(n, "The number of samples", 1, MAX_SAMPLES)
     temperature = bounded_float(temperature, "The temperature", 0.0, 3.0)
     seed = valid_seed(seed)
-    z = vae.sample_prior(n, model.config.latent_dim, generator(seed), temperature)
+    z = latent.sample_prior(n, model.config.latent_dim, generator(seed), temperature)
     with torch.inference_mode():
         images = model.decode(z)
     return image_grid(images, columns=min(n, 8), scale=3)
@@ -152,8 +152,8 @@ def interpolate(latent_dim, image_a, image_b, steps):
     codes = vae.encode_mean(model, torch.cat([to_model_input(image_a), to_model_input(image_b)]))
     t = torch.linspace(0, 1, steps)
     with torch.inference_mode():
-        linear = model.decode(vae.lerp(codes[0], codes[1], t))
-        spherical = model.decode(vae.slerp(codes[0], codes[1], t))
+        linear = model.decode(latent.lerp(codes[0], codes[1], t))
+        spherical = model.decode(latent.slerp(codes[0], codes[1], t))
     return image_grid(linear, columns=steps, scale=3), image_grid(spherical, columns=steps, scale=3)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import vae
+from core import latent, vae
 from core.checkpoints import checkpoint_root, load_model
 from core.metrics import EvalClassifier, class_histogram, classifier_outputs, frechet_distance, mse
 from demos import vae as tab
@@ -52,11 +52,11 @@ def test_negative_elbo_is_reconstruction_plus_kl():
 def test_interpolations_hit_both_ends_and_slerp_keeps_norms():
     z0, z1 = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 3.0])
     t = torch.linspace(0, 1, 5)
-    for path in (vae.lerp(z0, z1, t), vae.slerp(z0, z1, t)):
+    for path in (latent.lerp(z0, z1, t), latent.slerp(z0, z1, t)):
         assert torch.allclose(path[0], z0, atol=1e-5) and torch.allclose(path[-1], z1, atol=1e-5)
-    assert torch.allclose(vae.slerp(z0, z1, t).norm(dim=1), torch.full((5,), 3.0), atol=1e-5)
-    assert vae.lerp(z0, z1, t)[2].norm() < 2.2  # the straight line cuts inside the typical shell
-    assert torch.allclose(vae.slerp(z0, 2 * z0, t)[-1], 2 * z0)  # parallel codes: falls back to the line
+    assert torch.allclose(latent.slerp(z0, z1, t).norm(dim=1), torch.full((5,), 3.0), atol=1e-5)
+    assert latent.lerp(z0, z1, t)[2].norm() < 2.2  # the straight line cuts inside the typical shell
+    assert torch.allclose(latent.slerp(z0, 2 * z0, t)[-1], 2 * z0)  # parallel codes: falls back to the line
 
 
 def test_latent_arithmetic_and_nearest():
@@ -88,7 +88,7 @@ def samples_20d():
     # 5,000 samples: one draw of 1,000 moves a class share by about half a point, which at a 3% floor decides
     # pass or fail by the seed; 5,000 measure the model's share, not the draw's luck.
     with torch.inference_mode():
-        return vae.load(20).decode(vae.sample_prior(5000, 20, torch_generator(1)))
+        return vae.load(20).decode(latent.sample_prior(5000, 20, torch_generator(1)))
 
 
 def test_20d_samples_are_far_closer_to_data_than_noise(sample_tensors, samples_20d):

@@ -29,6 +29,12 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator, max_steps: 
         yield order[step * batch_size : (step + 1) * batch_size]
 
 
+def endless_minibatches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Shuffled index batches, reshuffled after each pass, forever (for loops counted in steps, not epochs)."""
+    while True:
+        yield from minibatches(n, min(batch_size, n), generator)
+
+
 def progress(total: int, description: str) -> tqdm:
     return tqdm(total=total, desc=description, unit="step", dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
 

@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 from core.autoencoder import MODEL_CLASSES
 from core.metrics import EvalClassifier
-from core.train import autoencoder, classifier, vae
+from core.gan import GAN
+from core.train import autoencoder, classifier, gan, vae
 from core.vae import VAE
 
 
@@ -23,4 +24,5 @@ RECIPES: dict[str, Recipe] = {
     **{f"ae_{kind}": Recipe(lambda d=defaults: d, autoencoder.main, MODEL_CLASSES[f"ae_{kind}"])
        for kind, defaults in autoencoder.DEFAULTS.items()},
     **{f"vae_{d}": Recipe(lambda c=defaults: c, vae.main, VAE) for d, defaults in vae.DEFAULTS.items()},
+    **{name: Recipe(lambda c=defaults: c, gan.main, GAN) for name, defaults in gan.DEFAULTS.items()},
 }

@@ -11,7 +11,8 @@ from core.checkpoints import CheckpointError, load_model, save_model
 from core.data import load_training_data
 from core.metrics import EvalClassifier, class_histogram, classifier_outputs, frechet_distance
 from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, seed_everything
-from core.vae import LATENT_SIZES, VAE, VAEConfig, checkpoint_name, elbo_terms, sample_prior
+from core.latent import sample_prior
+from core.vae import LATENT_SIZES, VAE, VAEConfig, checkpoint_name, elbo_terms
 
 SAMPLES_FOR_METRICS = 1000
 
