@@ -7,12 +7,16 @@ import os
 
 import gradio as gr
 
-from demos import autoencoder, divergence, vae
+from demos import autoencoder, divergence, gan, stylegan, toy_gan, vae
 
-TABS = (  # (title, module): lecture order
-    ("Autoencoders", autoencoder),
-    ("Entropy & KL", divergence),  # the lecture's background slides, before the VAE needs KL
-    ("VAE", vae),
+TABS = (  # (title, tab id, builder): lecture order
+    ("Autoencoders", "autoencoder", autoencoder.build),
+    ("Entropy & KL", "divergence", divergence.build),  # the lecture's background slides, before the VAE needs KL
+    ("VAE", "vae", vae.build),
+    ("GAN", "gan", gan.build),
+    ("GAN training, live", "toy_gan", toy_gan.build),  # the training loop and mode collapse
+    ("StyleGAN", "stylegan", stylegan.build),
+    ("Conditional GAN", "cgan", gan.build_conditional),
 )
 CSS = """
 .checkpoint-notice { border-left: 4px solid #d97706; padding-left: 0.75em; }
@@ -26,9 +30,9 @@ def build_app() -> gr.Blocks:
                    delete_cache=(3600, 3600)) as app:  # every hour, drop cached outputs older than an hour
         gr.Markdown("# Generative models, live\nEach tab runs a model trained by this repository's own recipes.")
         with gr.Tabs():
-            for title, module in TABS:
-                with gr.Tab(title, id=module.__name__.split(".")[-1]) as tab:
-                    module.build(tab)  # the tab, for work that should wait until it is opened
+            for title, tab_id, build in TABS:
+                with gr.Tab(title, id=tab_id) as tab:
+                    build(tab)  # the tab, for work that should wait until it is opened
     # Small CPU-bound handlers: two at a time per event, a bounded queue so a crowd cannot pile up work.
     app.queue(default_concurrency_limit=2, max_size=64)
     return app

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from typing import Callable, Iterable, TypeVar
 
@@ -20,19 +21,34 @@ PRESENTABLE_ERRORS = (EmptyImageError, CheckpointError, DatasetNotFoundError, Va
 
 
 def friendly_errors(handler: Callable[..., T]) -> Callable[..., T]:
-    """Turn the errors core raises into a gr.Error a presenter can act on; the app keeps running."""
+    """Turn the errors core raises into a gr.Error a presenter can act on; the app keeps running.
+
+    Works for plain handlers and for streaming (generator) handlers, whose errors arise while iterating."""
+
+    def translate(error: Exception) -> gr.Error:
+        if isinstance(error, gr.Error):
+            return error
+        if isinstance(error, PRESENTABLE_ERRORS):
+            return gr.Error(str(error), title="Cannot do that")
+        log.exception("handler %s failed", handler.__name__)  # a bug: say so plainly, details in the server log
+        return gr.Error(f"Internal error ({type(error).__name__}); the server log has the details.")
+
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def streaming(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except Exception as error:
+                raise translate(error) from error
+
+        return streaming
 
     @functools.wraps(handler)
     def wrapped(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
-        except gr.Error:
-            raise
-        except PRESENTABLE_ERRORS as error:
-            raise gr.Error(str(error), title="Cannot do that") from error
-        except Exception as error:  # a bug: say so plainly, keep the details in the server log
-            log.exception("handler %s failed", handler.__name__)
-            raise gr.Error(f"Internal error ({type(error).__name__}); the server log has the details.") from error
+        except Exception as error:
+            raise translate(error) from error
 
     return wrapped
 

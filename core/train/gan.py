@@ -7,6 +7,7 @@ The lecture's algorithm: for each iteration, k steps of D ascending log D(x) + l
 G descends the non-saturating -log D(G(z)) (see core/gan.py for why); the card says so.
 """
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -46,17 +47,18 @@ def recipe_name(cfg: TrainConfig) -> str:
 
 
 @torch.inference_mode()
-def evaluate(model: GAN, test_x: torch.Tensor, test_y: torch.Tensor, generator: torch.Generator) -> dict:
+def evaluate(generate: Callable, d_probability: Callable, latent_dim: int, conditional: bool,
+             test_x: torch.Tensor, test_y: torch.Tensor, generator: torch.Generator) -> dict:
     """FD of 1,000 samples to the test set, class shares (mode coverage), class consistency (conditional),
     and D's probabilities on real test images and on fakes (the lecture: D drifts to about 0.5)."""
     n = SAMPLES_FOR_METRICS
-    z = sample_prior(n, model.config.latent_dim, generator)
-    requested = torch.arange(n) % NUM_CLASSES if model.conditional else None
-    samples = model.generate(z, requested)
-    real = test_x[:n]
+    z = sample_prior(n, latent_dim, generator)
+    requested = torch.arange(n) % NUM_CLASSES if conditional else None
+    samples = generate(z, requested)
+    real_y = test_y[:n] if conditional else None
     metrics = {
-        "discriminator_on_real_mean": round(model.d_probability(real, test_y[:n]).mean().item(), 4),
-        "discriminator_on_fake_mean": round(model.d_probability(samples, requested).mean().item(), 4),
+        "discriminator_on_real_mean": round(d_probability(test_x[:n], real_y).mean().item(), 4),
+        "discriminator_on_fake_mean": round(d_probability(samples, requested).mean().item(), 4),
     }
     try:
         classifier = load_classifier()
@@ -67,12 +69,69 @@ def evaluate(model: GAN, test_x: torch.Tensor, test_y: torch.Tensor, generator: 
     shares = class_histogram(predictions)
     metrics |= {"fd_samples_vs_test": round(frechet_distance(sample_features, test_features), 3),
                 "min_class_share_of_samples": min(shares.values()), "class_shares_of_samples": shares}
-    if model.conditional:
+    if conditional:
         metrics["class_consistency"] = round(class_consistency(predictions, requested), 4)
         metrics["class_consistency_by_class"] = {
             name: round(class_consistency(predictions[requested == c], requested[requested == c]), 4)
             for c, name in enumerate(FASHION_CLASSES)}
     return metrics
+
+
+def train_adversarial(cfg, *, name: str, train_x: torch.Tensor, train_y: torch.Tensor | None,
+                      generate: Callable, d_logit: Callable, g_params, d_params, device: torch.device, bf16: bool,
+                      generator: torch.Generator, after_g_step: Callable[[], None] | None = None) -> tuple[int, dict]:
+    """The lecture's training loop, shared by the GAN, cGAN and StyleGAN recipes.
+
+    Each iteration: k discriminator steps (G fixed), each on a fresh real minibatch and fresh noise, then one
+    generator step (D fixed). `generate(z, y)` and `d_logit(x, y)` hide the model; y is None when unconditional.
+    Returns the number of iterations and per-epoch curves of both losses and of D's mean outputs.
+    """
+    conditional = train_y is not None
+    opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    g_objective = {"non_saturating": generator_loss_non_saturating, "minimax": generator_loss_minimax}[cfg.generator_loss]
+    iterations_per_epoch = 2 if cfg.dry_run else len(train_x) // (cfg.batch_size * cfg.k)
+    epochs = 1 if cfg.dry_run else cfg.epochs
+    curves = {k: [] for k in ("d_loss", "g_loss", "d_on_real", "d_on_fake")}
+    bar = progress(epochs * iterations_per_epoch, name)
+
+    def noise_and_classes(m: int):
+        z = sample_prior(m, cfg.latent_dim, generator).to(device)
+        y = torch.randint(NUM_CLASSES, (m,), generator=generator).to(device) if conditional else None
+        return z, y
+
+    batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
+    for _ in range(epochs):
+        sums = torch.zeros(4)
+        for _ in range(iterations_per_epoch):
+            for _ in range(cfg.k):  # the lecture's inner loop: update D with G fixed
+                index = next(batches)
+                x = train_x[index].to(device)
+                y = train_y[index].to(device) if conditional else None
+                z, y_fake = noise_and_classes(len(index))
+                with runtime.autocast(bf16, device):
+                    real_logits = d_logit(x, y).float()
+                    fake_logits = d_logit(generate(z, y_fake).detach(), y_fake).float()
+                    d_loss = discriminator_loss(real_logits, fake_logits)
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+            z, y_fake = noise_and_classes(cfg.batch_size)  # then update G with D fixed
+            with runtime.autocast(bf16, device):
+                g_loss = g_objective(d_logit(generate(z, y_fake), y_fake).float())
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            if after_g_step is not None:
+                after_g_step()
+            sums += torch.tensor([d_loss.item(), g_loss.item(), torch.sigmoid(real_logits).mean().item(),
+                                  torch.sigmoid(fake_logits).mean().item()])
+            bar.update(1)
+            bar.set_postfix(d=f"{d_loss.item():.2f}", g=f"{g_loss.item():.2f}", refresh=False)
+        for key, total in zip(curves, sums.tolist()):
+            curves[key].append(round(total / iterations_per_epoch, 4))
+    bar.close()
+    return epochs * iterations_per_epoch, curves
 
 
 def main(cfg: TrainConfig) -> dict:
@@ -83,64 +142,22 @@ def main(cfg: TrainConfig) -> dict:
     train_x, train_y = load_training_data("train", tiny=cfg.dry_run).tensors()
     test_x, test_y = load_training_data("test", tiny=cfg.dry_run).tensors()
     model = GAN(GANConfig(latent_dim=cfg.latent_dim, channels=cfg.channels,
-                          num_classes=NUM_CLASSES if cfg.conditional else 0)).to(device)
-    G, D = model.generator, model.discriminator
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    g_objective = {"non_saturating": generator_loss_non_saturating, "minimax": generator_loss_minimax}[cfg.generator_loss]
-    # one iteration = k D steps + one G step; each D step takes its own real minibatch
-    iterations_per_epoch = 2 if cfg.dry_run else len(train_x) // (cfg.batch_size * cfg.k)
-    epochs = 1 if cfg.dry_run else cfg.epochs
-    curves = {k: [] for k in ("d_loss", "g_loss", "d_on_real", "d_on_fake")}
-    clock, step = Stopwatch(), 0
-    bar = progress(epochs * iterations_per_epoch, recipe)
-
-    def noise_and_classes(m: int):
-        z = sample_prior(m, cfg.latent_dim, generator).to(device)
-        y = torch.randint(NUM_CLASSES, (m,), generator=generator).to(device) if cfg.conditional else None
-        return z, y
-
-    batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
-    for _ in range(epochs):
-        model.train()
-        sums = torch.zeros(4)
-        for _ in range(iterations_per_epoch):
-            for _ in range(cfg.k):  # the lecture's inner loop: update D with G fixed
-                index = next(batches)
-                x = train_x[index].to(device)
-                y = train_y[index].to(device) if cfg.conditional else None
-                z, y_fake = noise_and_classes(len(index))
-                with runtime.autocast(bf16, device):
-                    real_logits = model.d_logit(x, y)
-                    fake_logits = model.d_logit(model.generate(z, y_fake).detach(), y_fake)
-                    d_loss = discriminator_loss(real_logits.float(), fake_logits.float())
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-            z, y_fake = noise_and_classes(cfg.batch_size)  # then update G with D fixed
-            with runtime.autocast(bf16, device):
-                g_logits = model.d_logit(model.generate(z, y_fake), y_fake)
-                g_loss = g_objective(g_logits.float())
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            step += 1
-            sums += torch.tensor([d_loss.item(), g_loss.item(), torch.sigmoid(real_logits.float()).mean().item(),
-                                  torch.sigmoid(fake_logits.float()).mean().item()])
-            bar.update(1)
-            bar.set_postfix(d=f"{d_loss.item():.2f}", g=f"{g_loss.item():.2f}", refresh=False)
-        for key, total in zip(curves, sums.tolist()):
-            curves[key].append(round(total / iterations_per_epoch, 4))
-    bar.close()
+                          num_classes=NUM_CLASSES if cfg.conditional else 0)).to(device).train()
+    clock = Stopwatch()
+    steps, curves = train_adversarial(
+        cfg, name=recipe, train_x=train_x, train_y=train_y if cfg.conditional else None,
+        generate=model.generate, d_logit=model.d_logit, g_params=model.generator.parameters(),
+        d_params=model.discriminator.parameters(), device=device, bf16=bf16, generator=generator)
 
     model = model.cpu().eval()
-    metrics = evaluate(model, test_x, test_y, generator)
+    metrics = evaluate(model.generate, model.d_probability, model.config.latent_dim, model.conditional,
+                       test_x, test_y, generator)
     metrics["generator_loss"] = cfg.generator_loss
     card = make_card(
         recipe, cfg, defaults=DEFAULTS[recipe],
         data="Fashion-MNIST train (60,000), labels used only by cgan; metrics: 1,000 samples vs the test set"
         if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=step, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
+        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
     )
     folder = save_model(model, recipe, card, output_root(cfg.dry_run))
     print(f"{recipe}: {metrics}; wrote {folder}")

@@ -7,7 +7,8 @@ from typing import Any, Callable
 from core.autoencoder import MODEL_CLASSES
 from core.metrics import EvalClassifier
 from core.gan import GAN
-from core.train import autoencoder, classifier, gan, vae
+from core.stylegan import StyleGAN
+from core.train import autoencoder, classifier, gan, stylegan, vae
 from core.vae import VAE
 
 
@@ -25,4 +26,5 @@ RECIPES: dict[str, Recipe] = {
        for kind, defaults in autoencoder.DEFAULTS.items()},
     **{f"vae_{d}": Recipe(lambda c=defaults: c, vae.main, VAE) for d, defaults in vae.DEFAULTS.items()},
     **{name: Recipe(lambda c=defaults: c, gan.main, GAN) for name, defaults in gan.DEFAULTS.items()},
+    "stylegan": Recipe(stylegan.TrainConfig, stylegan.main, StyleGAN),
 }

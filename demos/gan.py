@@ -1,0 +1,174 @@
+"""Tabs "GAN" (samples, interpolation, the discriminator's verdicts) and "Conditional GAN"."""
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
+
+from core import gan, latent
+from core.checkpoints import CheckpointError, read_card
+from core.data import FASHION_CLASSES, image_grid, load_sample
+from core.runtime import generator
+from demos.common import bounded_int, checkpoint_notice, friendly_errors, output_image, valid_seed
+
+MAX_SAMPLES = 64
+MAX_STEPS = 16
+HISTOGRAM_SAMPLES = 500  # as many generated images as the bundled sample has real ones
+ALL_CLASSES = "All ten classes"
+GAN_INTRO = """
+## Generative adversarial networks
+G turns noise z ~ N(0, I) into an image; D is a classifier that says *real* or *fake*. They play
+
+**min_G max_D V(D, G) = E_x[log D(x)] + E_z[log(1 − D(G(z)))]**
+
+This DCGAN-style pair was trained by `python -m core.train gan` on Fashion-MNIST with the lecture's loop
+(k = 1). D ascends V; G descends the **non-saturating** −log D(G(z)) — the same goal, D(G(z)) = 1, but it still
+has a gradient when D confidently rejects the fakes early on, where log(1 − D(G(z))) is flat.
+"""
+CGAN_INTRO = """
+## Conditional GAN
+"As well as a sample from the noise, a vector indicating the class is provided to both G and D." Here G gets
+the one-hot class beside z, and D gets it through a projection term, so D judges *a real image of this class*.
+Choose a class and G should draw that class; the evaluation classifier checks whether it did.
+"""
+
+
+def _samples(model: gan.GAN, seed: int, n: int, classes: torch.Tensor | None = None) -> torch.Tensor:
+    z = latent.sample_prior(n, model.config.latent_dim, generator(seed))
+    with torch.inference_mode():
+        return model.generate(z, classes)
+
+
+# --- unconditional GAN --------------------------------------------------------------------------------------
+
+@friendly_errors
+def sample(seed, n):
+    """z ~ N(0, I) with this seed -> a grid of n samples G(z)."""
+    n = bounded_int(n, "The number of samples", 1, MAX_SAMPLES)
+    images = _samples(gan.load("gan"), valid_seed(seed), n)
+    return image_grid(images, columns=min(n, 8), scale=3)
+
+
+@friendly_errors
+def interpolate(seed_a, seed_b, steps):
+    """Two noise vectors (from two seeds) -> strips G(lerp) and G(slerp) between them."""
+    model = gan.load("gan")
+    steps = bounded_int(steps, "The number of steps", 2, MAX_STEPS)
+    z_a = latent.sample_prior(1, model.config.latent_dim, generator(valid_seed(seed_a)))[0]
+    z_b = latent.sample_prior(1, model.config.latent_dim, generator(valid_seed(seed_b)))[0]
+    t = torch.linspace(0, 1, steps)
+    with torch.inference_mode():
+        linear = model.generate(latent.lerp(z_a, z_b, t))
+        spherical = model.generate(latent.slerp(z_a, z_b, t))
+    return image_grid(linear, columns=steps, scale=3), image_grid(spherical, columns=steps, scale=3)
+
+
+@friendly_errors
+def discriminator_scores(seed):
+    """D(x) on the 500 bundled real test images and on 500 samples G(z): a histogram and the means."""
+    model = gan.load("gan")
+    real = torch.from_numpy(load_sample().images[:HISTOGRAM_SAMPLES]).float().div(255).unsqueeze(1)
+    fake = _samples(model, valid_seed(seed), HISTOGRAM_SAMPLES)
+    with torch.inference_mode():
+        scores = {"real test images": model.d_probability(real), "generated G(z)": model.d_probability(fake)}
+    edges = np.linspace(0, 1, 11)
+    rows = []
+    for source, values in scores.items():
+        counts, _ = np.histogram(values.numpy(), bins=edges)
+        rows += [(f"{lo:.1f}–{hi:.1f}", count / len(values), source) for lo, hi, count in zip(edges[:-1], edges[1:], counts)]
+    means = " · ".join(f"mean D on {source}: **{values.mean().item():.3f}**" for source, values in scores.items())
+    text = (f"{means}. A perfect D would put real images at 1 and fakes at 0; after training it hovers near 0.5 "
+            "on both: it can no longer tell them apart, and is of little use on its own (the lecture's point).")
+    return pd.DataFrame(rows, columns=["D(x)", "share", "images"]), text
+
+
+# --- conditional GAN --------------------------------------------------------------------------------------------
+
+def _class_index(name) -> int | None:
+    if name == ALL_CLASSES:
+        return None
+    if name not in FASHION_CLASSES:
+        raise ValueError(f"Choose a class among {', '.join(FASHION_CLASSES)} (or '{ALL_CLASSES}'), not {name!r}.")
+    return FASHION_CLASSES.index(name)
+
+
+@friendly_errors
+def conditional_sample(class_name, seed, n):
+    """A class (or all ten) and a seed -> samples G(z, y): one row per class, n per row."""
+    model = gan.load("cgan")
+    n = bounded_int(n, "The number of samples per class", 1, 16)
+    chosen = _class_index(class_name)
+    classes = list(range(len(FASHION_CLASSES))) if chosen is None else [chosen]
+    y = torch.tensor(classes).repeat_interleave(n)
+    # the same z for every class (column j shares z_j), so rows differ only in y
+    z = latent.sample_prior(n, model.config.latent_dim, generator(valid_seed(seed))).repeat(len(classes), 1)
+    with torch.inference_mode():
+        images = model.generate(z, y)
+    return image_grid(images, columns=n, scale=3)
+
+
+def consistency_table() -> pd.DataFrame:
+    """Per-class consistency measured by the recipe (1,000 samples, the evaluation classifier), from the card."""
+    try:
+        by_class = read_card("cgan")["metrics"]["class_consistency_by_class"]
+    except (CheckpointError, KeyError):
+        return pd.DataFrame(columns=["class", "classified as requested"])
+    return pd.DataFrame([(name, f"{100 * share:.1f}%") for name, share in by_class.items()],
+                        columns=["class", "classified as requested"])
+
+
+# --- layout ---------------------------------------------------------------------------------------------------
+
+def build(tab: gr.Tab) -> None:
+    gr.Markdown(GAN_INTRO)
+    checkpoint_notice(["gan"])
+    gr.Markdown("### Samples: a seed picks z")
+    with gr.Row():
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+        count = gr.Slider(1, MAX_SAMPLES, value=32, step=1, label="Samples")
+        sample_button = gr.Button("Sample", variant="primary")
+    samples = output_image("G(z)", elem_id="gan-samples")
+
+    gr.Markdown("### Walking between two noise vectors")
+    with gr.Row():
+        seed_a = gr.Number(value=1, precision=0, minimum=0, maximum=2**31 - 1, label="Seed of z_a")
+        seed_b = gr.Number(value=2, precision=0, minimum=0, maximum=2**31 - 1, label="Seed of z_b")
+        steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
+        interpolate_button = gr.Button("Interpolate", variant="primary")
+    linear_strip = output_image("Linear: G((1 − t)·z_a + t·z_b)")
+    spherical_strip = output_image("Spherical (slerp): norms stay typical of N(0, I)")
+
+    gr.Markdown("### The discriminator after training")
+    with gr.Row():
+        histogram = gr.BarPlot(x="D(x)", y="share", color="images", label="D's output on real and generated images",
+                               y_lim=[0, 1])
+        with gr.Column():
+            histogram_text = gr.Markdown()
+            score_button = gr.Button("Score 500 new samples (uses the seed above)")
+
+    tab.select(sample, [seed, count], samples, api_name="gan_open", api_visibility="private").then(
+        interpolate, [seed_a, seed_b, steps], [linear_strip, spherical_strip], api_name="gan_open_interpolation",
+        api_visibility="private").then(
+        discriminator_scores, seed, [histogram, histogram_text], api_name="gan_open_scores", api_visibility="private")
+    sample_button.click(sample, [seed, count], samples, api_name="gan_sample")
+    interpolate_button.click(interpolate, [seed_a, seed_b, steps], [linear_strip, spherical_strip],
+                             api_name="gan_interpolate")
+    score_button.click(discriminator_scores, seed, [histogram, histogram_text], api_name="gan_discriminator")
+
+
+def build_conditional(tab: gr.Tab) -> None:
+    gr.Markdown(CGAN_INTRO)
+    checkpoint_notice(["cgan"])
+    with gr.Row():
+        class_name = gr.Dropdown([ALL_CLASSES, *FASHION_CLASSES], value=ALL_CLASSES, label="Class y")
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+        count = gr.Slider(1, 16, value=8, step=1, label="Samples per class")
+        sample_button = gr.Button("Sample", variant="primary")
+    with gr.Row():
+        samples = gr.Image(label="G(z, y): one row per class; each column shares its z", type="pil", format="png",
+                           interactive=False, elem_id="cgan-samples")
+        gr.Dataframe(consistency_table(), label="Measured: share of 1,000 samples the classifier assigns to the "
+                     "requested class", interactive=False)
+    tab.select(conditional_sample, [class_name, seed, count], samples, api_name="cgan_open", api_visibility="private")
+    sample_button.click(conditional_sample, [class_name, seed, count], samples, api_name="cgan_sample")
+    class_name.input(conditional_sample, [class_name, seed, count], samples, api_name="cgan_pick",
+                     api_visibility="private")

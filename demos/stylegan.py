@@ -1,0 +1,158 @@
+"""Tab "StyleGAN": the mapping network z -> w, truncation in W, Z vs W interpolation, style mixing."""
+import gradio as gr
+import torch
+
+from core import latent, stylegan
+from core.data import FASHION_CLASSES, image_grid
+from core.metrics import classifier_outputs, load_classifier
+from core.plots import CLASS_COLOURS, scatter_codes
+from core.runtime import generator
+from demos.common import bounded_float, bounded_int, checkpoint_notice, friendly_errors, output_image, valid_seed
+
+MAX_SAMPLES = 64
+MAX_STEPS = 16
+SCATTER_SAMPLES = 1000
+SCATTER_SIZE = 360
+INTRO = """
+## StyleGAN: learn where the noise should go
+A GAN's input z is a smooth Gaussian; the data may be skewed and fragmented. Forcing one onto the other
+distorts it, so StyleGAN first passes z through a **mapping network** f, an 8-layer MLP, to an intermediate
+code **w = f(z)** that can take the data's shape. The synthesis network starts from a learned constant; every
+layer is steered by w through AdaIN: normalise each channel, then scale and shift it by a style A(w).
+Trained here at 28 px by `python -m core.train stylegan` (no noise inputs or progressive growing at this size).
+"""
+CROSSOVERS = {"coarse (7 px layers) from the row": 2, "coarse + middle (7-14 px) from the row": 4,
+              "everything but the last layer from the row": 5}
+
+
+def _w(model: stylegan.StyleGAN, seed: int, n: int = 1) -> torch.Tensor:
+    with torch.inference_mode():
+        return model.map(latent.sample_prior(n, model.config.latent_dim, generator(seed)))
+
+
+@friendly_errors
+def sample(seed, n, psi):
+    """z ~ N(0, I) -> w = f(z) -> truncated w' = w_avg + psi (w - w_avg) -> images."""
+    model = stylegan.load()
+    n = bounded_int(n, "The number of samples", 1, MAX_SAMPLES)
+    psi = bounded_float(psi, "Truncation psi", 0.0, 1.5)
+    with torch.inference_mode():
+        images = model.synthesize(stylegan.truncate(_w(model, valid_seed(seed), n), model.w_avg, psi))
+    return image_grid(images, columns=min(n, 8), scale=3)
+
+
+@friendly_errors
+def interpolate(seed_a, seed_b, steps):
+    """The same two endpoints, walked in Z (straight line between z's) and in W (straight line between w's)."""
+    model = stylegan.load()
+    steps = bounded_int(steps, "The number of steps", 2, MAX_STEPS)
+    dim = model.config.latent_dim
+    z_a = latent.sample_prior(1, dim, generator(valid_seed(seed_a)))[0]
+    z_b = latent.sample_prior(1, dim, generator(valid_seed(seed_b)))[0]
+    t = torch.linspace(0, 1, steps)
+    with torch.inference_mode():
+        in_z = model.synthesize(model.map(latent.lerp(z_a, z_b, t)))
+        w_a, w_b = model.map(torch.stack([z_a, z_b]))
+        in_w = model.synthesize(latent.lerp(w_a, w_b, t))
+    return image_grid(in_z, columns=steps, scale=3), image_grid(in_w, columns=steps, scale=3)
+
+
+@friendly_errors
+def mix(row_seeds, column_seeds, crossover):
+    """Style mixing: each cell takes its early layers' w from its row's seed and the rest from its column's."""
+    model = stylegan.load()
+    if crossover not in CROSSOVERS:
+        raise ValueError(f"Choose a crossover among: {', '.join(CROSSOVERS)}.")
+    rows = _parse_seeds(row_seeds, "row")
+    columns = _parse_seeds(column_seeds, "column")
+    ws_rows = model.broadcast(torch.cat([_w(model, s) for s in rows]))
+    ws_columns = model.broadcast(torch.cat([_w(model, s) for s in columns]))
+    with torch.inference_mode():
+        cells = [model.synthesize(stylegan.style_mix(ws_rows[r : r + 1], ws_columns[c : c + 1], CROSSOVERS[crossover]))
+                 for r in range(len(rows)) for c in range(len(columns))]
+        column_images = model.synthesize(ws_columns)
+        row_images = model.synthesize(ws_rows)
+    blank = torch.ones(1, 1, 28, 28)  # top-left corner of the table
+    table = [blank, column_images]
+    for r in range(len(rows)):
+        table += [row_images[r : r + 1], torch.cat(cells[r * len(columns) : (r + 1) * len(columns)])]
+    return image_grid(torch.cat(table), columns=len(columns) + 1, scale=3)
+
+
+def _parse_seeds(text, which: str) -> list[int]:
+    try:
+        seeds = [valid_seed(int(part)) for part in str(text).replace(",", " ").split()]
+    except ValueError:
+        raise ValueError(f"The {which} seeds must be whole numbers separated by commas, e.g. '1, 2, 3'.") from None
+    if not 1 <= len(seeds) <= 6:
+        raise ValueError(f"Give between 1 and 6 {which} seeds, not {len(seeds)}.")
+    return seeds
+
+
+@friendly_errors
+def z_versus_w(seed):
+    """1,000 codes in Z and their images in W, each projected on its principal plane and coloured by the class
+    the evaluation classifier sees in G's output; with how well a nearest-centroid rule reads the class off each."""
+    model = stylegan.load()
+    z = latent.sample_prior(SCATTER_SAMPLES, model.config.latent_dim, generator(valid_seed(seed)))
+    with torch.inference_mode():
+        w = model.map(z)
+        _, classes = classifier_outputs(load_classifier(), model.synthesize(w))
+    pictures, scores = [], []
+    for codes in (z, w):
+        plane = stylegan.principal_plane(codes)
+        scale = plane.abs().max().clamp(min=1e-8)
+        pixels = ((plane / scale * 0.45 + 0.5) * SCATTER_SIZE).tolist()
+        pictures.append(scatter_codes([(x, SCATTER_SIZE - y) for x, y in pixels], classes, SCATTER_SIZE, radius=2))
+        scores.append(stylegan.nearest_centroid_accuracy(codes, classes))
+    legend = " ".join(f'<span style="color:{c}">●</span>&nbsp;{name}' for c, name in zip(CLASS_COLOURS, FASHION_CLASSES))
+    text = (f"Class of the output read off the code by the nearest class centroid (fit on 500 codes, tested on 500): "
+            f"**from z: {100 * scores[0]:.0f}%**, **from w: {100 * scores[1]:.0f}%** (chance: about 10%).")
+    return pictures[0], pictures[1], text + "<br>" + legend
+
+
+def build(tab: gr.Tab) -> None:
+    gr.Markdown(INTRO)
+    checkpoint_notice(["stylegan"])
+    gr.Markdown("### Samples, and truncation in W: w' = w_avg + ψ (w − w_avg)")
+    with gr.Row():
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+        count = gr.Slider(1, MAX_SAMPLES, value=32, step=1, label="Samples")
+        psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ (1: none; 0: the average image)")
+        sample_button = gr.Button("Sample", variant="primary")
+    samples = output_image("G(z) through w'", elem_id="stylegan-samples")
+
+    gr.Markdown("### Z against W: the mapping network untangles the classes")
+    with gr.Row():
+        z_map = gr.Image(label="1,000 codes z (principal plane)", type="pil", format="png", interactive=False,
+                         height=SCATTER_SIZE + 40)
+        w_map = gr.Image(label="Their w = f(z) (principal plane)", type="pil", format="png", interactive=False,
+                         height=SCATTER_SIZE + 40)
+    scatter_text = gr.Markdown()
+
+    gr.Markdown("### Interpolation in Z beside interpolation in W (same endpoints)")
+    with gr.Row():
+        seed_a = gr.Number(value=1, precision=0, minimum=0, maximum=2**31 - 1, label="Seed of a")
+        seed_b = gr.Number(value=2, precision=0, minimum=0, maximum=2**31 - 1, label="Seed of b")
+        steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
+        interpolate_button = gr.Button("Interpolate", variant="primary")
+    z_strip = output_image("In Z: synthesis(f((1 − t)·z_a + t·z_b))")
+    w_strip = output_image("In W: synthesis((1 − t)·w_a + t·w_b)")
+
+    gr.Markdown("### Style mixing: early layers from one code, late layers from another")
+    with gr.Row():
+        row_seeds = gr.Textbox(value="10, 11, 12, 13", label="Row seeds (give the early layers)")
+        column_seeds = gr.Textbox(value="20, 21, 22, 23, 24", label="Column seeds (give the rest)")
+        crossover = gr.Dropdown(list(CROSSOVERS), value=next(iter(CROSSOVERS)), label="Crossover")
+        mix_button = gr.Button("Mix", variant="primary")
+    mixed = output_image("Top row: column sources; left column: row sources; cells: mixed", elem_id="stylegan-mixing")
+
+    tab.select(sample, [seed, count, psi], samples, api_name="stylegan_open", api_visibility="private").then(
+        z_versus_w, seed, [z_map, w_map, scatter_text], api_name="stylegan_open_maps", api_visibility="private").then(
+        interpolate, [seed_a, seed_b, steps], [z_strip, w_strip], api_name="stylegan_open_interpolation",
+        api_visibility="private").then(
+        mix, [row_seeds, column_seeds, crossover], mixed, api_name="stylegan_open_mixing", api_visibility="private")
+    sample_button.click(sample, [seed, count, psi], samples, api_name="stylegan_sample")
+    psi.release(sample, [seed, count, psi], samples, api_name="stylegan_truncate", api_visibility="private")
+    interpolate_button.click(interpolate, [seed_a, seed_b, steps], [z_strip, w_strip], api_name="stylegan_interpolate")
+    mix_button.click(mix, [row_seeds, column_seeds, crossover], mixed, api_name="stylegan_mix")

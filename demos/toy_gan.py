@@ -1,0 +1,131 @@
+"""Tab "GAN training, live": the lecture's training loop on 2-D points, streamed frame by frame."""
+import time
+
+import gradio as gr
+import pandas as pd
+
+from core import toy_gan
+from core.data import EmptyImageError, to_grayscale_ink
+from core.plots import toy_gan_frame
+from demos.common import bounded_float, bounded_int, friendly_errors, sketchpad, valid_seed
+
+FRAME_SIZE = 420
+MAX_FRAMES = 100  # frames per run, whatever the step count: the stream stays light
+INTRO = """
+## Training a GAN, live
+The lecture's algorithm on 2-D points, trained from scratch in your browser's session: for each iteration,
+**k steps of D** (ascend log D(x) + log(1 − D(G(z))), G fixed), then **one step of G** (D fixed).
+Green dots are real samples, purple circles are G(z) for a fixed batch of z; the background is D's verdict:
+green where it says *real*, purple where it says *fake*, white where it cannot tell (D = 0.5).
+Quality is the unrolled-GAN paper's: a generated point is *high quality* within 3σ of a mode; a mode is
+*covered* when such points reach it.
+"""
+PRESETS = {
+    "Ring of 8, non-saturating (covers the ring)": dict(distribution="ring", loss="non_saturating", k=1,
+                                                         batch_size=256, lr_d=1e-3, lr_g=1e-3, latent_dim=2),
+    "Mode collapse: the unrolled-GAN paper's setting": dict(distribution="ring", loss="non_saturating", k=1,
+                                                            batch_size=512, lr_d=1e-4, lr_g=1e-4, latent_dim=256),
+    "The same setting with WGAN-GP": dict(distribution="ring", loss="wgan_gp", k=5, batch_size=512, lr_d=1e-4,
+                                          lr_g=1e-4, latent_dim=256),
+    "The lecture's minimax loss": dict(distribution="ring", loss="minimax", k=1, batch_size=256, lr_d=1e-3,
+                                       lr_g=1e-3, latent_dim=2),
+    "Grid of 25": dict(distribution="grid", loss="non_saturating", k=1, batch_size=256, lr_d=1e-3, lr_g=1e-3,
+                       latent_dim=2),
+}
+PRESET_FIELDS = ("distribution", "loss", "k", "batch_size", "lr_d", "lr_g", "latent_dim")
+
+
+def _config(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed) -> toy_gan.ToyGANConfig:
+    if distribution not in toy_gan.DISTRIBUTIONS:
+        raise ValueError(f"Choose a distribution among {', '.join(toy_gan.DISTRIBUTIONS)}, not {distribution!r}.")
+    if loss not in toy_gan.LOSSES:
+        raise ValueError(f"Choose a loss among {', '.join(toy_gan.LOSSES)}, not {loss!r}.")
+    steps = bounded_int(steps, "The number of generator steps", 50, 5000)
+    return toy_gan.ToyGANConfig(
+        distribution=distribution, loss=loss, steps=steps,
+        k=bounded_int(k, "k (D steps per G step)", 1, 10),
+        batch_size=bounded_int(batch_size, "The batch size", 16, 1024),
+        lr_d=bounded_float(lr_d, "D's learning rate", 1e-6, 0.1),
+        lr_g=bounded_float(lr_g, "G's learning rate", 1e-6, 0.1),
+        latent_dim=bounded_int(latent_dim, "The size of z", 1, 256),
+        frame_every=max(10, -(-steps // MAX_FRAMES)), seed=valid_seed(seed))
+
+
+def _drawn_points(drawing):
+    try:
+        return toy_gan.points_from_ink(to_grayscale_ink(drawing))
+    except EmptyImageError:
+        raise ValueError("The 'drawn' distribution needs a drawing: pick the brush, draw a shape, then train.") from None
+
+
+def _summary(frame: toy_gan.ToyFrame, config: toy_gan.ToyGANConfig, steps_per_second: float) -> str:
+    lines = [f"**Step {frame.step} of {config.steps}** · {steps_per_second:.0f} generator steps/s · "
+             f"D loss {frame.d_loss:.3f} · G loss {frame.g_loss:.3f}"]
+    if frame.metrics:
+        m = frame.metrics
+        lines.append(f"**Modes covered: {m['modes_covered']} of {m['modes_total']}** · "
+                     f"high-quality samples: {100 * m['high_quality_share']:.1f}%")
+    if config.loss == "wgan_gp":
+        lines.append("WGAN-GP: D is a critic; its scores are unbounded, so the map shows them scaled.")
+    return "  \n".join(lines)
+
+
+@friendly_errors
+def train_live(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed, drawing=None):
+    """Train a toy GAN from scratch and stream (frame, summary, losses) every few generator steps."""
+    config = _config(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed)
+    drawn = _drawn_points(drawing) if distribution == "drawn" else None
+    history: list[tuple[int, float, str]] = []
+    start = time.perf_counter()
+    for frame in toy_gan.train(config, drawn):
+        if frame.step:
+            history += [(frame.step, frame.d_loss, "D"), (frame.step, frame.g_loss, "G")]
+        image = toy_gan_frame(frame.real, frame.fake, frame.decision, toy_gan.EXTENT, FRAME_SIZE,
+                              probability=config.loss != "wgan_gp")
+        rate = frame.step / max(time.perf_counter() - start, 1e-6)
+        yield image, _summary(frame, config, rate), pd.DataFrame(history, columns=["step", "loss", "player"])
+
+
+def apply_preset(name):
+    if name not in PRESETS:
+        raise gr.Error(f"Unknown preset {name!r}.")
+    return tuple(PRESETS[name][field] for field in PRESET_FIELDS)
+
+
+def build(tab: gr.Tab) -> None:
+    gr.Markdown(INTRO)
+    first = next(iter(PRESETS.values()))
+    with gr.Row():
+        with gr.Column(scale=2, min_width=420):
+            frame = gr.Image(label="Real (green) vs G(z) (purple) over D's decision", type="pil", format="png",
+                             interactive=False, height=FRAME_SIZE + 40, elem_id="toy-gan-frame")
+            summary = gr.Markdown("Press **Train** to start from untrained G and D.")
+        with gr.Column(scale=1, min_width=300):
+            preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Preset")
+            distribution = gr.Radio(list(toy_gan.DISTRIBUTIONS), value=first["distribution"], label="Real distribution")
+            loss = gr.Radio(list(toy_gan.LOSSES), value=first["loss"], label="Loss",
+                            info="minimax: the lecture's log(1 − D(G(z))); non_saturating: −log D(G(z)); "
+                                 "wgan_gp: a critic with a gradient penalty (a remedy for mode collapse)")
+            with gr.Row():
+                k = gr.Slider(1, 10, value=first["k"], step=1, label="k: D steps per G step")
+                steps = gr.Slider(50, 5000, value=2000, step=50, label="Generator steps")
+            with gr.Row():
+                lr_d = gr.Number(value=first["lr_d"], label="D learning rate", minimum=1e-6, maximum=0.1)
+                lr_g = gr.Number(value=first["lr_g"], label="G learning rate", minimum=1e-6, maximum=0.1)
+            with gr.Row():
+                batch_size = gr.Slider(16, 1024, value=first["batch_size"], step=16, label="Batch size m")
+                latent_dim = gr.Slider(1, 256, value=first["latent_dim"], step=1, label="Size of z")
+            seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+            with gr.Row():
+                train_button = gr.Button("Train", variant="primary")
+                stop_button = gr.Button("Stop")
+    with gr.Row():
+        losses = gr.LinePlot(x="step", y="loss", color="player", label="Losses per generator step")
+        with gr.Accordion("Draw your own distribution (choose 'drawn' above)", open=False):
+            drawing = sketchpad("Draw the real distribution: pick the brush, draw shapes; ink becomes data")
+
+    controls = [distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed]
+    preset.input(apply_preset, preset, [distribution, loss, k, batch_size, lr_d, lr_g, latent_dim],
+                 api_name="toy_gan_preset", api_visibility="private")
+    run = train_button.click(train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train")
+    stop_button.click(None, None, None, cancels=[run], api_name="toy_gan_stop", api_visibility="private")

@@ -1,0 +1,135 @@
+"""GANs: the lecture's objective, the bundled GAN and conditional GAN against the issue's floors, the tab's handlers."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from core import gan, latent
+from core.data import image_grid
+from core.metrics import class_consistency, class_histogram, classifier_outputs, frechet_distance, load_classifier
+from demos import gan as tab
+from tests.conftest import torch_generator
+
+
+# --- the objective ----------------------------------------------------------------------------------------------
+
+def test_discriminator_loss_is_minus_the_value_function():
+    real, fake = torch.tensor([2.0, -0.5]), torch.tensor([0.3, -1.0])
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    value = (torch.log(d_real) + torch.log(1 - d_fake)).mean()  # V(D, G) for these scores
+    assert gan.discriminator_loss(real, fake).item() == pytest.approx(-value.item(), rel=1e-5)
+
+
+def test_generator_losses_are_the_lecture_forms():
+    logits = torch.tensor([-3.0, 0.0, 2.0])
+    d = torch.sigmoid(logits)
+    assert gan.generator_loss_minimax(logits).item() == pytest.approx(torch.log(1 - d).mean().item(), rel=1e-5)
+    assert gan.generator_loss_non_saturating(logits).item() == pytest.approx(-torch.log(d).mean().item(), rel=1e-5)
+
+
+def test_non_saturating_loss_keeps_its_gradient_when_d_rejects_fakes():
+    # D confidently says "fake" (D(G(z)) = 0.0025): log(1 - D) is flat there, -log D is steep.
+    logits = torch.tensor([-6.0], requires_grad=True)
+    (minimax_grad,) = torch.autograd.grad(gan.generator_loss_minimax(logits), logits)
+    (ns_grad,) = torch.autograd.grad(gan.generator_loss_non_saturating(logits), logits)
+    assert abs(ns_grad.item()) > 100 * abs(minimax_grad.item())
+
+
+def test_conditional_gan_needs_and_uses_the_class():
+    model = gan.GAN(gan.GANConfig(num_classes=10)).eval()
+    z = torch.randn(2, model.config.latent_dim, generator=torch_generator())
+    with pytest.raises(ValueError, match="needs a class"):
+        model.generate(z)
+    with torch.inference_mode():
+        a, b = model.generate(z, torch.tensor([0, 0])), model.generate(z, torch.tensor([1, 1]))
+    assert a.shape == (2, 1, 28, 28) and not torch.allclose(a, b)
+    assert 0 <= a.min() and a.max() <= 1
+
+
+# --- the bundled models against the floors -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_classifier()
+
+
+@pytest.fixture(scope="module")
+def gan_samples():
+    model = gan.load("gan")
+    with torch.inference_mode():
+        return model.generate(latent.sample_prior(1000, model.config.latent_dim, torch_generator(1)))
+
+
+def test_gan_is_not_mode_collapsed(classifier, gan_samples):
+    shares = class_histogram(classifier_outputs(classifier, gan_samples)[1])
+    assert min(shares.values()) >= 0.03, shares
+
+
+def test_gan_samples_are_far_closer_to_data_than_noise(classifier, gan_samples, sample_tensors):
+    x, _ = sample_tensors
+    real = classifier_outputs(classifier, x)[0]
+    noise = (x.mean(0) + x.std(0) * torch.randn(1000, 1, 28, 28, generator=torch_generator(2))).clamp(0, 1)
+    fd_samples = frechet_distance(classifier_outputs(classifier, gan_samples)[0], real)
+    fd_noise = frechet_distance(classifier_outputs(classifier, noise)[0], real)
+    assert fd_samples < fd_noise / 4, (fd_samples, fd_noise)
+
+
+def test_conditional_gan_draws_the_requested_class(classifier):
+    model = gan.load("cgan")
+    requested = torch.arange(1000) % 10
+    with torch.inference_mode():
+        images = model.generate(latent.sample_prior(1000, model.config.latent_dim, torch_generator(3)), requested)
+    predictions = classifier_outputs(classifier, images)[1]
+    assert class_consistency(predictions, requested) >= 0.80
+
+
+# --- handlers ---------------------------------------------------------------------------------------------------
+
+def test_sample_is_a_grid_and_the_seed_fixes_it():
+    first, again, other = tab.sample(5, 16), tab.sample(5, 16), tab.sample(6, 16)
+    assert first.size == image_grid(torch.zeros(16, 1, 28, 28), columns=8, scale=3).size  # 8 x 2 cells
+    assert np.array_equal(np.asarray(first), np.asarray(again))
+    assert not np.array_equal(np.asarray(first), np.asarray(other))
+
+
+def test_interpolation_strips_start_and_end_at_the_same_images():
+    linear, spherical = tab.interpolate(1, 2, 6)
+    a, b = np.asarray(linear), np.asarray(spherical)
+    assert a.shape == b.shape
+    cell = a.shape[0]  # one row of square cells
+    assert np.array_equal(a[:, :cell], b[:, :cell]) and np.array_equal(a[:, -cell:], b[:, -cell:])
+
+
+def test_discriminator_scores_cover_real_and_generated_images():
+    table, text = tab.discriminator_scores(0)
+    assert set(table["images"]) == {"real test images", "generated G(z)"}
+    assert table.groupby("images")["share"].sum().round(6).tolist() == [1.0, 1.0]
+    assert "mean D" in text
+
+
+def test_conditional_sample_rows_follow_the_classes():
+    everything = tab.conditional_sample(tab.ALL_CLASSES, 0, 4)
+    one = tab.conditional_sample("Trouser", 0, 4)
+    assert everything.size[1] > 5 * one.size[1]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: tab.sample(0, 0), "between 1 and 64"),
+    (lambda: tab.sample(-1, 4), "seed"),
+    (lambda: tab.sample("x", 4), "whole number"),
+    (lambda: tab.interpolate(0, 1, 100), "between 2 and 16"),
+    (lambda: tab.conditional_sample("Dragon", 0, 4), "Choose a class"),
+    (lambda: tab.conditional_sample("Bag", 0, 99), "between 1 and 16"),
+])
+def test_bad_arguments_get_a_message(call, message):
+    with pytest.raises(gr.Error, match=message):
+        call()
+
+
+def test_missing_checkpoints_give_the_rebuild_command(empty_checkpoints):
+    with pytest.raises(gr.Error, match="python -m core.train gan"):
+        tab.sample(0, 4)
+    with pytest.raises(gr.Error, match="python -m core.train cgan"):
+        tab.conditional_sample("Bag", 0, 4)

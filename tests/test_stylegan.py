@@ -1,0 +1,120 @@
+"""StyleGAN: mapping network, AdaIN, truncation and style mixing; the bundled model; the tab's handlers."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from core import latent, stylegan
+from core.metrics import class_histogram, classifier_outputs, frechet_distance, load_classifier
+from demos import stylegan as tab
+from tests.conftest import torch_generator
+
+
+def test_the_mapping_network_is_an_8_layer_mlp():
+    model = stylegan.StyleGAN()
+    assert sum(isinstance(m, nn.Linear) for m in model.mapping.modules()) == 8
+    w = model.map(torch.randn(500, model.config.latent_dim, generator=torch_generator()))
+    assert w.shape == (500, model.config.w_dim) and 0.3 < w.std().item() < 3  # initialised to keep its scale
+
+
+def test_adain_normalises_then_applies_the_style():
+    adain = stylegan.AdaIN(channels=3, w_dim=4)
+    x = torch.randn(2, 3, 5, 5) * 7 + 3
+    with torch.no_grad():
+        adain.to_style.weight.zero_()
+        adain.to_style.bias.copy_(torch.tensor([1.0, 0.0, -0.5, 0.2, 0.0, 4.0]))  # scales 2, 1, 0.5; shifts .2, 0, 4
+        y = adain(x, torch.randn(2, 4))
+    assert torch.allclose(y.mean(dim=(2, 3)), torch.tensor([[0.2, 0.0, 4.0]] * 2), atol=1e-4)
+    assert torch.allclose(y.std(dim=(2, 3), unbiased=False), torch.tensor([[2.0, 1.0, 0.5]] * 2), atol=1e-3)
+
+
+def test_truncation_endpoints():
+    w, w_avg = torch.randn(3, 8), torch.randn(8)
+    assert torch.equal(stylegan.truncate(w, w_avg, 1.0), w)
+    assert torch.allclose(stylegan.truncate(w, w_avg, 0.0), w_avg.expand(3, 8))
+
+
+def test_style_mixing_takes_early_layers_from_a_and_the_rest_from_b():
+    a, b = torch.zeros(1, 6, 4), torch.ones(1, 6, 4)
+    mixed = stylegan.style_mix(a, b, crossover=2)
+    assert mixed[0, :2].eq(0).all() and mixed[0, 2:].eq(1).all()
+
+
+def test_one_w_for_every_layer_is_the_same_as_broadcasting():
+    model = stylegan.StyleGAN().eval()
+    w = torch.randn(2, model.config.w_dim)
+    with torch.no_grad():
+        assert torch.allclose(model.synthesize(w), model.synthesis(model.broadcast(w)))
+
+
+def test_nearest_centroid_accuracy_reads_separated_classes():
+    labels = torch.arange(400) % 4
+    separated = torch.nn.functional.one_hot(labels).float() * 10 + torch.randn(400, 4, generator=torch_generator())
+    assert stylegan.nearest_centroid_accuracy(separated, labels) == 1.0
+    mixed = torch.randn(400, 4, generator=torch_generator(1))
+    assert stylegan.nearest_centroid_accuracy(mixed, labels) < 0.5
+
+
+# --- the bundled model ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def samples():
+    model = stylegan.load()
+    with torch.inference_mode():
+        return model.generate(latent.sample_prior(1000, model.config.latent_dim, torch_generator(1)))
+
+
+def test_stylegan_samples_are_far_closer_to_data_than_noise(samples, sample_tensors):
+    x, _ = sample_tensors
+    classifier = load_classifier()
+    real = classifier_outputs(classifier, x)[0]
+    noise = (x.mean(0) + x.std(0) * torch.randn(1000, 1, 28, 28, generator=torch_generator(2))).clamp(0, 1)
+    fd_samples = frechet_distance(classifier_outputs(classifier, samples)[0], real)
+    fd_noise = frechet_distance(classifier_outputs(classifier, noise)[0], real)
+    assert fd_samples < fd_noise / 4, (fd_samples, fd_noise)
+
+
+def test_stylegan_samples_cover_every_class(samples):
+    shares = class_histogram(classifier_outputs(load_classifier(), samples)[1])
+    assert min(shares.values()) >= 0.03, shares
+
+
+def test_truncation_to_zero_gives_one_image():
+    grid = np.asarray(tab.sample(0, 4, 0.0)).astype(int)
+    cell = 28 * 3
+    first = grid[3:3 + cell, 3:3 + cell]
+    assert all(np.abs(grid[3:3 + cell, 3 + k * (cell + 3):3 + k * (cell + 3) + cell] - first).max() <= 1 for k in range(4))
+
+
+# --- handlers ---------------------------------------------------------------------------------------------------
+
+def test_interpolations_share_their_endpoints():
+    in_z, in_w = (np.asarray(image) for image in tab.interpolate(1, 2, 5))
+    cell = in_z.shape[0]
+    assert np.array_equal(in_z[:, :cell], in_w[:, :cell]) and np.array_equal(in_z[:, -cell:], in_w[:, -cell:])
+
+
+def test_mixing_table_has_a_header_row_and_column():
+    table = tab.mix("1, 2", "3, 4, 5", next(iter(tab.CROSSOVERS)))
+    assert table.size[0] / table.size[1] == pytest.approx(4 / 3, rel=0.05)  # 4 columns x 3 rows of cells
+
+
+def test_z_versus_w_reports_both_spaces():
+    z_map, w_map, text = tab.z_versus_w(0)
+    assert z_map.size == w_map.size == (tab.SCATTER_SIZE, tab.SCATTER_SIZE)
+    assert "from z:" in text and "from w:" in text
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: tab.sample(0, 4, 9.0), "between 0.0 and 1.5"),
+    (lambda: tab.mix("1, x", "2", next(iter(tab.CROSSOVERS))), "whole numbers"),
+    (lambda: tab.mix("1, 2, 3, 4, 5, 6, 7", "2", next(iter(tab.CROSSOVERS))), "between 1 and 6"),
+    (lambda: tab.mix("1", "2", "everything"), "crossover"),
+    (lambda: tab.interpolate(0, -5, 4), "seed"),
+])
+def test_bad_arguments_get_a_message(call, message):
+    with pytest.raises(gr.Error, match=message):
+        call()

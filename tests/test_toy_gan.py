@@ -1,0 +1,96 @@
+"""The live 2-D GAN: its data, its metric, the gradient penalty, the training stream and the tab's handler."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from core import toy_gan
+from demos import toy_gan as tab
+from tests.conftest import rgba_drawing, torch_generator
+
+
+def test_the_metric_counts_modes_and_close_samples():
+    centres = toy_gan.mode_centres("ring")
+    assert centres.shape == (8, 2) and torch.allclose(centres.norm(dim=1), torch.full((8,), 2.0))
+    perfect = toy_gan.mode_metrics(centres.repeat(3, 1), centres)
+    assert perfect == {"modes_covered": 8, "modes_total": 8, "high_quality_share": 1.0}
+    collapsed = torch.cat([centres[:1].repeat(50, 1), torch.zeros(50, 2)])  # one mode, and junk at the origin
+    assert toy_gan.mode_metrics(collapsed, centres) == {"modes_covered": 1, "modes_total": 8, "high_quality_share": 0.5}
+    assert toy_gan.mode_centres("grid").shape == (25, 2)
+
+
+def test_real_samples_sit_on_their_modes():
+    x = toy_gan.real_sampler("grid")(2000, torch_generator())
+    metrics = toy_gan.mode_metrics(x, toy_gan.mode_centres("grid"))
+    assert metrics["modes_covered"] == 25 and metrics["high_quality_share"] > 0.98  # 3 sigma holds 98.9% in 2-D
+
+
+def test_drawn_points_follow_the_ink():
+    drawing = np.zeros((100, 100))
+    drawing[:10, :10] = 1  # top-left corner: x and y near (-EXTENT, +EXTENT)
+    points = toy_gan.points_from_ink(drawing)
+    assert len(points) == 100
+    assert (points[:, 0] < -2.4).all() and (points[:, 1] > 2.4).all()
+    with pytest.raises(ValueError, match="empty"):
+        toy_gan.points_from_ink(np.zeros((50, 50)))
+
+
+def test_gradient_penalty_vanishes_for_a_unit_slope_critic():
+    critic = nn.Linear(2, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[0.6, 0.8]]))  # |grad| = 1 everywhere
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    assert toy_gan.gradient_penalty(critic, real, fake, torch_generator()).item() == pytest.approx(0.0, abs=1e-10)
+    with torch.no_grad():
+        critic.weight.mul_(3)  # |grad| = 3: penalty (3 - 1)^2 = 4
+    assert toy_gan.gradient_penalty(critic, real, fake, torch_generator()).item() == pytest.approx(4.0, rel=1e-5)
+
+
+def test_training_streams_frames_and_learns_the_ring():
+    config = toy_gan.ToyGANConfig(steps=600, frame_every=200)
+    frames = list(toy_gan.train(config))
+    assert [f.step for f in frames] == [0, 200, 400, 600]
+    assert frames[0].decision.shape == (toy_gan.MAP_RESOLUTION, toy_gan.MAP_RESOLUTION)
+    assert frames[0].metrics["high_quality_share"] < 0.05  # untrained G: a blob at the origin
+    assert frames[-1].metrics["modes_covered"] >= 6 and frames[-1].metrics["high_quality_share"] > 0.1
+    again = list(toy_gan.train(config))
+    assert torch.equal(frames[-1].fake, again[-1].fake)  # a seed fixes the run
+
+
+def test_training_does_not_touch_the_global_rng():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    list(toy_gan.train(toy_gan.ToyGANConfig(steps=20, frame_every=10, loss="wgan_gp", k=2)))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_handler_streams_images_text_and_losses():
+    outputs = list(tab.train_live("grid", "minimax", 100, 1, 64, 1e-3, 1e-3, 2, 0))
+    image, text, losses = outputs[-1]
+    assert image.size == (tab.FRAME_SIZE, tab.FRAME_SIZE)
+    assert "Step 100 of 100" in text and "of 25" in text
+    assert set(losses["player"]) == {"D", "G"} and losses["step"].max() == 100
+
+
+def test_the_handler_trains_on_a_drawing():
+    drawing = rgba_drawing(strokes=[(100, 40, 120, 240)])  # a horizontal bar
+    image, text, _ = list(tab.train_live("drawn", "non_saturating", 50, 1, 64, 1e-3, 1e-3, 2, 0, drawing))[-1]
+    assert "Step 50" in text and "Modes" not in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (("drawn", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0, None), "needs a drawing"),
+    (("drawn", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0, rgba_drawing()), "needs a drawing"),
+    (("spiral", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0), "Choose a distribution"),
+    (("ring", "hinge", 100, 1, 64, 1e-3, 1e-3, 2, 0), "Choose a loss"),
+    (("ring", "minimax", 10**6, 1, 64, 1e-3, 1e-3, 2, 0), "between 50 and 5000"),
+    (("ring", "minimax", 100, 0, 64, 1e-3, 1e-3, 2, 0), "between 1 and 10"),
+    (("ring", "minimax", 100, 1, 64, float("nan"), 1e-3, 2, 0), "learning rate"),
+])
+def test_bad_settings_get_a_message(args, message):
+    with pytest.raises(gr.Error, match=message):
+        list(tab.train_live(*args))
