@@ -35,7 +35,6 @@ class StyleGANConfig:
     mapping_layers: int = 8  # the lecture: "Mapping network is an 8-layer MLP"
     channels: tuple[int, ...] = (128, 64, 32)  # synthesis widths at 7, 14 and 28 px
     discriminator_channels: int = 64  # the DCGAN discriminator of core/gan.py
-    w_avg_beta: float = 0.995  # EMA of w during training: the centre that truncation pulls towards
 
 
 def pixel_norm(z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

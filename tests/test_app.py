@@ -23,7 +23,8 @@ def garment_png(tmp_path_factory):
 def test_api_names_are_the_documented_ones(client):
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/ae_reconstruct", "/ae_denoise", "/ae_linear_bases", "/divergence", "/vae_reconstruct", "/vae_decode",
-            "/vae_sample", "/vae_interpolate", "/vae_arithmetic"} <= endpoints
+            "/vae_sample", "/vae_interpolate", "/vae_arithmetic", "/gan_sample", "/gan_interpolate", "/cgan_sample",
+            "/stylegan_sample", "/stylegan_interpolate", "/toy_gan_train"} <= endpoints
     assert not any("refresh" in name or "pick" in name for name in endpoints)  # UI glue stays private
 
 
@@ -89,3 +90,29 @@ def test_vae_endpoints_over_http(client, garment_png):
 def test_vae_decode_rejects_a_wrong_sized_code_over_http(client):
     with pytest.raises(Exception, match="needs 5 numbers"):
         client.predict(5, "1, 2", api_name="/vae_decode")
+
+
+def test_gan_samples_over_http(client):
+    grid = Image.open(client.predict(0, 16, api_name="/gan_sample"))
+    conditional = Image.open(client.predict("Bag", 0, 16, api_name="/cgan_sample"))
+    styled = Image.open(client.predict(0, 16, 0.7, api_name="/stylegan_sample"))
+    assert styled.size == grid.size and grid.size[0] > grid.size[1]  # 16 as 8 columns x 2 rows
+    assert conditional.size[0] > 8 * conditional.size[1]  # one class: 16 in one row
+
+
+def test_stylegan_interpolation_over_http(client):
+    in_z, in_w = client.predict(1, 2, 8, api_name="/stylegan_interpolate")
+    assert Image.open(in_z).size == Image.open(in_w).size
+
+
+def test_toy_gan_streams_frames_over_http(client):
+    job = client.submit("ring", "non_saturating", 200, 1, 128, 1e-3, 1e-3, 2, 0, None, api_name="/toy_gan_train")
+    job.result(timeout=120)
+    outputs = job.outputs()
+    assert len(outputs) >= 10  # a frame every 10 steps at this length, plus step 0
+    assert "Step 200 of 200" in outputs[-1][1]
+
+
+def test_toy_gan_bad_values_over_http_get_a_message(client):
+    with pytest.raises(Exception, match="between 50 and 5000|greater than maximum"):
+        client.predict("ring", "minimax", 10**7, 1, 128, 1e-3, 1e-3, 2, 0, None, api_name="/toy_gan_train")

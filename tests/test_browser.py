@@ -101,3 +101,29 @@ def test_vae_latent_map_click_decodes_a_point(page):
     page.locator("#vae-decoded-point img").wait_for(state="visible", timeout=30_000)
     page.get_by_text("z = (").wait_for(timeout=30_000)
     shot(page, "vae_explorer.png")
+
+
+def test_gan_tab_opens_with_samples_and_d_scores(page):
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.locator("#gan-samples img").wait_for(state="visible", timeout=30_000)
+    page.get_by_text("mean D on real test images").wait_for(timeout=30_000)
+    shot(page, "gan.png")
+
+
+def test_toy_gan_trains_and_streams_in_the_page(page):
+    page.get_by_role("tab", name="GAN training, live").click()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.locator("#toy-gan-frame img").wait_for(state="visible", timeout=30_000)
+    page.get_by_text("Modes covered:").wait_for(timeout=30_000)
+    page.wait_for_function("() => document.body.innerText.includes('Step 2000 of 2000')", timeout=120_000)
+    shot(page, "toy_gan.png")
+
+
+def test_stylegan_and_conditional_tabs_open_filled(page):
+    page.get_by_role("tab", name="StyleGAN").click()
+    page.locator("#stylegan-mixing img").wait_for(state="visible", timeout=60_000)
+    page.get_by_text("from w:").wait_for(timeout=30_000)
+    shot(page, "stylegan.png")
+    page.get_by_role("tab", name="Conditional GAN").click()
+    page.locator("#cgan-samples img").wait_for(state="visible", timeout=30_000)
+    shot(page, "cgan.png")

@@ -2,13 +2,16 @@
 
     python -m core.train stylegan     # about 30 minutes on 2 CPU cores
 
-Beyond the plain GAN loop: the running average of w (the truncation centre) is tracked, and with probability
-`style_mixing` a batch is generated from two codes mixed at a random layer (StyleGAN's mixing regularisation),
-so that the tab's style mixing shows images the discriminator has judged.
+Beyond the plain GAN loop, as StyleGAN does: with probability `style_mixing` a batch is generated from two codes
+mixed at a random layer (mixing regularisation), so the tab's style mixing shows images the discriminator has
+judged; the shipped generator is an exponential moving average of G's weights; the truncation centre w_avg is the
+mean of w over 10,000 codes of the shipped mapping network.
 """
+import copy
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from core import runtime
 from core.checkpoints import save_model
@@ -32,6 +35,7 @@ class TrainConfig:
     beta1: float = 0.5
     mapping_lr_scale: float = 0.1  # the 8-layer MLP learns slower than the synthesis network (StyleGAN: 0.01)
     style_mixing: float = 0.5  # probability that a generated batch mixes two codes
+    ema_decay: float = 0.999  # the shipped G is an exponential moving average of G's weights (as StyleGAN ships)
     generator_loss: str = "non_saturating"
     seed: int = 0
     bf16: str = "auto"
@@ -50,8 +54,6 @@ def main(cfg: TrainConfig) -> dict:
 
     def generate(z: torch.Tensor, _y=None) -> torch.Tensor:
         ws = model.broadcast(model.map(z))
-        with torch.no_grad():
-            model.w_avg.lerp_(ws[:, 0].float().mean(0), 1 - config.w_avg_beta)
         if torch.rand((), generator=generator) < cfg.style_mixing:
             other = model.broadcast(model.map(sample_prior(len(z), cfg.latent_dim, generator).to(device)))
             crossover = int(torch.randint(1, model.num_ws, (), generator=generator))
@@ -60,13 +62,24 @@ def main(cfg: TrainConfig) -> dict:
 
     g_params = [{"params": model.mapping.parameters(), "lr": cfg.lr * cfg.mapping_lr_scale},
                 {"params": model.synthesis.parameters()}]
+    ema = copy.deepcopy(nn.ModuleList([model.mapping, model.synthesis])).requires_grad_(False)
+    trained = nn.ModuleList([model.mapping, model.synthesis])
+
+    @torch.no_grad()
+    def update_ema() -> None:
+        for average, current in zip(ema.parameters(), trained.parameters()):
+            average.lerp_(current, 1 - cfg.ema_decay)
+
     clock = Stopwatch()
     steps, curves = train_adversarial(
         cfg, name="stylegan", train_x=train_x, train_y=None, generate=generate,
         d_logit=lambda x, _y: model.discriminator(x), g_params=g_params, d_params=model.discriminator.parameters(),
-        device=device, bf16=bf16, generator=generator)
+        device=device, bf16=bf16, generator=generator, after_g_step=update_ema)
 
+    trained.load_state_dict(ema.state_dict())  # ship the averaged generator
     model = model.cpu().eval()
+    with torch.no_grad():  # the truncation centre of the shipped mapping network, from 10,000 codes
+        model.w_avg.copy_(model.map(sample_prior(10_000, cfg.latent_dim, generator)).mean(0))
     metrics = evaluate(lambda z, _y: model.generate(z), lambda x, _y: model.d_probability(x), cfg.latent_dim, False,
                        test_x, test_y, generator)
     metrics["generator_loss"] = cfg.generator_loss
