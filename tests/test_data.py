@@ -130,3 +130,23 @@ def test_white_strokes_on_a_transparent_canvas_count_as_ink():
     canvas[10:50, 25:35] = (255, 255, 255, 255)
     x = to_model_input(canvas)
     assert x.max() > 0.9 and x[0, 0, 0, 0] == 0
+
+
+def test_emoji_set_renders_named_colour_images():
+    import os
+
+    from core.data import DatasetNotFoundError, load_emoji
+
+    try:
+        emoji = load_emoji()
+    except DatasetNotFoundError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("fonts-noto-color-emoji is not installed")
+    assert 1200 <= len(emoji) <= 1600 and emoji.images.shape[1:] == (64, 64, 3)
+    assert "red apple" in emoji.names and "grinning face" in emoji.names
+    apple = emoji.images[emoji.names.index("red apple")].astype(int)
+    assert (apple[..., 0] - apple[..., 2]).max() > 100  # colour, not grey: some pixels strongly red
+    assert (emoji.images[:, 0, 0] == 255).all()  # white background at the corners
+    test, train = emoji.split("test"), emoji.split("train")
+    assert len(test) + len(train) == len(emoji) and not set(test.codepoints) & set(train.codepoints)
