@@ -309,6 +309,9 @@ class EmojiSet:
         """(N, 3, S, S) float in [0, 1]."""
         return torch.from_numpy(self.images).permute(0, 3, 1, 2).float().div(255)
 
+    def take(self, n: int) -> "EmojiSet":
+        return EmojiSet(self.images[:n], self.names[:n], self.codepoints[:n])
+
     def split(self, part: str) -> "EmojiSet":
         """A fixed split by codepoint: every tenth emoji is held out ('test'), the rest is 'train'."""
         keep = [i for i, cp in enumerate(self.codepoints) if (cp % 10 == 7) == (part == "test")]

@@ -8,7 +8,8 @@ from core.autoencoder import MODEL_CLASSES
 from core.metrics import EvalClassifier
 from core.gan import GAN
 from core.stylegan import StyleGAN
-from core.train import autoencoder, classifier, gan, stylegan, vae
+from core.train import autoencoder, classifier, clip, gan, stylegan, vae
+from transformers import CLIPModel
 from core.vae import VAE
 
 
@@ -27,4 +28,5 @@ RECIPES: dict[str, Recipe] = {
     **{f"vae_{d}": Recipe(lambda c=defaults: c, vae.main, VAE) for d, defaults in vae.DEFAULTS.items()},
     **{name: Recipe(lambda c=defaults: c, gan.main, GAN) for name, defaults in gan.DEFAULTS.items()},
     "stylegan": Recipe(stylegan.TrainConfig, stylegan.main, StyleGAN),
+    "clip": Recipe(clip.TrainConfig, clip.main, CLIPModel),
 }
