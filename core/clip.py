@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerFast
 
 from core.checkpoints import CheckpointError, checkpoint_path, load_model, rebuild_command
-from core.data import FASHION_CLASSES
+from core.data import FASHION_CLASSES, EmptyImageError, to_model_input, to_pil
 from core.runtime import MODELS
 
 IMAGE_SIZE = 64
@@ -226,3 +228,39 @@ def load_bundle(name: str = "clip") -> CLIPBundle:
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, folder: Path) -> None:
     tokenizer.save_pretrained(str(folder))
+
+
+# --- any image in ---------------------------------------------------------------------------------------------
+
+def is_colourful(image) -> bool:
+    """True when the visible pixels carry colour (an emoji, a photo); False for grey garments and pen drawings."""
+    rgba = to_pil(image).convert("RGBA")
+    pixels = torch.from_numpy(np.array(rgba.resize((64, 64), Image.BILINEAR))).float() / 255
+    visible = pixels[..., 3] > 0.5
+    if not visible.any():
+        return False
+    rgb = pixels[..., :3][visible]
+    saturation = rgb.max(dim=1).values - rgb.min(dim=1).values
+    return (saturation > 0.2).float().mean().item() > 0.1
+
+
+def to_clip_input(image) -> torch.Tensor:
+    """Any image -> what the bundled CLIP was trained on: a grey garment framed like Fashion-MNIST (1, 1, 28, 28),
+    or a colour picture on white, cropped to its content and centred like the emoji (1, 3, 64, 64)."""
+    if not is_colourful(image):
+        return to_model_input(image)
+    rgba = to_pil(image).convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    white.alpha_composite(rgba)
+    rgb = np.asarray(white.convert("RGB")).astype(np.int16)
+    content = (255 - rgb).max(axis=2) > 20  # anything not near-white
+    if not content.any():
+        raise EmptyImageError("The image is blank: pick an example, upload or draw something.")
+    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    crop = white.convert("RGB").crop((cols[0], rows[0], cols[-1] + 1, rows[-1] + 1))
+    side = max(crop.size)
+    square = Image.new("RGB", (side, side), (255, 255, 255))
+    square.paste(crop, ((side - crop.width) // 2, (side - crop.height) // 2))
+    framed = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), (255, 255, 255))
+    framed.paste(square.resize((IMAGE_SIZE - 4, IMAGE_SIZE - 4), Image.LANCZOS), (2, 2))
+    return torch.from_numpy(np.asarray(framed)).permute(2, 0, 1).float().div(255).unsqueeze(0)

@@ -64,3 +64,71 @@ def toy_gan_frame(real: torch.Tensor, fake: torch.Tensor, decision: torch.Tensor
     for x, y in pixels(fake):
         draw.ellipse((x - 2, y - 2, x + 2, y + 2), outline=FAKE_COLOUR, width=1)
     return image
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def heat_colour(value: float) -> tuple[int, int, int]:
+    """0 -> white, 1 -> deep blue (values outside [0, 1] are clipped)."""
+    v = min(max(value, 0.0), 1.0)
+    return (round(255 - 205 * v), round(255 - 160 * v), round(255 - 75 * v))
+
+
+def similarity_heatmap(images: list[Image.Image], texts: list[str], values, cell: int = 72,
+                       label_width: int = 300, vmin: float | None = None, vmax: float | None = None) -> Image.Image:
+    """The CLIP paper's figure: images along the top, texts down the side, each cell coloured and labelled with its
+    value (values[i][j] for text i, image j). Colours span [vmin, vmax] (default: the values' own range)."""
+    rows, columns = len(texts), len(images)
+    flat = [float(v) for row in values for v in row]
+    low = min(flat) if vmin is None else vmin
+    high = max(flat) if vmax is None else vmax
+    canvas = Image.new("RGB", (label_width + columns * cell, cell + rows * cell), "white")
+    draw = ImageDraw.Draw(canvas)
+    small, label = _font(13), _font(15)
+    for j, image in enumerate(images):
+        thumbnail = image.convert("RGB").resize((cell - 8, cell - 8), Image.NEAREST)
+        canvas.paste(thumbnail, (label_width + j * cell + 4, 4))
+    for i, text in enumerate(texts):
+        shown = text if len(text) <= 38 else text[:36] + "…"
+        draw.text((label_width - 8, cell + i * cell + cell / 2), shown, fill="black", font=label, anchor="rm")
+        best = max(range(columns), key=lambda j: float(values[i][j]))
+        for j in range(columns):
+            value = float(values[i][j])
+            x, y = label_width + j * cell, cell + i * cell
+            shade = (value - low) / (high - low) if high > low else 0.5
+            draw.rectangle((x + 1, y + 1, x + cell - 1, y + cell - 1), fill=heat_colour(shade),
+                           outline="black" if j == best else None, width=2)
+            draw.text((x + cell / 2, y + cell / 2), f"{value:.2f}", fill="white" if shade > 0.6 else "black",
+                      font=small, anchor="mm")
+    return canvas
+
+
+def confusion_heatmap(confusion, class_names: list[str], cell: int = 44, label_width: int = 110) -> Image.Image:
+    """Rows: true class; columns: predicted; each cell the count, shaded by its share of the row."""
+    n = len(class_names)
+    canvas = Image.new("RGB", (label_width + n * cell, label_width + n * cell), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = _font(12)
+    draw.text((4, 4), "rows: true class", fill="#555555", font=font)
+    draw.text((4, 20), "columns: predicted", fill="#555555", font=font)
+    for k, name in enumerate(class_names):
+        draw.text((label_width - 6, label_width + k * cell + cell / 2), name, fill="black", font=font, anchor="rm")
+        column_label = Image.new("RGBA", (label_width - 6, cell), (255, 255, 255, 0))
+        ImageDraw.Draw(column_label).text((4, cell / 2), name, fill="black", font=font, anchor="lm")  # bottom once turned
+        rotated = column_label.rotate(90, expand=True)
+        canvas.paste(rotated, (label_width + k * cell, 0), rotated)
+    for i in range(n):
+        total = max(1, int(sum(int(v) for v in confusion[i])))
+        for j in range(n):
+            count = int(confusion[i][j])
+            share = count / total
+            x, y = label_width + j * cell, label_width + i * cell
+            draw.rectangle((x + 1, y + 1, x + cell - 1, y + cell - 1), fill=heat_colour(share))
+            if count:
+                draw.text((x + cell / 2, y + cell / 2), str(count), fill="white" if share > 0.6 else "black",
+                          font=font, anchor="mm")
+    return canvas
