@@ -346,6 +346,25 @@ def render_emoji(character: str, font, size: int = EMOJI_SIZE) -> np.ndarray | N
     return np.asarray(white.convert("RGB"))
 
 
+EMOJI_SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "emoji_sample.npz"
+
+
+def write_emoji_sample(path: Path = EMOJI_SAMPLE_PATH) -> EmojiSet:
+    """Bundle the held-out emoji (the 'test' split, about 140) so galleries and tests work without the font."""
+    held_out = load_emoji().split("test")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, images=held_out.images, names=np.array(held_out.names),
+                        codepoints=np.array(held_out.codepoints, dtype=np.int64))
+    return held_out
+
+
+def load_emoji_sample() -> EmojiSet:
+    """The bundled held-out emoji: never seen by the recipes that train on the colour set."""
+    with np.load(EMOJI_SAMPLE_PATH) as archive:
+        return EmojiSet(archive["images"].copy(), tuple(str(n) for n in archive["names"]),
+                        tuple(int(c) for c in archive["codepoints"]))
+
+
 def load_emoji(size: int = EMOJI_SIZE) -> EmojiSet:
     """Every single-codepoint emoji the font draws that has a Unicode name (about 1,400), rendered at size x size."""
     import unicodedata
@@ -370,5 +389,6 @@ __all__ = [
     "FASHION_CLASSES", "IMAGE_SIZE", "ImageSet", "DatasetNotFoundError", "EmptyImageError",
     "load_fashion_mnist", "load_sample", "load_training_data", "write_sample",
     "to_pil", "to_grayscale_ink", "to_model_input", "to_display", "image_grid", "signed_to_rgb",
-    "out_of_distribution_examples", "EmojiSet", "load_emoji", "render_emoji", "emoji_font_path",
+    "out_of_distribution_examples", "EmojiSet", "load_emoji", "load_emoji_sample", "write_emoji_sample", "render_emoji",
+    "emoji_font_path",
 ]
