@@ -24,7 +24,7 @@ def test_api_names_are_the_documented_ones(client):
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/ae_reconstruct", "/ae_denoise", "/ae_linear_bases", "/divergence", "/vae_reconstruct", "/vae_decode",
             "/vae_sample", "/vae_interpolate", "/vae_arithmetic", "/gan_sample", "/gan_interpolate", "/cgan_sample",
-            "/stylegan_sample", "/stylegan_interpolate", "/toy_gan_train"} <= endpoints
+            "/stylegan_sample", "/stylegan_interpolate", "/toy_gan_train", "/clip_score", "/clip_zero_shot"} <= endpoints
     assert not any("refresh" in name or "pick" in name for name in endpoints)  # UI glue stays private
 
 
@@ -116,3 +116,15 @@ def test_toy_gan_streams_frames_over_http(client):
 def test_toy_gan_bad_values_over_http_get_a_message(client):
     with pytest.raises(Exception, match="between 50 and 5000|greater than maximum"):
         client.predict("ring", "minimax", 10**7, 1, 128, 1e-3, 1e-3, 2, 0, None, api_name="/toy_gan_train")
+
+
+def test_clip_score_over_http(client, garment_png):
+    label, table, note = client.predict(handle_file(garment_png), "a photo of a coat\na photo of a bag",
+                                        api_name="/clip_score")
+    assert {c["label"] for c in label["confidences"]} == {"a photo of a coat", "a photo of a bag"}
+    assert len(table["data"]) == 2 and "temperature" in note
+
+
+def test_clip_zero_shot_over_http(client):
+    summary, confusion = client.predict("a photo of a {}", api_name="/clip_zero_shot")
+    assert "Zero-shot accuracy" in summary and Image.open(confusion).size[0] > 300

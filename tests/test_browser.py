@@ -127,3 +127,12 @@ def test_stylegan_and_conditional_tabs_open_filled(page):
     page.get_by_role("tab", name="Conditional GAN").click()
     page.locator("#cgan-samples img").wait_for(state="visible", timeout=30_000)
     shot(page, "cgan.png")
+
+
+def test_clip_tab_scores_an_example(page):
+    page.get_by_role("tab", name="CLIP").click()
+    page.locator("#clip-matrix img").wait_for(state="visible", timeout=60_000)
+    page.locator("#clip-examples button.thumbnail-item").nth(7).click()  # the sneaker
+    page.get_by_text("Learned scale exp(t)").wait_for(timeout=30_000)
+    page.locator("#clip-confusion img").wait_for(state="visible", timeout=30_000)
+    shot(page, "clip.png")

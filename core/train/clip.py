@@ -5,6 +5,7 @@
 Each batch mixes garments (a fresh varied caption each time: template, synonym, sometimes brightness) and emoji
 (captioned with their Unicode names). Held out: the Fashion-MNIST test set and every tenth emoji.
 """
+import math
 import random
 from dataclasses import dataclass
 
@@ -75,12 +76,17 @@ def main(cfg: TrainConfig) -> dict:
     size = CLIPSize(hidden=cfg.hidden, layers=cfg.layers)
     model = CLIPModel(clip_config(len(tokenizer), size)).to(device).train()
     bundle = CLIPBundle(model, tokenizer)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # as in CLIP: no weight decay on gains, biases and the logit scale (it would pull the temperature up)
+    matrices = [p for p in model.parameters() if p.dim() >= 2]
+    others = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": matrices, "weight_decay": cfg.weight_decay},
+                                   {"params": others, "weight_decay": 0.0}], lr=cfg.lr)
     garments_per_batch = cfg.batch_size - cfg.emoji_per_batch
     steps_per_epoch = 2 if cfg.dry_run else len(train_x) // garments_per_batch
     total = steps_per_epoch * (1 if cfg.dry_run else cfg.epochs)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) * 0.5 * (
-        1 + torch.cos(torch.tensor(torch.pi * min(s, total) / total)).item()))
+    # linear warm-up, then cosine decay to zero over the run
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / cfg.warmup_steps)
+                                                 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     garment_batches = endless_minibatches(len(train_x), garments_per_batch, generator)
     emoji_batches = endless_minibatches(len(emoji_images), cfg.emoji_per_batch, generator)
     curves = {"loss": [], "zero_shot_accuracy_on_1000_test": []}
