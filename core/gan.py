@@ -95,19 +95,26 @@ class GAN(nn.Module, PyTorchModelHubMixin):
     def conditional(self) -> bool:
         return self.config.num_classes > 0
 
-    def one_hot(self, y: torch.Tensor | None) -> torch.Tensor | None:
+    def check_classes(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        """y as given for the conditional GAN (a class index in range for every sample); None otherwise."""
         if not self.conditional:
             return None
         if y is None:
             raise ValueError("The conditional GAN needs a class for every sample.")
-        return F.one_hot(y, self.config.num_classes).float()
+        if y.numel() and (y.min() < 0 or y.max() >= self.config.num_classes):
+            raise ValueError(f"Classes must lie in 0..{self.config.num_classes - 1}.")
+        return y
+
+    def one_hot(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        y = self.check_classes(y)
+        return None if y is None else F.one_hot(y, self.config.num_classes).float()
 
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """G(z) or G(z, y): images (B, 1, 28, 28) in [0, 1]."""
         return self.generator(z, self.one_hot(y))
 
     def d_logit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.discriminator(x, y if self.conditional else None)
+        return self.discriminator(x, self.check_classes(y))
 
     def d_probability(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """D(x): the discriminator's probability that x is real, (B,)."""

@@ -16,9 +16,10 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     t = t.view(-1, 1)
     n0, n1 = z0.norm(), z1.norm()
     u0, u1 = z0 / n0.clamp(min=1e-8), z1 / n1.clamp(min=1e-8)
-    omega = torch.arccos((u0 * u1).sum().clamp(-1 + 1e-7, 1 - 1e-7))
-    if omega.abs() < 1e-4:  # (anti)parallel: fall back to the straight line
+    cosine = (u0 * u1).sum()
+    if 1 - cosine.abs() < 1e-6:  # (anti)parallel: no unique great circle; fall back to the straight line
         return lerp(z0, z1, t.flatten())
+    omega = torch.arccos(cosine.clamp(-1.0, 1.0))
     direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)
     return direction * ((1 - t) * n0 + t * n1)
 
@@ -26,3 +27,8 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def sample_prior(n: int, latent_dim: int, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
     """z ~ N(0, temperature^2 I): temperature < 1 trades variety for typicality."""
     return temperature * torch.randn(n, latent_dim, generator=generator)
+
+
+def noise_from_seed(seed: int, latent_dim: int, n: int = 1) -> torch.Tensor:
+    """The n codes z ~ N(0, I) a seed stands for, (n, latent_dim): the same seed gives the same z in every tab."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(int(seed)))

@@ -143,7 +143,11 @@ class StyleGAN(nn.Module, PyTorchModelHubMixin):
 
     def synthesize(self, w: torch.Tensor) -> torch.Tensor:
         """Images from w (B, w_dim) or per-layer ws (B, num_ws, w_dim)."""
-        return self.synthesis(self.broadcast(w) if w.dim() == 2 else w)
+        ws = self.broadcast(w) if w.dim() == 2 else w
+        if ws.dim() != 3 or ws.shape[1:] != (self.num_ws, self.config.w_dim):
+            raise ValueError(f"Expected w of shape (B, {self.config.w_dim}) or (B, {self.num_ws}, {self.config.w_dim}), "
+                             f"not {tuple(w.shape)}.")
+        return self.synthesis(ws)
 
     def generate(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
         """G(z) = synthesis(truncate(f(z), psi)): images (B, 1, 28, 28) in [0, 1]."""
@@ -160,6 +164,8 @@ def truncate(w: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
 
 def style_mix(ws_a: torch.Tensor, ws_b: torch.Tensor, crossover: int) -> torch.Tensor:
     """Per-layer codes: layers before `crossover` from a (coarse: shape), the rest from b (fine: texture, shading)."""
+    if not 0 <= crossover <= ws_a.shape[1]:
+        raise ValueError(f"The crossover must lie in 0..{ws_a.shape[1]}, not {crossover}.")
     layer = torch.arange(ws_a.shape[1], device=ws_a.device).view(1, -1, 1)
     return torch.where(layer < crossover, ws_a, ws_b)
 

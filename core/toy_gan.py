@@ -11,8 +11,9 @@ losses. Three objectives:
   L_D = E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)|| - 1)^2], L_G = -E[D(G(z))]
   (the Wasserstein form DualGAN's losses in the lecture use).
 
-Quality is measured as in the unrolled-GAN paper (Metz et al. 2017): a generated point is "high quality" when it
-lies within 3 standard deviations of a mode's centre; a mode is covered when at least one such point is nearest it.
+Quality is measured as in the 2-D experiments of the unrolled-GAN and VEEGAN papers (Metz et al. 2017, Srivastava
+et al. 2017): a generated point is "high quality" when it lies within 3 standard deviations of a mode's centre; a
+mode is covered when at least one such point is nearest it.
 """
 import math
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class ToyGANConfig:
     lr_g: float = 1e-3
     latent_dim: int = 2  # z ~ N(0, I) in 2-D, so G is a warp of the plane
     hidden: int = 128  # width of both MLPs' two hidden layers
-    gp_weight: float = 0.1  # lambda of the gradient penalty (wgan_gp only)
+    gp_weight: float = 10.0  # lambda of the gradient penalty (wgan_gp only), the paper's value
     frame_every: int = 25  # yield a frame every this many generator steps
     seed: int = 0
 
@@ -109,8 +110,9 @@ def toy_networks(config: ToyGANConfig, generator: torch.Generator) -> tuple[nn.M
 
     Initialised from `generator` (PyTorch's default scheme), so a seed fixes the run without the global RNG."""
     width = config.hidden
-    with torch.random.fork_rng(devices=[]):  # construction draws default weights from the global RNG: put it back
+    with torch.device("meta"):  # no default initialisation: it would draw from the process-wide RNG
         networks = mlp((config.latent_dim, width, width, 2)), mlp((2, width, width, 1))
+    networks = tuple(net.to_empty(device="cpu") for net in networks)
     for layer in (m for net in networks for m in net if isinstance(m, nn.Linear)):
         nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
         bound = 1 / math.sqrt(layer.in_features)

@@ -8,9 +8,8 @@ from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, out_of_distribution_examples, signed_to_rgb, to_model_input
 from core.metrics import psnr
 from core.runtime import generator
-from demos.common import (
-    checkpoint_notice, display, friendly_errors, valid_seed, image_input, image_sources, output_gallery, output_image,
-)
+from demos.common import (checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery,
+                          output_image, seed_input, valid_seed)
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
 JPEG_BUDGETS = (64, 256)  # bytes: a 32-number code, and the conv AE's 128-number code, at float16
@@ -175,7 +174,7 @@ def build(tab: gr.Tab) -> None:
     with gr.Row():
         noise_type = gr.Radio(NOISE_CHOICES, value="gaussian", label="Noise type")
         level = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Level (σ for Gaussian, pixel share otherwise)")
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+        seed = seed_input()
         denoise_button = gr.Button("Add noise and denoise", variant="primary")
     with gr.Row():
         noisy_image = output_image("Noisy")

@@ -145,9 +145,14 @@ def image_sources(target: gr.Image, prefix: str, extra_examples: dict[str, Image
 # --- argument checks for values that arrive through the API unchecked ----------------------------------------
 
 def bounded_int(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number, not {value!r}.")
     try:
-        number = int(value)
-    except (TypeError, ValueError):
+        number = float(value) if not isinstance(value, int) else value
+        if number != int(number):  # 2.7 is not silently 2
+            raise ValueError
+        number = int(number)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity arrives through the JSON API
         raise ValueError(f"{name} must be a whole number, not {value!r}.") from None
     if not low <= number <= high:
         raise ValueError(f"{name} must lie between {low} and {high}, not {number}.")
@@ -164,5 +169,14 @@ def bounded_float(value, name: str, low: float, high: float) -> float:
     return number
 
 
+MAX_SEED = 2**31 - 1
+MAX_GRID_SAMPLES = 64  # images in one sample grid
+MAX_PATH_STEPS = 16  # images along one interpolation strip
+
+
 def valid_seed(value) -> int:
-    return bounded_int(value, "The seed", 0, 2**31 - 1)
+    return bounded_int(value, "The seed", 0, MAX_SEED)
+
+
+def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
+    return gr.Number(value=value, precision=0, minimum=0, maximum=MAX_SEED, label=label)

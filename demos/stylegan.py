@@ -6,11 +6,9 @@ from core import latent, stylegan
 from core.data import FASHION_CLASSES, image_grid
 from core.metrics import classifier_outputs, load_classifier
 from core.plots import CLASS_COLOURS, scatter_codes
-from core.runtime import generator
-from demos.common import bounded_float, bounded_int, checkpoint_notice, friendly_errors, output_image, valid_seed
+from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice,
+                          friendly_errors, output_image, seed_input, valid_seed)
 
-MAX_SAMPLES = 64
-MAX_STEPS = 16
 SCATTER_SAMPLES = 1000
 SCATTER_SIZE = 360
 INTRO = """
@@ -27,14 +25,14 @@ CROSSOVERS = {"coarse (7 px layers) from the row": 2, "coarse + middle (7-14 px)
 
 def _w(model: stylegan.StyleGAN, seed: int, n: int = 1) -> torch.Tensor:
     with torch.inference_mode():
-        return model.map(latent.sample_prior(n, model.config.latent_dim, generator(seed)))
+        return model.map(latent.noise_from_seed(seed, model.config.latent_dim, n))
 
 
 @friendly_errors
 def sample(seed, n, psi):
     """z ~ N(0, I) -> w = f(z) -> truncated w' = w_avg + psi (w - w_avg) -> images."""
     model = stylegan.load()
-    n = bounded_int(n, "The number of samples", 1, MAX_SAMPLES)
+    n = bounded_int(n, "The number of samples", 1, MAX_GRID_SAMPLES)
     psi = bounded_float(psi, "Truncation psi", 0.0, 1.5)
     with torch.inference_mode():
         images = model.synthesize(stylegan.truncate(_w(model, valid_seed(seed), n), model.w_avg, psi))
@@ -45,10 +43,10 @@ def sample(seed, n, psi):
 def interpolate(seed_a, seed_b, steps):
     """The same two endpoints, walked in Z (straight line between z's) and in W (straight line between w's)."""
     model = stylegan.load()
-    steps = bounded_int(steps, "The number of steps", 2, MAX_STEPS)
+    steps = bounded_int(steps, "The number of steps", 2, MAX_PATH_STEPS)
     dim = model.config.latent_dim
-    z_a = latent.sample_prior(1, dim, generator(valid_seed(seed_a)))[0]
-    z_b = latent.sample_prior(1, dim, generator(valid_seed(seed_b)))[0]
+    z_a = latent.noise_from_seed(valid_seed(seed_a), dim)[0]
+    z_b = latent.noise_from_seed(valid_seed(seed_b), dim)[0]
     t = torch.linspace(0, 1, steps)
     with torch.inference_mode():
         in_z = model.synthesize(model.map(latent.lerp(z_a, z_b, t)))
@@ -61,7 +59,7 @@ def interpolate(seed_a, seed_b, steps):
 def mix(row_seeds, column_seeds, crossover):
     """Style mixing: each cell takes its early layers' w from its row's seed and the rest from its column's."""
     model = stylegan.load()
-    if crossover not in CROSSOVERS:
+    if not isinstance(crossover, str) or crossover not in CROSSOVERS:
         raise ValueError(f"Choose a crossover among: {', '.join(CROSSOVERS)}.")
     rows = _parse_seeds(row_seeds, "row")
     columns = _parse_seeds(column_seeds, "column")
@@ -80,10 +78,10 @@ def mix(row_seeds, column_seeds, crossover):
 
 
 def _parse_seeds(text, which: str) -> list[int]:
-    try:
-        seeds = [valid_seed(int(part)) for part in str(text).replace(",", " ").split()]
-    except ValueError:
-        raise ValueError(f"The {which} seeds must be whole numbers separated by commas, e.g. '1, 2, 3'.") from None
+    parts = str(text).replace(",", " ").split()
+    if not all(part.lstrip("-").isdigit() for part in parts):
+        raise ValueError(f"The {which} seeds must be whole numbers separated by commas, e.g. '1, 2, 3'.")
+    seeds = [valid_seed(int(part)) for part in parts]
     if not 1 <= len(seeds) <= 6:
         raise ValueError(f"Give between 1 and 6 {which} seeds, not {len(seeds)}.")
     return seeds
@@ -94,7 +92,7 @@ def z_versus_w(seed):
     """1,000 codes in Z and their images in W, each projected on its principal plane and coloured by the class
     the evaluation classifier sees in G's output; with how well a nearest-centroid rule reads the class off each."""
     model = stylegan.load()
-    z = latent.sample_prior(SCATTER_SAMPLES, model.config.latent_dim, generator(valid_seed(seed)))
+    z = latent.noise_from_seed(valid_seed(seed), model.config.latent_dim, SCATTER_SAMPLES)
     with torch.inference_mode():
         w = model.map(z)
         _, classes = classifier_outputs(load_classifier(), model.synthesize(w))
@@ -116,13 +114,13 @@ def build(tab: gr.Tab) -> None:
     checkpoint_notice(["stylegan"])
     gr.Markdown("### Samples, and truncation in W: w' = w_avg + ψ (w − w_avg)")
     with gr.Row():
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
-        count = gr.Slider(1, MAX_SAMPLES, value=32, step=1, label="Samples")
+        seed = seed_input()
+        count = gr.Slider(1, MAX_GRID_SAMPLES, value=32, step=1, label="Samples")
         psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ (1: none; 0: the average image)")
         sample_button = gr.Button("Sample", variant="primary")
     samples = output_image("G(z) through w'", elem_id="stylegan-samples")
 
-    gr.Markdown("### Z against W: the mapping network untangles the classes")
+    gr.Markdown("### Z against W: does the mapping network untangle the classes?")
     with gr.Row():
         z_map = gr.Image(label="1,000 codes z (principal plane)", type="pil", format="png", interactive=False,
                          height=SCATTER_SIZE + 40)
@@ -132,9 +130,9 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### Interpolation in Z beside interpolation in W (same endpoints)")
     with gr.Row():
-        seed_a = gr.Number(value=1, precision=0, minimum=0, maximum=2**31 - 1, label="Seed of a")
-        seed_b = gr.Number(value=2, precision=0, minimum=0, maximum=2**31 - 1, label="Seed of b")
-        steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
+        seed_a = seed_input("Seed of a", 1)
+        seed_b = seed_input("Seed of b", 2)
+        steps = gr.Slider(2, MAX_PATH_STEPS, value=10, step=1, label="Steps")
         interpolate_button = gr.Button("Interpolate", variant="primary")
     z_strip = output_image("In Z: synthesis(f((1 − t)·z_a + t·z_b))")
     w_strip = output_image("In W: synthesis((1 − t)·w_a + t·w_b)")

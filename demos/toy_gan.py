@@ -7,18 +7,20 @@ import pandas as pd
 from core import toy_gan
 from core.data import EmptyImageError, to_grayscale_ink
 from core.plots import toy_gan_frame
-from demos.common import bounded_float, bounded_int, friendly_errors, sketchpad, valid_seed
+from demos.common import bounded_float, bounded_int, friendly_errors, seed_input, sketchpad, valid_seed
 
 FRAME_SIZE = 420
 MAX_FRAMES = 100  # frames per run, whatever the step count: the stream stays light
+MAX_SAMPLES_PER_RUN = 12_000_000  # points pushed through G and D per run: about a minute on 2 cores at worst
 INTRO = """
 ## Training a GAN, live
-The lecture's algorithm on 2-D points, trained from scratch in your browser's session: for each iteration,
+The lecture's algorithm on 2-D points, trained from scratch on the server while you watch: for each iteration,
 **k steps of D** (ascend log D(x) + log(1 − D(G(z))), G fixed), then **one step of G** (D fixed).
 Green dots are real samples, purple circles are G(z) for a fixed batch of z; the background is D's verdict:
-green where it says *real*, purple where it says *fake*, white where it cannot tell (D = 0.5).
-Quality is the unrolled-GAN paper's: a generated point is *high quality* within 3σ of a mode; a mode is
-*covered* when such points reach it.
+green where it says *real*, purple where it says *fake*, white where it cannot tell (D = 0.5). (With WGAN-GP,
+D is a critic with unbounded scores: the map is centred on its median score, so white means "median", not
+"undecided".) Quality as in the unrolled-GAN and VEEGAN papers' 2-D experiments: a generated point is *high
+quality* within 3σ of a mode; a mode is *covered* when such points reach it.
 """
 PRESETS = {
     "Ring of 8, non-saturating (covers the ring)": dict(distribution="ring", loss="non_saturating", k=1,
@@ -41,10 +43,14 @@ def _config(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, se
     if loss not in toy_gan.LOSSES:
         raise ValueError(f"Choose a loss among {', '.join(toy_gan.LOSSES)}, not {loss!r}.")
     steps = bounded_int(steps, "The number of generator steps", 50, 5000)
+    k = bounded_int(k, "k (D steps per G step)", 1, 10)
+    batch_size = bounded_int(batch_size, "The batch size", 16, 1024)
+    if steps * (k + 1) * batch_size > MAX_SAMPLES_PER_RUN:
+        raise ValueError(f"That run is too long for a shared CPU: steps × (k + 1) × batch = "
+                         f"{steps * (k + 1) * batch_size:,} samples, at most {MAX_SAMPLES_PER_RUN:,}. "
+                         "Lower the steps, k or the batch size.")
     return toy_gan.ToyGANConfig(
-        distribution=distribution, loss=loss, steps=steps,
-        k=bounded_int(k, "k (D steps per G step)", 1, 10),
-        batch_size=bounded_int(batch_size, "The batch size", 16, 1024),
+        distribution=distribution, loss=loss, steps=steps, k=k, batch_size=batch_size,
         lr_d=bounded_float(lr_d, "D's learning rate", 1e-6, 0.1),
         lr_g=bounded_float(lr_g, "G's learning rate", 1e-6, 0.1),
         latent_dim=bounded_int(latent_dim, "The size of z", 1, 256),
@@ -66,7 +72,8 @@ def _summary(frame: toy_gan.ToyFrame, config: toy_gan.ToyGANConfig, steps_per_se
         lines.append(f"**Modes covered: {m['modes_covered']} of {m['modes_total']}** · "
                      f"high-quality samples: {100 * m['high_quality_share']:.1f}%")
     if config.loss == "wgan_gp":
-        lines.append("WGAN-GP: D is a critic; its scores are unbounded, so the map shows them scaled.")
+        lines.append("WGAN-GP: D is a critic with unbounded scores; the map is centred on their median (white) and "
+                     "scaled, so green/purple mean above/below the median, not real/fake.")
     return "  \n".join(lines)
 
 
@@ -115,7 +122,7 @@ def build(tab: gr.Tab) -> None:
             with gr.Row():
                 batch_size = gr.Slider(16, 1024, value=first["batch_size"], step=16, label="Batch size m")
                 latent_dim = gr.Slider(1, 256, value=first["latent_dim"], step=1, label="Size of z")
-            seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+            seed = seed_input()
             with gr.Row():
                 train_button = gr.Button("Train", variant="primary")
                 stop_button = gr.Button("Stop")
@@ -127,5 +134,7 @@ def build(tab: gr.Tab) -> None:
     controls = [distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed]
     preset.input(apply_preset, preset, [distribution, loss, k, batch_size, lr_d, lr_g, latent_dim],
                  api_name="toy_gan_preset", api_visibility="private")
-    run = train_button.click(train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train")
+    # Each run holds the CPU for seconds: at most two at once, the rest wait in the queue.
+    run = train_button.click(train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train",
+                             concurrency_limit=2)
     stop_button.click(None, None, None, cancels=[run], api_name="toy_gan_stop", api_visibility="private")

@@ -11,16 +11,13 @@ from core.data import FASHION_CLASSES, image_grid, load_sample, to_model_input
 from core.metrics import load_classifier, mse
 from core.plots import CLASS_COLOURS, mark, scatter_codes
 from core.runtime import generator
-from demos.common import (
-    bounded_float, bounded_int, checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery,
-    output_image, sample_image, valid_seed,
-)
+from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice, display,
+                          friendly_errors, image_input, image_sources, output_gallery, output_image, sample_image,
+                          seed_input, valid_seed)
 
 MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
 MAP_SIZE = 420  # pixels of the latent map
 MANIFOLD_STEPS = 15
-MAX_SAMPLES = 64
-MAX_STEPS = 16
 INTRO = """
 ## Variational autoencoders
 The encoder gives a distribution q(z|x) = N(μ, σ²), not a point; a sample z = μ + σ·ε goes to the decoder.
@@ -129,7 +126,7 @@ def decode(latent_dim, z):
 def sample(latent_dim, seed, n, temperature):
     """z ~ N(0, temperature² I), decoded: a grid of n images from one model."""
     model = _model(latent_dim)
-    n = bounded_int(n, "The number of samples", 1, MAX_SAMPLES)
+    n = bounded_int(n, "The number of samples", 1, MAX_GRID_SAMPLES)
     temperature = bounded_float(temperature, "The temperature", 0.0, 3.0)
     seed = valid_seed(seed)
     z = latent.sample_prior(n, model.config.latent_dim, generator(seed), temperature)
@@ -148,7 +145,7 @@ def sample_each(seed, n, temperature):
 def interpolate(latent_dim, image_a, image_b, steps):
     """Two images -> strips decoded along the straight line and along the great circle between their codes."""
     model = _model(latent_dim)
-    steps = bounded_int(steps, "The number of steps", 2, MAX_STEPS)
+    steps = bounded_int(steps, "The number of steps", 2, MAX_PATH_STEPS)
     codes = vae.encode_mean(model, torch.cat([to_model_input(image_a), to_model_input(image_b)]))
     t = torch.linspace(0, 1, steps)
     with torch.inference_mode():
@@ -270,8 +267,8 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### Sampling: z ~ N(0, T² I) through the decoder")
     with gr.Row():
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
-        count = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Samples per model")
+        seed = seed_input()
+        count = gr.Slider(1, MAX_GRID_SAMPLES, value=16, step=1, label="Samples per model")
         temperature = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="Temperature T")
         sample_button = gr.Button("Sample", variant="primary")
     with gr.Row():
@@ -284,7 +281,7 @@ def build(tab: gr.Tab) -> None:
         image_b = gr.Image(sample_image(9), label="Image b", type="numpy", sources=["upload", "clipboard"], height=240)
         with gr.Column():
             interpolation_model = gr.Radio(MODEL_CHOICES, value=20, label="Model")
-            steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
+            steps = gr.Slider(2, MAX_PATH_STEPS, value=10, step=1, label="Steps")
             interpolate_button = gr.Button("Interpolate", variant="primary")
     linear_strip = output_image("Linear: (1 − t)·z_a + t·z_b")
     spherical_strip = output_image("Spherical (slerp): along the great circle, norms interpolated")

@@ -73,3 +73,25 @@ def rgba_drawing(size: int = 280, strokes: list[tuple[int, int, int, int]] | Non
 
 def torch_generator(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def noise_like(x: torch.Tensor, n: int, seed: int = 2) -> torch.Tensor:
+    """Noise with the data's own per-pixel mean and spread: a fair "nothing learned" baseline for FD."""
+    return (x.mean(0) + x.std(0) * torch.randn(n, *x.shape[1:], generator=torch_generator(seed))).clamp(0, 1)
+
+
+def fd_samples_and_noise(samples: torch.Tensor, x: torch.Tensor) -> tuple[float, float]:
+    """Frechet distance (evaluation-classifier features) of samples and of data-like noise to the images x."""
+    from core.metrics import classifier_outputs, frechet_distance, load_classifier
+
+    classifier = load_classifier()
+    real = classifier_outputs(classifier, x)[0]
+    fd_samples = frechet_distance(classifier_outputs(classifier, samples)[0], real)
+    fd_noise = frechet_distance(classifier_outputs(classifier, noise_like(x, len(samples)))[0], real)
+    return fd_samples, fd_noise
+
+
+def class_shares(samples: torch.Tensor) -> dict[str, float]:
+    from core.metrics import class_histogram, classifier_outputs, load_classifier
+
+    return class_histogram(classifier_outputs(load_classifier(), samples)[1])

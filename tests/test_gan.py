@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from core import gan, latent
-from core.data import image_grid
-from core.metrics import class_consistency, class_histogram, classifier_outputs, frechet_distance, load_classifier
+from core.data import image_grid, load_sample
+from core.metrics import class_consistency, classifier_outputs, load_classifier
 from demos import gan as tab
-from tests.conftest import torch_generator
+from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
 
 # --- the objective ----------------------------------------------------------------------------------------------
@@ -51,37 +51,28 @@ def test_conditional_gan_needs_and_uses_the_class():
 # --- the bundled models against the floors -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def classifier():
-    return load_classifier()
-
-
-@pytest.fixture(scope="module")
 def gan_samples():
     model = gan.load("gan")
     with torch.inference_mode():
         return model.generate(latent.sample_prior(1000, model.config.latent_dim, torch_generator(1)))
 
 
-def test_gan_is_not_mode_collapsed(classifier, gan_samples):
-    shares = class_histogram(classifier_outputs(classifier, gan_samples)[1])
+def test_gan_is_not_mode_collapsed(gan_samples):
+    shares = class_shares(gan_samples)
     assert min(shares.values()) >= 0.03, shares
 
 
-def test_gan_samples_are_far_closer_to_data_than_noise(classifier, gan_samples, sample_tensors):
-    x, _ = sample_tensors
-    real = classifier_outputs(classifier, x)[0]
-    noise = (x.mean(0) + x.std(0) * torch.randn(1000, 1, 28, 28, generator=torch_generator(2))).clamp(0, 1)
-    fd_samples = frechet_distance(classifier_outputs(classifier, gan_samples)[0], real)
-    fd_noise = frechet_distance(classifier_outputs(classifier, noise)[0], real)
+def test_gan_samples_are_far_closer_to_data_than_noise(gan_samples, sample_tensors):
+    fd_samples, fd_noise = fd_samples_and_noise(gan_samples, sample_tensors[0])
     assert fd_samples < fd_noise / 4, (fd_samples, fd_noise)
 
 
-def test_conditional_gan_draws_the_requested_class(classifier):
+def test_conditional_gan_draws_the_requested_class():
     model = gan.load("cgan")
     requested = torch.arange(1000) % 10
     with torch.inference_mode():
         images = model.generate(latent.sample_prior(1000, model.config.latent_dim, torch_generator(3)), requested)
-    predictions = classifier_outputs(classifier, images)[1]
+    predictions = classifier_outputs(load_classifier(), images)[1]
     assert class_consistency(predictions, requested) >= 0.80
 
 
@@ -94,25 +85,46 @@ def test_sample_is_a_grid_and_the_seed_fixes_it():
     assert not np.array_equal(np.asarray(first), np.asarray(other))
 
 
-def test_interpolation_strips_start_and_end_at_the_same_images():
+def test_interpolation_strips_share_their_ends_and_differ_between():
     linear, spherical = tab.interpolate(1, 2, 6)
     a, b = np.asarray(linear), np.asarray(spherical)
     assert a.shape == b.shape
     cell = a.shape[0]  # one row of square cells
     assert np.array_equal(a[:, :cell], b[:, :cell]) and np.array_equal(a[:, -cell:], b[:, -cell:])
+    middle = slice(2 * cell, 4 * cell)
+    assert not np.array_equal(a[:, middle], b[:, middle])  # slerp is not the straight line
 
 
-def test_discriminator_scores_cover_real_and_generated_images():
+def test_discriminator_scores_report_the_measured_means():
     table, text = tab.discriminator_scores(0)
     assert set(table["images"]) == {"real test images", "generated G(z)"}
-    assert table.groupby("images")["share"].sum().round(6).tolist() == [1.0, 1.0]
-    assert "mean D" in text
+    model = gan.load("gan")
+    real = torch.from_numpy(load_sample().images[:500]).float().div(255).unsqueeze(1)
+    with torch.inference_mode():
+        expected = model.d_probability(real).mean().item()
+    assert f"mean D on real test images **{expected:.3f}**" in text
+
+
+def test_the_verdict_follows_the_numbers():
+    near = tab.verdict(torch.full((10,), 0.52), torch.full((10,), 0.47))
+    apart = tab.verdict(torch.full((10,), 0.9), torch.full((10,), 0.1))
+    assert "near 0.5" in near and "100%" in apart and "not reached" in apart
 
 
 def test_conditional_sample_rows_follow_the_classes():
-    everything = tab.conditional_sample(tab.ALL_CLASSES, 0, 4)
-    one = tab.conditional_sample("Trouser", 0, 4)
-    assert everything.size[1] > 5 * one.size[1]
+    everything = np.asarray(tab.conditional_sample(tab.ALL_CLASSES, 0, 4))
+    trousers = np.asarray(tab.conditional_sample("Trouser", 0, 4))
+    row = trousers.shape[0] - 3  # one row of cells, without the bottom gutter
+    assert everything.shape[0] == 10 * row + 3
+    assert np.array_equal(everything[row:2 * row + 3], trousers)  # the second row is the Trouser row, same z
+
+
+def test_conditional_gan_rejects_classes_out_of_range():
+    model = gan.load("cgan")
+    with pytest.raises(ValueError, match="0..9"):
+        model.generate(torch.zeros(1, model.config.latent_dim), torch.tensor([10]))
+    with pytest.raises(ValueError, match="needs a class"):
+        model.d_logit(torch.zeros(1, 1, 28, 28))
 
 
 @pytest.mark.parametrize("call, message", [

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from core import latent, stylegan
-from core.metrics import class_histogram, classifier_outputs, frechet_distance, load_classifier
+from core.metrics import classifier_outputs, load_classifier
 from demos import stylegan as tab
-from tests.conftest import torch_generator
+from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
 
 def test_the_mapping_network_is_an_8_layer_mlp():
@@ -43,11 +43,17 @@ def test_style_mixing_takes_early_layers_from_a_and_the_rest_from_b():
     assert mixed[0, :2].eq(0).all() and mixed[0, 2:].eq(1).all()
 
 
-def test_one_w_for_every_layer_is_the_same_as_broadcasting():
+def test_every_layer_listens_to_its_own_w():
     model = stylegan.StyleGAN().eval()
-    w = torch.randn(2, model.config.w_dim)
+    ws = model.broadcast(torch.randn(1, model.config.w_dim, generator=torch_generator()))
     with torch.no_grad():
-        assert torch.allclose(model.synthesize(w), model.synthesis(model.broadcast(w)))
+        base = model.synthesize(ws)
+        for layer in range(model.num_ws):
+            changed = ws.clone()
+            changed[:, layer] = torch.randn(model.config.w_dim, generator=torch_generator(layer + 1))
+            assert not torch.allclose(model.synthesize(changed), base), layer
+    with pytest.raises(ValueError, match="Expected w"):
+        model.synthesize(ws[:, :3])
 
 
 def test_nearest_centroid_accuracy_reads_separated_classes():
@@ -68,18 +74,23 @@ def samples():
 
 
 def test_stylegan_samples_are_far_closer_to_data_than_noise(samples, sample_tensors):
-    x, _ = sample_tensors
-    classifier = load_classifier()
-    real = classifier_outputs(classifier, x)[0]
-    noise = (x.mean(0) + x.std(0) * torch.randn(1000, 1, 28, 28, generator=torch_generator(2))).clamp(0, 1)
-    fd_samples = frechet_distance(classifier_outputs(classifier, samples)[0], real)
-    fd_noise = frechet_distance(classifier_outputs(classifier, noise)[0], real)
+    fd_samples, fd_noise = fd_samples_and_noise(samples, sample_tensors[0])
     assert fd_samples < fd_noise / 4, (fd_samples, fd_noise)
 
 
 def test_stylegan_samples_cover_every_class(samples):
-    shares = class_histogram(classifier_outputs(load_classifier(), samples)[1])
+    shares = class_shares(samples)
     assert min(shares.values()) >= 0.03, shares
+
+
+def test_w_tells_the_class_better_than_z():
+    # the lecture: "W better captures the properties of the data distribution"; measured on the bundled model
+    model = stylegan.load()
+    z = latent.noise_from_seed(5, model.config.latent_dim, 2000)
+    with torch.inference_mode():
+        w = model.map(z)
+        classes = classifier_outputs(load_classifier(), model.synthesize(w))[1]
+    assert stylegan.nearest_centroid_accuracy(w, classes) > stylegan.nearest_centroid_accuracy(z, classes) + 0.05
 
 
 def test_truncation_to_zero_gives_one_image():
@@ -97,9 +108,19 @@ def test_interpolations_share_their_endpoints():
     assert np.array_equal(in_z[:, :cell], in_w[:, :cell]) and np.array_equal(in_z[:, -cell:], in_w[:, -cell:])
 
 
-def test_mixing_table_has_a_header_row_and_column():
-    table = tab.mix("1, 2", "3, 4, 5", next(iter(tab.CROSSOVERS)))
-    assert table.size[0] / table.size[1] == pytest.approx(4 / 3, rel=0.05)  # 4 columns x 3 rows of cells
+def test_mixing_table_cells_take_after_their_row_when_it_gives_most_layers():
+    table = np.asarray(tab.mix("1, 2", "3, 4, 5", "everything but the last layer from the row")).astype(float)
+    assert table.shape[1] / table.shape[0] == pytest.approx(4 / 3, rel=0.05)  # 4 columns x 3 rows of cells
+    step, cell = 29 * 3, 28 * 3
+
+    def at(r, c):
+        return table[3 + r * step: 3 + r * step + cell, 3 + c * step: 3 + c * step + cell]
+
+    for r in (1, 2):
+        for c in (1, 2, 3):
+            to_row = np.abs(at(r, c) - at(r, 0)).mean()
+            to_column = np.abs(at(r, c) - at(0, c)).mean()
+            assert to_row < to_column, (r, c, to_row, to_column)
 
 
 def test_z_versus_w_reports_both_spaces():
@@ -114,6 +135,8 @@ def test_z_versus_w_reports_both_spaces():
     (lambda: tab.mix("1, 2, 3, 4, 5, 6, 7", "2", next(iter(tab.CROSSOVERS))), "between 1 and 6"),
     (lambda: tab.mix("1", "2", "everything"), "crossover"),
     (lambda: tab.interpolate(0, -5, 4), "seed"),
+    (lambda: tab.mix("1, -5", "2", next(iter(tab.CROSSOVERS))), "between 0 and"),
+    (lambda: tab.mix("1", "2", ["coarse"]), "crossover"),
 ])
 def test_bad_arguments_get_a_message(call, message):
     with pytest.raises(gr.Error, match=message):

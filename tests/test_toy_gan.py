@@ -68,6 +68,14 @@ def test_training_does_not_touch_the_global_rng():
     assert torch.equal(torch.rand(3), expected)
 
 
+def test_the_papers_setting_collapses_onto_few_modes():
+    preset = tab.PRESETS["Mode collapse: the unrolled-GAN paper's setting"]
+    config = tab._config(preset["distribution"], preset["loss"], 600, preset["k"], preset["batch_size"],
+                         preset["lr_d"], preset["lr_g"], preset["latent_dim"], 0)
+    final = list(toy_gan.train(config))[-1].metrics
+    assert final["modes_covered"] <= 3, final
+
+
 def test_the_handler_streams_images_text_and_losses():
     outputs = list(tab.train_live("grid", "minimax", 100, 1, 64, 1e-3, 1e-3, 2, 0))
     image, text, losses = outputs[-1]
@@ -90,6 +98,9 @@ def test_the_handler_trains_on_a_drawing():
     (("ring", "minimax", 10**6, 1, 64, 1e-3, 1e-3, 2, 0), "between 50 and 5000"),
     (("ring", "minimax", 100, 0, 64, 1e-3, 1e-3, 2, 0), "between 1 and 10"),
     (("ring", "minimax", 100, 1, 64, float("nan"), 1e-3, 2, 0), "learning rate"),
+    (("ring", "wgan_gp", 5000, 10, 1024, 1e-3, 1e-3, 2, 0), "too long"),
+    (("ring", "minimax", float("inf"), 1, 64, 1e-3, 1e-3, 2, 0), "whole number"),
+    (("ring", "minimax", 100.5, 1, 64, 1e-3, 1e-3, 2, 0), "whole number"),
 ])
 def test_bad_settings_get_a_message(args, message):
     with pytest.raises(gr.Error, match=message):

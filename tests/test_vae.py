@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from core import latent, vae
-from core.checkpoints import checkpoint_root, load_model
-from core.metrics import EvalClassifier, class_histogram, classifier_outputs, frechet_distance, mse
+from core.checkpoints import checkpoint_root
+from core.metrics import mse
 from demos import vae as tab
 from demos.common import sample_image
-from tests.conftest import torch_generator
+from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
 
 # --- equations ------------------------------------------------------------------------------------------------
@@ -92,18 +92,12 @@ def samples_20d():
 
 
 def test_20d_samples_are_far_closer_to_data_than_noise(sample_tensors, samples_20d):
-    x, _ = sample_tensors
-    classifier = load_model(EvalClassifier, "classifier")
-    real = classifier_outputs(classifier, x)[0]
-    # Noise with the data's own per-pixel mean and spread: a fair "nothing learned" baseline.
-    noise = (x.mean(0) + x.std(0) * torch.randn(5000, 1, 28, 28, generator=torch_generator(2))).clamp(0, 1)
-    fd_samples = frechet_distance(classifier_outputs(classifier, samples_20d)[0], real)
-    fd_noise = frechet_distance(classifier_outputs(classifier, noise)[0], real)
+    fd_samples, fd_noise = fd_samples_and_noise(samples_20d, sample_tensors[0])
     assert fd_samples < fd_noise / 4, (fd_samples, fd_noise)
 
 
 def test_20d_samples_cover_every_class(samples_20d):
-    shares = class_histogram(classifier_outputs(load_model(EvalClassifier, "classifier"), samples_20d)[1])
+    shares = class_shares(samples_20d)
     assert min(shares.values()) >= 0.03, shares
 
 

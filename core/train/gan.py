@@ -89,8 +89,11 @@ def train_adversarial(cfg, *, name: str, train_x: torch.Tensor, train_y: torch.T
     conditional = train_y is not None
     opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    g_objective = {"non_saturating": generator_loss_non_saturating, "minimax": generator_loss_minimax}[cfg.generator_loss]
-    iterations_per_epoch = 2 if cfg.dry_run else len(train_x) // (cfg.batch_size * cfg.k)
+    objectives = {"non_saturating": generator_loss_non_saturating, "minimax": generator_loss_minimax}
+    if cfg.generator_loss not in objectives:
+        raise ValueError(f"generator_loss must be one of {sorted(objectives)}, not {cfg.generator_loss!r}.")
+    g_objective = objectives[cfg.generator_loss]
+    iterations_per_epoch = 2 if cfg.dry_run else max(1, len(train_x) // (cfg.batch_size * cfg.k))
     epochs = 1 if cfg.dry_run else cfg.epochs
     curves = {k: [] for k in ("d_loss", "g_loss", "d_on_real", "d_on_fake")}
     bar = progress(epochs * iterations_per_epoch, name)
