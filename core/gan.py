@@ -30,6 +30,8 @@ class GANConfig:
     latent_dim: int = 64  # size of z
     channels: int = 64  # width of G's 14x14 stage and D's first layer; 7x7 stages use twice this
     num_classes: int = 0  # 0: unconditional GAN; 10: conditional GAN on the Fashion-MNIST classes
+    minibatch_std_group: int = 0  # > 0: D also sees the spread of its features over groups of this many images
+    # (ProGAN/StyleGAN's minibatch standard deviation): a batch of near-copies betrays itself, so collapse costs G
 
 
 class Generator(nn.Module):
@@ -68,7 +70,8 @@ class Discriminator(nn.Module):
             nn.Conv2d(1, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2, inplace=True),
             nn.Flatten())
-        width = 2 * c * 7 * 7
+        self.minibatch_std_group = config.minibatch_std_group
+        width = 2 * c * 7 * 7 + (7 * 7 if self.minibatch_std_group else 0)
         self.to_logit = nn.Linear(width, 1)
         self.class_embedding = nn.Embedding(config.num_classes, width) if config.num_classes else None
         if self.class_embedding is not None:
@@ -76,10 +79,21 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x * 2 - 1)  # (B, 2C*49)
+        if self.minibatch_std_group:
+            h = torch.cat([h, minibatch_std(h, self.minibatch_std_group).expand(-1, 7 * 7)], dim=1)  # (B, 2C*49 + 49)
         logit = self.to_logit(h).squeeze(1)
         if self.class_embedding is not None:
             logit = logit + (self.class_embedding(y) * h).sum(dim=1)
         return logit
+
+
+def minibatch_std(h: torch.Tensor, group: int) -> torch.Tensor:
+    """For each image, the mean standard deviation of the features h (B, F) over its group of `group` images
+    (the whole batch when B is not a multiple): (B, 1). Real batches are varied; a collapsed G's are not."""
+    size = group if len(h) % group == 0 else len(h)
+    grouped = h.view(-1, size, h.shape[1]).float()  # (B / size, size, F)
+    spread = grouped.var(dim=1, unbiased=False).add(1e-8).sqrt().mean(dim=1)  # (B / size,)
+    return spread.repeat_interleave(size).view(-1, 1).to(h.dtype)
 
 
 class GAN(nn.Module, PyTorchModelHubMixin):

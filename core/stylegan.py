@@ -35,6 +35,8 @@ class StyleGANConfig:
     mapping_layers: int = 8  # the lecture: "Mapping network is an 8-layer MLP"
     channels: tuple[int, ...] = (128, 64, 32)  # synthesis widths at 7, 14 and 28 px
     discriminator_channels: int = 64  # the DCGAN discriminator of core/gan.py
+    minibatch_std_group: int = 4  # StyleGAN's discriminator sees the feature spread over groups of 4 images; without
+    # it, a first run (8 epochs) collapsed onto a few garments (no sandals or bags among 1,000 samples, FD 40.9)
 
 
 def pixel_norm(z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -126,7 +128,8 @@ class StyleGAN(nn.Module, PyTorchModelHubMixin):
         self.config = config
         self.mapping = MappingNetwork(config)
         self.synthesis = SynthesisNetwork(config)
-        self.discriminator = Discriminator(GANConfig(channels=config.discriminator_channels))
+        self.discriminator = Discriminator(GANConfig(channels=config.discriminator_channels,
+                                                     minibatch_std_group=config.minibatch_std_group))
         self.register_buffer("w_avg", torch.zeros(config.w_dim))
 
     @property

@@ -1,6 +1,6 @@
 """Recipe `clip`: a small CLIP trained from scratch on captioned Fashion-MNIST and Noto Color Emoji.
 
-    python -m core.train clip     # about 20 minutes on 2 CPU cores
+    python -m core.train clip     # about 30 minutes on 2 CPU cores
 
 Each batch mixes garments (a fresh varied caption each time: template, synonym, sometimes brightness) and emoji
 (captioned with their Unicode names). Held out: the Fashion-MNIST test set and every tenth emoji.
@@ -25,7 +25,7 @@ from core.train.common import Stopwatch, endless_minibatches, make_card, output_
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 6  # passes over the 60,000 garments
+    epochs: int = 5  # passes over the 60,000 garments
     batch_size: int = 256
     emoji_per_batch: int = 32  # of the batch; the emoji set is small, so it is seen many times
     lr: float = 5e-4  # AdamW, cosine decay after a short warm-up
