@@ -84,9 +84,16 @@ def build_tokenizer(captions: Iterable[str]) -> PreTrainedTokenizerFast:
 
 
 def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
-    """Words of `text` that the tokenizer maps to <unk>: the bundled model has never seen them."""
+    """Words of `text` that the tokenizer maps to <unk>: the bundled model has never seen them. The text is normalised
+    as the tokenizer does (NFKC, lower case), so full-width or capitalised known words are not flagged."""
     vocabulary = tokenizer.get_vocab()
-    return [word for word in words(text) if word not in vocabulary]
+    normalised = tokenizer.backend_tokenizer.normalizer.normalize_str(text)
+    return [word for word in words(normalised) if word not in vocabulary or word in (PAD, UNK, BOS, EOS)]
+
+
+def fill_template(template: str, class_name: str) -> str:
+    """'a photo of a {}' (or '{class}') with the class name in place; literal text otherwise, never str.format."""
+    return template.replace("{class}", "{}").replace("{}", class_name)
 
 
 # --- images ---------------------------------------------------------------------------------------------------
@@ -103,16 +110,29 @@ def to_pixel_values(images: torch.Tensor) -> torch.Tensor:
 
 # --- the loss and the scores ----------------------------------------------------------------------------------
 
-def contrastive_loss(logits_per_image: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE: (CE(rows, diagonal) + CE(columns, diagonal)) / 2 for an N x N logit matrix."""
-    targets = torch.arange(len(logits_per_image), device=logits_per_image.device)
+def clip_logits(image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """logits_ij = exp(t) * cos(f(I_i), g(T_j)), (images, texts); exp(t) clamped at 100 as in the paper."""
+    similarity = F.normalize(image_features, dim=-1) @ F.normalize(text_features, dim=-1).T
+    return logit_scale.exp().clamp(max=100) * similarity
+
+
+def contrastive_loss(logits_per_image: torch.Tensor, same_caption: torch.Tensor | None = None) -> torch.Tensor:
+    """Symmetric InfoNCE: (CE(rows, diagonal) + CE(columns, diagonal)) / 2 for an N x N logit matrix.
+
+    `same_caption` (N, N, bool), when given, marks pairs whose captions are identical: they are not negatives of
+    each other, so each row's target is spread evenly over them (with 10 garment classes a batch holds many)."""
+    if same_caption is None:
+        targets = torch.arange(len(logits_per_image), device=logits_per_image.device)
+        return (F.cross_entropy(logits_per_image, targets) + F.cross_entropy(logits_per_image.T, targets)) / 2
+    targets = same_caption.float() / same_caption.float().sum(dim=1, keepdim=True)  # symmetric, rows sum to 1
     return (F.cross_entropy(logits_per_image, targets) + F.cross_entropy(logits_per_image.T, targets)) / 2
 
 
 def recall_at_k(similarity: torch.Tensor, k: int) -> float:
     """Text -> image retrieval: the share of texts (rows) whose own image (same index) ranks in the top k."""
     top = similarity.topk(min(k, similarity.shape[1]), dim=1).indices
-    return (top == torch.arange(len(similarity)).unsqueeze(1)).any(dim=1).float().mean().item()
+    own = torch.arange(len(similarity), device=similarity.device).unsqueeze(1)
+    return (top == own).any(dim=1).float().mean().item()
 
 
 @dataclass
@@ -128,17 +148,29 @@ class CLIPBundle:
         return self.model.logit_scale.exp().clamp(max=100).item()
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_TEXT_TOKENS,
-                              return_tensors="pt", return_token_type_ids=False)
+        """Token ids on the model's device. A typed "<eos>" is text, not the special token (CLIP pools at the first
+        <eos>: a typed one would cut the text short)."""
+        encoded = self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_TEXT_TOKENS,
+                                 return_tensors="pt", return_token_type_ids=False, split_special_tokens=True)
+        return {key: value.to(self.model.device) for key, value in encoded.items()}
+
+    def text_features(self, texts: Sequence[str]) -> torch.Tensor:
+        """g(T) before normalisation, (len(texts), projection)."""
+        return self.model.get_text_features(**self.tokenize(texts)).pooler_output
+
+    def image_features(self, images: torch.Tensor) -> torch.Tensor:
+        """f(I) before normalisation, (B, projection), for images (B, 1 or 3, H, W) in [0, 1] (any mix of kinds
+        must be converted by the caller: to_pixel_values takes one kind at a time)."""
+        pixels = to_pixel_values(images.to(self.model.device))
+        return self.model.get_image_features(pixel_values=pixels).pooler_output
 
     def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """Unit vectors g(T), (len(texts), projection)."""
-        return F.normalize(self.model.get_text_features(**self.tokenize(texts)).pooler_output, dim=-1)
+        return F.normalize(self.text_features(texts), dim=-1)
 
     def embed_images(self, images: torch.Tensor) -> torch.Tensor:
-        """Unit vectors f(I), (B, projection), for images (B, 1 or 3, H, W) in [0, 1]."""
-        features = self.model.get_image_features(pixel_values=to_pixel_values(images)).pooler_output
-        return F.normalize(features, dim=-1)
+        """Unit vectors f(I), (B, projection)."""
+        return F.normalize(self.image_features(images), dim=-1)
 
 
 def cosine_similarities(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor) -> torch.Tensor:
@@ -153,9 +185,9 @@ def text_probabilities(similarities: torch.Tensor, logit_scale: float) -> torch.
 
 def zero_shot_predictions(bundle: CLIPBundle, images: torch.Tensor, template: str = ZERO_SHOT_TEMPLATE,
                           class_names: Sequence[str] = CLASS_PROMPT_NAMES, batch_size: int = 500) -> torch.Tensor:
-    """The class whose prompt template.format(name) is most similar to each image: (B,) class indices."""
-    prompts = bundle.embed_texts([template.format(name) for name in class_names])
-    return torch.cat([cosine_similarities(bundle.embed_images(chunk), prompts).argmax(dim=1)
+    """The class whose prompt fill_template(template, name) is most similar to each image: (B,) class indices."""
+    prompts = bundle.embed_texts([fill_template(template, name) for name in class_names])
+    return torch.cat([cosine_similarities(bundle.embed_images(chunk), prompts).argmax(dim=1).cpu()
                       for chunk in images.split(batch_size)])
 
 
@@ -232,9 +264,21 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerFast, folder: Path) -> None:
 
 # --- any image in ---------------------------------------------------------------------------------------------
 
+READ_AS = ("auto", "garment", "picture")  # how to_clip_input frames an image
+MAX_INPUT_SIDE = 512  # large uploads are shrunk first: the model sees 64 px anyway
+
+
+def _bounded_pil(image) -> Image.Image:
+    pil = to_pil(image)
+    if max(pil.size) > MAX_INPUT_SIDE:
+        pil = pil.copy()
+        pil.thumbnail((MAX_INPUT_SIDE, MAX_INPUT_SIDE), Image.LANCZOS)
+    return pil
+
+
 def is_colourful(image) -> bool:
     """True when the visible pixels carry colour (an emoji, a photo); False for grey garments and pen drawings."""
-    rgba = to_pil(image).convert("RGBA")
+    rgba = _bounded_pil(image).convert("RGBA")
     pixels = torch.from_numpy(np.array(rgba.resize((64, 64), Image.BILINEAR))).float() / 255
     visible = pixels[..., 3] > 0.5
     if not visible.any():
@@ -244,12 +288,18 @@ def is_colourful(image) -> bool:
     return (saturation > 0.2).float().mean().item() > 0.1
 
 
-def to_clip_input(image) -> torch.Tensor:
-    """Any image -> what the bundled CLIP was trained on: a grey garment framed like Fashion-MNIST (1, 1, 28, 28),
-    or a colour picture on white, cropped to its content and centred like the emoji (1, 3, 64, 64)."""
-    if not is_colourful(image):
-        return to_model_input(image)
-    rgba = to_pil(image).convert("RGBA")
+def to_clip_input(image, read_as: str = "auto") -> torch.Tensor:
+    """Any image -> what the bundled CLIP was trained on: a garment framed like Fashion-MNIST (1, 1, 28, 28), bright
+    on black, or a picture on white, cropped to its content and centred like the emoji (1, 3, 64, 64).
+
+    read_as: "garment", "picture", or "auto" (colourful images are pictures; grey ones, pen drawings included, are
+    garments, so a grey emoji needs "picture")."""
+    if read_as not in READ_AS:
+        raise ValueError(f"Read the image as one of {', '.join(READ_AS)}, not {read_as!r}.")
+    pil = _bounded_pil(image)
+    if read_as == "garment" or (read_as == "auto" and not is_colourful(pil)):
+        return to_model_input(pil)
+    rgba = pil.convert("RGBA")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     white.alpha_composite(rgba)
     rgb = np.asarray(white.convert("RGB")).astype(np.int16)

@@ -10,15 +10,14 @@ import random
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from transformers import CLIPModel
 
 from core import runtime
 from core.checkpoints import save_model
 from core.clip import (EMOJI_TEMPLATES, CLIPBundle, CLIPSize, all_caption_words, build_tokenizer, clip_config,
-                       contrastive_loss, cosine_similarities, emoji_caption, fashion_caption, recall_at_k,
-                       to_pixel_values, zero_shot_predictions)
-from core.data import FASHION_CLASSES, load_emoji, load_training_data
+                       clip_logits, contrastive_loss, cosine_similarities, emoji_caption, fashion_caption,
+                       recall_at_k, to_pixel_values, zero_shot_predictions)
+from core.data import FASHION_CLASSES, load_emoji, load_emoji_sample, load_training_data
 from core.metrics import accuracy
 from core.train.common import Stopwatch, endless_minibatches, make_card, output_root, progress, seed_everything
 
@@ -43,6 +42,7 @@ def evaluate(bundle: CLIPBundle, test_x: torch.Tensor, test_y: torch.Tensor, emo
     """Zero-shot accuracy on the Fashion-MNIST test set with the paper's template, and text -> image retrieval on
     the emoji (each name retrieves among all images of its split)."""
     predictions = zero_shot_predictions(bundle, test_x)
+    test_y = test_y.cpu()
     confusion = torch.zeros(len(FASHION_CLASSES), len(FASHION_CLASSES), dtype=torch.long)
     confusion.index_put_((test_y, predictions), torch.ones_like(test_y), accumulate=True)
     metrics = {"zero_shot_accuracy": round(accuracy(predictions, test_y), 4),
@@ -64,10 +64,11 @@ def main(cfg: TrainConfig) -> dict:
     bf16 = runtime.use_bf16(cfg.bf16, device)
     train_x, train_y = load_training_data("train", tiny=cfg.dry_run).tensors()
     test_x, test_y = load_training_data("test", tiny=cfg.dry_run).tensors()
-    emoji = load_emoji()
-    emoji_train, emoji_test = emoji.split("train"), emoji.split("test")
-    if cfg.dry_run:
-        emoji_train, emoji_test = emoji_train.take(64), emoji_test.take(16)
+    if cfg.dry_run:  # the bundled held-out emoji stand in, so a dry run needs no font
+        emoji_train, emoji_test = load_emoji_sample().take(64), load_emoji_sample().take(16)
+    else:
+        emoji = load_emoji()
+        emoji_train, emoji_test = emoji.split("train"), emoji.split("test")
     emoji_images = emoji_train.tensors()
 
     # The vocabulary: every word the caption generators can produce, and the names of the training emoji only,
@@ -101,13 +102,15 @@ def main(cfg: TrainConfig) -> dict:
         captions = [fashion_caption(int(label), image, rng) for label, image in zip(train_y[g], garments)]
         captions += [emoji_caption(emoji_train.names[i], rng) for i in e.tolist()]
         pixels = torch.cat([to_pixel_values(garments), to_pixel_values(emoji_images[e])]).to(device)
-        tokens = {k: v.to(device) for k, v in bundle.tokenize(captions).items()}
         with runtime.autocast(bf16, device):
             image_features = model.get_image_features(pixel_values=pixels).pooler_output
-            text_features = model.get_text_features(**tokens).pooler_output
-        # logits_ij = exp(t) * cos(f(I_i), g(T_j)); the loss in float32
-        similarity = F.normalize(image_features.float(), dim=-1) @ F.normalize(text_features.float(), dim=-1).T
-        loss = contrastive_loss(model.logit_scale.exp().clamp(max=100) * similarity)
+            text_features = bundle.text_features(captions)
+        # identical captions (common among garments of one class) are not each other's negatives
+        index = {caption: i for i, caption in enumerate(dict.fromkeys(captions))}
+        caption_ids = torch.tensor([index[c] for c in captions], device=device)
+        same_caption = caption_ids.unsqueeze(0) == caption_ids.unsqueeze(1)
+        loss = contrastive_loss(clip_logits(image_features.float(), text_features.float(), model.logit_scale),
+                                same_caption)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
