@@ -90,7 +90,7 @@ def similarity_heatmap(images: list[Image.Image], texts: list[str], values, cell
     draw = ImageDraw.Draw(canvas)
     small, label = _font(13), _font(15)
     for j, image in enumerate(images):
-        thumbnail = image.convert("RGB").resize((cell - 8, cell - 8), Image.NEAREST)
+        thumbnail = image.convert("RGB").resize((cell - 8, cell - 8), Image.LANCZOS)
         canvas.paste(thumbnail, (label_width + j * cell + 4, 4))
     for i, text in enumerate(texts):
         shown = text if len(text) <= 38 else text[:36] + "…"

@@ -15,8 +15,6 @@ from demos.common import checkpoint_notice, example_indices, friendly_errors, im
 MAX_TEXTS = 20
 MAX_TEXT_CHARACTERS = 200
 DEFAULT_TEXTS = "a photo of a sneaker\na photo of a sandal\na photo of an ankle boot\na photo of a bag\na red apple"
-EXAMPLE_EMOJI = ("red apple", "grinning face", "rocket", "pizza", "dog face", "sun with face", "t-shirt",
-                 "high-heeled shoe", "broccoli", "guitar", "ice cream", "tiger face")
 INTRO = """
 ## CLIP: images and texts in one space
 An image encoder f and a text encoder g are trained together so that an image and its caption land close:
@@ -72,11 +70,12 @@ def vocabulary_note(bundle: clip.CLIPBundle, texts: list[str]) -> str:
 
 
 @friendly_errors
-def score(image, texts):
-    """An image and texts -> softmax over the texts (gr.Label), a table of raw cosine similarities, a note."""
-    bundle = _bundle()
+def score(image, texts, read_as="auto"):
+    """An image and texts -> softmax over the texts (gr.Label), a table of raw cosine similarities, a note.
+    read_as: "auto", "garment" or "picture" (how the image is framed for the model)."""
     lines = parse_texts(texts)
-    x = clip.to_clip_input(image)
+    x = clip.to_clip_input(image, read_as)
+    bundle = _bundle()
     with torch.inference_mode():
         similarities = clip.cosine_similarities(bundle.embed_images(x), bundle.embed_texts(lines))[0]
     scale = bundle.logit_scale
@@ -85,8 +84,10 @@ def score(image, texts):
     table = pd.DataFrame({"text": lines, "cosine similarity": similarities.numpy().round(4),
                           "exp(t) × cosine": (scale * similarities).numpy().round(2),
                           "probability": probabilities.numpy().round(4)})
-    note = (f"Learned scale exp(t) = **{scale:.1f}**, i.e. temperature τ = {1 / scale:.4f}: probabilities are "
-            f"softmax(exp(t) · cosine) over these {len(lines)} texts only.\n\n" + vocabulary_note(bundle, lines))
+    kind = "a garment (grey, 28 px, bright on black)" if x.shape[1] == 1 else "a picture (colour, 64 px, on white)"
+    note = (f"Read as {kind}. Learned scale exp(t) = **{scale:.1f}**, i.e. temperature τ = {1 / scale:.4f}: "
+            f"probabilities are softmax(exp(t) · cosine) over these {len(lines)} texts only.\n\n"
+            + vocabulary_note(bundle, lines))
     return label, table, note
 
 
@@ -119,29 +120,32 @@ def similarity_matrix():
     with torch.inference_mode():
         image_embeddings = torch.cat([bundle.embed_images(x) for x in inputs])
         similarities = clip.cosine_similarities(image_embeddings, bundle.embed_texts(captions))  # (images, texts)
-    hits = int((similarities.argmax(dim=1) == torch.arange(len(captions))).sum())
+    by_caption = similarities.T  # (texts, images): one row per caption, as drawn
+    hits = int((by_caption.argmax(dim=1) == torch.arange(len(captions))).sum())
     text = (f"Rows: captions; columns: held-out images (garments from the test set, emoji from the held-out tenth). "
-            f"The best image for a caption is outlined. {hits} of {len(captions)} images pick their own caption. "
-            "The emoji shown are held-out ones whose names use only known words.")
-    return similarity_heatmap(pictures, captions, similarities.T.tolist()), text
+            f"Each caption's best image is outlined: {hits} of {len(captions)} captions pick their own image (on "
+            "the diagonal). The emoji shown are held-out ones whose names use only words the model knows.")
+    return similarity_heatmap(pictures, captions, by_caption.tolist()), text
 
 
 @friendly_errors
 def zero_shot(template):
-    """A prompt template with {} for the class -> accuracy on the 500 bundled test images, and the confusion matrix."""
-    bundle = _bundle()
-    if not isinstance(template, str) or template.count("{}") != 1:
-        raise ValueError("The template must contain {} exactly once, where the class name goes: 'a photo of a {}'.")
+    """A prompt template with {} (or {class}) for the class -> accuracy on the 500 bundled test images, and the
+    confusion matrix."""
+    if not isinstance(template, str) or template.replace("{class}", "{}").count("{}") != 1:
+        raise ValueError("The template must contain {} (or {class}) exactly once, where the class name goes: "
+                         "'a photo of a {}'.")
     if len(template) > MAX_TEXT_CHARACTERS:
         raise ValueError(f"The template must be at most {MAX_TEXT_CHARACTERS} characters.")
+    bundle = _bundle()
     x, y = load_sample().tensors()
     with torch.inference_mode():
         predictions = clip.zero_shot_predictions(bundle, x, template)
     confusion = np.zeros((len(FASHION_CLASSES), len(FASHION_CLASSES)), dtype=int)
     np.add.at(confusion, (y.numpy(), predictions.numpy()), 1)
-    unknown = clip.unknown_words(bundle.tokenizer, template.replace("{}", ""))
+    unknown = clip.unknown_words(bundle.tokenizer, clip.fill_template(template, ""))
     summary = (f"**Zero-shot accuracy: {100 * accuracy(predictions, y):.1f}%** on the 500 bundled test images "
-               f"(chance: 10%) with prompts like “{template.format(clip.CLASS_PROMPT_NAMES[9])}”.")
+               f"(chance: 10%) with prompts like “{clip.fill_template(template, clip.CLASS_PROMPT_NAMES[9])}”.")
     if unknown:
         summary += f" The template has words the model never saw: {', '.join(unknown)}."
     return summary, confusion_heatmap(confusion, list(FASHION_CLASSES))
@@ -159,11 +163,13 @@ def card_summary() -> str:
             f"R@1 {100 * m['emoji_train_retrieval_r1']:.1f}%, R@5 {100 * m['emoji_train_retrieval_r5']:.1f}%.")
 
 
-def emoji_examples() -> dict[str, Image.Image]:
+def emoji_examples(count: int = 12) -> dict[str, Image.Image]:
+    """Held-out emoji that "auto" reads as pictures, skipping letter and ideograph boxes, spread over the sample."""
     emoji = load_emoji_sample()
-    chosen = [name for name in emoji.names if clip.words(name) and "regional" not in name][:12]
-    return {name: Image.fromarray(emoji.images[emoji.names.index(name)]).resize((128, 128), Image.LANCZOS)
-            for name in chosen}
+    usable = [i for i, name in enumerate(emoji.names)
+              if clip.is_colourful(emoji.images[i]) and not any(word in name for word in ("regional", "squared", "ideograph"))]
+    chosen = usable[:: max(1, len(usable) // count)][:count]
+    return {emoji.names[i]: Image.fromarray(emoji.images[i]).resize((128, 128), Image.LANCZOS) for i in chosen}
 
 
 def build(tab: gr.Tab) -> None:
@@ -177,6 +183,8 @@ def build(tab: gr.Tab) -> None:
             image_sources(image, "clip", extra_examples=emoji_examples(), extra_label="Held-out emoji (colour)")
         with gr.Column(min_width=420):
             texts = gr.Textbox(value=DEFAULT_TEXTS, lines=6, label=f"Texts, one a line (at most {MAX_TEXTS})")
+            read_as = gr.Radio(list(clip.READ_AS), value="auto", label="Read the image as",
+                               info="auto: colourful images are pictures (like the emoji), grey ones garments")
             score_button = gr.Button("Score", variant="primary")
             probabilities = gr.Label(label="softmax over the texts", num_top_classes=MAX_TEXTS)
             similarities = gr.Dataframe(label="Raw scores", interactive=False)
@@ -197,9 +205,10 @@ def build(tab: gr.Tab) -> None:
         confusion = gr.Image(label="Confusion matrix", type="pil", format="png", interactive=False,
                              elem_id="clip-confusion")
 
-    score_button.click(score, [image, texts], [probabilities, similarities, note], api_name="clip_score")
-    image.change(lambda picture, lines: [gr.skip()] * 3 if picture is None else score(picture, lines), [image, texts],
-                 [probabilities, similarities, note], api_name="clip_refresh", api_visibility="private")
+    score_button.click(score, [image, texts, read_as], [probabilities, similarities, note], api_name="clip_score")
+    image.change(lambda picture, lines, how: [gr.skip()] * 3 if picture is None else score(picture, lines, how),
+                 [image, texts, read_as], [probabilities, similarities, note], api_name="clip_refresh",
+                 api_visibility="private")
     zero_shot_button.click(zero_shot, template, [zero_shot_text, confusion], api_name="clip_zero_shot")
     tab.select(similarity_matrix, None, [matrix, matrix_text], api_name="clip_open", api_visibility="private").then(
         zero_shot, template, [zero_shot_text, confusion], api_name="clip_open_zero_shot", api_visibility="private")

@@ -53,11 +53,70 @@ def test_tokenizer_round_trips_through_a_folder(tmp_path):
 def test_the_model_pools_at_the_eos_token():
     tokenizer = clip.build_tokenizer(["a photo of a coat", "a bag"])
     model = CLIPModel(clip.clip_config(len(tokenizer))).eval()
+    assert model.config.text_config.eos_token_id == tokenizer.eos_token_id == 3
     bundle = clip.CLIPBundle(model, tokenizer)
+    tokens = bundle.tokenize(["a bag", "a photo of a coat"])
     with torch.inference_mode():
+        out = model.text_model(**tokens)
+        eos = (tokens["input_ids"][0] == 3).nonzero()[0, 0]
+        assert torch.allclose(out.pooler_output[0], out.last_hidden_state[0, eos], atol=1e-6)
         alone = bundle.embed_texts(["a bag"])
         padded = bundle.embed_texts(["a bag", "a photo of a coat"])[:1]  # padding after <eos> must not matter
     assert torch.allclose(alone, padded, atol=1e-5)
+
+
+def test_a_typed_eos_is_text_not_the_end():
+    tokenizer = clip.build_tokenizer(["a coat", "an apple"])
+    bundle = clip.CLIPBundle(CLIPModel(clip.clip_config(len(tokenizer))).eval(), tokenizer)
+    ids = bundle.tokenize(["a coat <eos> apple"])["input_ids"][0].tolist()
+    assert ids.count(3) == 1 and ids[-1] == 3
+
+
+def test_unknown_words_follow_the_tokenizers_normalisation():
+    tokenizer = clip.build_tokenizer(["a coat"])
+    assert clip.unknown_words(tokenizer, "A ＣＯＡＴ") == []
+    assert clip.unknown_words(tokenizer, "a <eos>") == ["<", "eos", ">"]
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("a photo of a {}", "a photo of a coat"), ("a photo of a {class}", "a photo of a coat"),
+    ("{x} a {}", "{x} a coat"), ("{0} {}", "{0} coat"),
+])
+def test_templates_are_filled_literally(template, expected):
+    assert clip.fill_template(template, "coat") == expected
+
+
+def test_soft_targets_reduce_to_the_diagonal_and_forgive_identical_captions():
+    logits = torch.randn(6, 6, generator=torch.Generator().manual_seed(1))
+    assert clip.contrastive_loss(logits, torch.eye(6, dtype=torch.bool)).item() == pytest.approx(
+        clip.contrastive_loss(logits).item(), rel=1e-6)
+    # two images with the same caption: confusing them costs nothing extra
+    same = torch.eye(4, dtype=torch.bool)
+    same[0, 1] = same[1, 0] = True
+    blocky = torch.full((4, 4), -20.0)
+    blocky[:2, :2] = 20.0
+    blocky[2, 2] = blocky[3, 3] = 20.0
+    assert clip.contrastive_loss(blocky, same).item() == pytest.approx(math.log(2) / 2, abs=1e-3)
+
+
+def test_every_gallery_emoji_is_read_as_a_picture():
+    for image in tab.emoji_examples().values():
+        assert clip.to_clip_input(image).shape == (1, 3, 64, 64)
+
+
+def test_read_as_overrides_the_guess():
+    grey = [i for i, im in enumerate(load_emoji_sample().images) if not clip.is_colourful(im)]
+    image = load_emoji_sample().images[grey[0]]
+    assert clip.to_clip_input(image).shape == (1, 1, 28, 28)
+    assert clip.to_clip_input(image, "picture").shape == (1, 3, 64, 64)
+    with pytest.raises(ValueError, match="Read the image as"):
+        clip.to_clip_input(image, "sideways")
+
+
+def test_huge_uploads_are_shrunk_first():
+    big = np.full((3000, 2500, 3), 255, dtype=np.uint8)
+    big[1000:2000, 800:1700] = (200, 30, 30)
+    assert clip.to_clip_input(big).shape == (1, 3, 64, 64)
 
 
 def test_grey_images_are_garments_and_colour_pictures_stay_colour():
@@ -95,6 +154,19 @@ def test_score_ranks_the_right_garment_first():
     assert sum(label.values()) == pytest.approx(1.0, abs=1e-5)
     assert list(table.columns) == ["text", "cosine similarity", "exp(t) × cosine", "probability"]
     assert "temperature" in note
+    bundle = clip.load_bundle()
+    expected = torch.softmax(bundle.logit_scale * torch.tensor(table["cosine similarity"].values), dim=0)
+    assert np.allclose(table["probability"].values, expected.numpy(), atol=2e-3)  # the table is rounded
+
+
+def test_every_training_caption_uses_known_words():
+    import random
+
+    bundle = clip.load_bundle()
+    rng = random.Random(0)
+    x, y = load_sample().tensors()
+    captions = [clip.fashion_caption(int(label), image, rng) for label, image in zip(y[:200], x[:200])]
+    assert not [c for c in captions if clip.unknown_words(bundle.tokenizer, c)]
 
 
 def test_unknown_words_are_flagged():
@@ -118,10 +190,22 @@ def test_similarity_matrix_and_zero_shot_render():
     (lambda: tab.score(np.zeros((0, 0)), "a coat"), "Cannot read"),
     (lambda: tab.zero_shot("a photo"), "exactly once"),
     (lambda: tab.zero_shot("{} {}"), "exactly once"),
+    (lambda: tab.zero_shot("{class} {}"), "exactly once"),
+    (lambda: tab.score(sample_image(0), "a coat", "sideways"), "Read the image as"),
 ])
 def test_bad_input_gets_a_message(call, message):
     with pytest.raises(gr.Error, match=message):
         call()
+
+
+def test_zero_shot_accepts_the_issues_wording():
+    summary, _ = tab.zero_shot("a photo of a {class}")
+    assert "a photo of a ankle boot" in summary
+
+
+def test_bad_input_is_reported_even_without_a_checkpoint(empty_checkpoints):
+    with pytest.raises(gr.Error, match="at least one text"):
+        tab.score(sample_image(0), "")
 
 
 def test_missing_checkpoint_names_the_recipe(empty_checkpoints):
