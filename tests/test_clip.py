@@ -176,7 +176,7 @@ def test_unknown_words_are_flagged():
 
 def test_similarity_matrix_and_zero_shot_render():
     matrix, text = tab.similarity_matrix()
-    assert matrix.size[0] > 400 and "pick their own caption" in text
+    assert matrix.size[0] > 400 and "pick their own image" in text
     summary, confusion = tab.zero_shot("a photo of a {}")
     assert "Zero-shot accuracy" in summary and confusion.size[0] == confusion.size[1]
 
