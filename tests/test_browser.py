@@ -134,5 +134,6 @@ def test_clip_tab_scores_an_example(page):
     page.locator("#clip-matrix img").wait_for(state="visible", timeout=60_000)
     page.locator("#clip-examples button.thumbnail-item").nth(7).click()  # the sneaker
     page.get_by_text("Learned scale exp(t)").wait_for(timeout=30_000)
+    page.locator("#clip-confusion").scroll_into_view_if_needed()  # its <img> loads lazily, once on screen
     page.locator("#clip-confusion img").wait_for(state="visible", timeout=30_000)
     shot(page, "clip.png")
