@@ -13,21 +13,25 @@ The model is transformers' `CLIPModel` with a small config (a ViT over 8x8 patch
 transformer); its tokenizer is a word-level `tokenizers` model built from the training captions, so it knows only
 the words it was trained on: `unknown_words` says which words of a text it has never seen.
 """
+from __future__ import annotations
+
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerFast
 
 from core.checkpoints import CheckpointError, checkpoint_path, load_model, rebuild_command
 from core.data import FASHION_CLASSES, EmptyImageError, to_model_input, to_pil
 from core.runtime import MODELS
+
+if TYPE_CHECKING:
+    from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerFast
 
 IMAGE_SIZE = 64
 MAX_TEXT_TOKENS = 32  # <bos> + words + <eos>; longer texts are cut, and the tab says so
@@ -49,6 +53,8 @@ class CLIPSize:
 
 
 def clip_config(vocab_size: int, size: CLIPSize = CLIPSize()) -> CLIPConfig:
+    from transformers import CLIPConfig  # imported on use: transformers adds seconds to the app's cold start
+
     common = dict(hidden_size=size.hidden, intermediate_size=size.mlp, num_hidden_layers=size.layers,
                   num_attention_heads=size.heads)
     return CLIPConfig(
@@ -68,6 +74,7 @@ def words(text: str) -> list[str]:
 def build_tokenizer(captions: Iterable[str]) -> PreTrainedTokenizerFast:
     """A word-level tokenizer over every word of the captions; anything else becomes <unk>."""
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
 
     vocabulary = {token: i for i, token in enumerate((PAD, UNK, BOS, EOS))}
     for caption in captions:
@@ -247,6 +254,8 @@ def load_bundle(name: str = "clip") -> CLIPBundle:
     """The bundled CLIP and its tokenizer (same folder), cached."""
 
     def load() -> CLIPBundle:
+        from transformers import CLIPModel, PreTrainedTokenizerFast
+
         model = load_model(CLIPModel, name)
         try:
             tokenizer = PreTrainedTokenizerFast.from_pretrained(str(checkpoint_path(name)))

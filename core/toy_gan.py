@@ -16,6 +16,7 @@ et al. 2017): a generated point is "high quality" when it lies within 3 standard
 mode is covered when at least one such point is nearest it.
 """
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -160,9 +161,11 @@ def decision_map(discriminator: nn.Module, probability: bool) -> torch.Tensor:
     return torch.sigmoid(scores) if probability else scores
 
 
-def train(config: ToyGANConfig, drawn: torch.Tensor | None = None, shown_points: int = 512) -> Iterator[ToyFrame]:
+def train(config: ToyGANConfig, drawn: torch.Tensor | None = None, shown_points: int = 512,
+          max_frame_interval_s: float | None = None) -> Iterator[ToyFrame]:
     """Train G and D from scratch with the lecture's loop; yield a frame every `frame_every` generator steps
-    (and at step 0 and at the end)."""
+    (and at step 0 and at the end), and also whenever `max_frame_interval_s` has passed since the last frame (slow
+    settings still stream smoothly; which steps are shown then depends on the machine, the training does not)."""
     if config.loss not in LOSSES:
         raise ValueError(f"Unknown loss '{config.loss}'; choose one of {', '.join(LOSSES)}.")
     sample_real = real_sampler(config.distribution, drawn)
@@ -185,6 +188,7 @@ def train(config: ToyGANConfig, drawn: torch.Tensor | None = None, shown_points:
         return ToyFrame(step, shown_real, fake, decision, d_loss, g_loss, metrics)
 
     yield frame(0)
+    last_frame = time.perf_counter()
     for step in range(1, config.steps + 1):
         for _ in range(config.k):  # D steps, G fixed
             real = sample_real(config.batch_size, generator)
@@ -202,5 +206,7 @@ def train(config: ToyGANConfig, drawn: torch.Tensor | None = None, shown_points:
         loss.backward()
         opt_g.step()
         g_loss = loss.item()
-        if step % config.frame_every == 0 or step == config.steps:
+        overdue = max_frame_interval_s is not None and time.perf_counter() - last_frame >= max_frame_interval_s
+        if step % config.frame_every == 0 or step == config.steps or overdue:
             yield frame(step)
+            last_frame = time.perf_counter()

@@ -1,4 +1,6 @@
 """Tab "CLIP": score texts against an image, the paper's similarity matrix, zero-shot classification."""
+import functools
+
 import gradio as gr
 import numpy as np
 import pandas as pd
@@ -139,8 +141,7 @@ def zero_shot(template):
         raise ValueError(f"The template must be at most {MAX_TEXT_CHARACTERS} characters.")
     bundle = _bundle()
     x, y = load_sample().tensors()
-    with torch.inference_mode():
-        predictions = clip.zero_shot_predictions(bundle, x, template)
+    predictions = _sample_predictions(template)
     confusion = np.zeros((len(FASHION_CLASSES), len(FASHION_CLASSES)), dtype=int)
     np.add.at(confusion, (y.numpy(), predictions.numpy()), 1)
     unknown = clip.unknown_words(bundle.tokenizer, clip.fill_template(template, ""))
@@ -149,6 +150,12 @@ def zero_shot(template):
     if unknown:
         summary += f" The template has words the model never saw: {', '.join(unknown)}."
     return summary, confusion_heatmap(confusion, list(FASHION_CLASSES))
+
+
+@functools.lru_cache(maxsize=16)  # the tab opens on the paper's template: computed once per process
+def _sample_predictions(template: str) -> torch.Tensor:
+    with torch.inference_mode():
+        return clip.zero_shot_predictions(_bundle(), load_sample().tensors()[0], template)
 
 
 def card_summary() -> str:

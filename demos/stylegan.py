@@ -1,4 +1,6 @@
 """Tab "StyleGAN": the mapping network z -> w, truncation in W, Z vs W interpolation, style mixing."""
+import functools
+
 import gradio as gr
 import torch
 
@@ -9,7 +11,7 @@ from core.plots import CLASS_COLOURS, scatter_codes
 from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice,
                           friendly_errors, output_image, seed_input, valid_seed)
 
-SCATTER_SAMPLES = 1000
+SCATTER_SAMPLES = 600
 SCATTER_SIZE = 360
 INTRO = """
 ## StyleGAN: learn where the noise should go
@@ -89,10 +91,15 @@ def _parse_seeds(text, which: str) -> list[int]:
 
 @friendly_errors
 def z_versus_w(seed):
+    return _z_versus_w(valid_seed(seed))
+
+
+@functools.lru_cache(maxsize=8)  # the tab opens on seed 0: computed once per process
+def _z_versus_w(seed: int):
     """1,000 codes in Z and their images in W, each projected on its principal plane and coloured by the class
     the evaluation classifier sees in G's output; with how well a nearest-centroid rule reads the class off each."""
     model = stylegan.load()
-    z = latent.noise_from_seed(valid_seed(seed), model.config.latent_dim, SCATTER_SAMPLES)
+    z = latent.noise_from_seed(seed, model.config.latent_dim, SCATTER_SAMPLES)
     with torch.inference_mode():
         w = model.map(z)
         _, classes = classifier_outputs(load_classifier(), model.synthesize(w))
@@ -104,7 +111,9 @@ def z_versus_w(seed):
         pictures.append(scatter_codes([(x, SCATTER_SIZE - y) for x, y in pixels], classes, SCATTER_SIZE, radius=2))
         scores.append(stylegan.nearest_centroid_accuracy(codes, classes))
     legend = " ".join(f'<span style="color:{c}">●</span>&nbsp;{name}' for c, name in zip(CLASS_COLOURS, FASHION_CLASSES))
-    text = (f"Class of the output read off the code by the nearest class centroid (fit on 500 codes, tested on 500): "
+    half = SCATTER_SAMPLES // 2
+    text = (f"Class of the output read off the code by the nearest class centroid (fit on {half} codes, tested on "
+            f"{half}): "
             f"**from z: {100 * scores[0]:.0f}%**, **from w: {100 * scores[1]:.0f}%** (chance: about 10%).")
     return pictures[0], pictures[1], text + "<br>" + legend
 
@@ -122,7 +131,7 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### Z against W: does the mapping network untangle the classes?")
     with gr.Row():
-        z_map = gr.Image(label="1,000 codes z (principal plane)", type="pil", format="png", interactive=False,
+        z_map = gr.Image(label=f"{SCATTER_SAMPLES} codes z (principal plane)", type="pil", format="png", interactive=False,
                          height=SCATTER_SIZE + 40)
         w_map = gr.Image(label="Their w = f(z) (principal plane)", type="pil", format="png", interactive=False,
                          height=SCATTER_SIZE + 40)

@@ -10,7 +10,8 @@ from core.plots import toy_gan_frame
 from demos.common import bounded_float, bounded_int, friendly_errors, seed_input, sketchpad, valid_seed
 
 FRAME_SIZE = 420
-MAX_FRAMES = 100  # frames per run, whatever the step count: the stream stays light
+MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see FRAME_INTERVAL_S)
+FRAME_INTERVAL_S = 0.12  # never let the picture freeze longer than this: at least ~5 frames a second
 MAX_SAMPLES_PER_RUN = 12_000_000  # points pushed through G and D per run: about a minute on 2 cores at worst
 INTRO = """
 ## Training a GAN, live
@@ -84,7 +85,7 @@ def train_live(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim,
     drawn = _drawn_points(drawing) if distribution == "drawn" else None
     history: list[tuple[int, float, str]] = []
     start = time.perf_counter()
-    for frame in toy_gan.train(config, drawn):
+    for frame in toy_gan.train(config, drawn, max_frame_interval_s=FRAME_INTERVAL_S):
         if frame.step:
             history += [(frame.step, frame.d_loss, "D"), (frame.step, frame.g_loss, "G")]
         image = toy_gan_frame(frame.real, frame.fake, frame.decision, toy_gan.EXTENT, FRAME_SIZE,
