@@ -180,3 +180,13 @@ def valid_seed(value) -> int:
 
 def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
     return gr.Number(value=value, precision=0, minimum=0, maximum=MAX_SEED, label=label)
+
+
+def seed_path_controls(label_a: str = "Seed of z_a", label_b: str = "Seed of z_b"):
+    """A row: two seeds (the path's ends), a step count and an Interpolate button."""
+    with gr.Row():
+        seed_a = seed_input(label_a, 1)
+        seed_b = seed_input(label_b, 2)
+        steps = gr.Slider(2, MAX_PATH_STEPS, value=10, step=1, label="Steps")
+        button = gr.Button("Interpolate", variant="primary")
+    return seed_a, seed_b, steps, button

@@ -8,7 +8,7 @@ from core import gan, latent
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample
 from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice, friendly_errors,
-                          output_image, seed_input, valid_seed)
+                          output_image, seed_input, seed_path_controls, valid_seed)
 
 HISTOGRAM_SAMPLES = 500  # as many generated images as the bundled sample has real ones
 ALL_CLASSES = "All ten classes"
@@ -140,11 +140,7 @@ def build(tab: gr.Tab) -> None:
     samples = output_image("G(z)", elem_id="gan-samples")
 
     gr.Markdown("### Walking between two noise vectors")
-    with gr.Row():
-        seed_a = seed_input("Seed of z_a", 1)
-        seed_b = seed_input("Seed of z_b", 2)
-        steps = gr.Slider(2, MAX_PATH_STEPS, value=10, step=1, label="Steps")
-        interpolate_button = gr.Button("Interpolate", variant="primary")
+    seed_a, seed_b, steps, interpolate_button = seed_path_controls()
     linear_strip = output_image("Linear: G((1 − t)·z_a + t·z_b)")
     spherical_strip = output_image("Spherical (slerp): norms stay typical of N(0, I)")
 

@@ -9,7 +9,7 @@ from core.data import FASHION_CLASSES, image_grid
 from core.metrics import classifier_outputs, load_classifier
 from core.plots import CLASS_COLOURS, scatter_codes
 from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice,
-                          friendly_errors, output_image, seed_input, valid_seed)
+                          friendly_errors, output_image, seed_input, seed_path_controls, valid_seed)
 
 SCATTER_SAMPLES = 600
 SCATTER_SIZE = 360
@@ -138,11 +138,7 @@ def build(tab: gr.Tab) -> None:
     scatter_text = gr.Markdown()
 
     gr.Markdown("### Interpolation in Z beside interpolation in W (same endpoints)")
-    with gr.Row():
-        seed_a = seed_input("Seed of a", 1)
-        seed_b = seed_input("Seed of b", 2)
-        steps = gr.Slider(2, MAX_PATH_STEPS, value=10, step=1, label="Steps")
-        interpolate_button = gr.Button("Interpolate", variant="primary")
+    seed_a, seed_b, steps, interpolate_button = seed_path_controls("Seed of a", "Seed of b")
     z_strip = output_image("In Z: synthesis(f((1 − t)·z_a + t·z_b))")
     w_strip = output_image("In W: synthesis((1 − t)·w_a + t·w_b)")
 
