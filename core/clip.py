@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
@@ -266,9 +265,6 @@ def load_bundle(name: str = "clip") -> CLIPBundle:
 
     return MODELS.get(name, load)
 
-
-def save_tokenizer(tokenizer: PreTrainedTokenizerFast, folder: Path) -> None:
-    tokenizer.save_pretrained(str(folder))
 
 
 # --- any image in ---------------------------------------------------------------------------------------------
