@@ -35,6 +35,15 @@ def endless_minibatches(n: int, batch_size: int, generator: torch.Generator) -> 
         yield from minibatches(n, min(batch_size, n), generator)
 
 
+@torch.no_grad()
+def ema_update(average: torch.nn.Module, current: torch.nn.Module, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * current, parameter by parameter (buffers are copied)."""
+    for a, c in zip(average.parameters(), current.parameters()):
+        a.lerp_(c, 1.0 - decay)
+    for a, c in zip(average.buffers(), current.buffers()):
+        a.copy_(c)
+
+
 def progress(total: int, description: str) -> tqdm:
     return tqdm(total=total, desc=description, unit="step", dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
 

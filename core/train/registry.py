@@ -8,7 +8,8 @@ from core.autoencoder import MODEL_CLASSES
 from core.metrics import EvalClassifier
 from core.gan import GAN
 from core.stylegan import StyleGAN
-from core.train import autoencoder, classifier, clip, gan, stylegan, vae
+from core.diffusion import DiffusionUNet
+from core.train import autoencoder, classifier, clip, diffusion, gan, stylegan, vae
 from transformers import CLIPModel
 from core.vae import VAE
 
@@ -29,4 +30,5 @@ RECIPES: dict[str, Recipe] = {
     **{name: Recipe(lambda c=defaults: c, gan.main, GAN) for name, defaults in gan.DEFAULTS.items()},
     "stylegan": Recipe(stylegan.TrainConfig, stylegan.main, StyleGAN),
     "clip": Recipe(clip.TrainConfig, clip.main, CLIPModel),
+    "ddpm": Recipe(diffusion.TrainConfig, diffusion.main, DiffusionUNet),
 }

@@ -18,7 +18,7 @@ from core.checkpoints import save_model
 from core.data import load_training_data
 from core.latent import sample_prior
 from core.stylegan import StyleGAN, StyleGANConfig, style_mix
-from core.train.common import Stopwatch, make_card, output_root, seed_everything
+from core.train.common import ema_update, Stopwatch, make_card, output_root, seed_everything
 from core.train.gan import evaluate, train_adversarial
 
 
@@ -65,10 +65,8 @@ def main(cfg: TrainConfig) -> dict:
     ema = copy.deepcopy(nn.ModuleList([model.mapping, model.synthesis])).requires_grad_(False)
     trained = nn.ModuleList([model.mapping, model.synthesis])
 
-    @torch.no_grad()
     def update_ema() -> None:
-        for average, current in zip(ema.parameters(), trained.parameters()):
-            average.lerp_(current, 1 - cfg.ema_decay)
+        ema_update(ema, trained, cfg.ema_decay)
 
     clock = Stopwatch()
     steps, curves = train_adversarial(

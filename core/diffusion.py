@@ -1,0 +1,286 @@
+"""Denoising diffusion (Ho et al. 2020) in the lecture's notation, and the samplers that run it backwards.
+
+The lecture writes the forward step with α_t as the step's *noise variance* (β_t in the DDPM paper):
+
+    x_t = √(1 − α_t) · x_{t−1} + √α_t · ε_t,          ε_t ~ N(0, I)
+
+and, composing the steps, the closed form
+
+    x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε,   ᾱ_t = ∏_{s≤t} (1 − α_s),   i.e. q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I).
+
+A network ε_θ(x_t, t) learns to predict the noise with the simplified loss ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖².
+Sampling starts from x_T ~ N(0, I) and removes the predicted noise step by step, with diffusers' schedulers doing
+the bookkeeping: DDPM (ancestral, all T steps) and DDIM (deterministic, any number of steps). Each sampler is a
+generator that yields every step, so a tab can stream frames and a test can inspect them.
+
+Indices: the lecture counts t = 1..T; tensors here are indexed 0..T−1, so `alphas[t - 1]` is the lecture's α_t.
+The U-Net takes the 0-based index, as diffusers' schedulers do.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler, DDPMScheduler
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from core.checkpoints import load_model
+from core.runtime import MODELS
+
+NUM_TRAIN_STEPS = 1000  # T, the DDPM paper's
+ALPHA_START, ALPHA_END = 1e-4, 0.02  # the lecture's α_1 and α_T (the paper's β_1, β_T), linear in between
+
+
+# ---- the forward process ------------------------------------------------------------------------------------------
+
+def noise_schedule(num_steps: int = NUM_TRAIN_STEPS, alpha_start: float = ALPHA_START,
+                   alpha_end: float = ALPHA_END) -> torch.Tensor:
+    """The lecture's α_1..α_T (each step's noise variance), linear from alpha_start to alpha_end; float64 (T,)."""
+    return torch.linspace(alpha_start, alpha_end, num_steps, dtype=torch.float64)
+
+
+def alpha_bar(alphas: torch.Tensor) -> torch.Tensor:
+    """ᾱ_t = ∏_{s≤t} (1 − α_s): the share of x_0's variance left in x_t (T,)."""
+    return torch.cumprod(1.0 - alphas, dim=0)
+
+
+def signal_to_noise(alpha_bars: torch.Tensor) -> torch.Tensor:
+    """SNR(t) = ᾱ_t / (1 − ᾱ_t): signal power over noise power in x_t."""
+    return alpha_bars / (1.0 - alpha_bars)
+
+
+def forward_step(x_prev: torch.Tensor, alpha_t: float | torch.Tensor, eps_t: torch.Tensor) -> torch.Tensor:
+    """One step of the forward process: x_t = √(1 − α_t) · x_{t−1} + √α_t · ε_t."""
+    alpha_t = torch.as_tensor(alpha_t, dtype=x_prev.dtype)
+    return torch.sqrt(1.0 - alpha_t) * x_prev + torch.sqrt(alpha_t) * eps_t
+
+
+def q_sample(x0: torch.Tensor, alpha_bar_t: torch.Tensor | float, eps: torch.Tensor) -> torch.Tensor:
+    """The closed form x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε; alpha_bar_t is a number or one value per batch item."""
+    a = torch.as_tensor(alpha_bar_t, dtype=x0.dtype, device=x0.device)
+    a = a.reshape(-1, *([1] * (x0.dim() - 1))) if a.dim() else a
+    return torch.sqrt(a) * x0 + torch.sqrt(1.0 - a) * eps
+
+
+def predicted_x0(x_t: torch.Tensor, alpha_bar_t: torch.Tensor | float, eps_hat: torch.Tensor) -> torch.Tensor:
+    """The closed form solved for x_0 with the predicted noise: x̂_0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t."""
+    a = torch.as_tensor(alpha_bar_t, dtype=x_t.dtype, device=x_t.device)
+    a = a.reshape(-1, *([1] * (x_t.dim() - 1))) if a.dim() else a
+    return (x_t - torch.sqrt(1.0 - a) * eps_hat) / torch.sqrt(a)
+
+
+def simple_loss(eps: torch.Tensor, eps_hat: torch.Tensor) -> torch.Tensor:
+    """The DDPM paper's simplified objective ‖ε − ε_θ(x_t, t)‖², averaged over pixels and the batch."""
+    return F.mse_loss(eps_hat.float(), eps.float())
+
+
+# ---- the ε-predictor: a lean U-Net for the CPU -------------------------------------------------------------------
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Transformer-style sinusoidal features of the step index t (B,) -> (B, dim)."""
+    half = dim // 2
+    frequencies = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    angles = t.float()[:, None] * frequencies[None]
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+class ResidualBlock(nn.Module):
+    """GroupNorm → SiLU → conv, plus the step's embedding as a per-channel shift, twice; a 1×1 skip if widths differ."""
+
+    def __init__(self, c_in: int, c_out: int, embed_dim: int, groups: int = 8):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(min(groups, c_in), c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.embed = nn.Linear(embed_dim, c_out)
+        self.norm2 = nn.GroupNorm(min(groups, c_out), c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)  # each block starts as the identity: stable early training
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.embed(embedding)[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return self.skip(x) + h
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over the pixels of a small feature map (used only at the lowest resolution)."""
+
+    def __init__(self, channels: int, heads: int = 4, groups: int = 8):
+        super().__init__()
+        self.norm = nn.GroupNorm(groups, channels)
+        self.attention = nn.MultiheadAttention(channels, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        tokens = self.norm(x).flatten(2).transpose(1, 2)
+        out, _ = self.attention(tokens, tokens, tokens, need_weights=False)
+        return x + out.transpose(1, 2).reshape(b, c, h, w)
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    in_channels: int = 1
+    channels: tuple[int, ...] = (32, 64, 128)  # widths at 28, 14 and 7 px
+    blocks_per_level: int = 2
+    attention_at_lowest: bool = True  # self-attention only at 7x7: attention at 28x28 is what makes U-Nets slow on CPUs
+    sample_size: int = 28
+
+
+class DiffusionUNet(nn.Module, PyTorchModelHubMixin):
+    """ε_θ(x_t, t): a U-Net (encoder, bottleneck, decoder with skip connections) that predicts the added noise.
+
+    Lean for the CPU: three resolutions, residual blocks, attention only at the lowest resolution. `forward`
+    follows diffusers' UNet2DModel in taking (sample, timestep) and returning the noise estimate's shape.
+    """
+
+    def __init__(self, config: UNetConfig = UNetConfig()):
+        super().__init__()
+        if isinstance(config, dict):  # from_pretrained hands the saved config back as a dict
+            config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+        self.config = config
+        widths = config.channels
+        embed_dim = 4 * widths[0]
+        self.time_mlp = nn.Sequential(nn.Linear(widths[0], embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim))
+        self.stem = nn.Conv2d(config.in_channels, widths[0], 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        skip_widths = [widths[0]]
+        c = widths[0]
+        for level, width in enumerate(widths):
+            blocks = nn.ModuleList()
+            for _ in range(config.blocks_per_level):
+                blocks.append(ResidualBlock(c, width, embed_dim))
+                c = width
+                skip_widths.append(c)
+            self.down.append(blocks)
+            last = level == len(widths) - 1
+            self.downsample.append(nn.Identity() if last else nn.Conv2d(c, c, 3, stride=2, padding=1))
+            if not last:
+                skip_widths.append(c)
+        self.mid1 = ResidualBlock(c, c, embed_dim)
+        self.mid_attention = SelfAttention(c) if config.attention_at_lowest else nn.Identity()
+        self.mid2 = ResidualBlock(c, c, embed_dim)
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for level, width in reversed(list(enumerate(widths))):
+            blocks = nn.ModuleList()
+            for _ in range(config.blocks_per_level + 1):
+                blocks.append(ResidualBlock(c + skip_widths.pop(), width, embed_dim))
+                c = width
+            self.up.append(blocks)
+            self.upsample.append(nn.Upsample(scale_factor=2, mode="nearest") if level > 0 else nn.Identity())
+        self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, config.in_channels, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor | int) -> torch.Tensor:
+        t = torch.as_tensor(timestep, device=sample.device).reshape(-1).expand(sample.shape[0])
+        embedding = self.time_mlp(timestep_embedding(t, self.config.channels[0]).to(sample.dtype))
+        h = self.stem(sample)
+        skips = [h]
+        for blocks, downsample in zip(self.down, self.downsample):
+            for block in blocks:
+                h = block(h, embedding)
+                skips.append(h)
+            if not isinstance(downsample, nn.Identity):
+                h = downsample(h)
+                skips.append(h)
+        h = self.mid2(self.mid_attention(self.mid1(h, embedding)), embedding)
+        for blocks, upsample in zip(self.up, self.upsample):
+            for block in blocks:
+                h = block(torch.cat([h, skips.pop()], dim=1), embedding)
+            h = upsample(h)
+        return self.out(h)
+
+
+# ---- samplers --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DiffusionStep:
+    """One reverse step: the step's number (1-based) of `total`, the lecture's t, x_t after it and the model's x̂_0."""
+    step: int
+    total: int
+    t: int
+    x_t: torch.Tensor
+    x0_hat: torch.Tensor
+
+
+def scheduler_kwargs(alphas: torch.Tensor) -> dict:
+    """Our schedule in diffusers' terms: its `betas` are the lecture's α_t."""
+    return dict(num_train_timesteps=len(alphas), trained_betas=alphas.tolist(), clip_sample=False)
+
+
+def ddpm_scheduler(alphas: torch.Tensor) -> DDPMScheduler:
+    return DDPMScheduler(**scheduler_kwargs(alphas), variance_type="fixed_small")
+
+
+def ddim_scheduler(alphas: torch.Tensor) -> DDIMScheduler:
+    return DDIMScheduler(**scheduler_kwargs(alphas), set_alpha_to_one=True)
+
+
+def _run(scheduler, eps_model, x: torch.Tensor, generator: torch.Generator | None, **step_kwargs) -> Iterator[DiffusionStep]:
+    timesteps = scheduler.timesteps
+    for i, t in enumerate(timesteps):
+        eps_hat = eps_model(x, t).float()
+        out = scheduler.step(eps_hat, t, x, generator=generator, **step_kwargs)
+        x = out.prev_sample
+        yield DiffusionStep(step=i + 1, total=len(timesteps), t=int(t) + 1, x_t=x, x0_hat=out.pred_original_sample)
+
+
+def ddpm_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, generator: torch.Generator) -> Iterator[DiffusionStep]:
+    """Ancestral DDPM sampling: x_T ~ N(0, I), then all T steps x_{t−1} ~ p_θ(x_{t−1} | x_t), each adding fresh noise.
+
+    `eps_model(x_t, t)` returns ε̂ (any conditioning and guidance live inside it). Yields every step.
+    """
+    scheduler = ddpm_scheduler(alphas)
+    scheduler.set_timesteps(len(alphas))
+    x = torch.randn(shape, generator=generator)
+    yield from _run(scheduler, eps_model, x, generator)
+
+
+def ddim_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_steps: int,
+                generator: torch.Generator, eta: float = 0.0) -> Iterator[DiffusionStep]:
+    """DDIM (Song et al. 2021): the same trained ε_θ, but jumps over steps deterministically (η = 0).
+
+    Uses `num_steps` evenly spaced t of the T the model was trained with; only x_T is random.
+    """
+    if not 1 <= num_steps <= len(alphas):
+        raise ValueError(f"DDIM needs between 1 and {len(alphas)} steps, not {num_steps}.")
+    scheduler = ddim_scheduler(alphas)
+    scheduler.set_timesteps(num_steps)
+    x = torch.randn(shape, generator=generator)
+    yield from _run(scheduler, eps_model, x, generator, eta=eta)
+
+
+def last_step(steps: Iterator[DiffusionStep]) -> DiffusionStep:
+    """Run a sampler to the end and return its final step."""
+    final = None
+    for final in steps:
+        pass
+    if final is None:
+        raise ValueError("The sampler took no steps.")
+    return final
+
+
+# ---- the shipped pixel-space model -------------------------------------------------------------------------------
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] -> the model's [−1, 1] (so that x_T ~ N(0, I) has the data's scale)."""
+    return images * 2.0 - 1.0
+
+
+def to_image_range(x: torch.Tensor) -> torch.Tensor:
+    """The model's [−1, 1] -> [0, 1], clamped for display and for the classifier."""
+    return ((x + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def load(name: str = "ddpm") -> DiffusionUNet:
+    """The bundled pixel-space ε-predictor, cached."""
+    return MODELS.get(name, lambda: load_model(DiffusionUNet, name))
