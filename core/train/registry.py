@@ -5,11 +5,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from core.autoencoder import MODEL_CLASSES
+from diffusers import AutoencoderKL, UNet2DConditionModel
+
 from core.metrics import EvalClassifier
 from core.gan import GAN
 from core.stylegan import StyleGAN
 from core.diffusion import DiffusionUNet
-from core.train import autoencoder, classifier, clip, diffusion, gan, stylegan, vae
+from core.train import autoencoder, classifier, clip, diffusion, gan, latent_diffusion, stylegan, vae
 from transformers import CLIPModel
 from core.vae import VAE
 
@@ -31,4 +33,6 @@ RECIPES: dict[str, Recipe] = {
     "stylegan": Recipe(stylegan.TrainConfig, stylegan.main, StyleGAN),
     "clip": Recipe(clip.TrainConfig, clip.main, CLIPModel),
     "ddpm": Recipe(diffusion.TrainConfig, diffusion.main, DiffusionUNet),
+    "ldm_autoencoder": Recipe(latent_diffusion.AutoencoderTrainConfig, latent_diffusion.main_autoencoder, AutoencoderKL),
+    "ldm": Recipe(latent_diffusion.DenoiserTrainConfig, latent_diffusion.main_denoiser, UNet2DConditionModel),
 }

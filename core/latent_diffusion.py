@@ -1,0 +1,156 @@
+"""Latent diffusion (Rombach et al. 2022), the idea behind Stable Diffusion, small enough for a CPU.
+
+Noising and denoising in pixel space are slow; so a KL-regularised autoencoder (diffusers' `AutoencoderKL`, trained
+first and then frozen) compresses each 28x28 garment (padded to 32x32) into a latent z of 4 x 8 x 8, and the
+diffusion of core/diffusion.py runs on z instead of x:
+
+    z_0 = s · E(x),   z_t = √ᾱ_t z_0 + √(1 − ᾱ_t) ε,   loss ‖ε − ε_θ(z_t, t, c)‖²,   x̂ = D(z_0 / s)
+
+(s scales the latents to unit variance, as Stable Diffusion's 0.18215 does). The text c conditions the U-Net
+(diffusers' `UNet2DConditionModel`) through cross-attention on the token states of the bundled CLIP's text encoder.
+Training drops the text 10% of the time, so one network learns ε_θ(z_t, t, c) and ε_θ(z_t, t, ∅); sampling mixes
+them with classifier-free guidance (Ho & Salimans 2022):
+
+    ε̂ = ε_θ(z_t, t, ∅) + w · (ε_θ(z_t, t, c) − ε_θ(z_t, t, ∅)).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from core.checkpoints import load_model
+from core.clip import CLIPBundle, load_bundle
+from core.diffusion import DiffusionStep, ddim_sample, ddpm_sample, noise_schedule
+from core.runtime import MODELS
+
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+IMAGE_PAD = 2  # 28 px garments are padded to 32 px: three halvings then give an 8x8 latent
+LATENT_SHAPE = (4, 8, 8)
+MAX_PROMPT_CHARACTERS = 200
+DEFAULT_GUIDANCE = 4.0  # w of classifier-free guidance the tab opens with
+TEXT_DROPOUT = 0.1  # share of training captions replaced by "" (the unconditional ε_θ(z_t, t, ∅))
+
+
+def autoencoder_config() -> dict:
+    """AutoencoderKL's arguments: 1 channel in and out, 32 -> 16 -> 8 px, 4 latent channels (a 4x compression of 28x28)."""
+    return dict(in_channels=1, out_channels=1, down_block_types=("DownEncoderBlock2D",) * 3,
+                up_block_types=("UpDecoderBlock2D",) * 3, block_out_channels=(32, 64, 64), layers_per_block=1,
+                latent_channels=LATENT_SHAPE[0], norm_num_groups=16, sample_size=32)
+
+
+def denoiser_config(text_dim: int) -> dict:
+    """UNet2DConditionModel's arguments: plain residual blocks at 8x8, cross-attention to the text at 4x4."""
+    return dict(sample_size=LATENT_SHAPE[1], in_channels=LATENT_SHAPE[0], out_channels=LATENT_SHAPE[0],
+                layers_per_block=1, block_out_channels=(64, 128),
+                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                cross_attention_dim=text_dim, attention_head_dim=8, norm_num_groups=16)
+
+
+def pad_images(images: torch.Tensor) -> torch.Tensor:
+    """(B, 1, 28, 28) in [0, 1] -> (B, 1, 32, 32) in [−1, 1], black border."""
+    return F.pad(images * 2.0 - 1.0, (IMAGE_PAD,) * 4, value=-1.0)
+
+
+def unpad_images(x: torch.Tensor) -> torch.Tensor:
+    """The autoencoder's (B, 1, 32, 32) in [−1, 1] -> (B, 1, 28, 28) in [0, 1]."""
+    return ((x[..., IMAGE_PAD:-IMAGE_PAD, IMAGE_PAD:-IMAGE_PAD] + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def encode(autoencoder: AutoencoderKL, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z_0 = s · E(x): a sample of the encoder's Gaussian (its mean when generator is None), scaled to unit variance."""
+    posterior = autoencoder.encode(pad_images(images)).latent_dist
+    z = posterior.mean if generator is None else posterior.sample(generator)
+    return z * autoencoder.config.scaling_factor
+
+
+def decode(autoencoder: AutoencoderKL, z0: torch.Tensor) -> torch.Tensor:
+    """x̂ = D(z_0 / s): latents -> images (B, 1, 28, 28) in [0, 1]."""
+    return unpad_images(autoencoder.decode(z0 / autoencoder.config.scaling_factor).sample)
+
+
+@dataclass
+class TextContext:
+    """The text encoder's token states (B, L, D) and which tokens are real (B, L): what cross-attention reads."""
+    states: torch.Tensor
+    mask: torch.Tensor
+
+    def repeat(self, n: int) -> TextContext:
+        return TextContext(self.states.expand(n, -1, -1), self.mask.expand(n, -1))
+
+
+def encode_text(clip: CLIPBundle, prompts: Sequence[str]) -> TextContext:
+    """The CLIP text transformer's last hidden states for each prompt (Stable Diffusion conditions on these too)."""
+    tokens = clip.tokenize(prompts)
+    states = clip.model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).last_hidden_state
+    return TextContext(states, tokens["attention_mask"])
+
+
+def guided_noise(unet: UNet2DConditionModel, text: TextContext, empty: TextContext, guidance: float):
+    """ε̂(z_t, t) with classifier-free guidance: ε_∅ + w (ε_c − ε_∅), both from one batched U-Net call.
+
+    text and empty hold one prompt each; w = 1 is plain conditioning, w = 0 ignores the text."""
+
+    text, empty = pad_context(text, empty), pad_context(empty, text)
+
+    def eps_model(z_t: torch.Tensor, t) -> torch.Tensor:
+        n = len(z_t)
+        states = torch.cat([empty.repeat(n).states, text.repeat(n).states])
+        mask = torch.cat([empty.repeat(n).mask, text.repeat(n).mask])
+        out = unet(torch.cat([z_t, z_t]), t, encoder_hidden_states=states, encoder_attention_mask=mask).sample.float()
+        eps_empty, eps_text = out.chunk(2)
+        return eps_empty + guidance * (eps_text - eps_empty)
+
+    return eps_model
+
+
+@dataclass
+class LatentDiffusion:
+    """The three frozen parts: autoencoder, text encoder (the bundled CLIP), and the conditional ε-predictor."""
+    autoencoder: AutoencoderKL
+    unet: UNet2DConditionModel
+    clip: CLIPBundle
+
+    def sample(self, prompt: str, n: int, guidance: float, num_steps: int, generator: torch.Generator,
+               sampler: str = "ddim") -> Iterator[DiffusionStep]:
+        """Yields every reverse step in latent space (x_t and x0_hat are latents; decode them to look)."""
+        text = encode_text(self.clip, [prompt])
+        empty = encode_text(self.clip, [""])
+        eps_model = guided_noise(self.unet, text, empty, guidance)
+        alphas = noise_schedule()
+        shape = (n, *LATENT_SHAPE)
+        if sampler == "ddpm":
+            return ddpm_sample(eps_model, shape, alphas, generator)
+        return ddim_sample(eps_model, shape, alphas, num_steps, generator)
+
+
+def pad_context(context: TextContext, other: TextContext) -> TextContext:
+    """Pad the token axis to the longer of two contexts (masked positions), so both batch together."""
+    length = max(context.states.shape[1], other.states.shape[1])
+    extra = length - context.states.shape[1]
+    if extra == 0:
+        return context
+    return TextContext(F.pad(context.states, (0, 0, 0, extra)), F.pad(context.mask, (0, extra)))
+
+
+AUTOENCODER_CHECKPOINT = "ldm_autoencoder"
+DENOISER_CHECKPOINT = "ldm"
+
+
+def load_autoencoder() -> AutoencoderKL:
+    from diffusers import AutoencoderKL
+
+    return MODELS.get(AUTOENCODER_CHECKPOINT, lambda: load_model(AutoencoderKL, AUTOENCODER_CHECKPOINT))
+
+
+def load() -> LatentDiffusion:
+    """The bundled latent diffusion model: autoencoder + CLIP text encoder + conditional U-Net, cached."""
+    from diffusers import UNet2DConditionModel
+
+    unet = MODELS.get(DENOISER_CHECKPOINT, lambda: load_model(UNet2DConditionModel, DENOISER_CHECKPOINT))
+    return LatentDiffusion(load_autoencoder(), unet, load_bundle())

@@ -1,0 +1,255 @@
+"""Recipes `ldm_autoencoder` and `ldm`: latent diffusion in two stages, as Stable Diffusion is trained.
+
+    python -m core.train ldm_autoencoder   # stage 1: the KL autoencoder (about 20 minutes on 2 CPU cores)
+    python -m core.train ldm               # stage 2: the text-conditioned U-Net on its latents (needs clip too)
+
+Stage 1 learns E and D with an L1 reconstruction loss plus a small KL(q(z|x) ‖ N(0, I)) that keeps the latent
+space smooth, then measures the latents' spread so that s · E(x) has unit variance. Stage 2 freezes E and the CLIP
+text encoder and trains ε_θ(z_t, t, c) with the simplified loss on captions drawn like the CLIP recipe's ("a picture
+of a dark sneaker"), 10% of them replaced by "" for classifier-free guidance.
+"""
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+
+import torch
+
+from core import runtime
+from core.checkpoints import CheckpointError, save_model
+from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption, load_bundle
+from core.data import FASHION_CLASSES, load_training_data
+from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, last_step, noise_schedule, q_sample, simple_loss
+from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DENOISER_CHECKPOINT, TEXT_DROPOUT, LatentDiffusion,
+                                   autoencoder_config, decode, denoiser_config, encode_text, load_autoencoder,
+                                   pad_images, unpad_images)
+from core.metrics import (class_consistency, class_histogram, classifier_outputs, frechet_distance,
+                          load_classifier, mse, psnr)
+from core.train.common import (Stopwatch, ema_update, endless_minibatches, make_card, output_root, progress,
+                               seed_everything)
+from core.train.diffusion import learning_rate
+
+
+@dataclass(frozen=True)
+class AutoencoderTrainConfig:
+    steps: int = 2500
+    batch_size: int = 64
+    lr: float = 5e-4
+    warmup_steps: int = 100
+    kl_weight: float = 1e-4  # per image: sum of |x - D(z)| over pixels + kl_weight * KL; small, as in Stable Diffusion
+    seed: int = 0
+    bf16: str = "auto"
+    dry_run: bool = False
+
+
+@torch.inference_mode()
+def posterior_moments(autoencoder, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's Gaussian q(z|x) for each image: means and standard deviations, (N, 4, 8, 8) each, unscaled."""
+    means, stds = [], []
+    for chunk in images.split(batch_size):
+        posterior = autoencoder.encode(pad_images(chunk)).latent_dist
+        means.append(posterior.mean)
+        stds.append(posterior.std)
+    return torch.cat(means), torch.cat(stds)
+
+
+def main_autoencoder(cfg: AutoencoderTrainConfig) -> dict:
+    from diffusers import AutoencoderKL
+
+    generator = seed_everything(cfg.seed)
+    device = runtime.device()
+    bf16 = runtime.use_bf16(cfg.bf16, device)
+    train_x, _ = load_training_data("train", tiny=cfg.dry_run).tensors()
+    test_x, _ = load_training_data("test", tiny=cfg.dry_run).tensors()
+    autoencoder = AutoencoderKL(**autoencoder_config()).to(device).train()
+    optimizer = torch.optim.Adam(autoencoder.parameters(), lr=cfg.lr)
+    steps = 2 if cfg.dry_run else cfg.steps
+    batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
+    curves: dict[str, list[float]] = {"reconstruction_l1_per_100_steps": [], "kl_per_100_steps": []}
+    sums = torch.zeros(2)
+    clock = Stopwatch()
+    bar = progress(steps, AUTOENCODER_CHECKPOINT)
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        x = pad_images(train_x[next(batches)]).to(device)
+        with runtime.autocast(bf16, device):
+            posterior = autoencoder.encode(x).latent_dist
+            reconstruction = autoencoder.decode(posterior.sample(generator)).sample.float()
+        l1 = (reconstruction - x).abs().flatten(1).sum(1).mean()
+        kl = posterior.kl().float().mean()
+        loss = l1 + cfg.kl_weight * kl
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sums += torch.tensor([l1.item(), kl.item()])
+        if (step + 1) % 100 == 0 or step + 1 == steps:
+            count = (step % 100) + 1
+            curves["reconstruction_l1_per_100_steps"].append(round(sums[0].item() / count, 3))
+            curves["kl_per_100_steps"].append(round(sums[1].item() / count, 2))
+            sums.zero_()
+        bar.update(1)
+        bar.set_postfix(l1=f"{l1.item():.1f}", kl=f"{kl.item():.0f}", refresh=False)
+    bar.close()
+    training_seconds = clock.seconds
+
+    autoencoder = autoencoder.cpu().eval()
+    means, _ = posterior_moments(autoencoder, train_x[:10_000])
+    scaling = round(1.0 / means.std().item(), 5)
+    autoencoder.register_to_config(scaling_factor=scaling)
+    with torch.inference_mode():
+        test_means, test_stds = posterior_moments(autoencoder, test_x)
+        reconstructions = torch.cat([unpad_images(autoencoder.decode(m).sample) for m in test_means.split(500)])
+    metrics = {"training_seconds": training_seconds, "seconds_per_training_step": round(training_seconds / steps, 3),
+               "latent_shape": list(test_means.shape[1:]), "scaling_factor": scaling,
+               "test_mse": round(mse(reconstructions, test_x).mean().item(), 5),
+               "test_psnr_db": round(psnr(reconstructions, test_x).mean().item(), 2),
+               "mean_posterior_std": round(test_stds.mean().item(), 4)}
+    try:
+        classifier = load_classifier()
+        _, on_originals = classifier_outputs(classifier, test_x)
+        _, on_reconstructions = classifier_outputs(classifier, reconstructions)
+        metrics["classifier_agreement_on_reconstructions"] = round((on_originals == on_reconstructions).float().mean().item(), 4)
+    except CheckpointError:
+        pass
+    card = make_card(
+        AUTOENCODER_CHECKPOINT, cfg, defaults=AutoencoderTrainConfig(),
+        data="Fashion-MNIST train (60,000 images, padded to 32 px); metrics on the 10,000 test images"
+        if not cfg.dry_run else "dry run: 64 bundled-sample images",
+        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
+    )
+    folder = save_model(autoencoder, AUTOENCODER_CHECKPOINT, card, output_root(cfg.dry_run))
+    print(f"{AUTOENCODER_CHECKPOINT}: {metrics}; wrote {folder}")
+    return card
+
+
+@dataclass(frozen=True)
+class DenoiserTrainConfig:
+    steps: int = 4000
+    batch_size: int = 128
+    lr: float = 5e-4
+    warmup_steps: int = 200
+    ema_decay: float = 0.999
+    text_dropout: float = TEXT_DROPOUT
+    eval_per_class: int = 100
+    eval_ddim_steps: int = 50
+    eval_guidance: tuple[float, ...] = (1.0, 2.0, 4.0, 7.0)
+    seed: int = 0
+    bf16: str = "auto"
+    dry_run: bool = False
+
+
+class CaptionTable:
+    """Every caption the recipe can draw, encoded once by the frozen text encoder (rows share one padded length)."""
+
+    def __init__(self, clip, captions: list[str]):
+        self.row = {caption: i for i, caption in enumerate(captions)}
+        with torch.inference_mode():
+            context = encode_text(clip, captions)
+        self.states, self.mask = context.states.clone(), context.mask.clone()
+
+    def lookup(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.tensor([self.row[c] for c in captions])
+        return self.states[rows], self.mask[rows]
+
+
+@torch.inference_mode()
+def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: int, num_steps: int,
+                      guidances: tuple[float, ...], generator: torch.Generator) -> dict:
+    """For each guidance w: prompt "a photo of a {class}" per_class times per class (a quarter of that for w other
+    than the default); the share the evaluation
+    classifier reads as the named class (overall and per class), and the FD of the samples vs the test set."""
+    classifier = load_classifier()
+    test_features, _ = classifier_outputs(classifier, test_x)
+    results = {}
+    for w in guidances:
+        n = per_class if w == DEFAULT_GUIDANCE else max(1, per_class // 4)  # the tab's default gets the full count
+        images, requested = [], []
+        for c, name in enumerate(CLASS_PROMPT_NAMES):
+            final = last_step(model.sample(ZERO_SHOT_TEMPLATE.format(name), n, w, num_steps, generator))
+            images.append(decode(model.autoencoder, final.x_t))
+            requested.append(torch.full((n,), c))
+        images, requested = torch.cat(images), torch.cat(requested)
+        features, predictions = classifier_outputs(classifier, images)
+        results[f"guidance_{w:g}"] = {
+            "samples": len(images),
+            "class_consistency": round(class_consistency(predictions, requested), 4),
+            "class_consistency_by_class": {name: round(class_consistency(predictions[requested == c], requested[requested == c]), 4)
+                                           for c, name in enumerate(FASHION_CLASSES)},
+            "fd_samples_vs_test": round(frechet_distance(features, test_features), 3),
+            "class_shares_of_samples": class_histogram(predictions)}
+    return results
+
+
+def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
+    from diffusers import UNet2DConditionModel
+
+    generator = seed_everything(cfg.seed)
+    rng = random.Random(cfg.seed)
+    device = runtime.device()
+    bf16 = runtime.use_bf16(cfg.bf16, device)
+    train_x, train_y = load_training_data("train", tiny=cfg.dry_run).tensors()
+    test_x, _ = load_training_data("test", tiny=cfg.dry_run).tensors()
+    autoencoder, clip = load_autoencoder(), load_bundle()
+    captions = CaptionTable(clip, sorted(set(all_caption_words())) + [""])
+    means, stds = posterior_moments(autoencoder, train_x)
+    scaling = autoencoder.config.scaling_factor
+    alpha_bars = alpha_bar(noise_schedule()).float()
+
+    unet = UNet2DConditionModel(**denoiser_config(clip.model.config.text_config.hidden_size)).to(device).train()
+    average = copy.deepcopy(unet).requires_grad_(False)
+    optimizer = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
+    steps = 2 if cfg.dry_run else cfg.steps
+    batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
+    curves: dict[str, list[float]] = {"loss_per_100_steps": []}
+    running = 0.0
+    clock = Stopwatch()
+    bar = progress(steps, DENOISER_CHECKPOINT)
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        index = next(batches)
+        z0 = (means[index] + stds[index] * torch.randn(means[index].shape, generator=generator)) * scaling
+        texts = ["" if rng.random() < cfg.text_dropout else fashion_caption(int(y), x, rng)
+                 for x, y in zip(train_x[index], train_y[index])]
+        states, mask = captions.lookup(texts)
+        t = torch.randint(0, NUM_TRAIN_STEPS, (len(z0),), generator=generator)
+        eps = torch.randn(z0.shape, generator=generator)
+        z_t = q_sample(z0, alpha_bars[t], eps)
+        with runtime.autocast(bf16, device):
+            eps_hat = unet(z_t.to(device), t.to(device), encoder_hidden_states=states.to(device),
+                           encoder_attention_mask=mask.to(device)).sample
+        loss = simple_loss(eps.to(device), eps_hat)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        ema_update(average, unet, cfg.ema_decay)
+        running += loss.item()
+        if (step + 1) % 100 == 0 or step + 1 == steps:
+            curves["loss_per_100_steps"].append(round(running / ((step % 100) + 1), 4))
+            running = 0.0
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    bar.close()
+    training_seconds = clock.seconds
+
+    unet = average.cpu().eval()
+    metrics = {"training_seconds": training_seconds, "seconds_per_training_step": round(training_seconds / steps, 3),
+               "autoencoder": AUTOENCODER_CHECKPOINT, "text_encoder": "clip (its text transformer's token states)",
+               "prompt_for_metrics": ZERO_SHOT_TEMPLATE, "sampler_for_metrics": f"DDIM, {cfg.eval_ddim_steps} steps"}
+    try:
+        metrics["by_guidance"] = evaluate_denoiser(
+            LatentDiffusion(autoencoder, unet, clip), test_x, 2 if cfg.dry_run else cfg.eval_per_class,
+            2 if cfg.dry_run else cfg.eval_ddim_steps, cfg.eval_guidance, generator)
+    except CheckpointError:
+        pass
+    card = make_card(
+        DENOISER_CHECKPOINT, cfg, defaults=DenoiserTrainConfig(),
+        data="Fashion-MNIST train (60,000 images, with captions from their labels); metrics vs the test set"
+        if not cfg.dry_run else "dry run: 64 bundled-sample images",
+        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
+    )
+    folder = save_model(unet, DENOISER_CHECKPOINT, card, output_root(cfg.dry_run))
+    print(f"{DENOISER_CHECKPOINT}: {metrics}; wrote {folder}")
+    return card
