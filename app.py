@@ -7,7 +7,7 @@ import os
 
 import gradio as gr
 
-from demos import autoencoder, clip, divergence, gan, stylegan, toy_gan, vae
+from demos import autoencoder, clip, diffusion, divergence, gan, latent_diffusion, stylegan, toy_gan, vae
 
 TABS = (  # (title, tab id, builder): lecture order
     ("Autoencoders", "autoencoder", autoencoder.build),
@@ -17,7 +17,9 @@ TABS = (  # (title, tab id, builder): lecture order
     ("GAN training, live", "toy_gan", toy_gan.build),  # the training loop and mode collapse
     ("StyleGAN", "stylegan", stylegan.build),
     ("Conditional GAN", "cgan", gan.build_conditional),
+    ("Diffusion", "diffusion", diffusion.build),
     ("CLIP", "clip", clip.build),  # the lecture places CLIP between DDPM and Stable Diffusion
+    ("Latent diffusion", "latent_diffusion", latent_diffusion.build),  # Stable Diffusion: CLIP's text encoder conditions it
 )
 CSS = """
 .checkpoint-notice { border-left: 4px solid #d97706; padding-left: 0.75em; }

@@ -222,7 +222,8 @@ def ddpm_scheduler(alphas: torch.Tensor) -> DDPMScheduler:
 
 
 def ddim_scheduler(alphas: torch.Tensor) -> DDIMScheduler:
-    return DDIMScheduler(**scheduler_kwargs(alphas), set_alpha_to_one=True)
+    # "trailing": the first step starts at t = T (pure noise), however few steps are taken
+    return DDIMScheduler(**scheduler_kwargs(alphas), set_alpha_to_one=True, timestep_spacing="trailing")
 
 
 def _run(scheduler, eps_model, x: torch.Tensor, generator: torch.Generator | None, **step_kwargs) -> Iterator[DiffusionStep]:

@@ -132,3 +132,36 @@ def confusion_heatmap(confusion, class_names: list[str], cell: int = 44, label_w
                 draw.text((x + cell / 2, y + cell / 2), str(count), fill="white" if share > 0.6 else "black",
                           font=font, anchor="mm")
     return canvas
+
+
+def schedule_chart(curves: dict[str, list[float]], marker: int, width: int = 520, height: int = 260,
+                   colours: tuple[str, ...] = ("#4e79a7", "#e15759", "#59a14f")) -> Image.Image:
+    """Curves over t = 1..T on a [0, 1] axis, with a vertical line at t = marker and each curve's value there."""
+    margin_left, margin_bottom, margin_top = 40, 28, 10
+    plot_w, plot_h = width - margin_left - 10, height - margin_bottom - margin_top
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = _font(12)
+    total = len(next(iter(curves.values())))
+
+    def point(t: int, value: float) -> tuple[float, float]:
+        return (margin_left + plot_w * (t - 1) / max(1, total - 1),
+                margin_top + plot_h * (1.0 - min(max(value, 0.0), 1.0)))
+
+    draw.rectangle((margin_left, margin_top, margin_left + plot_w, margin_top + plot_h), outline="#999999")
+    for value in (0.0, 0.5, 1.0):
+        _, y = point(1, value)
+        draw.text((margin_left - 6, y), f"{value:g}", fill="black", font=font, anchor="rm")
+    for t in (1, total // 4, total // 2, 3 * total // 4, total):
+        x, _ = point(t, 0)
+        draw.text((x, margin_top + plot_h + 4), f"{t}", fill="black", font=font, anchor="ma")
+    mx, _ = point(marker, 0)
+    draw.line((mx, margin_top, mx, margin_top + plot_h), fill="#333333", width=1)
+    for k, (name, values) in enumerate(curves.items()):
+        colour = colours[k % len(colours)]
+        draw.line([point(t + 1, v) for t, v in enumerate(values)], fill=colour, width=2)
+        x, y = point(marker, values[marker - 1])
+        draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=colour)
+        draw.text((margin_left + 8, margin_top + 6 + 16 * k), f"{name} = {values[marker - 1]:.3f}", fill=colour,
+                  font=font)
+    return canvas

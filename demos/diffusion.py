@@ -1,0 +1,238 @@
+"""Tab "Diffusion": the forward process in closed form, and the trained U-Net removing noise step by step."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import torch
+
+from core import diffusion
+from core.checkpoints import CheckpointError, read_card
+from core.data import image_grid, to_model_input
+from core.plots import schedule_chart
+from core.runtime import generator
+from demos.common import (bounded_int, checkpoint_notice, friendly_errors, image_sources, output_image,
+                          sample_image, seed_input, valid_seed)
+
+T = diffusion.NUM_TRAIN_STEPS
+STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)
+MAX_IMAGES = 16
+FRAME_INTERVAL_S = 0.1  # stream a frame at least this often; every step is computed, frames are throttled
+MAX_SNAPSHOTS = 100  # steps kept for the replay slider (every step of a short DDIM run, every 10th of DDPM's 1000)
+SAMPLERS = ("DDIM", "DDPM")
+FORWARD_INTRO = f"""
+## Diffusion, forward: destroying an image on purpose
+The lecture's step adds a little Gaussian noise, **x_t = √(1 − α_t) · x_(t−1) + √α_t · ε_t**, with α_t (the step's
+noise variance; β_t in the DDPM paper) rising linearly from {diffusion.ALPHA_START} to {diffusion.ALPHA_END} over
+T = {T} steps. Composing the steps gives the closed form **x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε**, ᾱ_t = ∏(1 − α_s):
+any x_t in one jump. Slide t: left, the closed form; right, t single steps with fresh noise each time — different
+draws of the same distribution N(√ᾱ_t x_0, (1 − ᾱ_t) I).
+"""
+REVERSE_INTRO = """
+## Diffusion, backward: a U-Net removes the noise
+A U-Net ε_θ(x_t, t) was trained (`python -m core.train ddpm`) with the lecture's loss
+‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²: it predicts the noise in x_t. Sampling starts from pure noise x_T and
+removes the predicted noise step by step. Left: x_t as it is denoised; right: the model's current guess of the clean
+image, x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t. **DDPM** takes all 1,000 steps and adds fresh noise in each;
+**DDIM** uses the same network but jumps deterministically through fewer steps.
+"""
+
+
+def _grid(x: torch.Tensor) -> np.ndarray:
+    """Model-range images (n, 1, 28, 28) as one uint8 grid (n = 1: large)."""
+    n = len(x)
+    scale = 8 if n == 1 else 4 if n <= 4 else 3
+    return np.asarray(image_grid(diffusion.to_image_range(x), columns=min(n, 4 if n <= 4 else 8), scale=scale))
+
+
+# --- forward ------------------------------------------------------------------------------------------------
+
+def _standardised_noise(x_t: torch.Tensor, x0: torch.Tensor, alpha_bar_t: float) -> tuple[float, float]:
+    """Mean and std of (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t): both ≈ 0 and 1 if x_t ~ q(x_t | x_0)."""
+    residual = (x_t - np.sqrt(alpha_bar_t) * x0) / np.sqrt(1.0 - alpha_bar_t)
+    return residual.mean().item(), residual.std().item()
+
+
+@friendly_errors
+def forward(image, t, seed):
+    """An image and a step t (1..T) -> x_t by the closed form, x_t by t single steps, a strip over t, the numbers."""
+    if image is None:
+        raise ValueError("Pick an example, upload or draw an image first.")
+    t = bounded_int(t, "t", 1, T)
+    rng = generator(valid_seed(seed))
+    x0 = diffusion.to_model_range(to_model_input(image))
+    alphas = diffusion.noise_schedule()
+    alpha_bars = diffusion.alpha_bar(alphas)
+    a_bar = alpha_bars[t - 1].item()
+    eps = torch.randn(x0.shape, generator=rng)
+    closed = diffusion.q_sample(x0, a_bar, eps)
+    stepped = x0
+    for s in range(t):  # the lecture's one-step formula, t times, fresh noise each step
+        stepped = diffusion.forward_step(stepped, alphas[s].float(), torch.randn(x0.shape, generator=rng))
+    strip = torch.cat([x0 if s == 0 else diffusion.q_sample(x0, alpha_bars[s - 1].item(), eps) for s in STRIP_STEPS])
+    closed_stats, stepped_stats = _standardised_noise(closed, x0, a_bar), _standardised_noise(stepped, x0, a_bar)
+    snr = a_bar / (1 - a_bar)
+    text = (f"**t = {t}**: α_t = {alphas[t - 1].item():.5f}, ᾱ_t = {a_bar:.4f}, SNR = ᾱ_t / (1 − ᾱ_t) = {snr:.3g}\n\n"
+            f"x_{t} = √{a_bar:.4f} · x_0 + √{1 - a_bar:.4f} · ε = **{np.sqrt(a_bar):.3f} · x_0 + "
+            f"{np.sqrt(1 - a_bar):.3f} · ε**\n\n"
+            f"Check: (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t) should be N(0, 1) noise. Closed form: mean {closed_stats[0]:+.3f}, "
+            f"std {closed_stats[1]:.3f}; {t} single steps: mean {stepped_stats[0]:+.3f}, std {stepped_stats[1]:.3f} "
+            f"(784 pixels each).")
+    chart = schedule_chart({"√ᾱ_t (signal)": alpha_bars.sqrt().tolist(),
+                            "√(1 − ᾱ_t) (noise)": (1 - alpha_bars).sqrt().tolist(),
+                            "SNR / (1 + SNR) = ᾱ_t": alpha_bars.tolist()}, marker=t)
+    strip_image = image_grid(diffusion.to_image_range(strip), columns=len(STRIP_STEPS), scale=4)
+    return (_grid(closed), _grid(stepped), strip_image, text, chart)
+
+
+# --- reverse ------------------------------------------------------------------------------------------------
+
+def _check_run(sampler, steps, n) -> tuple[str, int, int]:
+    if sampler not in SAMPLERS:
+        raise ValueError(f"Choose a sampler among {', '.join(SAMPLERS)}, not {sampler!r}.")
+    n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
+    steps = T if sampler == "DDPM" else bounded_int(steps, "The number of DDIM steps", 1, T)
+    return sampler, steps, n
+
+
+def run_sampler(eps_model, shape, sampler: str, steps: int, rng: torch.Generator):
+    alphas = diffusion.noise_schedule()
+    if sampler == "DDPM":
+        return diffusion.ddpm_sample(eps_model, shape, alphas, rng)
+    return diffusion.ddim_sample(eps_model, shape, alphas, steps, rng)
+
+
+@dataclass
+class Frame:
+    """One rendered step of a sampler run: whether to show it now and whether the replay keeps it."""
+    item: diffusion.DiffusionStep
+    pictures: tuple
+    show: bool
+    keep: bool
+    elapsed: float
+
+
+def stream_steps(steps, render, keep_every: int):
+    """Run a sampler to the end, rendering a step when it is shown (at most every FRAME_INTERVAL_S, and the last)
+    or kept for the replay (every keep_every-th): every step is computed, only the frames are throttled."""
+    start = last_shown = time.perf_counter()
+    for item in steps:
+        now = time.perf_counter()
+        final = item.step == item.total
+        show = final or now - last_shown >= FRAME_INTERVAL_S
+        keep = final or item.step == 1 or item.step % keep_every == 0
+        if show:
+            last_shown = now
+        if show or keep:
+            yield Frame(item, render(item), show, keep, now - start)
+
+
+def _status(item, elapsed: float, sampler: str) -> str:
+    rate = item.step / max(elapsed, 1e-6)
+    return (f"**{sampler} step {item.step} of {item.total}** (t = {item.t}) · {rate:.0f} steps/s · "
+            f"{1000 * elapsed / item.step:.1f} ms per step")
+
+
+@friendly_errors
+def sample(seed, sampler, steps, n):
+    """x_T ~ N(0, I) -> the trained U-Net's reverse process; streams (x_t, x̂_0, status, final, replay, history)."""
+    sampler, steps, n = _check_run(sampler, steps, n)
+    model = diffusion.load()
+    rng = generator(valid_seed(seed))
+    total = T if sampler == "DDPM" else steps
+    keep_every = max(1, -(-total // MAX_SNAPSHOTS))
+    history: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+
+    def render(item):
+        return (item.step, item.t, _grid(item.x_t), _grid(item.x0_hat))
+
+    with torch.inference_mode():
+        for frame in stream_steps(run_sampler(model, (n, 1, 28, 28), sampler, steps, rng), render, keep_every):
+            if frame.keep:
+                history.append(frame.pictures)
+            if not frame.show:
+                continue
+            step, t, grid_t, grid_0 = frame.pictures
+            final = frame.item.step == frame.item.total
+            yield (grid_t, grid_0, _status(frame.item, frame.elapsed, sampler), grid_t if final else gr.skip(),
+                   gr.update(maximum=len(history), value=len(history), visible=True) if final else gr.skip(),
+                   history if final else gr.skip())
+
+
+def replay(history, position):
+    """The replay slider: the kept step at `position` (1-based) -> (x_t, x̂_0, caption)."""
+    if not history:
+        raise gr.Error("Run the sampler first; the replay shows its steps.")
+    position = bounded_int(position, "The replay position", 1, len(history))
+    step, t, x_t, x0_hat = history[position - 1]
+    return x_t, x0_hat, f"Replay: step {step} (t = {t})"
+
+
+def _card_summary() -> str:
+    try:
+        metrics = read_card("ddpm")["metrics"]
+    except CheckpointError:
+        return ""
+    if "fd_samples_vs_test" not in metrics:
+        return ""
+    shares = metrics["class_shares_of_samples"]
+    return (f"Measured when trained: {metrics['samples_for_metrics']:,} samples ({metrics['sampler_for_metrics']}) "
+            f"have a Fréchet distance of {metrics['fd_samples_vs_test']:.1f} to the test set (evaluation-classifier "
+            f"features); every class appears, the rarest ({min(shares, key=shares.get)}) in "
+            f"{100 * min(shares.values()):.1f}% of them. Training: {metrics['training_seconds'] / 60:.0f} minutes on "
+            f"2 CPU cores.")
+
+
+def build(tab: gr.Tab) -> None:
+    checkpoint_notice(["ddpm"])
+    gr.Markdown(FORWARD_INTRO)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            source = gr.Image(label="x_0", type="numpy", image_mode=None, sources=["upload", "clipboard"], height=240,
+                              value=sample_image(0))
+            image_sources(source, "diffusion")
+        with gr.Column(scale=2):
+            with gr.Row():
+                t = gr.Slider(1, T, value=250, step=1, label="t")
+                noise_seed = seed_input("Seed of ε")
+            with gr.Row():
+                closed = output_image("x_t by the closed form")
+                stepped = output_image("x_t by t single steps")
+                chart = gr.Image(label="Schedule", type="pil", format="png", height=270, interactive=False)
+            numbers = gr.Markdown()
+            strip = gr.Image(label=f"One ε, t = {', '.join(map(str, STRIP_STEPS))}", type="pil", format="png",
+                             interactive=False)
+    forward_outputs = [closed, stepped, strip, numbers, chart]
+    inputs = [source, t, noise_seed]
+    t.release(forward, inputs, forward_outputs, api_name="diffusion_forward", show_progress="hidden")
+    noise_seed.submit(forward, inputs, forward_outputs, api_name="diffusion_forward_seed", api_visibility="private",
+                      show_progress="hidden")
+    source.change(forward, inputs, forward_outputs, api_name="diffusion_forward_image", api_visibility="private",
+                  show_progress="hidden")
+    tab.select(forward, inputs, forward_outputs, api_name="diffusion_forward_open", api_visibility="private",
+               show_progress="hidden")
+
+    gr.Markdown(REVERSE_INTRO)
+    gr.Markdown(_card_summary())
+    with gr.Row():
+        seed = seed_input("Seed of x_T")
+        sampler = gr.Radio(list(SAMPLERS), value="DDIM", label="Sampler")
+        steps = gr.Slider(1, T, value=50, step=1, label="DDIM steps (DDPM always takes 1,000)")
+        n = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
+    with gr.Row():
+        run_button = gr.Button("Sample", variant="primary")
+        stop_button = gr.Button("Stop")
+    status = gr.Markdown("Press **Sample**.")
+    with gr.Row():
+        x_t = output_image("x_t", elem_id="diffusion-x-t")
+        x0_hat = output_image("x̂_0: the model's guess of the clean image")
+        final = output_image("Final samples", elem_id="diffusion-final")
+    history = gr.State([])
+    position = gr.Slider(1, 2, value=1, step=1, label="Replay the run's steps", visible=False)
+    run = run_button.click(sample, [seed, sampler, steps, n], [x_t, x0_hat, status, final, position, history],
+                           api_name="diffusion_sample", concurrency_limit=2)
+    stop_button.click(None, None, None, cancels=[run], api_name="diffusion_stop", api_visibility="private")
+    position.input(replay, [history, position], [x_t, x0_hat, status], api_name="diffusion_replay",
+                   api_visibility="private", show_progress="hidden")

@@ -1,0 +1,160 @@
+"""Tab "Latent diffusion": text -> image as in Stable Diffusion, small: denoise a 4x8x8 latent, decode it."""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
+
+from core import diffusion, latent_diffusion
+from core.checkpoints import CheckpointError, read_card
+from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, unknown_words
+from core.data import image_grid, signed_to_rgb
+from core.runtime import generator
+from demos.common import bounded_float, bounded_int, checkpoint_notice, friendly_errors, output_image, seed_input, valid_seed
+from demos.diffusion import MAX_SNAPSHOTS, run_sampler, stream_steps
+
+MAX_IMAGES = 8
+MAX_GUIDANCE = 15.0
+CHECKPOINTS = (latent_diffusion.AUTOENCODER_CHECKPOINT, latent_diffusion.DENOISER_CHECKPOINT, "clip")
+PROMPTS = [ZERO_SHOT_TEMPLATE.format(name) for name in CLASS_PROMPT_NAMES] + [
+    "a picture of a dark sneaker", "a light dress", "a handbag", "a pair of trousers on a black background"]
+INTRO = """
+## Latent diffusion: text to image, as in Stable Diffusion
+Denoising 28x28 pixels is slow, so Stable Diffusion moves the diffusion into the **latent space of an
+autoencoder** whose encoder E and decoder D are trained first and then fixed. Here E squeezes a garment (padded to
+32x32) into a **4 x 8 x 8 latent** (256 numbers instead of 1,024); the U-Net denoises latents, and D turns the
+result into pixels. The text reaches the U-Net through **cross-attention** on the token states of this app's own
+CLIP text encoder (the CLIP tab). **Classifier-free guidance**: the U-Net also learned to denoise without text
+(captions were dropped 10% of the time); each step mixes both predictions,
+ε̂ = ε(z_t, ∅) + w · (ε(z_t, text) − ε(z_t, ∅)). w = 0 ignores the prompt, w = 1 is plain conditioning, larger w
+follows the prompt harder (and costs variety).
+"""
+
+
+def _images(model: latent_diffusion.LatentDiffusion, z: torch.Tensor) -> np.ndarray:
+    n = len(z)
+    images = latent_diffusion.decode(model.autoencoder, z)
+    return np.asarray(image_grid(images, columns=min(n, 4), scale=8 if n == 1 else 4))
+
+
+def _latent_view(z: torch.Tensor) -> np.ndarray:
+    """The first image's latent: its 4 channels as 8x8 tiles, blue negative / red positive (each tile scaled alone)."""
+    tiles = signed_to_rgb(z[0].unsqueeze(1))  # (4, 1, 8, 8) -> (4, 3, 8, 8)
+    return np.asarray(image_grid(tiles, columns=4, scale=20, pad=2))
+
+
+def _check_prompt(prompt) -> str:
+    if prompt is None:
+        prompt = ""
+    if not isinstance(prompt, str):
+        raise ValueError("The prompt must be text.")
+    prompt = prompt.strip()
+    if len(prompt) > latent_diffusion.MAX_PROMPT_CHARACTERS:
+        raise ValueError(f"The prompt is {len(prompt)} characters long; at most {latent_diffusion.MAX_PROMPT_CHARACTERS}.")
+    return prompt
+
+
+def _prompt_note(model: latent_diffusion.LatentDiffusion, prompt: str) -> str:
+    if not prompt:
+        return "No prompt: the model samples **unconditionally** (any garment); guidance has no effect."
+    unknown = unknown_words(model.clip.tokenizer, prompt)
+    if unknown:
+        return (f"Words the text encoder never saw in training (read as 'unknown'): **{', '.join(unknown)}**. "
+                "It knows the ten class names, some synonyms, 'dark'/'light' and the caption templates.")
+    return ""
+
+
+@friendly_errors
+def text_to_image(prompt, guidance, steps, seed, n):
+    """A prompt -> images: DDIM in latent space with classifier-free guidance; streams each step decoded."""
+    prompt = _check_prompt(prompt)
+    guidance = bounded_float(guidance, "The guidance scale w", 0.0, MAX_GUIDANCE)
+    steps = bounded_int(steps, "The number of DDIM steps", 1, diffusion.NUM_TRAIN_STEPS)
+    n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
+    model = latent_diffusion.load()
+    rng = generator(valid_seed(seed))
+    note = _prompt_note(model, prompt)
+
+    def render(item):
+        return _images(model, item.x_t), _images(model, item.x0_hat), _latent_view(item.x_t)
+
+    keep_every = max(1, -(-steps // MAX_SNAPSHOTS))
+    with torch.inference_mode():
+        text = latent_diffusion.encode_text(model.clip, [prompt])
+        empty = latent_diffusion.encode_text(model.clip, [""])
+        eps_model = latent_diffusion.guided_noise(model.unet, text, empty, guidance)
+        run = run_sampler(eps_model, (n, *latent_diffusion.LATENT_SHAPE), "DDIM", steps, rng)
+        for frame in stream_steps(run, render, keep_every):
+            if not frame.show:
+                continue
+            item = frame.item
+            decoded, guess, latent_view = frame.pictures
+            status = (f"**DDIM step {item.step} of {item.total}** (t = {item.t}) · "
+                      f"{1000 * frame.elapsed / item.step:.1f} ms per step, decoding included")
+            final = item.step == item.total
+            yield decoded, guess, latent_view, "  \n".join(filter(None, [status, note])), decoded if final else gr.skip()
+
+
+def measure_costs() -> pd.DataFrame:
+    """Time one U-Net call for one image in pixel space (ddpm) and in latent space (ldm, both guidance branches),
+    and put the training costs from the cards beside them."""
+    rows = []
+    pixel = diffusion.load()
+    model = latent_diffusion.load()
+    with torch.inference_mode():
+        text = latent_diffusion.encode_text(model.clip, ["a photo of a sneaker"])
+        empty = latent_diffusion.encode_text(model.clip, [""])
+        guided = latent_diffusion.guided_noise(model.unet, text, empty, latent_diffusion.DEFAULT_GUIDANCE)
+        cases = (("pixel space (ddpm)", pixel, torch.zeros(1, 1, 28, 28), "ddpm"),
+                 ("latent space (ldm), with guidance", guided, torch.zeros(1, *latent_diffusion.LATENT_SHAPE), "ldm"))
+        for name, eps_model, x, card_name in cases:
+            eps_model(x, 500)
+            start = time.perf_counter()
+            for _ in range(10):
+                eps_model(x, 500)
+            step_ms = 100 * (time.perf_counter() - start)
+            network = pixel if card_name == "ddpm" else model.unet
+            try:
+                metrics = read_card(card_name)["metrics"]
+                train = (f"{metrics['seconds_per_training_step']:.2f} s per batch of 128; "
+                         f"{metrics['training_seconds'] / 60:.0f} min in all")
+            except (CheckpointError, KeyError):
+                train = "(no card)"
+            rows.append({"space": name, "numbers denoised per image": int(x[0].numel()),
+                         "U-Net parameters": f"{sum(p.numel() for p in network.parameters()) / 1e6:.2f} M",
+                         "one step, one image (ms)": round(step_ms, 1), "training": train})
+    return pd.DataFrame(rows)
+
+
+def build(tab: gr.Tab) -> None:
+    checkpoint_notice(CHECKPOINTS)
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            prompt = gr.Textbox(value=PROMPTS[9], label="Prompt", max_lines=2,
+                                max_length=latent_diffusion.MAX_PROMPT_CHARACTERS)
+            gr.Examples([[p] for p in PROMPTS], [prompt], label="Prompts")
+            guidance = gr.Slider(0, MAX_GUIDANCE, value=latent_diffusion.DEFAULT_GUIDANCE, step=0.5,
+                                 label="Guidance scale w")
+            with gr.Row():
+                steps = gr.Slider(1, 200, value=50, step=1, label="DDIM steps")
+                n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images")
+            seed = seed_input("Seed of z_T")
+            run_button = gr.Button("Generate", variant="primary")
+        with gr.Column(scale=2):
+            status = gr.Markdown("Press **Generate**.")
+            with gr.Row():
+                decoded = output_image("D(z_t): the latent being denoised, decoded", elem_id="ldm-decoded")
+                guess = output_image("D(ẑ_0): the model's guess of the final latent, decoded")
+            with gr.Row():
+                latent_view = output_image("z_t of the first image: 4 channels of 8x8 (blue −, red +)")
+                final = output_image("Final images", elem_id="ldm-final")
+    with gr.Accordion("Pixel space vs latent space: the cost of a step", open=False):
+        costs = gr.Dataframe(label="Measured on this machine", interactive=False)
+        measure = gr.Button("Measure one step in each space")
+    run_button.click(text_to_image, [prompt, guidance, steps, seed, n], [decoded, guess, latent_view, status, final],
+                     api_name="text_to_image", concurrency_limit=2)
+    measure.click(friendly_errors(measure_costs), None, costs, api_name="diffusion_costs", api_visibility="private")

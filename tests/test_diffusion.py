@@ -1,0 +1,215 @@
+"""Diffusion: the forward process against its closed form and diffusers, the samplers, the bundled DDPM, the tab."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from core import diffusion
+from demos import diffusion as tab
+from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
+
+ALPHAS = diffusion.noise_schedule()
+ALPHA_BARS = diffusion.alpha_bar(ALPHAS)
+
+
+# --- the forward process ------------------------------------------------------------------------------------
+
+def test_alpha_bar_is_the_product_of_one_minus_alpha():
+    assert ALPHA_BARS[0].item() == pytest.approx(1 - diffusion.ALPHA_START)
+    assert ALPHA_BARS[1].item() == pytest.approx((1 - ALPHAS[0].item()) * (1 - ALPHAS[1].item()))
+    assert torch.all(ALPHA_BARS[1:] < ALPHA_BARS[:-1])
+    assert ALPHA_BARS[-1].item() < 1e-4  # x_T is (almost) pure noise: the reverse process may start from N(0, I)
+
+
+@pytest.mark.parametrize("t", [1, 10, 300, 1000])
+def test_closed_form_matches_iterating_the_one_step_formula_in_distribution(t):
+    x0 = torch.linspace(-1, 1, 9, dtype=torch.float64).repeat(20_000, 1)  # 9 pixel values, 20,000 chains each
+    g = torch_generator(t)
+    stepped = x0
+    for s in range(t):
+        stepped = diffusion.forward_step(stepped, ALPHAS[s], torch.randn(x0.shape, generator=g, dtype=torch.float64))
+    closed = diffusion.q_sample(x0, ALPHA_BARS[t - 1], torch.randn(x0.shape, generator=g, dtype=torch.float64))
+    a_bar = ALPHA_BARS[t - 1].item()
+    for x in (stepped, closed):  # both are N(√ᾱ_t x_0, (1 − ᾱ_t) I), pixel by pixel
+        assert torch.allclose(x.mean(0), np.sqrt(a_bar) * x0[0], atol=0.02)
+        assert torch.allclose(x.std(0), torch.full((9,), np.sqrt(1 - a_bar), dtype=torch.float64), atol=0.02)
+    if 10 <= t <= 300:  # the check has teeth: a schedule built from α instead of 1 − α is far off
+        wrong = torch.cumprod(ALPHAS, 0)[t - 1].item()
+        assert abs(np.sqrt(1 - wrong) - stepped.std(0).mean().item()) > 0.05
+
+
+def test_closed_form_matches_diffusers_add_noise():
+    scheduler = DDPMScheduler(**diffusion.scheduler_kwargs(ALPHAS))
+    g = torch_generator(1)
+    x0, eps = torch.rand(6, 1, 28, 28, generator=g) * 2 - 1, torch.randn(6, 1, 28, 28, generator=g)
+    t = torch.tensor([0, 1, 99, 500, 998, 999])
+    ours = diffusion.q_sample(x0, ALPHA_BARS[t].float(), eps)
+    assert torch.allclose(ours, scheduler.add_noise(x0, eps, t), atol=1e-5)
+
+
+def test_predicted_x0_inverts_the_closed_form():
+    g = torch_generator(2)
+    x0, eps = torch.randn(3, 1, 4, 4, generator=g), torch.randn(3, 1, 4, 4, generator=g)
+    a = ALPHA_BARS[torch.tensor([5, 200, 900])].float()
+    assert torch.allclose(diffusion.predicted_x0(diffusion.q_sample(x0, a, eps), a, eps), x0, atol=1e-3)
+
+
+def test_signal_to_noise_falls_from_high_to_near_zero():
+    snr = diffusion.signal_to_noise(ALPHA_BARS)
+    assert snr[0] > 1000 and snr[-1] < 1e-4 and torch.all(snr[1:] < snr[:-1])
+
+
+# --- samplers, with an oracle ε-predictor -------------------------------------------------------------------
+
+def oracle_for(point: torch.Tensor):
+    """The exact ε-predictor when the data is one image: ε = (x_t − √ᾱ_t x*) / √(1 − ᾱ_t)."""
+
+    def eps_model(x_t, t):
+        a = ALPHA_BARS[int(t)].float()
+        return (x_t - a.sqrt() * point) / (1 - a).sqrt()
+
+    return eps_model
+
+
+POINT = torch.linspace(-0.9, 0.9, 16).reshape(1, 1, 4, 4)
+
+
+@pytest.mark.parametrize("steps", [1, 10, 50])
+def test_ddim_with_the_oracle_recovers_the_data_point(steps):
+    trace = list(diffusion.ddim_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
+    assert len(trace) == steps and [s.step for s in trace] == list(range(1, steps + 1))
+    assert trace[0].t == diffusion.NUM_TRAIN_STEPS  # starts from pure noise x_T, however few the steps
+    assert all(a.t > b.t >= 1 for a, b in zip(trace, trace[1:]))  # the lecture's t counts down
+    assert torch.allclose(trace[-1].x_t, POINT.expand(3, -1, -1, -1), atol=1e-3)
+    assert torch.allclose(trace[0].x0_hat, POINT.expand(3, -1, -1, -1), atol=1e-3)  # the oracle's guess is right at once
+
+
+def test_ddpm_with_the_oracle_takes_every_step_and_lands_on_the_data_point():
+    trace = list(diffusion.ddpm_sample(oracle_for(POINT), (2, 1, 4, 4), ALPHAS, torch_generator(4)))
+    assert len(trace) == diffusion.NUM_TRAIN_STEPS and trace[0].t == 1000 and trace[-1].t == 1
+    assert torch.allclose(trace[-1].x_t, POINT.expand(2, -1, -1, -1), atol=1e-2)
+
+
+def test_ddim_is_deterministic_given_x_T_and_ddpm_is_not():
+    def wiggle(x_t, t):  # any fixed ε-model
+        return 0.1 * torch.tanh(x_t)
+
+    a = diffusion.last_step(diffusion.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
+    b = diffusion.last_step(diffusion.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
+    assert torch.equal(a, b)
+    g = torch_generator(6)
+    x_T = torch.randn(1, 1, 4, 4, generator=g)  # same x_T, different later noise: DDPM differs
+    scheduler = diffusion.ddpm_scheduler(ALPHAS)
+    outs = [scheduler.step(wiggle(x_T, 500), 500, x_T, generator=torch_generator(s)).prev_sample for s in (7, 8)]
+    assert not torch.allclose(*outs)
+
+
+def test_ddim_rejects_impossible_step_counts():
+    for steps in (0, diffusion.NUM_TRAIN_STEPS + 1):
+        with pytest.raises(ValueError, match="DDIM needs"):
+            next(diffusion.ddim_sample(oracle_for(POINT), (1, 1, 4, 4), ALPHAS, steps, torch_generator()))
+
+
+# --- the U-Net ----------------------------------------------------------------------------------------------
+
+def test_unet_predicts_noise_of_the_input_shape_and_round_trips(tmp_path):
+    model = diffusion.DiffusionUNet(diffusion.UNetConfig(channels=(8, 16, 16), blocks_per_level=1)).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # blocks and output start at zero by design; stand in for training
+            p.add_(0.05 * torch.randn(p.shape, generator=torch_generator(1)))
+        x = torch.randn(2, 1, 28, 28, generator=torch_generator())
+        out = model(x, torch.tensor([3, 700]))
+    assert out.shape == x.shape
+    model.save_pretrained(tmp_path)
+    loaded = diffusion.DiffusionUNet.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded(x, torch.tensor([3, 700])), out)
+        assert not torch.allclose(loaded(x, torch.tensor([4, 700])), out)  # t matters
+
+
+# --- the bundled model --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ddpm_samples():
+    model = diffusion.load()
+    with torch.inference_mode():
+        return torch.cat([diffusion.to_image_range(diffusion.last_step(diffusion.ddim_sample(
+            model, (250, 1, 28, 28), ALPHAS, 25, torch_generator(seed))).x_t) for seed in range(4)])
+
+
+def test_ddpm_samples_cover_every_class(ddpm_samples):
+    shares = class_shares(ddpm_samples)
+    assert min(shares.values()) >= 0.03, shares
+
+
+def test_ddpm_samples_are_far_closer_to_data_than_noise(ddpm_samples, sample_tensors):
+    fd_samples, fd_noise = fd_samples_and_noise(ddpm_samples, sample_tensors[0])
+    assert fd_samples < fd_noise / 4, (fd_samples, fd_noise)
+
+
+def test_the_trained_model_predicts_noise_better_than_guessing_zero(sample_tensors):
+    model = diffusion.load()
+    x0 = diffusion.to_model_range(sample_tensors[0][:200])
+    g = torch_generator(9)
+    for t in (50, 500, 950):
+        eps = torch.randn(x0.shape, generator=g)
+        with torch.inference_mode():
+            loss = diffusion.simple_loss(eps, model(diffusion.q_sample(x0, ALPHA_BARS[t].float(), eps), t)).item()
+        assert loss < 0.5, (t, loss)  # predicting 0 scores 1.0
+
+
+# --- the tab ------------------------------------------------------------------------------------------------
+
+def test_forward_tab_shows_both_routes_and_the_numbers(sample):
+    image = np.asarray(sample.images[0])
+    closed, stepped, strip, text, chart = tab.forward(image, 250, 0)
+    assert closed.shape == stepped.shape and closed.ndim == 2
+    assert "ᾱ_t = " in text and "x_250" in text
+    assert strip.width > strip.height * 5 and chart.width > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    ((None, 10, 0), "Pick an example"),
+    (("image", 0, 0), "t must lie between 1 and 1000"),
+    (("image", 1001, 0), "t must lie between"),
+    (("image", 5.5, 0), "whole number"),
+])
+def test_forward_tab_rejects_bad_input(sample, args, message):
+    import gradio as gr
+
+    image = np.asarray(sample.images[0])
+    args = tuple(image if a == "image" else a for a in args)
+    with pytest.raises(gr.Error, match=message):
+        tab.forward(*args)
+
+
+def test_forward_tab_accepts_odd_image_modes():
+    rgba = np.zeros((50, 70, 4), dtype=np.uint8)
+    rgba[10:40, 20:50] = (200, 30, 30, 255)
+    closed, *_ = tab.forward(rgba, 10, 1)
+    assert closed.size > 0
+
+
+def test_sampling_streams_frames_and_ends_with_a_replay():
+    frames = list(tab.sample(0, "DDIM", 10, 2))
+    assert len(frames) >= 1
+    x_t, x0_hat, status, final, position, history = frames[-1]
+    assert "step 10 of 10" in status and final is x_t
+    assert len(history) == 10 and position["maximum"] == 10
+    replay_t, replay_0, caption = tab.replay(history, 1)
+    assert "step 1 " in caption and replay_t.shape == x_t.shape
+
+
+@pytest.mark.parametrize("args, message", [
+    ((0, "Euler", 10, 2), "Choose a sampler"),
+    ((0, "DDIM", 0, 2), "DDIM steps must lie between"),
+    ((0, "DDIM", 10, 17), "number of images must lie between"),
+    ((-1, "DDIM", 10, 2), "seed"),
+])
+def test_sampling_rejects_bad_input(args, message):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match=message):
+        list(tab.sample(*args))

@@ -1,0 +1,146 @@
+"""Latent diffusion: the autoencoder's latents, the text conditioning with guidance, the bundled model, the tab."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+
+from core import latent_diffusion as ldm
+from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, load_bundle
+from core.diffusion import last_step
+from core.metrics import class_consistency, classifier_outputs, load_classifier
+from demos import latent_diffusion as tab
+from tests.conftest import torch_generator
+
+
+def test_padding_to_32_px_round_trips(sample_tensors):
+    x = sample_tensors[0][:5]
+    padded = ldm.pad_images(x)
+    assert padded.shape == (5, 1, 32, 32) and padded.min() >= -1 and padded.max() <= 1
+    assert torch.allclose(ldm.unpad_images(padded), x, atol=1e-6)
+
+
+def test_the_autoencoder_maps_28_px_garments_to_4x8x8_latents_and_back(sample_tensors):
+    autoencoder = AutoencoderKL(**ldm.autoencoder_config()).eval()
+    with torch.no_grad():
+        z = ldm.encode(autoencoder, sample_tensors[0][:3])
+        assert z.shape == (3, *ldm.LATENT_SHAPE)
+        stochastic = ldm.encode(autoencoder, sample_tensors[0][:3], torch_generator())
+        assert not torch.allclose(z, stochastic)  # a generator draws from q(z|x); none takes its mean
+        x = ldm.decode(autoencoder, z)
+    assert x.shape == (3, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return load_bundle()
+
+
+@pytest.fixture(scope="module")
+def random_unet(clip):
+    torch.manual_seed(0)  # a fixed random denoiser: these tests check plumbing, not training
+    unet = UNet2DConditionModel(**ldm.denoiser_config(clip.model.config.text_config.hidden_size)).eval()
+    with torch.no_grad():
+        for p in unet.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    return unet
+
+
+def test_guidance_mixes_the_conditional_and_unconditional_predictions(clip, random_unet):
+    z = torch.randn(2, *ldm.LATENT_SHAPE, generator=torch_generator(1))
+    with torch.no_grad():
+        text = ldm.encode_text(clip, ["a photo of a dark sneaker"])
+        empty = ldm.encode_text(clip, [""])
+        eps = {w: ldm.guided_noise(random_unet, text, empty, w)(z, 400) for w in (0.0, 1.0, 3.0)}
+        direct_text = random_unet(z, 400, encoder_hidden_states=text.states.expand(2, -1, -1)).sample
+        direct_empty = random_unet(z, 400, encoder_hidden_states=empty.states.expand(2, -1, -1)).sample
+    assert torch.allclose(eps[0.0], direct_empty, atol=1e-4)  # w = 0: the text is ignored
+    assert torch.allclose(eps[1.0], direct_text, atol=1e-4)  # w = 1: plain conditioning
+    assert torch.allclose(eps[3.0], direct_empty + 3 * (direct_text - direct_empty), atol=1e-4)
+    assert not torch.allclose(direct_text, direct_empty, atol=1e-3)  # the text reaches the U-Net
+
+
+def test_padded_tokens_are_masked_out(clip, random_unet):
+    z = torch.randn(1, *ldm.LATENT_SHAPE, generator=torch_generator(2))
+    with torch.no_grad():
+        short = ldm.encode_text(clip, ["a bag"])
+        padded = ldm.pad_context(short, ldm.encode_text(clip, ["a picture of a light running shoe"]))
+        assert padded.states.shape[1] > short.states.shape[1]
+        out_short = random_unet(z, 10, encoder_hidden_states=short.states, encoder_attention_mask=short.mask).sample
+        out_padded = random_unet(z, 10, encoder_hidden_states=padded.states, encoder_attention_mask=padded.mask).sample
+    assert torch.allclose(out_short, out_padded, atol=1e-4)
+
+
+# --- the bundled model --------------------------------------------------------------------------------------
+
+def test_the_bundled_autoencoder_keeps_what_the_classifier_sees(sample_tensors):
+    x, labels = sample_tensors
+    autoencoder = ldm.load_autoencoder()
+    with torch.inference_mode():
+        reconstructions = ldm.decode(autoencoder, ldm.encode(autoencoder, x))
+    classifier = load_classifier()
+    _, on_x = classifier_outputs(classifier, x)
+    _, on_reconstructions = classifier_outputs(classifier, reconstructions)
+    assert (on_x == on_reconstructions).float().mean().item() >= 0.9
+    assert (reconstructions - x).pow(2).mean().item() < 0.01
+
+
+@pytest.fixture(scope="module")
+def prompted_samples():
+    """50 images per class from "a photo of a {class}", DDIM 25 steps, the tab's default guidance."""
+    model = ldm.load()
+    images, requested = [], []
+    with torch.inference_mode():
+        for c, name in enumerate(CLASS_PROMPT_NAMES):
+            final = last_step(model.sample(ZERO_SHOT_TEMPLATE.format(name), 50, ldm.DEFAULT_GUIDANCE, 25,
+                                           torch_generator(c)))
+            images.append(ldm.decode(model.autoencoder, final.x_t))
+            requested.append(torch.full((50,), c))
+    return torch.cat(images), torch.cat(requested)
+
+
+def test_text_to_image_draws_the_class_the_prompt_names(prompted_samples):
+    images, requested = prompted_samples
+    _, predictions = classifier_outputs(load_classifier(), images)
+    overall = class_consistency(predictions, requested)
+    by_class = [class_consistency(predictions[requested == c], requested[requested == c]) for c in range(10)]
+    assert overall >= 0.8, overall
+    assert min(by_class) >= 0.5, by_class
+
+
+# --- the tab ------------------------------------------------------------------------------------------------
+
+def test_text_to_image_streams_and_ends_with_the_images():
+    frames = list(tab.text_to_image("a photo of a trouser", 4.0, 8, 0, 2))
+    decoded, guess, latent_view, status, final = frames[-1]
+    assert "step 8 of 8" in status and final is decoded
+    assert decoded.shape == guess.shape and latent_view.ndim == 3
+
+
+def test_unknown_words_and_empty_prompts_are_explained():
+    *_, status, _ = list(tab.text_to_image("a photo of a zeppelin", 4.0, 2, 0, 1))[-1]
+    assert "zeppelin" in status
+    *_, status, _ = list(tab.text_to_image("", 4.0, 2, 0, 1))[-1]
+    assert "unconditionally" in status
+
+
+@pytest.mark.parametrize("args, message", [
+    (("x" * 201, 4.0, 10, 0, 1), "at most 200"),
+    (("a bag", -1, 10, 0, 1), "guidance scale"),
+    (("a bag", float("nan"), 10, 0, 1), "guidance scale"),
+    (("a bag", 4.0, 0, 0, 1), "DDIM steps"),
+    (("a bag", 4.0, 10, 0, 9), "number of images"),
+    ((["a bag"], 4.0, 10, 0, 1), "must be text"),
+])
+def test_text_to_image_rejects_bad_input(args, message):
+    with pytest.raises(gr.Error, match=message):
+        list(tab.text_to_image(*args))
+
+
+def test_cost_table_compares_pixel_and_latent_space():
+    table = tab.measure_costs()
+    assert list(table["space"]) == ["pixel space (ddpm)", "latent space (ldm), with guidance"]
+    assert list(table["numbers denoised per image"]) == [784, 256]
+    assert np.all(table["one step, one image (ms)"] > 0)
