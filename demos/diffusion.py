@@ -222,9 +222,9 @@ def build(tab: gr.Tab) -> None:
         steps = gr.Slider(1, T, value=50, step=1, label="DDIM steps (DDPM always takes 1,000)")
         n = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
     with gr.Row():
-        run_button = gr.Button("Sample", variant="primary")
+        run_button = gr.Button("Denoise from x_T", variant="primary")
         stop_button = gr.Button("Stop")
-    status = gr.Markdown("Press **Sample**.")
+    status = gr.Markdown("Press **Denoise from x_T**.")
     with gr.Row():
         x_t = output_image("x_t", elem_id="diffusion-x-t")
         x0_hat = output_image("x̂_0: the model's guess of the clean image")

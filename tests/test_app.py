@@ -24,7 +24,8 @@ def test_api_names_are_the_documented_ones(client):
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/ae_reconstruct", "/ae_denoise", "/ae_linear_bases", "/divergence", "/vae_reconstruct", "/vae_decode",
             "/vae_sample", "/vae_interpolate", "/vae_arithmetic", "/gan_sample", "/gan_interpolate", "/cgan_sample",
-            "/stylegan_sample", "/stylegan_interpolate", "/toy_gan_train", "/clip_score", "/clip_zero_shot"} <= endpoints
+            "/stylegan_sample", "/stylegan_interpolate", "/toy_gan_train", "/clip_score", "/clip_zero_shot",
+            "/diffusion_forward", "/diffusion_sample", "/text_to_image"} <= endpoints
     assert not any("refresh" in name or "pick" in name for name in endpoints)  # UI glue stays private
 
 
@@ -128,3 +129,26 @@ def test_clip_score_over_http(client, garment_png):
 def test_clip_zero_shot_over_http(client):
     summary, confusion = client.predict("a photo of a {}", api_name="/clip_zero_shot")
     assert "Zero-shot accuracy" in summary and Image.open(confusion).size[0] > 300
+
+
+def test_diffusion_forward_over_http(client, garment_png):
+    closed, stepped, strip, text, chart = client.predict(handle_file(garment_png), 300, 0, api_name="/diffusion_forward")
+    assert Image.open(closed).size == Image.open(stepped).size
+    assert "t = 300" in text
+
+
+def test_diffusion_sample_streams_steps_over_http(client):
+    job = client.submit(0, "DDIM", 20, 1, api_name="/diffusion_sample")
+    job.result(timeout=120)
+    outputs = job.outputs()
+    assert "step 20 of 20" in outputs[-1][2]
+    assert Image.open(outputs[-1][3]).size[0] > 0  # the final grid
+
+
+def test_text_to_image_streams_over_http_and_rejects_bad_values(client):
+    job = client.submit("a photo of a bag", 4.0, 10, 0, 1, api_name="/text_to_image")
+    job.result(timeout=120)
+    assert "step 10 of 10" in job.outputs()[-1][3]
+    with pytest.raises(Exception, match="greater than maximum|guidance"):
+        client.predict("a bag", 99.0, 10, 0, 1, api_name="/text_to_image")
+    assert client.predict("a bag", 4.0, 2, 0, 1, api_name="/text_to_image")  # the server survived

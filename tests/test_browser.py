@@ -137,3 +137,21 @@ def test_clip_tab_scores_an_example(page):
     page.locator("#clip-confusion").scroll_into_view_if_needed()  # its <img> loads lazily, once on screen
     page.locator("#clip-confusion img").wait_for(state="visible", timeout=30_000)
     shot(page, "clip.png")
+
+
+def test_diffusion_tab_noises_and_denoises(page):
+    page.get_by_role("tab", name="Diffusion", exact=True).click()
+    page.get_by_text("ᾱ_t = ").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Denoise from x_T").click()
+    page.wait_for_function("() => document.body.innerText.includes('step 50 of 50')", timeout=120_000)
+    page.locator("#diffusion-final img").wait_for(state="visible", timeout=30_000)
+    page.get_by_text("Replay the run's steps").wait_for(timeout=30_000)
+    shot(page, "diffusion.png")
+
+
+def test_latent_diffusion_tab_draws_the_prompt(page):
+    page.get_by_role("tab", name="Latent diffusion").click()
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function("() => document.body.innerText.includes('step 50 of 50')", timeout=120_000)
+    page.locator("#ldm-final img").wait_for(state="visible", timeout=30_000)
+    shot(page, "latent_diffusion.png")
