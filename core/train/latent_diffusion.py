@@ -234,7 +234,7 @@ def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
     bar.close()
     training_seconds = clock.seconds
 
-    unet = average.cpu().eval()
+    unet = average.cpu().eval().half().float()  # shipped as float16 (16 MB in float32): measure what ships
     metrics = {"training_seconds": training_seconds, "seconds_per_training_step": round(training_seconds / steps, 3),
                "autoencoder": AUTOENCODER_CHECKPOINT, "text_encoder": "clip (its text transformer's token states)",
                "prompt_for_metrics": ZERO_SHOT_TEMPLATE, "sampler_for_metrics": f"DDIM, {cfg.eval_ddim_steps} steps"}
@@ -250,6 +250,6 @@ def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
         if not cfg.dry_run else "dry run: 64 bundled-sample images",
         steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
     )
-    folder = save_model(unet, DENOISER_CHECKPOINT, card, output_root(cfg.dry_run))
+    folder = save_model(unet, DENOISER_CHECKPOINT, card, output_root(cfg.dry_run), storage_dtype=torch.float16)
     print(f"{DENOISER_CHECKPOINT}: {metrics}; wrote {folder}")
     return card
