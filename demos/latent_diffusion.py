@@ -18,6 +18,7 @@ from demos.diffusion import MAX_SNAPSHOTS, run_sampler, stream_steps
 
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
+MAX_STEPS = 200  # DDIM steps; each is two U-Net calls (guidance) and a decode
 CHECKPOINTS = (latent_diffusion.AUTOENCODER_CHECKPOINT, latent_diffusion.DENOISER_CHECKPOINT, "clip")
 PROMPTS = [ZERO_SHOT_TEMPLATE.format(name) for name in CLASS_PROMPT_NAMES] + [
     "a picture of a dark sneaker", "a light dress", "a handbag", "a pair of trousers on a black background"]
@@ -72,7 +73,7 @@ def text_to_image(prompt, guidance, steps, seed, n):
     """A prompt -> images: DDIM in latent space with classifier-free guidance; streams each step decoded."""
     prompt = _check_prompt(prompt)
     guidance = bounded_float(guidance, "The guidance scale w", 0.0, MAX_GUIDANCE)
-    steps = bounded_int(steps, "The number of DDIM steps", 1, diffusion.NUM_TRAIN_STEPS)
+    steps = bounded_int(steps, "The number of DDIM steps", 1, MAX_STEPS)
     n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
     model = latent_diffusion.load()
     rng = generator(valid_seed(seed))
@@ -140,7 +141,7 @@ def build(tab: gr.Tab) -> None:
             guidance = gr.Slider(0, MAX_GUIDANCE, value=latent_diffusion.DEFAULT_GUIDANCE, step=0.5,
                                  label="Guidance scale w")
             with gr.Row():
-                steps = gr.Slider(1, 200, value=50, step=1, label="DDIM steps")
+                steps = gr.Slider(1, MAX_STEPS, value=50, step=1, label="DDIM steps")
                 n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images")
             seed = seed_input("Seed of z_T")
             run_button = gr.Button("Generate", variant="primary")

@@ -213,3 +213,11 @@ def test_sampling_rejects_bad_input(args, message):
 
     with pytest.raises(gr.Error, match=message):
         list(tab.sample(*args))
+
+
+def test_missing_checkpoint_gives_the_rebuild_command_and_forward_still_works(empty_checkpoints, sample):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="python -m core.train ddpm"):
+        list(tab.sample(0, "DDIM", 10, 1))
+    assert tab.forward(np.asarray(sample.images[0]), 10, 0)[3]  # the forward process needs no model

@@ -144,3 +144,8 @@ def test_cost_table_compares_pixel_and_latent_space():
     assert list(table["space"]) == ["pixel space (ddpm)", "latent space (ldm), with guidance"]
     assert list(table["numbers denoised per image"]) == [784, 256]
     assert np.all(table["one step, one image (ms)"] > 0)
+
+
+def test_missing_checkpoint_gives_the_rebuild_command(empty_checkpoints):
+    with pytest.raises(gr.Error, match="python -m core.train ldm"):
+        list(tab.text_to_image("a bag", 4.0, 10, 0, 1))
