@@ -204,7 +204,8 @@ class DiffusionUNet(nn.Module, PyTorchModelHubMixin):
 
 @dataclass(frozen=True)
 class DiffusionStep:
-    """One reverse step: the step's number (1-based) of `total`, the lecture's t, x_t after it and the model's x̂_0."""
+    """One reverse step, numbered 1..total: t is the lecture's t it starts from; x_t is the sample after it (at the
+    next, lower t; x_0 after the last step); x0_hat is the model's guess of x_0 made at t."""
     step: int
     total: int
     t: int
@@ -258,6 +259,20 @@ def ddim_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_ste
     scheduler.set_timesteps(num_steps)
     x = torch.randn(shape, generator=generator)
     yield from _run(scheduler, eps_model, x, generator, eta=eta)
+
+
+def ddim_denoise_from(eps_model, x_t: torch.Tensor, t: int, alphas: torch.Tensor, num_steps: int,
+                      generator: torch.Generator | None = None) -> Iterator[DiffusionStep]:
+    """DDIM started from a given x_t (the lecture's t, 1-based) instead of pure noise, as SDEdit / img2img do:
+    steps t, t − T/num_steps, ... down to x_0. A small t gives the image back; a large t, a new one."""
+    if not 1 <= t <= len(alphas):
+        raise ValueError(f"t must lie between 1 and {len(alphas)}, not {t}.")
+    if not 1 <= num_steps <= len(alphas):
+        raise ValueError(f"DDIM needs between 1 and {len(alphas)} steps, not {num_steps}.")
+    scheduler = ddim_scheduler(alphas)
+    scheduler.set_timesteps(num_steps)  # fixes DDIM's stride T / num_steps ...
+    scheduler.timesteps = torch.arange(t - 1, -1, -(len(alphas) // num_steps))  # ... which we start at t
+    yield from _run(scheduler, eps_model, x_t, generator)
 
 
 def last_step(steps: Iterator[DiffusionStep]) -> DiffusionStep:

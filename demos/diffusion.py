@@ -55,19 +55,25 @@ def _standardised_noise(x_t: torch.Tensor, x0: torch.Tensor, alpha_bar_t: float)
     return residual.mean().item(), residual.std().item()
 
 
-@friendly_errors
-def forward(image, t, seed):
-    """An image and a step t (1..T) -> x_t by the closed form, x_t by t single steps, a strip over t, the numbers."""
+def _noised(image, t, seed) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, torch.Generator]:
+    """The checked inputs -> (x_0, ε, x_t by the closed form, t, the generator after drawing ε)."""
     if image is None:
         raise ValueError("Pick an example, upload or draw an image first.")
     t = bounded_int(t, "t", 1, T)
     rng = generator(valid_seed(seed))
     x0 = diffusion.to_model_range(to_model_input(image))
+    eps = torch.randn(x0.shape, generator=rng)
+    a_bar = diffusion.alpha_bar(diffusion.noise_schedule())[t - 1].item()
+    return x0, eps, diffusion.q_sample(x0, a_bar, eps), t, rng
+
+
+@friendly_errors
+def forward(image, t, seed):
+    """An image and a step t (1..T) -> x_t by the closed form, x_t by t single steps, a strip over t, the numbers."""
+    x0, eps, closed, t, rng = _noised(image, t, seed)
     alphas = diffusion.noise_schedule()
     alpha_bars = diffusion.alpha_bar(alphas)
     a_bar = alpha_bars[t - 1].item()
-    eps = torch.randn(x0.shape, generator=rng)
-    closed = diffusion.q_sample(x0, a_bar, eps)
     stepped = x0
     for s in range(t):  # the lecture's one-step formula, t times, fresh noise each step
         stepped = diffusion.forward_step(stepped, alphas[s].float(), torch.randn(x0.shape, generator=rng))
@@ -85,6 +91,23 @@ def forward(image, t, seed):
                             "SNR / (1 + SNR) = ᾱ_t": alpha_bars.tolist()}, marker=t)
     strip_image = image_grid(diffusion.to_image_range(strip), columns=len(STRIP_STEPS), scale=4)
     return (_grid(closed), _grid(stepped), strip_image, text, chart)
+
+
+@friendly_errors
+def denoise_back(image, t, seed, steps=50):
+    """The slider's x_t handed to the trained U-Net: DDIM from t down to 0 (streams x_0 | x_t | current estimate)."""
+    x0, _, x_t, t, _ = _noised(image, t, seed)
+    steps = bounded_int(steps, "The number of DDIM steps", 1, T)
+    model = diffusion.load()
+    with torch.inference_mode():
+        run = diffusion.ddim_denoise_from(model, x_t, t, diffusion.noise_schedule(), steps)
+        for frame in stream_steps(run, lambda item: image_grid(
+                diffusion.to_image_range(torch.cat([x0, x_t, item.x_t])), columns=3, scale=6), keep_every=T):
+            if frame.show:
+                item = frame.item
+                done = "done: " if item.step == item.total else ""
+                yield frame.pictures, (f"{done}DDIM step {item.step} of {item.total}, from t = {item.t}. "
+                                       "Left to right: x_0, x_t, the U-Net's estimate.")
 
 
 # --- reverse ------------------------------------------------------------------------------------------------
@@ -204,6 +227,11 @@ def build(tab: gr.Tab) -> None:
             numbers = gr.Markdown()
             strip = gr.Image(label=f"One ε, t = {', '.join(map(str, STRIP_STEPS))}", type="pil", format="png",
                              interactive=False)
+            with gr.Row():
+                back_button = gr.Button("Hand this x_t to the trained U-Net (DDIM back to t = 0)")
+                back_text = gr.Markdown()
+            back = gr.Image(label="x_0 | x_t | denoised", type="pil", format="png", interactive=False,
+                            elem_id="diffusion-back")
     forward_outputs = [closed, stepped, strip, numbers, chart]
     inputs = [source, t, noise_seed]
     t.release(forward, inputs, forward_outputs, api_name="diffusion_forward", show_progress="hidden")
@@ -211,6 +239,8 @@ def build(tab: gr.Tab) -> None:
                       show_progress="hidden")
     source.change(forward, inputs, forward_outputs, api_name="diffusion_forward_image", api_visibility="private",
                   show_progress="hidden")
+    back_button.click(denoise_back, inputs, [back, back_text], api_name="diffusion_denoise_back",
+                      concurrency_limit=2)
     tab.select(forward, inputs, forward_outputs, api_name="diffusion_forward_open", api_visibility="private",
                show_progress="hidden")
 

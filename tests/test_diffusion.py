@@ -92,6 +92,14 @@ def test_ddpm_with_the_oracle_takes_every_step_and_lands_on_the_data_point():
     assert torch.allclose(trace[-1].x_t, POINT.expand(2, -1, -1, -1), atol=1e-2)
 
 
+@pytest.mark.parametrize("t", [1, 37, 250, 1000])
+def test_ddim_from_a_noised_image_returns_to_it_with_the_oracle(t):
+    x_t = diffusion.q_sample(POINT, ALPHA_BARS[t - 1].float(), torch.randn(1, 1, 4, 4, generator=torch_generator(t)))
+    trace = list(diffusion.ddim_denoise_from(oracle_for(POINT), x_t, t, ALPHAS, 50))
+    assert trace[0].t == t and len(trace) == -(-t // 20)  # stride T / 50 = 20, starting at t itself
+    assert torch.allclose(trace[-1].x_t, POINT, atol=1e-3)
+
+
 def test_ddim_is_deterministic_given_x_T_and_ddpm_is_not():
     def wiggle(x_t, t):  # any fixed ε-model
         return 0.1 * torch.tanh(x_t)
@@ -190,6 +198,24 @@ def test_forward_tab_accepts_odd_image_modes():
     rgba[10:40, 20:50] = (200, 30, 30, 255)
     closed, *_ = tab.forward(rgba, 10, 1)
     assert closed.size > 0
+
+
+def test_the_trained_model_gives_a_lightly_noised_image_back_and_a_heavily_noised_one_not(sample_tensors):
+    model = diffusion.load()
+    x0 = diffusion.to_model_range(sample_tensors[0][:50])
+    errors = {}
+    for t in (100, 900):
+        x_t = diffusion.q_sample(x0, ALPHA_BARS[t - 1].float(), torch.randn(x0.shape, generator=torch_generator(t)))
+        with torch.inference_mode():
+            back = diffusion.last_step(diffusion.ddim_denoise_from(model, x_t, t, ALPHAS, 50)).x_t
+        errors[t] = (diffusion.to_image_range(back) - sample_tensors[0][:50]).pow(2).mean().item()
+    assert errors[100] < 0.01 and errors[900] > 3 * errors[100], errors
+
+
+def test_denoise_back_streams_the_three_panels(sample):
+    frames = list(tab.denoise_back(np.asarray(sample.images[1]), 100, 0))
+    strip, text = frames[-1]
+    assert text.startswith("done") and strip.width > 2.5 * strip.height
 
 
 def test_sampling_streams_frames_and_ends_with_a_replay():
