@@ -204,13 +204,19 @@ class DiffusionUNet(nn.Module, PyTorchModelHubMixin):
 
 @dataclass(frozen=True)
 class DiffusionStep:
-    """One reverse step, numbered 1..total: t is the lecture's t it starts from; x_t is the sample after it (at the
-    next, lower t; x_0 after the last step); x0_hat is the model's guess of x_0 made at t."""
+    """One reverse step, numbered 1..total, from the lecture's t down to t_next (0 after the last step): x_t is the
+    sample after the step, i.e. at t_next (x_0 at the end); x0_hat is the model's guess of x_0 made at t."""
     step: int
     total: int
     t: int
+    t_next: int
     x_t: torch.Tensor
     x0_hat: torch.Tensor
+
+
+def ddim_step_counts(num_train_steps: int = NUM_TRAIN_STEPS) -> tuple[int, ...]:
+    """The DDIM step counts that divide T: diffusers' DDIM strides by T // n, so only these land exactly on x_0."""
+    return tuple(n for n in range(1, num_train_steps + 1) if num_train_steps % n == 0)
 
 
 def scheduler_kwargs(alphas: torch.Tensor) -> dict:
@@ -222,18 +228,26 @@ def ddpm_scheduler(alphas: torch.Tensor) -> DDPMScheduler:
     return DDPMScheduler(**scheduler_kwargs(alphas), variance_type="fixed_small")
 
 
-def ddim_scheduler(alphas: torch.Tensor) -> DDIMScheduler:
-    # "trailing": the first step starts at t = T (pure noise), however few steps are taken
-    return DDIMScheduler(**scheduler_kwargs(alphas), set_alpha_to_one=True, timestep_spacing="trailing")
+def ddim_scheduler(alphas: torch.Tensor, num_steps: int) -> DDIMScheduler:
+    """DDIM over num_steps of the T training steps, the first at t = T (pure noise), the last landing on x_0."""
+    if num_steps not in ddim_step_counts(len(alphas)):
+        raise ValueError(f"DDIM steps must divide {len(alphas)}: one of {', '.join(map(str, ddim_step_counts(len(alphas))))}; "
+                         f"not {num_steps}.")
+    scheduler = DDIMScheduler(**scheduler_kwargs(alphas), set_alpha_to_one=True, timestep_spacing="trailing")
+    scheduler.set_timesteps(num_steps)
+    return scheduler
 
 
-def _run(scheduler, eps_model, x: torch.Tensor, generator: torch.Generator | None, **step_kwargs) -> Iterator[DiffusionStep]:
-    timesteps = scheduler.timesteps
+def _run(scheduler, timesteps: torch.Tensor, eps_model, x: torch.Tensor, generator: torch.Generator | None,
+         **step_kwargs) -> Iterator[DiffusionStep]:
+    """The reverse loop shared by the samplers: ε̂ = ε_θ(x_t, t), then the scheduler's update to the next t."""
     for i, t in enumerate(timesteps):
         eps_hat = eps_model(x, t).float()
         out = scheduler.step(eps_hat, t, x, generator=generator, **step_kwargs)
         x = out.prev_sample
-        yield DiffusionStep(step=i + 1, total=len(timesteps), t=int(t) + 1, x_t=x, x0_hat=out.pred_original_sample)
+        t_next = int(timesteps[i + 1]) + 1 if i + 1 < len(timesteps) else 0
+        yield DiffusionStep(step=i + 1, total=len(timesteps), t=int(t) + 1, t_next=t_next, x_t=x,
+                            x0_hat=out.pred_original_sample)
 
 
 def ddpm_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, generator: torch.Generator) -> Iterator[DiffusionStep]:
@@ -244,35 +258,41 @@ def ddpm_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, generat
     scheduler = ddpm_scheduler(alphas)
     scheduler.set_timesteps(len(alphas))
     x = torch.randn(shape, generator=generator)
-    yield from _run(scheduler, eps_model, x, generator)
+    yield from _run(scheduler, scheduler.timesteps, eps_model, x, generator)
 
 
 def ddim_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_steps: int,
-                generator: torch.Generator, eta: float = 0.0) -> Iterator[DiffusionStep]:
-    """DDIM (Song et al. 2021): the same trained ε_θ, but jumps over steps deterministically (η = 0).
-
-    Uses `num_steps` evenly spaced t of the T the model was trained with; only x_T is random.
-    """
-    if not 1 <= num_steps <= len(alphas):
-        raise ValueError(f"DDIM needs between 1 and {len(alphas)} steps, not {num_steps}.")
-    scheduler = ddim_scheduler(alphas)
-    scheduler.set_timesteps(num_steps)
+                generator: torch.Generator) -> Iterator[DiffusionStep]:
+    """DDIM (Song et al. 2021), deterministic (η = 0): the same trained ε_θ, but it jumps from t to t − T/num_steps,
+    x_(t−Δ) = √ᾱ_(t−Δ) x̂_0 + √(1 − ᾱ_(t−Δ)) ε̂. Only x_T is random. num_steps must divide T."""
+    scheduler = ddim_scheduler(alphas, num_steps)
     x = torch.randn(shape, generator=generator)
-    yield from _run(scheduler, eps_model, x, generator, eta=eta)
+    yield from _run(scheduler, scheduler.timesteps, eps_model, x, generator, eta=0.0)
 
 
 def ddim_denoise_from(eps_model, x_t: torch.Tensor, t: int, alphas: torch.Tensor, num_steps: int,
                       generator: torch.Generator | None = None) -> Iterator[DiffusionStep]:
     """DDIM started from a given x_t (the lecture's t, 1-based) instead of pure noise, as SDEdit / img2img do:
-    steps t, t − T/num_steps, ... down to x_0. A small t gives the image back; a large t, a new one."""
+    t, t − T/num_steps, ... while above 0, then x_0. A small t gives the image back; a large t, a new one."""
     if not 1 <= t <= len(alphas):
         raise ValueError(f"t must lie between 1 and {len(alphas)}, not {t}.")
-    if not 1 <= num_steps <= len(alphas):
-        raise ValueError(f"DDIM needs between 1 and {len(alphas)} steps, not {num_steps}.")
-    scheduler = ddim_scheduler(alphas)
-    scheduler.set_timesteps(num_steps)  # fixes DDIM's stride T / num_steps ...
-    scheduler.timesteps = torch.arange(t - 1, -1, -(len(alphas) // num_steps))  # ... which we start at t
-    yield from _run(scheduler, eps_model, x_t, generator)
+    scheduler = ddim_scheduler(alphas, num_steps)  # fixes the stride T / num_steps ...
+    timesteps = torch.arange(t - 1, -1, -(len(alphas) // num_steps))  # ... which we start at t
+    yield from _run(scheduler, timesteps, eps_model, x_t, generator, eta=0.0)
+
+
+def sample(eps_model, shape: tuple[int, ...], sampler: str, num_steps: int, generator: torch.Generator,
+           alphas: torch.Tensor | None = None) -> Iterator[DiffusionStep]:
+    """`ddpm` (all T steps; num_steps is ignored) or `ddim` (num_steps of them) from x_T ~ N(0, I)."""
+    alphas = noise_schedule() if alphas is None else alphas
+    if sampler == "ddpm":
+        return ddpm_sample(eps_model, shape, alphas, generator)
+    if sampler == "ddim":
+        return ddim_sample(eps_model, shape, alphas, num_steps, generator)
+    raise ValueError(f"Choose a sampler among {', '.join(SAMPLERS)}, not {sampler!r}.")
+
+
+SAMPLERS = ("ddim", "ddpm")
 
 
 def last_step(steps: Iterator[DiffusionStep]) -> DiffusionStep:

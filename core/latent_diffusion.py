@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from core.checkpoints import load_model
 from core.clip import CLIPBundle, load_bundle
-from core.diffusion import DiffusionStep, ddim_sample, ddpm_sample, noise_schedule
+from core import diffusion
+from core.diffusion import DiffusionStep, to_image_range, to_model_range
 from core.runtime import MODELS
 
 if TYPE_CHECKING:
@@ -54,12 +55,12 @@ def denoiser_config(text_dim: int) -> dict:
 
 def pad_images(images: torch.Tensor) -> torch.Tensor:
     """(B, 1, 28, 28) in [0, 1] -> (B, 1, 32, 32) in [−1, 1], black border."""
-    return F.pad(images * 2.0 - 1.0, (IMAGE_PAD,) * 4, value=-1.0)
+    return F.pad(to_model_range(images), (IMAGE_PAD,) * 4, value=-1.0)
 
 
 def unpad_images(x: torch.Tensor) -> torch.Tensor:
     """The autoencoder's (B, 1, 32, 32) in [−1, 1] -> (B, 1, 28, 28) in [0, 1]."""
-    return ((x[..., IMAGE_PAD:-IMAGE_PAD, IMAGE_PAD:-IMAGE_PAD] + 1.0) / 2.0).clamp(0.0, 1.0)
+    return to_image_range(x[..., IMAGE_PAD:-IMAGE_PAD, IMAGE_PAD:-IMAGE_PAD])
 
 
 def encode(autoencoder: AutoencoderKL, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -119,14 +120,10 @@ class LatentDiffusion:
     def sample(self, prompt: str, n: int, guidance: float, num_steps: int, generator: torch.Generator,
                sampler: str = "ddim") -> Iterator[DiffusionStep]:
         """Yields every reverse step in latent space (x_t and x0_hat are latents; decode them to look)."""
-        text = encode_text(self.clip, [prompt])
-        empty = encode_text(self.clip, [""])
+        with torch.inference_mode():
+            text, empty = encode_text(self.clip, [prompt]), encode_text(self.clip, [""])
         eps_model = guided_noise(self.unet, text, empty, guidance)
-        alphas = noise_schedule()
-        shape = (n, *LATENT_SHAPE)
-        if sampler == "ddpm":
-            return ddpm_sample(eps_model, shape, alphas, generator)
-        return ddim_sample(eps_model, shape, alphas, num_steps, generator)
+        return diffusion.sample(eps_model, (n, *LATENT_SHAPE), sampler, num_steps, generator)
 
 
 def pad_context(context: TextContext, other: TextContext) -> TextContext:

@@ -4,10 +4,13 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from typing import Callable, Iterable, TypeVar
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import gradio as gr
 import numpy as np
+import torch
 from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
@@ -190,3 +193,40 @@ def seed_path_controls(label_a: str = "Seed of z_a", label_b: str = "Seed of z_b
         steps = gr.Slider(2, MAX_PATH_STEPS, value=10, step=1, label="Steps")
         button = gr.Button("Interpolate", variant="primary")
     return seed_a, seed_b, steps, button
+
+
+# --- streaming a sampler's steps -------------------------------------------------------------------------------
+
+FRAME_INTERVAL_S = 0.1  # a streamed picture at least this often; every step is computed, only frames are throttled
+MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10th of DDPM's 1,000)
+
+
+@dataclass
+class Frame:
+    """One rendered step of a sampler run: whether to show it now and whether a replay keeps it."""
+    item: Any  # core.diffusion.DiffusionStep
+    pictures: tuple
+    show: bool
+    keep: bool
+    elapsed: float
+
+
+@torch.inference_mode()  # on a generator, torch enters the mode at each resume: Gradio may resume on any thread
+def stream_steps(steps: Iterable, render: Callable[[Any], tuple], keep_every: int | None = None) -> Iterator[Frame]:
+    """Run a sampler to the end, rendering a step when it is shown (at most every FRAME_INTERVAL_S, and the last)
+    or kept for a replay (the first, every keep_every-th and the last; None keeps none)."""
+    start = last_shown = time.perf_counter()
+    for item in steps:
+        now = time.perf_counter()
+        final = item.step == item.total
+        show = final or now - last_shown >= FRAME_INTERVAL_S
+        keep = keep_every is not None and (final or item.step == 1 or item.step % keep_every == 0)
+        if show:
+            last_shown = now
+        if show or keep:
+            yield Frame(item, render(item), show, keep, now - start)
+
+
+def replay_stride(total_steps: int) -> int:
+    """Keep every n-th step so that a replay holds at most MAX_SNAPSHOTS of them."""
+    return max(1, -(-total_steps // MAX_SNAPSHOTS))

@@ -1,11 +1,9 @@
 """Tab "Diffusion": the forward process in closed form, and the trained U-Net removing noise step by step."""
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 import gradio as gr
 import numpy as np
+import pandas as pd
 import torch
 
 from core import diffusion
@@ -14,14 +12,14 @@ from core.data import image_grid, to_model_input
 from core.plots import schedule_chart
 from core.runtime import generator
 from demos.common import (bounded_int, checkpoint_notice, friendly_errors, image_sources, output_image,
-                          sample_image, seed_input, valid_seed)
+                          replay_stride, sample_image, seed_input, stream_steps, valid_seed)
 
 T = diffusion.NUM_TRAIN_STEPS
 STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)
 MAX_IMAGES = 16
-FRAME_INTERVAL_S = 0.1  # stream a frame at least this often; every step is computed, frames are throttled
-MAX_SNAPSHOTS = 100  # steps kept for the replay slider (every step of a short DDIM run, every 10th of DDPM's 1000)
-SAMPLERS = ("DDIM", "DDPM")
+SAMPLERS = {"DDIM": "ddim", "DDPM": "ddpm"}  # shown name -> core.diffusion.sample's
+DDIM_STEPS = diffusion.ddim_step_counts()  # the counts that divide T = 1000
+BACK_STEPS = 50
 FORWARD_INTRO = f"""
 ## Diffusion, forward: destroying an image on purpose
 The lecture's step adds a little Gaussian noise, **x_t = √(1 − α_t) · x_(t−1) + √α_t · ε_t**, with α_t (the step's
@@ -94,20 +92,20 @@ def forward(image, t, seed):
 
 
 @friendly_errors
-def denoise_back(image, t, seed, steps=50):
+def denoise_back(image, t, seed):
     """The slider's x_t handed to the trained U-Net: DDIM from t down to 0 (streams x_0 | x_t | current estimate)."""
     x0, _, x_t, t, _ = _noised(image, t, seed)
-    steps = bounded_int(steps, "The number of DDIM steps", 1, T)
     model = diffusion.load()
-    with torch.inference_mode():
-        run = diffusion.ddim_denoise_from(model, x_t, t, diffusion.noise_schedule(), steps)
-        for frame in stream_steps(run, lambda item: image_grid(
-                diffusion.to_image_range(torch.cat([x0, x_t, item.x_t])), columns=3, scale=6), keep_every=T):
-            if frame.show:
-                item = frame.item
-                done = "done: " if item.step == item.total else ""
-                yield frame.pictures, (f"{done}DDIM step {item.step} of {item.total}, from t = {item.t}. "
-                                       "Left to right: x_0, x_t, the U-Net's estimate.")
+    run = diffusion.ddim_denoise_from(model, x_t, t, diffusion.noise_schedule(), BACK_STEPS)
+
+    def render(item):
+        return (image_grid(diffusion.to_image_range(torch.cat([x0, x_t, item.x_t])), columns=3, scale=6),)
+
+    for frame in stream_steps(run, render):
+        item = frame.item
+        done = "**Done.** " if item.step == item.total else ""
+        yield frame.pictures[0], (f"{done}DDIM step {item.step} of {item.total}: t = {item.t} → {item.t_next}. "
+                                  "Left to right: x_0, x_t, the U-Net's current sample.")
 
 
 # --- reverse ------------------------------------------------------------------------------------------------
@@ -117,45 +115,19 @@ def _check_run(sampler, steps, n) -> tuple[str, int, int]:
         raise ValueError(f"Choose a sampler among {', '.join(SAMPLERS)}, not {sampler!r}.")
     n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
     steps = T if sampler == "DDPM" else bounded_int(steps, "The number of DDIM steps", 1, T)
+    if steps not in DDIM_STEPS:
+        raise ValueError(f"DDIM steps must divide {T}: one of {', '.join(map(str, DDIM_STEPS))}; not {steps}.")
     return sampler, steps, n
 
 
-def run_sampler(eps_model, shape, sampler: str, steps: int, rng: torch.Generator):
-    alphas = diffusion.noise_schedule()
-    if sampler == "DDPM":
-        return diffusion.ddpm_sample(eps_model, shape, alphas, rng)
-    return diffusion.ddim_sample(eps_model, shape, alphas, steps, rng)
-
-
-@dataclass
-class Frame:
-    """One rendered step of a sampler run: whether to show it now and whether the replay keeps it."""
-    item: diffusion.DiffusionStep
-    pictures: tuple
-    show: bool
-    keep: bool
-    elapsed: float
-
-
-def stream_steps(steps, render, keep_every: int):
-    """Run a sampler to the end, rendering a step when it is shown (at most every FRAME_INTERVAL_S, and the last)
-    or kept for the replay (every keep_every-th): every step is computed, only the frames are throttled."""
-    start = last_shown = time.perf_counter()
-    for item in steps:
-        now = time.perf_counter()
-        final = item.step == item.total
-        show = final or now - last_shown >= FRAME_INTERVAL_S
-        keep = final or item.step == 1 or item.step % keep_every == 0
-        if show:
-            last_shown = now
-        if show or keep:
-            yield Frame(item, render(item), show, keep, now - start)
+def _caption(item) -> str:
+    return f"step {item.step} of {item.total}: t = {item.t} → {item.t_next}"
 
 
 def _status(item, elapsed: float, sampler: str) -> str:
     rate = item.step / max(elapsed, 1e-6)
-    return (f"**{sampler} step {item.step} of {item.total}** (t = {item.t}) · {rate:.0f} steps/s · "
-            f"{1000 * elapsed / item.step:.1f} ms per step")
+    return (f"**{sampler} {_caption(item)}** · {rate:.0f} steps/s · {1000 * elapsed / item.step:.1f} ms per step "
+            "(frames included)")
 
 
 @friendly_errors
@@ -164,33 +136,38 @@ def sample(seed, sampler, steps, n):
     sampler, steps, n = _check_run(sampler, steps, n)
     model = diffusion.load()
     rng = generator(valid_seed(seed))
-    total = T if sampler == "DDPM" else steps
-    keep_every = max(1, -(-total // MAX_SNAPSHOTS))
-    history: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    run = diffusion.sample(model, (n, 1, 28, 28), SAMPLERS[sampler], steps, rng)
+    history: list[tuple[str, np.ndarray, np.ndarray]] = []
+    # A new run clears the last one's final grid and replay at once (also when this run is stopped early).
+    yield gr.skip(), gr.skip(), f"**{sampler}**: starting from x_T ~ N(0, I)…", None, gr.update(visible=False), []
 
     def render(item):
-        return (item.step, item.t, _grid(item.x_t), _grid(item.x0_hat))
+        return (_caption(item), _grid(item.x_t), _grid(item.x0_hat))
 
-    with torch.inference_mode():
-        for frame in stream_steps(run_sampler(model, (n, 1, 28, 28), sampler, steps, rng), render, keep_every):
-            if frame.keep:
-                history.append(frame.pictures)
-            if not frame.show:
-                continue
-            step, t, grid_t, grid_0 = frame.pictures
-            final = frame.item.step == frame.item.total
-            yield (grid_t, grid_0, _status(frame.item, frame.elapsed, sampler), grid_t if final else gr.skip(),
-                   gr.update(maximum=len(history), value=len(history), visible=True) if final else gr.skip(),
-                   history if final else gr.skip())
+    for frame in stream_steps(run, render, keep_every=replay_stride(run_length(sampler, steps))):
+        if frame.keep:
+            history.append(frame.pictures)
+        if not frame.show:
+            continue
+        _, grid_t, grid_0 = frame.pictures
+        final = frame.item.step == frame.item.total
+        yield (grid_t, grid_0, _status(frame.item, frame.elapsed, sampler), grid_t if final else gr.skip(),
+               gr.update(maximum=len(history), value=len(history), visible=True) if final else gr.skip(),
+               history if final else gr.skip())
 
 
+def run_length(sampler: str, steps: int) -> int:
+    return T if sampler == "DDPM" else steps
+
+
+@friendly_errors
 def replay(history, position):
     """The replay slider: the kept step at `position` (1-based) -> (x_t, x̂_0, caption)."""
     if not history:
-        raise gr.Error("Run the sampler first; the replay shows its steps.")
+        raise ValueError("Run the sampler first; the replay shows its steps.")
     position = bounded_int(position, "The replay position", 1, len(history))
-    step, t, x_t, x0_hat = history[position - 1]
-    return x_t, x0_hat, f"Replay: step {step} (t = {t})"
+    caption, x_t, x0_hat = history[position - 1]
+    return x_t, x0_hat, f"Replay: {caption}"
 
 
 def _card_summary() -> str:
@@ -203,9 +180,22 @@ def _card_summary() -> str:
     shares = metrics["class_shares_of_samples"]
     return (f"Measured when trained: {metrics['samples_for_metrics']:,} samples ({metrics['sampler_for_metrics']}) "
             f"have a Fréchet distance of {metrics['fd_samples_vs_test']:.1f} to the test set (evaluation-classifier "
-            f"features); every class appears, the rarest ({min(shares, key=shares.get)}) in "
-            f"{100 * min(shares.values()):.1f}% of them. Training: {metrics['training_seconds'] / 60:.0f} minutes on "
+            f"features); the rarest class, {min(shares, key=shares.get)}, is {100 * min(shares.values()):.1f}% of "
+            f"them. Training: {metrics['training_seconds'] / 60:.0f} minutes on "
             f"2 CPU cores.")
+
+
+def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From the card: the training loss per 100 steps, and the held-out loss in ten ranges of t."""
+    try:
+        card = read_card("ddpm")
+    except CheckpointError:
+        return pd.DataFrame(columns=["step", "loss"]), pd.DataFrame(columns=["t", "loss"])
+    losses = card["curves"].get("loss_per_100_steps", [])
+    by_t = card["metrics"].get("test_loss_by_t_decile", [])
+    width = T // max(1, len(by_t))
+    return (pd.DataFrame({"step": [100 * (i + 1) for i in range(len(losses))], "loss": losses}),
+            pd.DataFrame({"t": [width * i + width // 2 for i in range(len(by_t))], "loss": by_t}))
 
 
 def build(tab: gr.Tab) -> None:
@@ -249,7 +239,7 @@ def build(tab: gr.Tab) -> None:
     with gr.Row():
         seed = seed_input("Seed of x_T")
         sampler = gr.Radio(list(SAMPLERS), value="DDIM", label="Sampler")
-        steps = gr.Slider(1, T, value=50, step=1, label="DDIM steps (DDPM always takes 1,000)")
+        steps = gr.Dropdown(list(DDIM_STEPS), value=50, label="DDIM steps (they divide 1,000; DDPM takes all 1,000)")
         n = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
     with gr.Row():
         run_button = gr.Button("Denoise from x_T", variant="primary")
@@ -259,6 +249,12 @@ def build(tab: gr.Tab) -> None:
         x_t = output_image("x_t", elem_id="diffusion-x-t")
         x0_hat = output_image("x̂_0: the model's guess of the clean image")
         final = output_image("Final samples", elem_id="diffusion-final")
+    with gr.Accordion("How the U-Net was trained: the loss ‖ε − ε_θ‖² over training, and by t", open=False):
+        curve, by_t = training_curves()
+        with gr.Row():
+            gr.LinePlot(curve, x="step", y="loss", label="Training loss (mean of each 100 steps)")
+            gr.LinePlot(by_t, x="t", y="loss", label="Held-out loss by t: small t, little noise to find; "
+                                                      "large t, x_t is nearly all noise, so ε is easy to guess")
     history = gr.State([])
     position = gr.Slider(1, 2, value=1, step=1, label="Replay the run's steps", visible=False)
     run = run_button.click(sample, [seed, sampler, steps, n], [x_t, x0_hat, status, final, position, history],

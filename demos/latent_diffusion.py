@@ -13,12 +13,13 @@ from core.checkpoints import CheckpointError, read_card
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, unknown_words
 from core.data import image_grid, signed_to_rgb
 from core.runtime import generator
-from demos.common import bounded_float, bounded_int, checkpoint_notice, friendly_errors, output_image, seed_input, valid_seed
-from demos.diffusion import MAX_SNAPSHOTS, run_sampler, stream_steps
+from demos.common import (bounded_float, bounded_int, checkpoint_notice, friendly_errors, output_image, seed_input,
+                          stream_steps, valid_seed)
 
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
 MAX_STEPS = 200  # DDIM steps; each is two U-Net calls (guidance) and a decode
+DDIM_STEPS = tuple(n for n in diffusion.ddim_step_counts() if n <= MAX_STEPS)
 CHECKPOINTS = (latent_diffusion.AUTOENCODER_CHECKPOINT, latent_diffusion.DENOISER_CHECKPOINT, "clip")
 PROMPTS = [ZERO_SHOT_TEMPLATE.format(name) for name in CLASS_PROMPT_NAMES] + [
     "a picture of a dark sneaker", "a light dress", "a handbag", "a pair of trousers on a black background"]
@@ -76,27 +77,19 @@ def text_to_image(prompt, guidance, steps, seed, n):
     steps = bounded_int(steps, "The number of DDIM steps", 1, MAX_STEPS)
     n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
     model = latent_diffusion.load()
-    rng = generator(valid_seed(seed))
     note = _prompt_note(model, prompt)
+    run = model.sample(prompt, n, guidance, steps, generator(valid_seed(seed)))  # checks that steps divide T
 
     def render(item):
         return _images(model, item.x_t), _images(model, item.x0_hat), _latent_view(item.x_t)
 
-    keep_every = max(1, -(-steps // MAX_SNAPSHOTS))
-    with torch.inference_mode():
-        text = latent_diffusion.encode_text(model.clip, [prompt])
-        empty = latent_diffusion.encode_text(model.clip, [""])
-        eps_model = latent_diffusion.guided_noise(model.unet, text, empty, guidance)
-        run = run_sampler(eps_model, (n, *latent_diffusion.LATENT_SHAPE), "DDIM", steps, rng)
-        for frame in stream_steps(run, render, keep_every):
-            if not frame.show:
-                continue
-            item = frame.item
-            decoded, guess, latent_view = frame.pictures
-            status = (f"**DDIM step {item.step} of {item.total}** (t = {item.t}) · "
-                      f"{1000 * frame.elapsed / item.step:.1f} ms per step, decoding included")
-            final = item.step == item.total
-            yield decoded, guess, latent_view, "  \n".join(filter(None, [status, note])), decoded if final else gr.skip()
+    for frame in stream_steps(run, render):
+        item = frame.item
+        decoded, guess, latent_view = frame.pictures
+        status = (f"**DDIM step {item.step} of {item.total}: t = {item.t} → {item.t_next}** · "
+                  f"{1000 * frame.elapsed / item.step:.1f} ms per step, decoding included")
+        final = item.step == item.total
+        yield decoded, guess, latent_view, "  \n".join(filter(None, [status, note])), decoded if final else gr.skip()
 
 
 def measure_costs() -> pd.DataFrame:
@@ -141,7 +134,7 @@ def build(tab: gr.Tab) -> None:
             guidance = gr.Slider(0, MAX_GUIDANCE, value=latent_diffusion.DEFAULT_GUIDANCE, step=0.5,
                                  label="Guidance scale w")
             with gr.Row():
-                steps = gr.Slider(1, MAX_STEPS, value=50, step=1, label="DDIM steps")
+                steps = gr.Dropdown(list(DDIM_STEPS), value=50, label="DDIM steps (divisors of 1,000)")
                 n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images")
             seed = seed_input("Seed of z_T")
             run_button = gr.Button("Generate", variant="primary")

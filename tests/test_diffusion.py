@@ -76,12 +76,13 @@ def oracle_for(point: torch.Tensor):
 POINT = torch.linspace(-0.9, 0.9, 16).reshape(1, 1, 4, 4)
 
 
-@pytest.mark.parametrize("steps", [1, 10, 50])
+@pytest.mark.parametrize("steps", [1, 8, 10, 50, 125, 1000])
 def test_ddim_with_the_oracle_recovers_the_data_point(steps):
     trace = list(diffusion.ddim_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
     assert len(trace) == steps and [s.step for s in trace] == list(range(1, steps + 1))
     assert trace[0].t == diffusion.NUM_TRAIN_STEPS  # starts from pure noise x_T, however few the steps
     assert all(a.t > b.t >= 1 for a, b in zip(trace, trace[1:]))  # the lecture's t counts down
+    assert all(a.t_next == b.t for a, b in zip(trace, trace[1:])) and trace[-1].t_next == 0
     assert torch.allclose(trace[-1].x_t, POINT.expand(3, -1, -1, -1), atol=1e-3)
     assert torch.allclose(trace[0].x0_hat, POINT.expand(3, -1, -1, -1), atol=1e-3)  # the oracle's guess is right at once
 
@@ -96,27 +97,44 @@ def test_ddpm_with_the_oracle_takes_every_step_and_lands_on_the_data_point():
 def test_ddim_from_a_noised_image_returns_to_it_with_the_oracle(t):
     x_t = diffusion.q_sample(POINT, ALPHA_BARS[t - 1].float(), torch.randn(1, 1, 4, 4, generator=torch_generator(t)))
     trace = list(diffusion.ddim_denoise_from(oracle_for(POINT), x_t, t, ALPHAS, 50))
-    assert trace[0].t == t and len(trace) == -(-t // 20)  # stride T / 50 = 20, starting at t itself
+    assert trace[0].t == t and len(trace) == -(-t // 20) and trace[-1].t_next == 0  # stride T / 50 = 20, from t
     assert torch.allclose(trace[-1].x_t, POINT, atol=1e-3)
 
 
-def test_ddim_is_deterministic_given_x_T_and_ddpm_is_not():
+def test_ddim_is_deterministic_given_x_T():
     def wiggle(x_t, t):  # any fixed ε-model
         return 0.1 * torch.tanh(x_t)
 
     a = diffusion.last_step(diffusion.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
     b = diffusion.last_step(diffusion.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
     assert torch.equal(a, b)
-    g = torch_generator(6)
-    x_T = torch.randn(1, 1, 4, 4, generator=g)  # same x_T, different later noise: DDPM differs
+
+
+@pytest.mark.parametrize("t", [999, 500, 1, 0])  # 0-based, as diffusers counts
+def test_ddpm_step_is_the_papers_algorithm_2(t):
+    """x_(t−1) = (x_t − α_t / √(1 − ᾱ_t) · ε̂) / √(1 − α_t) + σ_t z, σ_t² = α_t (1 − ᾱ_(t−1)) / (1 − ᾱ_t), no noise at the end
+    (α_t is the lecture's step variance, the paper's β_t)."""
+    g = torch_generator(t)
+    x_t, eps_hat = (torch.randn(2, 1, 4, 4, generator=g) for _ in range(2))
+    z = torch.randn(2, 1, 4, 4, generator=torch_generator(100))  # what the scheduler draws from the same seed
     scheduler = diffusion.ddpm_scheduler(ALPHAS)
-    outs = [scheduler.step(wiggle(x_T, 500), 500, x_T, generator=torch_generator(s)).prev_sample for s in (7, 8)]
-    assert not torch.allclose(*outs)
+    scheduler.set_timesteps(len(ALPHAS))
+    ours = scheduler.step(eps_hat, t, x_t, generator=torch_generator(100)).prev_sample
+    a, a_bar = ALPHAS[t].item(), ALPHA_BARS[t].item()
+    a_bar_prev = ALPHA_BARS[t - 1].item() if t > 0 else 1.0
+    sigma = np.sqrt(a * (1 - a_bar_prev) / (1 - a_bar))
+    expected = (x_t - a / np.sqrt(1 - a_bar) * eps_hat) / np.sqrt(1 - a) + (sigma * z if t > 0 else 0)
+    assert torch.allclose(ours, expected.float(), atol=1e-4)
 
 
-def test_ddim_rejects_impossible_step_counts():
-    for steps in (0, diffusion.NUM_TRAIN_STEPS + 1):
-        with pytest.raises(ValueError, match="DDIM needs"):
+def test_ddim_step_counts_divide_T():
+    counts = diffusion.ddim_step_counts()
+    assert counts[:6] == (1, 2, 4, 5, 8, 10) and counts[-1] == 1000 and len(counts) == 16
+
+
+def test_ddim_rejects_step_counts_that_would_not_land_on_x0():
+    for steps in (0, 7, 61, diffusion.NUM_TRAIN_STEPS + 1):  # 61: diffusers' own spacing would end at t = -1
+        with pytest.raises(ValueError, match="must divide 1000"):
             next(diffusion.ddim_sample(oracle_for(POINT), (1, 1, 4, 4), ALPHAS, steps, torch_generator()))
 
 
@@ -215,22 +233,36 @@ def test_the_trained_model_gives_a_lightly_noised_image_back_and_a_heavily_noise
 def test_denoise_back_streams_the_three_panels(sample):
     frames = list(tab.denoise_back(np.asarray(sample.images[1]), 100, 0))
     strip, text = frames[-1]
-    assert text.startswith("done") and strip.width > 2.5 * strip.height
+    assert text.startswith("**Done.**") and "t = 20 → 0" in text and strip.width > 2.5 * strip.height
 
 
 def test_sampling_streams_frames_and_ends_with_a_replay():
     frames = list(tab.sample(0, "DDIM", 10, 2))
     assert len(frames) >= 1
-    x_t, x0_hat, status, final, position, history = frames[-1]
-    assert "step 10 of 10" in status and final is x_t
+    first, last = frames[0], frames[-1]
+    assert first[3] is None and first[5] == [] and first[4]["visible"] is False  # the last run's replay is cleared
+    x_t, x0_hat, status, final, position, history = last
+    assert "step 10 of 10: t = 100 → 0" in status and final is x_t
     assert len(history) == 10 and position["maximum"] == 10
     replay_t, replay_0, caption = tab.replay(history, 1)
-    assert "step 1 " in caption and replay_t.shape == x_t.shape
+    assert "step 1 of 10: t = 1000 → 900" in caption and replay_t.shape == x_t.shape
+
+
+def test_replay_rejects_positions_outside_the_run():
+    import gradio as gr
+
+    history = [("step 1 of 1: t = 1000 → 0", np.zeros((2, 2)), np.zeros((2, 2)))]
+    for bad in (0, 2, 1.5):
+        with pytest.raises(gr.Error, match="replay position"):
+            tab.replay(history, bad)
+    with pytest.raises(gr.Error, match="Run the sampler first"):
+        tab.replay([], 1)
 
 
 @pytest.mark.parametrize("args, message", [
     ((0, "Euler", 10, 2), "Choose a sampler"),
     ((0, "DDIM", 0, 2), "DDIM steps must lie between"),
+    ((0, "DDIM", 7, 2), "must divide 1000"),
     ((0, "DDIM", 10, 17), "number of images must lie between"),
     ((-1, "DDIM", 10, 2), "seed"),
 ])

@@ -115,7 +115,7 @@ def test_text_to_image_draws_the_class_the_prompt_names(prompted_samples):
 def test_text_to_image_streams_and_ends_with_the_images():
     frames = list(tab.text_to_image("a photo of a trouser", 4.0, 8, 0, 2))
     decoded, guess, latent_view, status, final = frames[-1]
-    assert "step 8 of 8" in status and final is decoded
+    assert "step 8 of 8: t = 125 → 0" in status and final is decoded
     assert decoded.shape == guess.shape and latent_view.ndim == 3
 
 
@@ -131,6 +131,7 @@ def test_unknown_words_and_empty_prompts_are_explained():
     (("a bag", -1, 10, 0, 1), "guidance scale"),
     (("a bag", float("nan"), 10, 0, 1), "guidance scale"),
     (("a bag", 4.0, 0, 0, 1), "DDIM steps"),
+    (("a bag", 4.0, 7, 0, 1), "must divide 1000"),
     (("a bag", 4.0, 10, 0, 9), "number of images"),
     ((["a bag"], 4.0, 10, 0, 1), "must be text"),
 ])

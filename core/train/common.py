@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import tempfile
 import time
@@ -33,6 +34,14 @@ def endless_minibatches(n: int, batch_size: int, generator: torch.Generator) -> 
     """Shuffled index batches, reshuffled after each pass, forever (for loops counted in steps, not epochs)."""
     while True:
         yield from minibatches(n, min(batch_size, n), generator)
+
+
+def learning_rate(step: int, cfg) -> float:  # cfg has lr, warmup_steps, steps
+    """Linear warm-up over warmup_steps, then cosine decay from lr to lr/10 at the last step."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress_ = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_))))
 
 
 @torch.no_grad()

@@ -9,7 +9,6 @@ moving average of the trained ones (as in the paper). The card measures 1,000 DD
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 
 import torch
@@ -22,8 +21,8 @@ from core.diffusion import (NUM_TRAIN_STEPS, ALPHA_END, ALPHA_START, DiffusionUN
                             to_model_range)
 from core.metrics import class_histogram, classifier_outputs, frechet_distance, load_classifier
 from core.train.augment import random_flip_and_shift
-from core.train.common import (Stopwatch, ema_update, endless_minibatches, make_card, output_root, progress,
-                               seed_everything)
+from core.train.common import (Stopwatch, ema_update, endless_minibatches, learning_rate, make_card, output_root,
+                               progress, seed_everything)
 
 
 @dataclass(frozen=True)
@@ -40,14 +39,6 @@ class TrainConfig:
     seed: int = 0
     bf16: str = "auto"
     dry_run: bool = False
-
-
-def learning_rate(step: int, cfg) -> float:
-    """Linear warm-up over warmup_steps, then cosine decay from lr to lr/10 at the last step."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress_ = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_))))
 
 
 @torch.inference_mode()

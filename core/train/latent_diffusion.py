@@ -26,16 +26,15 @@ from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DEN
                                    pad_images, unpad_images)
 from core.metrics import (class_consistency, class_histogram, classifier_outputs, frechet_distance,
                           load_classifier, mse, psnr)
-from core.train.common import (Stopwatch, ema_update, endless_minibatches, make_card, output_root, progress,
-                               seed_everything)
-from core.train.diffusion import learning_rate
+from core.train.common import (Stopwatch, ema_update, endless_minibatches, learning_rate, make_card, output_root,
+                               progress, seed_everything)
 
 
 @dataclass(frozen=True)
 class AutoencoderTrainConfig:
-    steps: int = 2500
+    steps: int = 1500
     batch_size: int = 64
-    lr: float = 5e-4
+    lr: float = 1e-3
     warmup_steps: int = 100
     kl_weight: float = 1e-4  # per image: sum of |x - D(z)| over pixels + kl_weight * KL; small, as in Stable Diffusion
     seed: int = 0
@@ -95,8 +94,9 @@ def main_autoencoder(cfg: AutoencoderTrainConfig) -> dict:
     training_seconds = clock.seconds
 
     autoencoder = autoencoder.cpu().eval()
-    means, _ = posterior_moments(autoencoder, train_x[:10_000])
-    scaling = round(1.0 / means.std().item(), 5)
+    means, stds = posterior_moments(autoencoder, train_x[:10_000])  # stage 2 trains on draws z = μ + σ·ε, so
+    draws = means + stds * torch.randn(means.shape, generator=generator)  # scale those to unit variance (as SD does)
+    scaling = round(1.0 / draws.std().item(), 5)
     autoencoder.register_to_config(scaling_factor=scaling)
     with torch.inference_mode():
         test_means, test_stds = posterior_moments(autoencoder, test_x)
@@ -126,7 +126,7 @@ def main_autoencoder(cfg: AutoencoderTrainConfig) -> dict:
 
 @dataclass(frozen=True)
 class DenoiserTrainConfig:
-    steps: int = 4000
+    steps: int = 3000
     batch_size: int = 128
     lr: float = 5e-4
     warmup_steps: int = 200
