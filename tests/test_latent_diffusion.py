@@ -75,16 +75,24 @@ def test_padded_tokens_are_masked_out(clip, random_unet):
 
 # --- the bundled model --------------------------------------------------------------------------------------
 
-def test_the_bundled_autoencoder_keeps_what_the_classifier_sees(sample_tensors):
-    x, labels = sample_tensors
-    autoencoder = ldm.load_autoencoder()
+def test_the_bundled_autoencoder_keeps_more_than_the_conv_ae(sample_tensors):
+    """Its 256-number latent beats the Autoencoders tab's 128-number conv code on error and on what the classifier
+    sees (the diffusion then works on latents that still hold the garment)."""
+    from core import autoencoder as ae
+
+    x, _ = sample_tensors
+    latent_ae = ldm.load_autoencoder()
     with torch.inference_mode():
-        reconstructions = ldm.decode(autoencoder, ldm.encode(autoencoder, x))
+        ours = ldm.decode(latent_ae, ldm.encode(latent_ae, x))
+        conv = ae.load("ae_conv").reconstruct(x)
     classifier = load_classifier()
     _, on_x = classifier_outputs(classifier, x)
-    _, on_reconstructions = classifier_outputs(classifier, reconstructions)
-    assert (on_x == on_reconstructions).float().mean().item() >= 0.9
-    assert (reconstructions - x).pow(2).mean().item() < 0.01
+
+    def agreement(images):
+        return (classifier_outputs(classifier, images)[1] == on_x).float().mean().item()
+
+    assert (ours - x).pow(2).mean() < (conv - x).pow(2).mean()
+    assert agreement(ours) > agreement(conv), (agreement(ours), agreement(conv))
 
 
 @pytest.fixture(scope="module")
