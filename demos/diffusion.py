@@ -42,7 +42,7 @@ def _grid(x: torch.Tensor) -> np.ndarray:
     """Model-range images (n, 1, 28, 28) as one uint8 grid (n = 1: large)."""
     n = len(x)
     scale = 8 if n == 1 else 4 if n <= 4 else 3
-    return np.asarray(image_grid(diffusion.to_image_range(x), columns=min(n, 4 if n <= 4 else 8), scale=scale))
+    return np.asarray(image_grid(diffusion.to_image_range(x), columns=min(n, 4), scale=scale))
 
 
 # --- forward ------------------------------------------------------------------------------------------------
