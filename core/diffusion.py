@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DDPMScheduler
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from core.checkpoints import load_model
 from core.runtime import MODELS
+
+if TYPE_CHECKING:  # diffusers is imported on first use: it adds seconds to the app's cold start
+    from diffusers import DDIMScheduler, DDPMScheduler
 
 NUM_TRAIN_STEPS = 1000  # T, the DDPM paper's
 ALPHA_START, ALPHA_END = 1e-4, 0.02  # the lecture's α_1 and α_T (the paper's β_1, β_T), linear in between
@@ -225,6 +227,8 @@ def scheduler_kwargs(alphas: torch.Tensor) -> dict:
 
 
 def ddpm_scheduler(alphas: torch.Tensor) -> DDPMScheduler:
+    from diffusers import DDPMScheduler
+
     return DDPMScheduler(**scheduler_kwargs(alphas), variance_type="fixed_small")
 
 
@@ -233,6 +237,8 @@ def ddim_scheduler(alphas: torch.Tensor, num_steps: int) -> DDIMScheduler:
     if num_steps not in ddim_step_counts(len(alphas)):
         raise ValueError(f"DDIM steps must divide {len(alphas)}: one of {', '.join(map(str, ddim_step_counts(len(alphas))))}; "
                          f"not {num_steps}.")
+    from diffusers import DDIMScheduler
+
     scheduler = DDIMScheduler(**scheduler_kwargs(alphas), set_alpha_to_one=True, timestep_spacing="trailing")
     scheduler.set_timesteps(num_steps)
     return scheduler
