@@ -38,14 +38,14 @@ def rebuild_command(name: str) -> str:
     return f"python -m core.train {name}"
 
 
-def load_model(model_class: type[ModelT], name: str) -> ModelT:
+def load_model(model_class: type[ModelT], name: str, **from_pretrained_kwargs: Any) -> ModelT:
     """Load checkpoints/<name>/ with `from_pretrained`, in eval mode and frozen; raise CheckpointError on any failure."""
     folder = checkpoint_path(name)
     hint = f"Rebuild it with `{rebuild_command(name)}`."
     if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
         raise CheckpointError(f"The checkpoint '{name}' is missing ({folder} has no config.json/safetensors). {hint}")
     try:
-        model = model_class.from_pretrained(str(folder))
+        model = model_class.from_pretrained(str(folder), **from_pretrained_kwargs)
     except Exception as error:  # corrupt safetensors, wrong shapes, bad JSON: all mean "rebuild it"
         raise CheckpointError(f"The checkpoint '{name}' could not be loaded ({type(error).__name__}: {error}). {hint}") from error
     return model.eval().requires_grad_(False)  # bundled models only infer: no autograd bookkeeping, ever

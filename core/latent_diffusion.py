@@ -135,6 +135,7 @@ def pad_context(context: TextContext, other: TextContext) -> TextContext:
     return TextContext(F.pad(context.states, (0, 0, 0, extra)), F.pad(context.mask, (0, extra)))
 
 
+QUIET_DIFFUSERS_LOAD = {"low_cpu_mem_usage": False}  # without `accelerate` diffusers says it falls back to this anyway
 AUTOENCODER_CHECKPOINT = "ldm_autoencoder"
 DENOISER_CHECKPOINT = "ldm"
 
@@ -142,12 +143,14 @@ DENOISER_CHECKPOINT = "ldm"
 def load_autoencoder() -> AutoencoderKL:
     from diffusers import AutoencoderKL
 
-    return MODELS.get(AUTOENCODER_CHECKPOINT, lambda: load_model(AutoencoderKL, AUTOENCODER_CHECKPOINT))
+    return MODELS.get(AUTOENCODER_CHECKPOINT, lambda: load_model(AutoencoderKL, AUTOENCODER_CHECKPOINT,
+                                                                   **QUIET_DIFFUSERS_LOAD))
 
 
 def load() -> LatentDiffusion:
     """The bundled latent diffusion model: autoencoder + CLIP text encoder + conditional U-Net, cached."""
     from diffusers import UNet2DConditionModel
 
-    unet = MODELS.get(DENOISER_CHECKPOINT, lambda: load_model(UNet2DConditionModel, DENOISER_CHECKPOINT))
+    unet = MODELS.get(DENOISER_CHECKPOINT, lambda: load_model(UNet2DConditionModel, DENOISER_CHECKPOINT,
+                                                              **QUIET_DIFFUSERS_LOAD))
     return LatentDiffusion(load_autoencoder(), unet, load_bundle())
