@@ -35,3 +35,12 @@ def test_cli_flags_override_only_what_is_typed():
     assert names == ["ae_conv"] and overrides == {"epochs": 3, "dry_run": True}
     names, overrides = parse(["all", "--dry-run"])
     assert names == list(RECIPES) and overrides == {"dry_run": True}
+
+
+def test_interval_means_average_each_interval_and_the_short_last_one():
+    from core.train.common import IntervalMeans
+
+    means = IntervalMeans(("loss", "kl"), every=2)
+    for i, value in enumerate([1.0, 3.0, 5.0, 7.0, 10.0]):
+        means.add(value, -value, last=i == 4)
+    assert means.curves == {"loss_per_2_steps": [2.0, 6.0, 10.0], "kl_per_2_steps": [-2.0, -6.0, -10.0]}

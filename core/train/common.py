@@ -44,6 +44,33 @@ def learning_rate(step: int, cfg) -> float:  # cfg has lr, warmup_steps, steps
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_))))
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float) -> None:
+    """One gradient step at learning rate lr."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+class IntervalMeans:
+    """A card's training curves: the mean of each named value over every `every` steps (the last may be shorter)."""
+
+    def __init__(self, names: tuple[str, ...], every: int = 100):
+        self.every = every
+        self.curves: dict[str, list[float]] = {f"{name}_per_{every}_steps": [] for name in names}
+        self._sums = [0.0] * len(names)
+        self._count = 0
+
+    def add(self, *values: float, last: bool = False) -> None:
+        self._sums = [s + v for s, v in zip(self._sums, values)]
+        self._count += 1
+        if self._count == self.every or last:
+            for curve, total in zip(self.curves.values(), self._sums):
+                curve.append(round(total / self._count, 4))
+            self._sums, self._count = [0.0] * len(self._sums), 0
+
+
 @torch.no_grad()
 def ema_update(average: torch.nn.Module, current: torch.nn.Module, decay: float) -> None:
     """average <- decay * average + (1 - decay) * current, parameter by parameter (buffers are copied)."""

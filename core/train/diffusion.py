@@ -21,8 +21,8 @@ from core.diffusion import (NUM_TRAIN_STEPS, ALPHA_END, ALPHA_START, DiffusionUN
                             to_model_range)
 from core.metrics import class_histogram, classifier_outputs, frechet_distance, load_classifier
 from core.train.augment import random_flip_and_shift
-from core.train.common import (Stopwatch, ema_update, endless_minibatches, learning_rate, make_card, output_root,
-                               progress, seed_everything)
+from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, learning_rate, make_card,
+                               optimizer_step, output_root, progress, seed_everything)
 
 
 @dataclass(frozen=True)
@@ -95,27 +95,19 @@ def main(cfg: TrainConfig) -> dict:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     steps = 2 if cfg.dry_run else cfg.steps
     batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
-    curves: dict[str, list[float]] = {"loss_per_100_steps": []}
+    curves = IntervalMeans(("loss",))
     clock = Stopwatch()
     bar = progress(steps, "ddpm")
-    running = 0.0
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg)
         x0 = to_model_range(random_flip_and_shift(train_x[next(batches)], generator, max_shift=0)).to(device)
         t = torch.randint(0, NUM_TRAIN_STEPS, (len(x0),), generator=generator)
         eps = torch.randn(x0.shape, generator=generator)
         x_t = q_sample(x0, alpha_bars[t], eps)
         with runtime.autocast(bf16, device):
             loss = simple_loss(eps, model(x_t, t.to(device)))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        optimizer_step(optimizer, loss, learning_rate(step, cfg))
         ema_update(average, model, cfg.ema_decay)
-        running += loss.item()
-        if (step + 1) % 100 == 0 or step + 1 == steps:
-            curves["loss_per_100_steps"].append(round(running / ((step % 100) + 1), 4))
-            running = 0.0
+        curves.add(loss.item(), last=step + 1 == steps)
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
     bar.close()
@@ -132,7 +124,7 @@ def main(cfg: TrainConfig) -> dict:
         "ddpm", cfg, defaults=TrainConfig(),
         data="Fashion-MNIST train (60,000 images, no labels), mirrored at random; metrics vs the 10,000 test images"
         if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
+        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
     )
     folder = save_model(model, "ddpm", card, output_root(cfg.dry_run))
     print(f"ddpm: {metrics}; wrote {folder}")

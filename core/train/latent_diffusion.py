@@ -26,8 +26,8 @@ from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DEN
                                    pad_images, unpad_images)
 from core.metrics import (class_consistency, class_histogram, classifier_outputs, frechet_distance,
                           load_classifier, mse, psnr)
-from core.train.common import (Stopwatch, ema_update, endless_minibatches, learning_rate, make_card, output_root,
-                               progress, seed_everything)
+from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, learning_rate, make_card,
+                               optimizer_step, output_root, progress, seed_everything)
 
 
 @dataclass(frozen=True)
@@ -65,29 +65,18 @@ def main_autoencoder(cfg: AutoencoderTrainConfig) -> dict:
     optimizer = torch.optim.Adam(autoencoder.parameters(), lr=cfg.lr)
     steps = 2 if cfg.dry_run else cfg.steps
     batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
-    curves: dict[str, list[float]] = {"reconstruction_l1_per_100_steps": [], "kl_per_100_steps": []}
-    sums = torch.zeros(2)
+    curves = IntervalMeans(("reconstruction_l1", "kl"))
     clock = Stopwatch()
     bar = progress(steps, AUTOENCODER_CHECKPOINT)
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg)
         x = pad_images(train_x[next(batches)]).to(device)
         with runtime.autocast(bf16, device):
             posterior = autoencoder.encode(x).latent_dist
             reconstruction = autoencoder.decode(posterior.sample(generator)).sample.float()
         l1 = (reconstruction - x).abs().flatten(1).sum(1).mean()
         kl = posterior.kl().float().mean()
-        loss = l1 + cfg.kl_weight * kl
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        sums += torch.tensor([l1.item(), kl.item()])
-        if (step + 1) % 100 == 0 or step + 1 == steps:
-            count = (step % 100) + 1
-            curves["reconstruction_l1_per_100_steps"].append(round(sums[0].item() / count, 3))
-            curves["kl_per_100_steps"].append(round(sums[1].item() / count, 2))
-            sums.zero_()
+        optimizer_step(optimizer, l1 + cfg.kl_weight * kl, learning_rate(step, cfg))
+        curves.add(l1.item(), kl.item(), last=step + 1 == steps)
         bar.update(1)
         bar.set_postfix(l1=f"{l1.item():.1f}", kl=f"{kl.item():.0f}", refresh=False)
     bar.close()
@@ -117,7 +106,7 @@ def main_autoencoder(cfg: AutoencoderTrainConfig) -> dict:
         AUTOENCODER_CHECKPOINT, cfg, defaults=AutoencoderTrainConfig(),
         data="Fashion-MNIST train (60,000 images, padded to 32 px); metrics on the 10,000 test images"
         if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
+        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
     )
     folder = save_model(autoencoder, AUTOENCODER_CHECKPOINT, card, output_root(cfg.dry_run))
     print(f"{AUTOENCODER_CHECKPOINT}: {metrics}; wrote {folder}")
@@ -202,13 +191,10 @@ def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
     optimizer = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
     steps = 2 if cfg.dry_run else cfg.steps
     batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
-    curves: dict[str, list[float]] = {"loss_per_100_steps": []}
-    running = 0.0
+    curves = IntervalMeans(("loss",))
     clock = Stopwatch()
     bar = progress(steps, DENOISER_CHECKPOINT)
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg)
         index = next(batches)
         z0 = (means[index] + stds[index] * torch.randn(means[index].shape, generator=generator)) * scaling
         texts = ["" if rng.random() < cfg.text_dropout else fashion_caption(int(y), x, rng)
@@ -221,14 +207,9 @@ def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
             eps_hat = unet(z_t.to(device), t.to(device), encoder_hidden_states=states.to(device),
                            encoder_attention_mask=mask.to(device)).sample
         loss = simple_loss(eps.to(device), eps_hat)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        optimizer_step(optimizer, loss, learning_rate(step, cfg))
         ema_update(average, unet, cfg.ema_decay)
-        running += loss.item()
-        if (step + 1) % 100 == 0 or step + 1 == steps:
-            curves["loss_per_100_steps"].append(round(running / ((step % 100) + 1), 4))
-            running = 0.0
+        curves.add(loss.item(), last=step + 1 == steps)
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
     bar.close()
@@ -248,7 +229,7 @@ def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
         DENOISER_CHECKPOINT, cfg, defaults=DenoiserTrainConfig(),
         data="Fashion-MNIST train (60,000 images, with captions from their labels); metrics vs the test set"
         if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
+        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
     )
     folder = save_model(unet, DENOISER_CHECKPOINT, card, output_root(cfg.dry_run), storage_dtype=torch.float16)
     print(f"{DENOISER_CHECKPOINT}: {metrics}; wrote {folder}")
