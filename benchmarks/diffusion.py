@@ -13,7 +13,7 @@ from core import diffusion, latent_diffusion
 from core.checkpoints import read_card
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE
 from core.data import load_sample
-from core.metrics import class_consistency, class_histogram, classifier_outputs, frechet_distance, load_classifier
+from core.metrics import class_consistency, class_consistency_by_class, class_histogram, classifier_outputs, frechet_distance, load_classifier
 from demos import diffusion as tab
 from demos import latent_diffusion as text_tab
 from demos.common import sample_image
@@ -92,8 +92,7 @@ def quality() -> dict[str, dict]:
         requested.append(torch.full((100,), c))
     images, requested = torch.cat(images), torch.cat(requested)
     features, predictions = classifier_outputs(classifier, images)
-    by_class = {n: class_consistency(predictions[requested == c], requested[requested == c])
-                for c, n in enumerate(CLASS_PROMPT_NAMES)}
+    by_class = class_consistency_by_class(predictions, requested)
     ae_card, ldm_card = read_card(latent_diffusion.AUTOENCODER_CHECKPOINT), read_card(latent_diffusion.DENOISER_CHECKPOINT)
     rows["ldm"] = {
         f"prompt's class drawn, 1000 samples (w = {latent_diffusion.DEFAULT_GUIDANCE:g}, DDIM 50)":

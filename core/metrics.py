@@ -103,6 +103,12 @@ def class_consistency(predictions: torch.Tensor, requested: torch.Tensor) -> flo
     return accuracy(predictions, requested)
 
 
+def class_consistency_by_class(predictions: torch.Tensor, requested: torch.Tensor) -> dict[str, float]:
+    """class_consistency within each requested class, by class name (4 decimals)."""
+    return {name: round(class_consistency(predictions[requested == c], requested[requested == c]), 4)
+            for c, name in enumerate(FASHION_CLASSES)}
+
+
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-image mean squared error of (B, C, H, W) images -> (B,)."""
     return ((x.float() - y.float()) ** 2).flatten(1).mean(dim=1)

@@ -13,11 +13,12 @@ import torch
 
 from core import runtime
 from core.checkpoints import CheckpointError, save_model
-from core.data import FASHION_CLASSES, load_training_data
+from core.data import load_training_data
 from core.gan import (GAN, NUM_CLASSES, GANConfig, discriminator_loss, generator_loss_minimax,
                       generator_loss_non_saturating)
 from core.latent import sample_prior
-from core.metrics import class_consistency, class_histogram, classifier_outputs, frechet_distance, load_classifier
+from core.metrics import (class_consistency, class_consistency_by_class, class_histogram, classifier_outputs,
+                          frechet_distance, load_classifier)
 from core.train.common import Stopwatch, endless_minibatches, make_card, output_root, progress, seed_everything
 
 SAMPLES_FOR_METRICS = 1000
@@ -71,9 +72,7 @@ def evaluate(generate: Callable, d_probability: Callable, latent_dim: int, condi
                 "min_class_share_of_samples": min(shares.values()), "class_shares_of_samples": shares}
     if conditional:
         metrics["class_consistency"] = round(class_consistency(predictions, requested), 4)
-        metrics["class_consistency_by_class"] = {
-            name: round(class_consistency(predictions[requested == c], requested[requested == c]), 4)
-            for c, name in enumerate(FASHION_CLASSES)}
+        metrics["class_consistency_by_class"] = class_consistency_by_class(predictions, requested)
     return metrics
 
 

@@ -19,13 +19,13 @@ import torch
 from core import runtime
 from core.checkpoints import CheckpointError, save_model
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption, load_bundle
-from core.data import FASHION_CLASSES, load_training_data
+from core.data import load_training_data
 from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, last_step, noise_schedule, q_sample, simple_loss
-from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DENOISER_CHECKPOINT, TEXT_DROPOUT, LatentDiffusion,
-                                   autoencoder_config, decode, denoiser_config, encode_text, load_autoencoder,
+from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DENOISER_CHECKPOINT, TEXT_DROPOUT,
+                                   LatentDiffusion, autoencoder_config, decode, denoiser_config, encode_text, load_autoencoder,
                                    pad_images, unpad_images)
-from core.metrics import (class_consistency, class_histogram, classifier_outputs, frechet_distance,
-                          load_classifier, mse, psnr)
+from core.metrics import (class_consistency, class_consistency_by_class, class_histogram, classifier_outputs,
+                          frechet_distance, load_classifier, mse, psnr)
 from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, learning_rate, make_card,
                                optimizer_step, output_root, progress, seed_everything)
 
@@ -164,8 +164,7 @@ def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: i
         results[f"guidance_{w:g}"] = {
             "samples": len(images),
             "class_consistency": round(class_consistency(predictions, requested), 4),
-            "class_consistency_by_class": {name: round(class_consistency(predictions[requested == c], requested[requested == c]), 4)
-                                           for c, name in enumerate(FASHION_CLASSES)},
+            "class_consistency_by_class": class_consistency_by_class(predictions, requested),
             "fd_samples_vs_test": round(frechet_distance(features, test_features), 3),
             "class_shares_of_samples": class_histogram(predictions)}
     return results
