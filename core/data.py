@@ -286,6 +286,58 @@ def out_of_distribution_examples(size: int = 112) -> dict[str, Image.Image]:
 
 
 
+
+# --- edge maps: what pix2pix translates from -------------------------------------------------------------------
+
+def edge_map(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(B, C, H, W) images in [0, 1] -> (B, 1, H, W) Canny edges in {0, 1} (1 = an edge), one pixel wide.
+
+    Canny (scikit-image) on the luminance: Gaussian blur of width sigma, gradient, thinning to the gradient's
+    ridge, hysteresis between two thresholds. A larger sigma keeps outlines and drops texture.
+    """
+    from skimage.feature import canny
+
+    weights = torch.tensor([0.299, 0.587, 0.114]) if images.shape[1] == 3 else torch.ones(1)
+    luminance = (images.float() * weights.view(1, -1, 1, 1)).sum(dim=1).numpy()
+    edges = np.stack([canny(image, sigma=sigma) for image in luminance])
+    return torch.from_numpy(edges).float().unsqueeze(1)
+
+
+def is_line_drawing(ink: np.ndarray) -> bool:
+    """True for strokes (a sketch, an edge map), False for a filled picture: strokes cover little of their box."""
+    mask = ink > 0.5
+    if not mask.any():
+        return False
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    box = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return box.mean() < 0.3
+
+
+def sketch_to_edges(image, size: int, margin: int) -> torch.Tensor:
+    """A drawing (any mode: Sketchpad RGBA, dark strokes on white, light on black) -> (1, 1, size, size) in {0, 1},
+    made to look like the training edge maps: framed as the data is (the strokes' box scaled to fit
+    size - 2 margin, centred), then thinned to one-pixel lines, as Canny's are. Line width and polarity of the
+    drawing no longer matter after this.
+    """
+    from skimage.morphology import skeletonize
+
+    ink = to_grayscale_ink(image)
+    mask = ink > 0.2
+    if not mask.any():
+        raise EmptyImageError("The drawing is empty: draw the outline of an object first.")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    inner = size - 2 * margin
+    scale = inner / max(crop.shape)
+    new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    resized = Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.BOX)
+    framed = np.zeros((size, size))
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    framed[top : top + new_h, left : left + new_w] = np.asarray(resized, dtype=np.float64) / 255.0
+    strokes = framed > 0.25 * framed.max()  # thin strokes come out of the downscale grey: keep them
+    return torch.from_numpy(skeletonize(strokes)).float().view(1, 1, size, size)
+
+
 # --- the colour set: Noto Color Emoji ------------------------------------------------------------------------------
 
 EMOJI_FONT_PATHS = (Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"),)  # Debian fonts-noto-color-emoji
@@ -390,5 +442,5 @@ __all__ = [
     "load_fashion_mnist", "load_sample", "load_training_data", "write_sample",
     "to_pil", "to_grayscale_ink", "to_model_input", "to_display", "image_grid", "signed_to_rgb",
     "out_of_distribution_examples", "EmojiSet", "load_emoji", "load_emoji_sample", "write_emoji_sample", "render_emoji",
-    "emoji_font_path",
+    "emoji_font_path", "edge_map", "sketch_to_edges", "is_line_drawing",
 ]

@@ -118,3 +118,14 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     """Per-image peak signal-to-noise ratio, 10 log10(range^2 / MSE), in dB -> (B,). Capped at 100 dB."""
     error = mse(x, y).clamp(min=data_range**2 * 1e-10)
     return 10 * torch.log10(data_range**2 / error)
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Per-image structural similarity (Wang et al. 2004; scikit-image, 7 x 7 windows) of (B, C, H, W) images -> (B,).
+
+    1 for identical images; it compares local means, contrasts and correlations, so blur costs more than in L1.
+    """
+    from skimage.metrics import structural_similarity
+
+    a, b = x.detach().float().cpu().numpy(), y.detach().float().cpu().numpy()
+    return torch.tensor([structural_similarity(p, q, data_range=data_range, channel_axis=0) for p, q in zip(a, b)])

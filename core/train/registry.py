@@ -11,7 +11,8 @@ from core.metrics import EvalClassifier
 from core.gan import GAN
 from core.stylegan import StyleGAN
 from core.diffusion import DiffusionUNet
-from core.train import autoencoder, classifier, clip, diffusion, gan, latent_diffusion, stylegan, vae
+from core.pix2pix import Pix2Pix
+from core.train import autoencoder, classifier, clip, diffusion, gan, latent_diffusion, pix2pix, stylegan, vae
 from transformers import CLIPModel
 from core.vae import VAE
 
@@ -31,6 +32,7 @@ RECIPES: dict[str, Recipe] = {
     **{f"vae_{d}": Recipe(lambda c=defaults: c, vae.main, VAE) for d, defaults in vae.DEFAULTS.items()},
     **{name: Recipe(lambda c=defaults: c, gan.main, GAN) for name, defaults in gan.DEFAULTS.items()},
     "stylegan": Recipe(stylegan.TrainConfig, stylegan.main, StyleGAN),
+    **{name: Recipe(lambda c=defaults: c, pix2pix.main, Pix2Pix) for name, defaults in pix2pix.DEFAULTS.items()},
     "clip": Recipe(clip.TrainConfig, clip.main, CLIPModel),
     "ddpm": Recipe(diffusion.TrainConfig, diffusion.main, DiffusionUNet),
     "ldm_autoencoder": Recipe(latent_diffusion.AutoencoderTrainConfig, latent_diffusion.main_autoencoder, AutoencoderKL),

@@ -1,0 +1,180 @@
+"""pix2pix (Isola et al. 2017): image-to-image translation with a conditional GAN, here edges -> picture.
+
+The condition is an image x (an edge map) instead of a class. G is a U-Net, D a PatchGAN that sees the pair
+(x, y) and says real/fake for each patch. The lecture's objective:
+
+    L_cGAN(G, D) = E_{x,y}[log D(x, y)] + E_{x,z}[log(1 - D(x, G(x, z)))]
+    L_L1(G)      = E_{x,y,z}[||y - G(x, z)||_1]
+    G*           = arg min_G max_D L_cGAN(G, D) + λ L_L1(G),   λ = 100.
+
+L1 alone already gets the layout right, but for an uncertain detail it predicts the average of the possibilities:
+a blur. The cGAN term punishes anything D can tell from a real patch, blur included. Each data set ships both
+models (`pix2pix_<set>` with L1 + cGAN, `pix2pix_<set>_l1` with L1 only) so the tab can show the paper's comparison.
+As in the paper, the noise z is dropout in G's innermost decoder layers while training; the shipped models run
+deterministically (the paper found G largely ignores z).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from core.blocks import PatchDiscriminator, UNetGenerator
+from core.checkpoints import load_model
+from core.data import edge_map, is_line_drawing, sketch_to_edges, to_grayscale_ink
+from core.runtime import MODELS
+
+LAMBDA_L1 = 100.0  # the paper's λ
+
+
+@dataclass(frozen=True)
+class PairedSet:
+    """A data set of (edge map, picture) pairs, made by running Canny over the pictures."""
+
+    name: str
+    size: int  # pictures are size x size
+    channels: int  # 1 grey, 3 colour
+    canny_sigma: float  # blur before Canny: larger keeps outlines, drops texture
+    margin: int  # empty border around the object in the data (a drawing is framed the same way)
+    title: str
+
+
+PAIRED_SETS = {
+    "fashion": PairedSet("fashion", 28, 1, 1.0, 0, "Fashion-MNIST garments: edges -> garment (28 x 28, grey)"),
+    "emoji": PairedSet("emoji", 64, 3, 1.5, 2, "Noto Color Emoji: edges -> colour picture (64 x 64)"),
+}
+
+
+@dataclass(frozen=True)
+class Pix2PixConfig:
+    dataset: str = "fashion"  # a key of PAIRED_SETS
+    objective: str = "l1+cgan"  # "l1+cgan" (the paper's) or "l1" (L1 alone, the blurry baseline)
+    base_channels: int = 32  # G's first encoder level; doubling per level up to max_channels
+    max_channels: int = 128
+    dropout: float = 0.5  # in G's two innermost decoder blocks while training (the paper's z)
+    d_base_channels: int = 32  # PatchGAN width (no D for the L1-only model)
+    d_stride2_layers: int = 2  # PatchGAN receptive field: 34 px
+
+
+def model_size(data: PairedSet) -> int:
+    """The U-Net needs a power of two: 28 px garments are padded to 32, 64 px emoji stay."""
+    return 1 << (data.size - 1).bit_length()
+
+
+class Pix2Pix(nn.Module, PyTorchModelHubMixin):
+    """G (U-Net, edges -> picture) and, for the cGAN model, D (PatchGAN on the pair), in one checkpoint."""
+
+    def __init__(self, config: Pix2PixConfig = Pix2PixConfig()):
+        super().__init__()
+        if config.dataset not in PAIRED_SETS or config.objective not in OBJECTIVES:
+            raise ValueError(f"Unknown data set {config.dataset!r} or objective {config.objective!r}.")
+        self.config = config
+        self.data = PAIRED_SETS[config.dataset]
+        self.size = model_size(self.data)
+        self.pad = (self.size - self.data.size) // 2
+        self.generator = UNetGenerator(self.size, 1, self.data.channels, config.base_channels, config.max_channels,
+                                       dropout=config.dropout)
+        self.discriminator = (PatchDiscriminator(1 + self.data.channels, config.d_base_channels,
+                                                 config.d_stride2_layers)
+                              if config.objective == "l1+cgan" else None)
+
+    # The networks work in [-1, 1] at a power-of-two size; everything outside works in [0, 1] at the data's size.
+    def to_model(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, size, size) in [0, 1] -> (B, C, S, S) in [-1, 1], padded with the background (-1)."""
+        return F.pad(images * 2 - 1, (self.pad,) * 4, value=-1.0)
+
+    def from_model(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, S, S) in [-1, 1] -> (B, C, size, size) in [0, 1]."""
+        if self.pad:
+            x = x[..., self.pad : -self.pad, self.pad : -self.pad]
+        return ((x + 1) / 2).clamp(0, 1)
+
+    def check_edges(self, edges: torch.Tensor) -> torch.Tensor:
+        expected = (1, self.data.size, self.data.size)
+        if edges.ndim != 4 or tuple(edges.shape[1:]) != expected:
+            raise ValueError(f"Expected edge maps of shape (B, {', '.join(map(str, expected))}), got {tuple(edges.shape)}.")
+        return edges
+
+    def translate(self, edges: torch.Tensor) -> torch.Tensor:
+        """G(x): edge maps (B, 1, size, size) in {0, 1} -> pictures (B, C, size, size) in [0, 1]."""
+        return self.from_model(self.generator(self.to_model(self.check_edges(edges))))
+
+    def patch_realness(self, edges: torch.Tensor, pictures: torch.Tensor) -> torch.Tensor:
+        """D(x, y) per patch: (B, 1, P, P) probabilities that each patch of the pair is real (cGAN model only)."""
+        if self.discriminator is None:
+            raise ValueError("The L1-only model has no discriminator.")
+        pair = torch.cat([self.to_model(self.check_edges(edges)), self.to_model(pictures)], dim=1)
+        return torch.sigmoid(self.discriminator(pair))
+
+
+def l1_loss(y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
+    """L_L1(G) = E ||y − G(x, z)||_1, per pixel."""
+    return (y - y_hat).abs().mean()
+
+
+OBJECTIVES = ("l1+cgan", "l1")
+
+
+# --- from what a user gives to what the model reads ---------------------------------------------------------------
+
+def edges_of_pictures(pictures: torch.Tensor, data: PairedSet) -> torch.Tensor:
+    """The training input: Canny edges of (B, C, size, size) pictures in [0, 1]."""
+    return edge_map(pictures, data.canny_sigma)
+
+
+def picture_from_image(image, data: PairedSet) -> torch.Tensor:
+    """An uploaded picture -> (1, C, size, size) in [0, 1], framed as the data set's pictures are."""
+    from PIL import Image
+
+    from core.data import to_model_input, to_pil
+
+    if data.channels == 1:  # garments: bright on black, cropped and framed like Fashion-MNIST
+        return to_model_input(image, data.size)
+    pil = to_pil(image)
+    if pil.mode in ("RGBA", "LA", "P"):
+        pil = pil.convert("RGBA")
+        white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
+        white.alpha_composite(pil)
+        pil = white
+    pil = pil.convert("RGB")
+    side = max(pil.size)  # pad to a square on white, keeping the aspect ratio
+    square = Image.new("RGB", (side, side), (255, 255, 255))
+    square.paste(pil, ((side - pil.width) // 2, (side - pil.height) // 2))
+    inner = data.size - 2 * data.margin
+    framed = Image.new("RGB", (data.size, data.size), (255, 255, 255))
+    framed.paste(square.resize((inner, inner), Image.LANCZOS), (data.margin, data.margin))
+    return torch.from_numpy(np.asarray(framed)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+
+
+INPUT_KINDS = ("auto", "drawing", "picture")
+
+
+def input_edges(image, data: PairedSet, kind: str = "auto") -> tuple[torch.Tensor, str]:
+    """What G reads for any input: a drawing is framed and thinned to one-pixel strokes (as Canny's edges are);
+    a picture goes through Canny, as the training pairs did. `auto` tells them apart by how much of its box the
+    ink covers. Returns ((1, 1, size, size) edges in {0, 1}, the kind used)."""
+    if kind not in INPUT_KINDS:
+        raise ValueError(f"The input kind must be one of {INPUT_KINDS}, not {kind!r}.")
+    if kind == "auto":
+        kind = "drawing" if is_line_drawing(to_grayscale_ink(image)) else "picture"
+    if kind == "drawing":
+        return sketch_to_edges(image, data.size, data.margin), kind
+    edges = edges_of_pictures(picture_from_image(image, data), data)
+    if edges.sum() == 0:
+        from core.data import EmptyImageError
+
+        raise EmptyImageError("Canny found no edges in this picture: it has too little contrast.")
+    return edges, kind
+
+
+CHECKPOINTS = {(name, objective): f"pix2pix_{name}" + ("" if objective == "l1+cgan" else "_l1")
+               for name in PAIRED_SETS for objective in OBJECTIVES}
+
+
+def load(dataset: str, objective: str = "l1+cgan") -> Pix2Pix:
+    """The bundled pix2pix model for a data set and objective, cached."""
+    name = CHECKPOINTS[(dataset, objective)]
+    return MODELS.get(name, lambda: load_model(Pix2Pix, name))
