@@ -7,7 +7,8 @@ import os
 
 import gradio as gr
 
-from demos import autoencoder, clip, diffusion, divergence, gan, latent_diffusion, stylegan, toy_gan, vae
+from demos import (autoencoder, clip, diffusion, divergence, gan, latent_diffusion, pix2pix, stylegan, toy_gan, unpaired,
+                   vae)
 
 TABS = (  # (title, tab id, builder): lecture order
     ("Autoencoders", "autoencoder", autoencoder.build),
@@ -17,6 +18,8 @@ TABS = (  # (title, tab id, builder): lecture order
     ("GAN training, live", "toy_gan", toy_gan.build),  # the training loop and mode collapse
     ("StyleGAN", "stylegan", stylegan.build),
     ("Conditional GAN", "cgan", gan.build_conditional),
+    ("pix2pix", "pix2pix", pix2pix.build),  # an image as the condition
+    ("Unpaired translation", "unpaired", unpaired.build),  # DualGAN / CycleGAN: no pairs, a cycle instead
     ("Diffusion", "diffusion", diffusion.build),
     ("CLIP", "clip", clip.build),  # the lecture places CLIP between DDPM and Stable Diffusion
     ("Latent diffusion", "latent_diffusion", latent_diffusion.build),  # Stable Diffusion: CLIP's text encoder conditions it

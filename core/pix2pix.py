@@ -14,17 +14,20 @@ As in the paper, the noise z is dropout in G's innermost decoder layers while tr
 deterministically (the paper found G largely ignores z).
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
+from PIL import Image, ImageDraw
 from torch import nn
 
 from core.blocks import PatchDiscriminator, UNetGenerator
 from core.checkpoints import load_model
-from core.data import edge_map, is_line_drawing, sketch_to_edges, to_grayscale_ink
+from core.data import (EmptyImageError, edge_map, is_line_drawing, sketch_to_edges, to_grayscale_ink,
+                       to_model_input, to_pil)
 from core.runtime import MODELS
 
 LAMBDA_L1 = 100.0  # the paper's λ
@@ -127,26 +130,27 @@ def edges_of_pictures(pictures: torch.Tensor, data: PairedSet) -> torch.Tensor:
 
 def picture_from_image(image, data: PairedSet) -> torch.Tensor:
     """An uploaded picture -> (1, C, size, size) in [0, 1], framed as the data set's pictures are."""
-    from PIL import Image
-
-    from core.data import to_model_input, to_pil
-
     if data.channels == 1:  # garments: bright on black, cropped and framed like Fashion-MNIST
         return to_model_input(image, data.size)
     pil = to_pil(image)
-    if pil.mode in ("RGBA", "LA", "P"):
+    if pil.mode in ("RGBA", "LA", "P", "PA"):
         pil = pil.convert("RGBA")
         white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
         white.alpha_composite(pil)
         pil = white
-    pil = pil.convert("RGB")
-    side = max(pil.size)  # pad to a square on white, keeping the aspect ratio
+    rgb = np.asarray(pil.convert("RGB"))
+    ink = np.abs(rgb.astype(np.int16) - 255).max(axis=2) > 12  # anything not (nearly) white is the object
+    if not ink.any():
+        raise EmptyImageError("The picture is blank: there is nothing on its white background.")
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = Image.fromarray(rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    side = max(crop.size)  # centred on a white square, as the emoji set renders its glyphs
     square = Image.new("RGB", (side, side), (255, 255, 255))
-    square.paste(pil, ((side - pil.width) // 2, (side - pil.height) // 2))
+    square.paste(crop, ((side - crop.width) // 2, (side - crop.height) // 2))
     inner = data.size - 2 * data.margin
     framed = Image.new("RGB", (data.size, data.size), (255, 255, 255))
     framed.paste(square.resize((inner, inner), Image.LANCZOS), (data.margin, data.margin))
-    return torch.from_numpy(np.asarray(framed)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    return torch.from_numpy(np.asarray(framed).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
 
 
 INPUT_KINDS = ("auto", "drawing", "picture")
@@ -164,8 +168,6 @@ def input_edges(image, data: PairedSet, kind: str = "auto") -> tuple[torch.Tenso
         return sketch_to_edges(image, data.size, data.margin), kind
     edges = edges_of_pictures(picture_from_image(image, data), data)
     if edges.sum() == 0:
-        from core.data import EmptyImageError
-
         raise EmptyImageError("Canny found no edges in this picture: it has too little contrast.")
     return edges, kind
 
@@ -178,3 +180,47 @@ def load(dataset: str, objective: str = "l1+cgan") -> Pix2Pix:
     """The bundled pix2pix model for a data set and objective, cached."""
     name = CHECKPOINTS[(dataset, objective)]
     return MODELS.get(name, lambda: load_model(Pix2Pix, name))
+
+
+# --- drawings to start from: inputs, drawn with Pillow (the outputs always come from the trained G) -------------
+
+def _outline_drawings() -> dict[str, dict[str, list]]:
+    """Per data set: named drawings as lists of strokes, each a list of (x, y) points on a 256 x 256 canvas."""
+    return {
+        "fashion": {
+            "sneaker": [[(16, 190), (240, 190), (240, 160), (170, 140), (120, 100), (70, 100), (16, 160), (16, 190)],
+                        [(16, 175), (240, 175)]],
+            "ankle boot": [[(40, 236), (236, 236), (236, 200), (150, 170), (140, 30), (60, 30), (60, 150), (40, 200),
+                            (40, 236)]],
+            "t-shirt": [[(70, 30), (100, 40), (156, 40), (186, 30), (246, 90), (216, 120), (196, 100), (196, 236),
+                         (60, 236), (60, 100), (40, 120), (10, 90), (70, 30)]],
+            "trousers": [[(70, 16), (186, 16), (200, 240), (150, 240), (128, 80), (106, 240), (56, 240), (70, 16)]],
+            "bag": [[(30, 90), (226, 90), (236, 236), (20, 236), (30, 90)],
+                    [(80, 90), (90, 30), (166, 30), (176, 90)]],
+        },
+        "emoji": {
+            "smiley": [[(128 + 110 * math.cos(a / 20 * math.pi), 128 + 110 * math.sin(a / 20 * math.pi))
+                        for a in range(41)],
+                       [(85, 95), (85, 115)], [(171, 95), (171, 115)],
+                       [(128 + 60 * math.cos(a / 10 * math.pi), 140 + 50 * math.sin(a / 10 * math.pi))
+                        for a in range(1, 10)]],
+            "heart": [[(128, 230), (30, 120), (30, 70), (60, 35), (100, 35), (128, 70), (156, 35), (196, 35),
+                       (226, 70), (226, 120), (128, 230)]],
+            "star": [[(128 + r * math.sin(k * math.pi / 5), 135 - r * math.cos(k * math.pi / 5))
+                      for k, r in zip(range(11), [115, 45] * 5 + [115])]],
+            "house": [[(40, 120), (128, 30), (216, 120)], [(60, 105), (60, 230), (196, 230), (196, 105)],
+                      [(110, 230), (110, 170), (146, 170), (146, 230)]],
+        },
+    }
+
+
+def example_drawings(dataset: str) -> dict[str, Image.Image]:
+    """Line drawings like a user's (dark strokes on white, 256 x 256) for the tab's 'drawings to try'."""
+    drawings = {}
+    for name, strokes in _outline_drawings()[dataset].items():
+        canvas = Image.new("RGB", (256, 256), "white")
+        draw = ImageDraw.Draw(canvas)
+        for stroke in strokes:
+            draw.line(stroke, fill="black", width=6, joint="curve")
+        drawings[name] = canvas
+    return drawings

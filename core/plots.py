@@ -72,10 +72,22 @@ def _font(size: int):
     return ImageFont.load_default(size=size)
 
 
+HEAT_COLD, HEAT_HOT = (255, 255, 255), (50, 95, 180)  # white at 0, deep blue at 1
+
+
 def heat_colour(value: float) -> tuple[int, int, int]:
     """0 -> white, 1 -> deep blue (values outside [0, 1] are clipped)."""
     v = min(max(value, 0.0), 1.0)
-    return (round(255 - 205 * v), round(255 - 160 * v), round(255 - 75 * v))
+    return tuple(round(c + (h - c) * v) for c, h in zip(HEAT_COLD, HEAT_HOT))
+
+
+def heat_image(values: torch.Tensor, scale: int = 8) -> Image.Image:
+    """(H, W) values in [0, 1] -> the heat_colour map as a crisp picture (white 0, deep blue 1), upscaled."""
+    v = values.detach().float().clamp(0, 1).cpu().unsqueeze(-1)
+    cold, hot = torch.tensor(HEAT_COLD, dtype=torch.float32), torch.tensor(HEAT_HOT, dtype=torch.float32)
+    rgb = (cold + (hot - cold) * v).round().byte().numpy()
+    image = Image.fromarray(rgb, "RGB")
+    return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
 
 
 def similarity_heatmap(images: list[Image.Image], texts: list[str], values, cell: int = 72,

@@ -135,7 +135,7 @@ def main(cfg: TrainConfig) -> dict:
     bar.close()
     training_seconds = clock.seconds
 
-    model = model.cpu().eval()
+    model = model.cpu().eval().half().float()  # stored as float16: measure the weights that ship
     metrics = {"training_seconds": training_seconds, "seconds_per_training_step": round(training_seconds / steps, 3),
                "objective": "non-saturating cGAN + λ L1" if adversarial else "L1 only", "lambda_l1": cfg.lambda_l1}
     metrics |= evaluate(model, test_x, test_y, test_labels)
@@ -145,6 +145,6 @@ def main(cfg: TrainConfig) -> dict:
               f"metrics on {n_eval} pairs of {test_description}") if not cfg.dry_run else "dry run: bundled sample",
         steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
     )
-    folder = save_model(model, name, card, output_root(cfg.dry_run))
+    folder = save_model(model, name, card, output_root(cfg.dry_run), storage_dtype=torch.float16)
     print(f"{name}: {metrics}; wrote {folder}")
     return card

@@ -12,7 +12,8 @@ from core.gan import GAN
 from core.stylegan import StyleGAN
 from core.diffusion import DiffusionUNet
 from core.pix2pix import Pix2Pix
-from core.train import autoencoder, classifier, clip, diffusion, gan, latent_diffusion, pix2pix, stylegan, vae
+from core.unpaired import DualGAN
+from core.train import autoencoder, classifier, clip, diffusion, gan, latent_diffusion, pix2pix, stylegan, unpaired, vae
 from transformers import CLIPModel
 from core.vae import VAE
 
@@ -33,6 +34,7 @@ RECIPES: dict[str, Recipe] = {
     **{name: Recipe(lambda c=defaults: c, gan.main, GAN) for name, defaults in gan.DEFAULTS.items()},
     "stylegan": Recipe(stylegan.TrainConfig, stylegan.main, StyleGAN),
     **{name: Recipe(lambda c=defaults: c, pix2pix.main, Pix2Pix) for name, defaults in pix2pix.DEFAULTS.items()},
+    "unpaired": Recipe(unpaired.TrainConfig, unpaired.main, DualGAN),
     "clip": Recipe(clip.TrainConfig, clip.main, CLIPModel),
     "ddpm": Recipe(diffusion.TrainConfig, diffusion.main, DiffusionUNet),
     "ldm_autoencoder": Recipe(latent_diffusion.AutoencoderTrainConfig, latent_diffusion.main_autoencoder, AutoencoderKL),

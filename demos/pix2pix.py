@@ -1,0 +1,216 @@
+"""pix2pix tab: draw (or pick) edges, get a garment or a colour emoji back; L1 alone beside L1 + cGAN."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from core import pix2pix
+from core.checkpoints import CheckpointError, read_card
+from core.data import FASHION_CLASSES, image_grid, load_emoji_sample, load_sample, to_display, to_pil
+from core.metrics import ssim
+from core.plots import decision_background
+from demos.common import checkpoint_notice, example_indices, friendly_errors, output_image, sketchpad
+
+DATASET_CHOICES = [("Garments (Fashion-MNIST, 28 px, grey)", "fashion"), ("Emoji (Noto Color Emoji, 64 px, colour)", "emoji")]
+KIND_CHOICES = [("Tell by itself", "auto"), ("A drawing: thin its strokes", "drawing"),
+                ("A picture: run Canny on it", "picture")]
+DISPLAY_SIZE = 256  # both data sets shown at the same size: 28 px x 9 (nearest), 64 px x 4
+EMOJI_EXAMPLES = 15
+COMPARISON_COLUMNS = 8
+
+INTRO = """
+## pix2pix: an image as the condition
+A conditional GAN whose condition is a whole image x: here an **edge map**, and the output is the picture y it
+came from (Isola et al. 2017). Pairs are synthesised, as the lecture says: x = Canny edges of a real picture y.
+
+- **G** is a U-Net: an encoder down to 1×1 and a decoder back up, with skip connections that carry *where the
+  edges are* straight across. **D** is a PatchGAN: it sees the pair (x, y) and says real or fake for each patch.
+- L_cGAN(G, D) = E[log D(x, y)] + E[log(1 − D(x, G(x, z)))] , L_L1(G) = E‖y − G(x, z)‖₁ ,
+  **G\\* = arg min_G max_D L_cGAN(G, D) + λ L_L1(G)** with λ = 100.
+- **L1 only** (trained without D) gets the layout right but averages what it cannot be sure of: a blur.
+  The cGAN term punishes anything D can tell from a real patch. Both are shown for the same input.
+
+Draw with the mouse (your strokes are framed and thinned to one-pixel lines, like Canny's), pick a held-out picture
+(never seen in training: its edges go in), or upload one.
+"""
+
+
+def parse_dataset(value) -> str:
+    if value not in pix2pix.PAIRED_SETS:
+        raise ValueError(f"The model must be one of {sorted(pix2pix.PAIRED_SETS)}, not {value!r}.")
+    return value
+
+
+def show(images: torch.Tensor) -> Image.Image:
+    """(1, C, S, S) in [0, 1] -> a crisp PIL image about DISPLAY_SIZE wide."""
+    return to_display(images[0], scale=max(1, DISPLAY_SIZE // images.shape[-1]))
+
+
+def show_edges(edges: torch.Tensor) -> Image.Image:
+    """Edges as a sketch: dark lines on white."""
+    return show(1 - edges)
+
+
+def show_patch_verdict(realness: torch.Tensor, size: int) -> Image.Image:
+    """D's per-patch probabilities (1, 1, P, P) as colour: green 'real', white undecided, purple 'fake'."""
+    return decision_background(realness[0, 0], size, probability=True).resize((size, size), Image.NEAREST)
+
+
+def on_white(image) -> np.ndarray:
+    """A drawing (RGBA with a transparent canvas, or anything) flattened onto white, as RGB."""
+    pil = to_pil(image).convert("RGBA")
+    white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
+    white.alpha_composite(pil)
+    return np.asarray(white.convert("RGB"))
+
+
+@friendly_errors
+def translate(image, dataset: str = "fashion", kind: str = "auto"):
+    """Image or drawing, model ('fashion' or 'emoji'), input kind -> (edge map G reads, L1 + cGAN picture,
+    L1-only picture, D's per-patch verdict on the L1 + cGAN picture, a note)."""
+    data = pix2pix.PAIRED_SETS[parse_dataset(dataset)]
+    edges, used = pix2pix.input_edges(image, data, kind)
+    models, missing = {}, []
+    for objective in pix2pix.OBJECTIVES:
+        try:
+            models[objective] = pix2pix.load(data.name, objective)
+        except CheckpointError as error:
+            missing.append(str(error))
+    if not models:
+        raise CheckpointError(" ".join(missing))
+    with torch.inference_mode():
+        outputs = {objective: model.translate(edges) for objective, model in models.items()}
+        verdict = (models["l1+cgan"].patch_realness(edges, outputs["l1+cgan"]) if "l1+cgan" in models else None)
+    lines = [f"Read as **{used}**: " + ("strokes framed like the data and thinned to one pixel." if used == "drawing"
+                                         else f"Canny edges (σ = {data.canny_sigma}) of the framed picture.")]
+    if used == "picture":  # the picture itself is the ground truth y: how close does each model come?
+        original = pix2pix.picture_from_image(image, data)
+        for objective, output in outputs.items():
+            lines.append(f"- {objective.upper()}: L1 {pix2pix.l1_loss(original, output).item():.3f}, "
+                         f"SSIM {ssim(output, original).item():.3f} against the picture")
+    if verdict is not None:
+        lines.append(f"D calls {verdict.gt(0.5).float().mean().item():.0%} of the patches of the L1 + cGAN picture real "
+                     f"(mean D = {verdict.mean().item():.2f}).")
+    lines += [f"*{message}*" for message in missing]
+    blank = Image.new("RGB", (DISPLAY_SIZE, DISPLAY_SIZE), "white")
+    return (show_edges(edges),
+            show(outputs["l1+cgan"]) if "l1+cgan" in outputs else blank,
+            show(outputs["l1"]) if "l1" in outputs else blank,
+            show_patch_verdict(verdict, DISPLAY_SIZE) if verdict is not None else blank,
+            "\n".join(lines))
+
+
+def translate_drawing(drawing, dataset: str):
+    return translate(drawing, dataset, "drawing")
+
+
+# --- held-out pictures and drawings to start from -----------------------------------------------------------------
+
+def held_out_pictures(dataset: str) -> list[tuple[np.ndarray, str]]:
+    """(picture as uint8 array, caption) for the example gallery: never seen by the recipes."""
+    if parse_dataset(dataset) == "fashion":
+        sample = load_sample()
+        return [(np.asarray(to_display(sample.images[i] / 255.0, scale=4)), FASHION_CLASSES[sample.labels[i]])
+                for i in example_indices()]
+    emoji = load_emoji_sample()
+    step = max(1, len(emoji) // EMOJI_EXAMPLES)
+    return [(emoji.images[i], emoji.names[i]) for i in range(0, step * EMOJI_EXAMPLES, step)][:EMOJI_EXAMPLES]
+
+
+def drawings_to_try(dataset: str) -> list[tuple[Image.Image, str]]:
+    return [(image, name) for name, image in pix2pix.example_drawings(parse_dataset(dataset)).items()]
+
+
+@friendly_errors
+def compare_held_out(dataset: str = "fashion"):
+    """The paper's comparison on held-out pairs: rows edges x, L1 only, L1 + cGAN, the real y."""
+    data = pix2pix.PAIRED_SETS[parse_dataset(dataset)]
+    pictures = torch.stack([torch.from_numpy(np.asarray(pix2pix.picture_from_image(image, data)[0]))
+                            for image, _ in held_out_pictures(dataset)[:COMPARISON_COLUMNS]])
+    edges = pix2pix.edges_of_pictures(pictures, data)
+    with torch.inference_mode():
+        rows = [edges.expand(-1, data.channels, -1, -1).neg().add(1),
+                pix2pix.load(data.name, "l1").translate(edges),
+                pix2pix.load(data.name, "l1+cgan").translate(edges), pictures]
+    grid = image_grid(torch.cat(rows), columns=len(pictures), scale=max(2, 128 // data.size))
+    return grid, "Rows: the edges x (Canny) · L1 only · L1 + cGAN · the real picture y."
+
+
+def refresh_examples(dataset: str):
+    return held_out_pictures(dataset), drawings_to_try(dataset)
+
+
+def measured_table() -> list[list]:
+    """The cards' held-out figures for every shipped pix2pix model."""
+    rows = []
+    for (dataset, objective), name in pix2pix.CHECKPOINTS.items():
+        try:
+            metrics = read_card(name)["metrics"]
+        except CheckpointError:
+            rows.append([name, "missing", "", "", ""])
+            continue
+        agreement = metrics.get("classifier_reads_output_as_true_class")
+        rows.append([name, metrics.get("objective", objective), metrics.get("test_l1"), metrics.get("test_ssim"),
+                     "–" if agreement is None else f"{agreement:.0%}"])
+    return rows
+
+
+def build(tab: gr.Tab) -> None:
+    gr.Markdown(INTRO)
+    checkpoint_notice(pix2pix.CHECKPOINTS.values())
+    with gr.Row():
+        with gr.Column(scale=1):
+            dataset = gr.Radio(DATASET_CHOICES, value="fashion", label="Model (data set)")
+            with gr.Tabs():
+                with gr.Tab("Draw"):
+                    drawing = sketchpad("Draw an outline: pick the brush in the toolbar")
+                    draw_button = gr.Button("Translate the drawing", variant="primary")
+                with gr.Tab("Held-out pictures"):
+                    pictures = gr.Gallery(held_out_pictures("fashion"), label="Click one: its edges go in",
+                                          columns=5, height=300, allow_preview=False, format="png",
+                                          elem_id="pix2pix-pictures")
+                with gr.Tab("Drawings to try"):
+                    drawings = gr.Gallery(drawings_to_try("fashion"), label="Click one", columns=5, height=200,
+                                          allow_preview=False, format="png", elem_id="pix2pix-drawings")
+                with gr.Tab("Upload"):
+                    upload = gr.Image(label="A picture or a line drawing", type="numpy", image_mode=None,
+                                      sources=["upload", "clipboard"], height=240)
+                    kind = gr.Radio(KIND_CHOICES, value="auto", label="It is")
+                    upload_button = gr.Button("Translate", variant="primary")
+        with gr.Column(scale=2):
+            with gr.Row():
+                edges = output_image("x: the edges G reads", elem_id="pix2pix-edges")
+                photo = output_image("G(x), L1 + cGAN", elem_id="pix2pix-photo")
+                blurry = output_image("G(x), L1 only", elem_id="pix2pix-l1")
+                verdict = output_image("D per patch on the L1 + cGAN picture (green real, purple fake)")
+            note = gr.Markdown()
+    gr.Markdown("### The paper's comparison, on held-out pictures")
+    with gr.Row():
+        compare_button = gr.Button("Compare L1 only with L1 + cGAN on 8 held-out pictures")
+        gr.Dataframe(measured_table(), headers=["checkpoint", "objective", "held-out L1", "held-out SSIM",
+                                                "classifier reads G(x) as y's class"],
+                     label="Measured at the end of training (cards)", interactive=False)
+    comparison = output_image("Edges · L1 only · L1 + cGAN · real", elem_id="pix2pix-comparison")
+    comparison_note = gr.Markdown()
+
+    outputs = [edges, photo, blurry, verdict, note]
+    draw_button.click(translate_drawing, [drawing, dataset], outputs, api_name="pix2pix_drawing",
+                      api_visibility="private")
+    upload_button.click(translate, [upload, dataset, kind], outputs, api_name="pix2pix")
+
+    def pick_picture(dataset_value, evt: gr.SelectData):
+        return translate(held_out_pictures(dataset_value)[evt.index][0], dataset_value, "picture")
+
+    def pick_drawing(dataset_value, evt: gr.SelectData):
+        return translate(drawings_to_try(dataset_value)[evt.index][0], dataset_value, "drawing")
+
+    pictures.select(pick_picture, dataset, outputs, api_name="pix2pix_pick_picture", api_visibility="private")
+    drawings.select(pick_drawing, dataset, outputs, api_name="pix2pix_pick_drawing", api_visibility="private")
+    dataset.input(refresh_examples, dataset, [pictures, drawings], api_name="pix2pix_dataset",
+                  api_visibility="private")
+    compare_button.click(compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_compare",
+                         api_visibility="private")
+    tab.select(compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_open",
+               api_visibility="private")

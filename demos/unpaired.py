@@ -1,0 +1,173 @@
+"""Unpaired translation tab: sneakers <-> ankle boots with DualGAN/CycleGAN's two generators and the cycle back."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core import unpaired
+from core.checkpoints import CheckpointError, read_card
+from core.data import FASHION_CLASSES, image_grid, load_sample, to_display, to_model_input
+from core.metrics import load_classifier
+from core.plots import heat_image
+from demos.common import DISPLAY_SCALE, checkpoint_notice, friendly_errors, output_image, sketchpad
+
+DOMAIN_U, DOMAIN_V = unpaired.UnpairedConfig.domain_u, unpaired.UnpairedConfig.domain_v
+DIRECTION_CHOICES = [(f"{FASHION_CLASSES[DOMAIN_U]} → {FASHION_CLASSES[DOMAIN_V]} (G_A: U → V)", "u->v"),
+                     (f"{FASHION_CLASSES[DOMAIN_V]} → {FASHION_CLASSES[DOMAIN_U]} (G_B: V → U)", "v->u")]
+EXAMPLES_PER_DOMAIN = 8
+
+INTRO = f"""
+## Unpaired translation: DualGAN / CycleGAN
+pix2pix needs pairs (x, y). Here there are none: only a pile of **{FASHION_CLASSES[DOMAIN_U]}s** (domain U) and a
+separate pile of **{FASHION_CLASSES[DOMAIN_V]}s** (domain V). In DualGAN's notation, as in the lecture:
+
+- **G_A**: U → V and **G_B**: V → U (two pix2pix-style U-Nets); **D_A** tells real v from G_A(u), **D_B** real u
+  from G_B(v) (two PatchGANs).
+- **Cycle loss**: λ_U‖u − G_B(G_A(u))‖ + λ_V‖v − G_A(G_B(v))‖. A translation must look like the other domain
+  *and* keep enough of the input to come back: that is what replaces the missing pairs.
+- The lecture writes DualGAN's Wasserstein terms (− D_B(G_B(v)) − D_A(G_A(u)) for the generators). The shipped
+  model uses CycleGAN's least-squares form of the same terms, which trains stably on a CPU without weight clipping.
+
+Pick a held-out shoe, upload or draw one, and choose a direction: you see the translation, the way back, and
+where the round trip lost something (the cycle error).
+"""
+
+
+def parse_direction(value) -> str:
+    return unpaired.check_direction(value)
+
+
+def held_out_examples() -> list[tuple[np.ndarray, str, str]]:
+    """(image as shown, caption, direction it starts) for the bundled test images of both domains."""
+    sample = load_sample()
+    items = []
+    for label, direction in ((DOMAIN_U, "u->v"), (DOMAIN_V, "v->u")):
+        for i in np.flatnonzero(sample.labels == label)[:EXAMPLES_PER_DOMAIN]:
+            items.append((np.asarray(to_display(sample.images[i] / 255.0, scale=4)), FASHION_CLASSES[label], direction))
+    return items
+
+
+def classifier_reading(images: torch.Tensor) -> list[tuple[str, float]]:
+    """The evaluation classifier's top class and its probability for each image, or [] without a classifier."""
+    try:
+        classifier = load_classifier()
+    except CheckpointError:
+        return []
+    with torch.inference_mode():
+        probabilities = F.softmax(classifier(images), dim=1)
+    top = probabilities.max(dim=1)
+    return [(FASHION_CLASSES[i], p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
+
+
+@friendly_errors
+def translate(image, direction: str = "u->v"):
+    """Image, direction ('u->v' or 'v->u') -> (translated, cycled back, cycle error map, a note)."""
+    direction = parse_direction(direction)
+    x = to_model_input(image)
+    model = unpaired.load()
+    with torch.inference_mode():
+        translated, cycled = model.cycle(x, direction)
+        errors = unpaired.error_map(x, cycled)
+    source, target = (model.domain_names if direction == "u->v" else model.domain_names[::-1])
+    readings = classifier_reading(torch.cat([x, translated, cycled]))
+    lines = [f"Cycle error: mean |x − cycled| = {errors.mean().item():.3f} (largest {errors.max().item():.2f})."]
+    if readings:
+        lines.append("The evaluation classifier reads: " + " · ".join(
+            f"{what} **{name}** ({p:.0%})" for what, (name, p) in zip(("input", "translation", "cycled back"), readings)))
+        if readings[1][0] != target:
+            lines.append(f"This translation did not come out as a {target}: the model was trained on "
+                         f"{source}s and {target}s only, and does not always succeed (the card's rate is below).")
+    return (to_display(translated[0], DISPLAY_SCALE), to_display(cycled[0], DISPLAY_SCALE),
+            heat_image(errors[0, 0], DISPLAY_SCALE), "\n\n".join(lines))
+
+
+def retranslate(image, direction: str):
+    """A new direction for the image already shown; nothing to do before an image is chosen."""
+    if image is None:
+        return (gr.skip(),) * 4
+    return translate(image, direction)
+
+
+@friendly_errors
+def translate_grid():
+    """Eight held-out images of each domain: rows input, translation, cycled back (U first, then V)."""
+    model = unpaired.load()
+    sample = load_sample()
+    rows = []
+    with torch.inference_mode():
+        for label, direction in ((DOMAIN_U, "u->v"), (DOMAIN_V, "v->u")):
+            index = np.flatnonzero(sample.labels == label)[:EXAMPLES_PER_DOMAIN]
+            x = torch.from_numpy(sample.images[index]).float().div(255).unsqueeze(1)
+            translated, cycled = model.cycle(x, direction)
+            rows += [x, translated, cycled]
+    return image_grid(torch.cat(rows), columns=EXAMPLES_PER_DOMAIN, scale=4)
+
+
+def measured_text() -> str:
+    try:
+        metrics = read_card(unpaired.CHECKPOINT)["metrics"]
+    except CheckpointError as error:
+        return f"*{error}*"
+    u, v = metrics["domains"]["u"], metrics["domains"]["v"]
+    lines = ["**Measured on the held-out test images (card):**"]
+    for key, source, target in (("u_to_v", u, v), ("v_to_u", v, u)):
+        rate = metrics.get(f"{key}_success_rate")
+        baseline = metrics.get(f"{key}_untranslated_read_as_target")
+        lines.append(f"- {source} → {target}: classified as {target}: "
+                     + (f"**{rate:.1%}** of translations ({baseline:.1%} of untranslated {source}s); "
+                        if rate is not None else "")
+                     + f"mean cycle L1 {metrics.get(f'{key}_cycle_l1')}")
+    return "\n".join(lines)
+
+
+def build(tab: gr.Tab) -> None:
+    gr.Markdown(INTRO)
+    checkpoint_notice([unpaired.CHECKPOINT])
+    examples = held_out_examples()
+    with gr.Row():
+        with gr.Column(scale=1):
+            direction = gr.Radio(DIRECTION_CHOICES, value="u->v", label="Direction")
+            with gr.Tabs():
+                with gr.Tab("Held-out shoes"):
+                    gallery = gr.Gallery([(image, caption) for image, caption, _ in examples],
+                                         label="Click one (sets the direction from its class)", columns=4,
+                                         height=300, allow_preview=False, format="png", elem_id="unpaired-examples")
+                with gr.Tab("Upload"):
+                    upload = gr.Image(label="A shoe", type="numpy", image_mode=None, sources=["upload", "clipboard"],
+                                      height=240)
+                    upload_button = gr.Button("Translate", variant="primary")
+                with gr.Tab("Draw"):
+                    drawing = sketchpad("Draw a shoe (filled shapes work best): pick the brush in the toolbar")
+                    draw_button = gr.Button("Translate the drawing", variant="primary")
+        with gr.Column(scale=2):
+            source = output_image("Input x", elem_id="unpaired-input")
+            with gr.Row():
+                translated = output_image("Translated: G_A(u) or G_B(v)", elem_id="unpaired-translated")
+                cycled = output_image("Cycled back: G_B(G_A(u)) or G_A(G_B(v))", elem_id="unpaired-cycled")
+                error = output_image("Cycle error |x − cycled| (white 0, blue 1)", elem_id="unpaired-error")
+            note = gr.Markdown()
+    gr.Markdown("### Both directions on held-out shoes")
+    with gr.Row():
+        grid = output_image("Rows: sneakers · G_A(sneakers) · back; ankle boots · G_B(ankle boots) · back",
+                            elem_id="unpaired-grid")
+        gr.Markdown(measured_text())
+
+    outputs = [translated, cycled, error, note]
+
+    def shown(image):
+        return to_display(to_model_input(image), DISPLAY_SCALE)
+
+    def pick(evt: gr.SelectData):
+        image, _, chosen = examples[evt.index]
+        return (shown(image), chosen, *translate(image, chosen))
+
+    gallery.select(pick, None, [source, direction, *outputs], api_name="unpaired_pick", api_visibility="private")
+    upload_button.click(friendly_errors(shown), upload, source, api_name="unpaired_show_upload",
+                        api_visibility="private").success(translate, [upload, direction], outputs, api_name="translate")
+    draw_button.click(friendly_errors(shown), drawing, source, api_name="unpaired_show_drawing",
+                      api_visibility="private").success(translate, [drawing, direction], outputs,
+                                                     api_name="unpaired_drawing", api_visibility="private")
+    direction.input(retranslate, [source, direction], outputs, api_name="unpaired_direction", api_visibility="private")
+    tab.select(translate_grid, None, grid, api_name="unpaired_open", api_visibility="private")
