@@ -11,12 +11,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from benchmarks import autoencoder, classifier, clip, diffusion, divergence, gan, vae
+from benchmarks import autoencoder, classifier, clip, diffusion, divergence, gan, pix2pix, unpaired, vae
 from benchmarks.timing import ServedApp, measure, peak_rss_mb
 from core.data import load_sample
 
 OUT = Path(__file__).resolve().parent
-TABS = (autoencoder, divergence, vae, gan, diffusion, clip)  # each later tab adds its module: handler_latency(calls), api_calls(path), quality()
+TABS = (autoencoder, divergence, vae, gan, pix2pix, unpaired, diffusion, clip)  # each later tab adds its module: handler_latency(calls), api_calls(path), quality()
 
 
 def end_to_end(calls: int) -> tuple[list, float, float]:

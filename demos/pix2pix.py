@@ -9,7 +9,7 @@ from PIL import Image
 from core import pix2pix
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_emoji_sample, load_sample, to_display, to_pil
-from core.metrics import ssim
+from core.metrics import sharpness, ssim
 from core.plots import decision_background
 from demos.common import checkpoint_notice, example_indices, friendly_errors, output_image, sketchpad
 
@@ -90,6 +90,10 @@ def translate(image, dataset: str = "fashion", kind: str = "auto"):
         for objective, output in outputs.items():
             lines.append(f"- {objective.upper()}: L1 {pix2pix.l1_loss(original, output).item():.3f}, "
                          f"SSIM {ssim(output, original).item():.3f} against the picture")
+    if len(outputs) == 2:
+        crisp = " · ".join(f"{objective.upper()} {sharpness(output):.3f}" for objective, output in outputs.items())
+        real = f" · the picture {sharpness(original):.3f}" if used == "picture" else ""
+        lines.append(f"Sharpness (mean difference of neighbouring pixels): {crisp}{real}.")
     if verdict is not None:
         lines.append(f"D calls {verdict.gt(0.5).float().mean().item():.0%} of the patches of the L1 + cGAN picture real "
                      f"(mean D = {verdict.mean().item():.2f}).")

@@ -25,7 +25,7 @@ def test_api_names_are_the_documented_ones(client):
     assert {"/ae_reconstruct", "/ae_denoise", "/ae_linear_bases", "/divergence", "/vae_reconstruct", "/vae_decode",
             "/vae_sample", "/vae_interpolate", "/vae_arithmetic", "/gan_sample", "/gan_interpolate", "/cgan_sample",
             "/stylegan_sample", "/stylegan_interpolate", "/toy_gan_train", "/clip_score", "/clip_zero_shot",
-            "/diffusion_forward", "/diffusion_sample", "/text_to_image"} <= endpoints
+            "/diffusion_forward", "/diffusion_sample", "/text_to_image", "/pix2pix", "/translate"} <= endpoints
     assert not any("refresh" in name or "pick" in name for name in endpoints)  # UI glue stays private
 
 
@@ -152,3 +152,16 @@ def test_text_to_image_streams_over_http_and_rejects_bad_values(client):
     with pytest.raises(Exception, match="greater than maximum|guidance"):
         client.predict("a bag", 99.0, 10, 0, 1, api_name="/text_to_image")
     assert client.predict("a bag", 4.0, 2, 0, 1, api_name="/text_to_image")  # the server survived
+
+
+def test_pix2pix_and_translate_over_http(client, garment_png):
+    edges, photo, blurry, verdict, note = client.predict(handle_file(garment_png), "fashion", "picture",
+                                                         api_name="/pix2pix")
+    assert all(Image.open(path).size == (256, 256) for path in (edges, photo, blurry, verdict))
+    assert "SSIM" in note
+    with pytest.raises(Exception, match="model must be"):
+        client.predict(handle_file(garment_png), "cats", "auto", api_name="/pix2pix")
+    translated, cycled, error, note = client.predict(handle_file(garment_png), "v->u", api_name="/translate")
+    assert Image.open(error).size == (224, 224) and "Cycle error" in note
+    with pytest.raises(Exception, match="direction"):
+        client.predict(handle_file(garment_png), "up", api_name="/translate")

@@ -155,3 +155,22 @@ def test_latent_diffusion_tab_draws_the_prompt(page):
     page.wait_for_function("() => document.body.innerText.includes('step 50 of 50')", timeout=120_000)
     page.locator("#ldm-final img").wait_for(state="visible", timeout=30_000)
     shot(page, "latent_diffusion.png")
+
+
+def test_pix2pix_tab_translates_a_picked_drawing_and_compares(page):
+    page.get_by_role("tab", name="pix2pix").click()
+    page.locator("#pix2pix-comparison img").wait_for(state="visible", timeout=60_000)  # filled when the tab opens
+    page.get_by_role("tab", name="Drawings to try").click()
+    page.locator("#pix2pix-drawings button.thumbnail-item").nth(2).click()
+    page.locator("#pix2pix-photo img").wait_for(state="visible", timeout=30_000)
+    page.get_by_text("Read as drawing").wait_for(timeout=30_000)
+    shot(page, "pix2pix.png")
+
+
+def test_unpaired_tab_translates_a_held_out_shoe(page):
+    page.get_by_role("tab", name="Unpaired translation").click()
+    page.locator("#unpaired-grid img").wait_for(state="visible", timeout=60_000)
+    page.locator("#unpaired-examples button.thumbnail-item").nth(9).click()  # an ankle boot
+    page.locator("#unpaired-error img").wait_for(state="visible", timeout=30_000)
+    page.get_by_text("Cycle error").wait_for(timeout=30_000)
+    shot(page, "unpaired.png")

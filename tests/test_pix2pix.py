@@ -1,0 +1,222 @@
+"""pix2pix: the U-Net and PatchGAN, edge maps and sketch preprocessing, the bundled models against the issue's
+claims (L1 + cGAN sharper than L1 alone), the tab's handlers with bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from core import pix2pix
+from core.blocks import PatchDiscriminator, UNetGenerator
+from core.data import FASHION_CLASSES, EmptyImageError, edge_map, is_line_drawing, load_emoji_sample, sketch_to_edges
+from core.metrics import classifier_outputs, load_classifier, sharpness
+from demos import pix2pix as tab
+
+FASHION, EMOJI = pix2pix.PAIRED_SETS["fashion"], pix2pix.PAIRED_SETS["emoji"]
+
+
+# --- the networks ------------------------------------------------------------------------------------------------
+
+def test_unet_keeps_the_size_and_rejects_other_sizes():
+    g = UNetGenerator(32, 1, 3, 8, 32).eval()
+    assert g(torch.randn(2, 1, 32, 32)).shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="power-of-two"):
+        UNetGenerator(28, 1, 1, 8, 32)
+
+
+def test_unet_skip_connections_carry_the_input_to_the_output_without_the_bottleneck():
+    # With the bottleneck cut (innermost encoder output zeroed), the output still depends on the input:
+    # the outermost skip connection carries it.
+    g = UNetGenerator(16, 1, 1, 8, 32).eval()
+    g.down[-1].register_forward_hook(lambda module, inputs, output: torch.zeros_like(output))
+    x = torch.zeros(1, 1, 16, 16)
+    y = x.clone()
+    y[..., 4, 4] = 1
+    assert not torch.allclose(g(x), g(y))
+
+
+@pytest.mark.parametrize("layers, field", [(1, 16), (2, 34), (3, 70)])
+def test_patchgan_logit_sees_a_patch_of_the_documented_size(layers, field):
+    d = PatchDiscriminator(1, 4, layers).eval()
+    x = torch.zeros(1, 1, 128, 128, requires_grad=True)
+    logits = d(x)
+    logits[0, 0, logits.shape[2] // 2, logits.shape[3] // 2].backward()
+    rows, cols = np.nonzero(x.grad[0, 0].abs().numpy() > 0)
+    assert rows.max() - rows.min() + 1 <= field and cols.max() - cols.min() + 1 <= field
+    assert rows.max() - rows.min() + 1 >= field - 4  # and not much less (zero weights at the border aside)
+
+
+def test_l1_loss_is_the_mean_absolute_error():
+    y, y_hat = torch.tensor([0.0, 1.0, 0.5]), torch.tensor([1.0, 1.0, 0.0])
+    assert pix2pix.l1_loss(y, y_hat).item() == pytest.approx(0.5)
+
+
+def test_models_map_edges_to_pictures_of_the_data_size_and_check_shapes():
+    for data in (FASHION, EMOJI):
+        model = pix2pix.Pix2Pix(pix2pix.Pix2PixConfig(dataset=data.name, base_channels=8, max_channels=16)).eval()
+        edges = torch.zeros(2, 1, data.size, data.size)
+        out = model.translate(edges)
+        assert out.shape == (2, data.channels, data.size, data.size) and 0 <= out.min() and out.max() <= 1
+        assert model.patch_realness(edges, out).shape[:2] == (2, 1)
+        with pytest.raises(ValueError, match="Expected edge maps"):
+            model.translate(torch.zeros(1, 3, data.size, data.size))
+    assert pix2pix.Pix2Pix(pix2pix.Pix2PixConfig(objective="l1")).discriminator is None
+    with pytest.raises(ValueError):
+        pix2pix.Pix2Pix(pix2pix.Pix2PixConfig(dataset="faces"))
+
+
+# --- edges and drawings ------------------------------------------------------------------------------------------
+
+def test_canny_finds_the_outline_of_a_square_and_nothing_in_a_flat_image():
+    image = torch.zeros(1, 1, 28, 28)
+    image[..., 8:20, 8:20] = 1
+    edges = edge_map(image, sigma=1.0)[0, 0]
+    assert edges[14, 5:11].sum() >= 1 and edges[14, 17:23].sum() >= 1  # both vertical sides
+    assert edges[12:16, 12:16].sum() == 0 and edges[:3].sum() == 0  # not inside, not far outside
+    assert edge_map(torch.full((1, 3, 16, 16), 0.5), sigma=1.0).sum() == 0
+
+
+def draw_outline(size=256, width=14, ink=(0, 0, 0, 255), background=(0, 0, 0, 0)):
+    canvas = Image.new("RGBA", (size, size), background)
+    ImageDraw.Draw(canvas).rectangle((40, 60, 200, 180), outline=ink, width=width)
+    return canvas
+
+
+def test_a_sketchpad_drawing_becomes_one_pixel_lines_framed_like_the_data():
+    edges = sketch_to_edges(np.asarray(draw_outline()), FASHION.size, FASHION.margin)[0, 0].numpy()
+    assert edges.shape == (28, 28) and set(np.unique(edges)) <= {0.0, 1.0}
+    cols = np.flatnonzero(edges.any(axis=0))
+    assert cols.max() - cols.min() + 1 >= 26  # the longer side fills the frame, as Fashion-MNIST's garments do
+    # one pixel wide: no 2 x 2 block is fully inked
+    blocks = edges[:-1, :-1] * edges[1:, :-1] * edges[:-1, 1:] * edges[1:, 1:]
+    assert blocks.sum() == 0
+
+
+def test_line_width_and_polarity_of_a_drawing_do_not_matter():
+    thin = sketch_to_edges(draw_outline(width=6), EMOJI.size, EMOJI.margin)
+    thick = sketch_to_edges(draw_outline(width=24), EMOJI.size, EMOJI.margin)
+    light_on_dark = sketch_to_edges(draw_outline(ink=(255, 255, 255, 255), background=(0, 0, 0, 255)),
+                                    EMOJI.size, EMOJI.margin)
+    dark_on_light = sketch_to_edges(draw_outline(background=(255, 255, 255, 255)), EMOJI.size, EMOJI.margin)
+    assert torch.equal(light_on_dark, dark_on_light)
+    # the same rectangle within a pixel or two, whatever the pen
+    assert (thin - thick).abs().sum() <= 0.25 * thin.sum()
+
+
+def test_empty_and_blank_inputs_get_a_clear_message():
+    with pytest.raises(EmptyImageError):
+        sketch_to_edges(np.zeros((64, 64, 4), dtype=np.uint8), 28, 0)  # an untouched Sketchpad
+    with pytest.raises(EmptyImageError):
+        pix2pix.input_edges(np.full((64, 64, 3), 255, dtype=np.uint8), EMOJI, "picture")
+    with pytest.raises(ValueError, match="input kind"):
+        pix2pix.input_edges(draw_outline(), FASHION, "photo")
+
+
+def test_drawings_and_pictures_are_told_apart(sample):
+    assert is_line_drawing(np.asarray(draw_outline().getchannel("A"), dtype=float) / 255)
+    assert not is_line_drawing(sample.images[0] / 255.0)
+    for data in (FASHION, EMOJI):
+        for image in pix2pix.example_drawings(data.name).values():
+            assert pix2pix.input_edges(image, data)[1] == "drawing"
+    assert pix2pix.input_edges(load_emoji_sample().images[0], EMOJI)[1] == "picture"
+
+
+def test_an_emoji_picture_is_framed_exactly_as_the_data_set_renders_it():
+    emoji = load_emoji_sample()
+    framed = pix2pix.picture_from_image(emoji.images[5], EMOJI)
+    assert (framed - emoji.tensors()[5:6]).abs().mean() < 0.01
+    odd = Image.fromarray(emoji.images[5]).convert("P").resize((300, 170))  # palette mode, not square
+    assert pix2pix.picture_from_image(odd, EMOJI).shape == (1, 3, 64, 64)
+
+
+# --- the bundled models: held-out pairs of the bundled samples (never trained on) ---------------------------------
+
+@pytest.fixture(scope="module")
+def held_out(sample_tensors):
+    """Per data set: (pictures y, edges x, {objective: G(x)}) on the bundled held-out images."""
+    pairs = {}
+    for data, pictures in ((FASHION, sample_tensors[0]), (EMOJI, load_emoji_sample().tensors())):
+        edges = pix2pix.edges_of_pictures(pictures, data)
+        with torch.inference_mode():
+            outputs = {objective: pix2pix.load(data.name, objective).translate(edges) for objective in pix2pix.OBJECTIVES}
+        pairs[data.name] = (pictures, edges, outputs)
+    return pairs
+
+
+@pytest.mark.parametrize("dataset", ["fashion", "emoji"])
+def test_both_models_come_much_closer_than_the_average_picture(held_out, dataset):
+    pictures, _, outputs = held_out[dataset]
+    baseline = pix2pix.l1_loss(pictures, pictures.mean(dim=0, keepdim=True).expand_as(pictures)).item()
+    for objective, output in outputs.items():
+        assert pix2pix.l1_loss(pictures, output).item() < 0.6 * baseline, objective
+
+
+@pytest.mark.parametrize("dataset", ["fashion", "emoji"])
+def test_l1_alone_is_blurry_and_the_cgan_term_restores_detail(held_out, dataset):
+    # The paper's comparison: L1 alone averages what it is unsure of; the adversarial term brings back the
+    # sharpness of real pictures.
+    pictures, _, outputs = held_out[dataset]
+    real, cgan, l1_only = sharpness(pictures), sharpness(outputs["l1+cgan"]), sharpness(outputs["l1"])
+    assert l1_only < 0.9 * real
+    assert cgan > 1.1 * l1_only
+    assert abs(cgan - real) < abs(l1_only - real)
+
+
+def test_the_classifier_reads_translated_garments_as_their_class(held_out, sample_tensors):
+    _, labels = sample_tensors
+    _, _, outputs = held_out["fashion"]
+    predicted = classifier_outputs(load_classifier(), outputs["l1+cgan"])[1]
+    assert (predicted == labels).float().mean().item() >= 0.75
+
+
+def test_the_drawings_offered_to_try_work():
+    names = {"sneaker": "Sneaker", "ankle boot": "Ankle boot", "t-shirt": "T-shirt/top", "trousers": "Trouser",
+             "bag": "Bag"}
+    model = pix2pix.load("fashion")
+    classifier = load_classifier()
+    for name, drawing in pix2pix.example_drawings("fashion").items():
+        edges, _ = pix2pix.input_edges(drawing, FASHION)
+        with torch.inference_mode():
+            predicted = classifier_outputs(classifier, model.translate(edges))[1].item()
+        assert FASHION_CLASSES[predicted] == names[name], name
+
+
+# --- the tab's handlers ----------------------------------------------------------------------------------------
+
+def test_a_drawing_comes_back_as_a_picture_from_both_models():
+    edges, photo, blurry, verdict, note = tab.translate(np.asarray(draw_outline()), "emoji", "drawing")
+    assert edges.size == photo.size == blurry.size == verdict.size == (256, 256)
+    assert photo.mode == "RGB" and np.asarray(photo).std() > 5
+    assert "drawing" in note and "patches" in note
+
+
+def test_a_held_out_picture_is_scored_against_itself(sample):
+    *_, note = tab.translate(tab.held_out_pictures("fashion")[1][0], "fashion", "auto")
+    assert "picture" in note and note.count("SSIM") == 2
+
+
+@pytest.mark.parametrize("args, message", [((None, "fashion"), "No image"),
+                                            ((np.zeros((80, 80, 4), np.uint8), "fashion", "drawing"), "empty"),
+                                            ((np.zeros((8, 8, 3), np.uint8), "faces"), "model must be"),
+                                            ((np.zeros((8, 8, 3), np.uint8), "emoji", "photo"), "input kind")])
+def test_bad_input_gets_a_clear_message(args, message):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match=message):
+        tab.translate(*args)
+
+
+def test_missing_checkpoints_name_the_command(empty_checkpoints):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="python -m core.train pix2pix_fashion"):
+        tab.translate(np.asarray(draw_outline()), "fashion", "drawing")
+
+
+def test_the_comparison_grid_has_four_rows_of_eight():
+    grid, note = tab.compare_held_out("emoji")
+    rows, columns = 4, tab.COMPARISON_COLUMNS
+    scale = max(2, 128 // EMOJI.size)
+    assert grid.size == (scale * (columns * 65 + 1), scale * (rows * 65 + 1))
+    assert "L1 only" in note
