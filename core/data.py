@@ -304,38 +304,44 @@ def edge_map(images: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def is_line_drawing(ink: np.ndarray) -> bool:
-    """True for strokes (a sketch, an edge map), False for a filled picture: strokes cover little of their box."""
-    mask = ink > 0.5
-    if not mask.any():
+    """True for pen strokes (a sketch, an edge map), False for a picture: strokes are nearly all full ink (no
+    shading) and leave most of their bounding box empty (a filled silhouette counts as a picture: Canny finds
+    its outline)."""
+    strokes, inked = ink > 0.5, ink > 0.1
+    if not strokes.any():
         return False
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    box = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return box.mean() < 0.3
+    rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
+    coverage = strokes[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].mean()
+    shading = (inked & (ink < 0.9)).sum() / inked.sum()
+    return coverage < 0.5 and shading < 0.3
 
 
 def sketch_to_edges(image, size: int, margin: int) -> torch.Tensor:
     """A drawing (any mode: Sketchpad RGBA, dark strokes on white, light on black) -> (1, 1, size, size) in {0, 1},
-    made to look like the training edge maps: framed as the data is (the strokes' box scaled to fit
-    size - 2 margin, centred), then thinned to one-pixel lines, as Canny's are. Line width and polarity of the
-    drawing no longer matter after this.
+    made to look like the training edge maps: the strokes are thinned to their centre lines at full resolution
+    (so the pen's width does not matter), framed as the data is (their box scaled to fit size - 2 margin,
+    centred), and thinned again to one-pixel lines, as Canny's are.
     """
-    from skimage.morphology import skeletonize
+    from skimage.morphology import dilation, skeletonize
 
     ink = to_grayscale_ink(image)
-    mask = ink > 0.2
-    if not mask.any():
+    strokes = ink > 0.2
+    if not strokes.any():
         raise EmptyImageError("The drawing is empty: draw the outline of an object first.")
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    centre_lines = skeletonize(strokes)
+    rows, cols = np.flatnonzero(centre_lines.any(axis=1)), np.flatnonzero(centre_lines.any(axis=0))
+    crop = centre_lines[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     inner = size - 2 * margin
     scale = inner / max(crop.shape)
+    widen = max(1, round(1 / scale))  # about one output pixel wide, so no line falls between samples
+    if widen > 1:
+        crop = dilation(crop, np.ones((widen, widen), dtype=bool))
     new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
-    resized = Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.BOX)
+    resized = Image.fromarray(crop.astype(np.uint8) * 255).resize((new_w, new_h), Image.BOX)
     framed = np.zeros((size, size))
     top, left = (size - new_h) // 2, (size - new_w) // 2
     framed[top : top + new_h, left : left + new_w] = np.asarray(resized, dtype=np.float64) / 255.0
-    strokes = framed > 0.25 * framed.max()  # thin strokes come out of the downscale grey: keep them
-    return torch.from_numpy(skeletonize(strokes)).float().view(1, 1, size, size)
+    return torch.from_numpy(skeletonize(framed > 0.25)).float().view(1, 1, size, size)
 
 
 # --- the colour set: Noto Color Emoji ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
     python -m core.train pix2pix_emoji_l1
 
 Pairs are made, as the paper's edges2shoes were: x = Canny edges of a picture y. Each step mirrors a minibatch
-of pairs at random, takes one step of D on log D(x, y) + log(1 − D(x, G(x))) (halved, as in the paper), then one
+of pairs at random (and shifts emoji pairs by up to their 2-pixel margin), takes one step of D on log D(x, y) + log(1 − D(x, G(x))) (halved, as in the paper), then one
 step of G on the non-saturating −log D(x, G(x)) + λ ||y − G(x)||_1 with λ = 100. The card measures L1 and SSIM
 on held-out pairs and, for garments, whether the evaluation classifier reads G(x) as the class of y.
 """
@@ -68,6 +68,16 @@ def mirror_pairs(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -
     return torch.where(flip, x.flip(-1), x), torch.where(flip, y.flip(-1), y)
 
 
+def shift_pairs(x: torch.Tensor, y: torch.Tensor, max_shift: int, generator: torch.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move a minibatch of pairs by the same random offset of up to max_shift pixels. Only for data framed with a
+    margin of at least max_shift (the emoji), where rolling wraps nothing but background around."""
+    if max_shift == 0:
+        return x, y
+    dy, dx = torch.randint(-max_shift, max_shift + 1, (2,), generator=generator).tolist()
+    return x.roll((dy, dx), dims=(-2, -1)), y.roll((dy, dx), dims=(-2, -1))
+
+
 @torch.inference_mode()
 def evaluate(model: Pix2Pix, edges: torch.Tensor, pictures: torch.Tensor, labels: torch.Tensor | None) -> dict:
     """L1 and SSIM of G(x) against y on held-out pairs; for garments, FD and whether the classifier agrees."""
@@ -113,7 +123,7 @@ def main(cfg: TrainConfig) -> dict:
     bar = progress(steps, name)
     for step in range(steps):
         index = next(batches)
-        x, y = mirror_pairs(train_x[index], train_y[index], generator)
+        x, y = shift_pairs(*mirror_pairs(train_x[index], train_y[index], generator), data.margin, generator)
         x, y = model.to_model(x).to(device), model.to_model(y).to(device)  # (B, 1, S, S), (B, C, S, S)
         lr = learning_rate(step, cfg)
         with runtime.autocast(bf16, device):
@@ -141,7 +151,8 @@ def main(cfg: TrainConfig) -> dict:
     metrics |= evaluate(model, test_x, test_y, test_labels)
     card = make_card(
         name, cfg, defaults=DEFAULTS[name],
-        data=(f"pairs (Canny edges at sigma {data.canny_sigma}, picture): {train_description}, mirrored at random; "
+        data=(f"pairs (Canny edges at sigma {data.canny_sigma}, picture): {train_description}, mirrored at random"
+              + (f" and shifted by up to {data.margin} px; " if data.margin else "; ") +
               f"metrics on {n_eval} pairs of {test_description}") if not cfg.dry_run else "dry run: bundled sample",
         steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
     )
