@@ -213,7 +213,8 @@ def build(tab: gr.Tab) -> None:
     pictures.select(pick_picture, dataset, outputs, api_name="pix2pix_pick_picture", api_visibility="private")
     drawings.select(pick_drawing, dataset, outputs, api_name="pix2pix_pick_drawing", api_visibility="private")
     dataset.input(refresh_examples, dataset, [pictures, drawings], api_name="pix2pix_dataset",
-                  api_visibility="private")
+                  api_visibility="private").then(compare_held_out, dataset, [comparison, comparison_note],
+                                                 api_name="pix2pix_dataset_compare", api_visibility="private")
     compare_button.click(compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_compare",
                          api_visibility="private")
     tab.select(compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_open",

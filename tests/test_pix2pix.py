@@ -225,16 +225,22 @@ def test_the_comparison_grid_has_four_rows_of_eight():
     assert "L1 only" in note
 
 
-def test_shifting_emoji_pairs_moves_edges_and_picture_together_and_wraps_only_background():
-    from core.train.pix2pix import shift_pairs
+def test_shifting_emoji_pairs_moves_edges_and_picture_together():
+    from core.train.augment import mirror, shift
 
     pictures = load_emoji_sample().tensors()[:8]
     edges = pix2pix.edges_of_pictures(pictures, EMOJI)
-    moved_edges, moved_pictures = shift_pairs(edges, pictures, EMOJI.margin, torch.Generator().manual_seed(3))
-    offsets = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-               if torch.equal(moved_pictures, pictures.roll((dy, dx), dims=(-2, -1)))]
-    assert len(offsets) == 1 and offsets[0] != (0, 0)
-    assert torch.equal(moved_edges, edges.roll(offsets[0], dims=(-2, -1)))
-    margin = EMOJI.margin  # what wrapped around is the white margin: no object pixel left the frame
+    generator = torch.Generator().manual_seed(3)
+    moved_edges, moved_pictures = shift(*mirror(edges, pictures, generator=generator), max_shift=EMOJI.margin,
+                                        generator=generator)
+    # one offset and the same mirroring for both: each picture's edges moved exactly as the picture did
+    assert not torch.equal(moved_pictures, pictures)
+    for i in range(len(pictures)):
+        matches = [(flip, dy, dx) for flip in (False, True) for dy in range(-2, 3) for dx in range(-2, 3)
+                   if torch.equal(moved_pictures[i], (pictures[i].flip(-1) if flip else pictures[i]).roll((dy, dx), (-2, -1)))]
+        assert matches
+        assert any(torch.equal(moved_edges[i], (edges[i].flip(-1) if flip else edges[i]).roll((dy, dx), (-2, -1)))
+                   for flip, dy, dx in matches)
+    # the emoji's white margin is at least the shift: rolling wraps only background around
+    margin = EMOJI.margin
     assert pictures[..., :margin, :].eq(1).all() and pictures[..., -margin:, :].eq(1).all()
-    assert pictures[..., :margin].eq(1).all() and pictures[..., -margin:].eq(1).all()

@@ -23,6 +23,7 @@ from core.gan import discriminator_loss, generator_loss_non_saturating
 from core.metrics import accuracy, classifier_outputs, frechet_distance, load_classifier, ssim
 from core.pix2pix import (CHECKPOINTS, LAMBDA_L1, PAIRED_SETS, Pix2Pix, Pix2PixConfig, edges_of_pictures,
                           l1_loss)
+from core.train.augment import mirror, shift
 from core.train.common import (IntervalMeans, Stopwatch, endless_minibatches, learning_rate, make_card,
                                optimizer_step, output_root, progress, seed_everything)
 
@@ -60,22 +61,6 @@ def load_pictures(dataset: str, split: str, tiny: bool) -> tuple[torch.Tensor, t
         return images, labels, f"Fashion-MNIST {split} ({len(images):,} images)"
     emoji = load_emoji_sample() if tiny or split == "test" else load_emoji().split("train")
     return emoji.tensors()[: 16 if tiny else None], None, f"Noto Color Emoji {split} split ({len(emoji):,} images)"
-
-
-def mirror_pairs(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror the same half of the pairs left-right (edge map and picture together)."""
-    flip = (torch.rand(len(x), generator=generator) < 0.5).view(-1, 1, 1, 1)
-    return torch.where(flip, x.flip(-1), x), torch.where(flip, y.flip(-1), y)
-
-
-def shift_pairs(x: torch.Tensor, y: torch.Tensor, max_shift: int, generator: torch.Generator
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Move a minibatch of pairs by the same random offset of up to max_shift pixels. Only for data framed with a
-    margin of at least max_shift (the emoji), where rolling wraps nothing but background around."""
-    if max_shift == 0:
-        return x, y
-    dy, dx = torch.randint(-max_shift, max_shift + 1, (2,), generator=generator).tolist()
-    return x.roll((dy, dx), dims=(-2, -1)), y.roll((dy, dx), dims=(-2, -1))
 
 
 @torch.inference_mode()
@@ -123,7 +108,8 @@ def main(cfg: TrainConfig) -> dict:
     bar = progress(steps, name)
     for step in range(steps):
         index = next(batches)
-        x, y = shift_pairs(*mirror_pairs(train_x[index], train_y[index], generator), data.margin, generator)
+        x, y = shift(*mirror(train_x[index], train_y[index], generator=generator), max_shift=data.margin,
+                     generator=generator)
         x, y = model.to_model(x).to(device), model.to_model(y).to(device)  # (B, 1, S, S), (B, C, S, S)
         lr = learning_rate(step, cfg)
         with runtime.autocast(bf16, device):
@@ -135,8 +121,10 @@ def main(cfg: TrainConfig) -> dict:
                 fake_logits = model.discriminator(torch.cat([x, y_hat.detach()], dim=1)).float()
             d_loss = 0.5 * discriminator_loss(real_logits, fake_logits)
             optimizer_step(opt_d, d_loss, lr)
+            model.discriminator.requires_grad_(False)  # G's step: gradients through D, none into it
             with runtime.autocast(bf16, device):
                 g_adversarial = generator_loss_non_saturating(model.discriminator(torch.cat([x, y_hat], dim=1)).float())
+            model.discriminator.requires_grad_(True)
         l1 = l1_loss(y, y_hat.float())
         optimizer_step(opt_g, g_adversarial + cfg.lambda_l1 * l1, lr)
         curves.add(l1.item(), g_adversarial.item(), d_loss.item(), last=step + 1 == steps)

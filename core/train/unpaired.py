@@ -18,6 +18,7 @@ from core import runtime
 from core.checkpoints import CheckpointError, save_model
 from core.data import load_training_data
 from core.metrics import classifier_outputs, frechet_distance, load_classifier
+from core.train.augment import mirror
 from core.train.common import (IntervalMeans, Stopwatch, endless_minibatches, learning_rate, make_card,
                                optimizer_step, output_root, progress, seed_everything)
 from core.unpaired import (CHECKPOINT, DualGAN, UnpairedConfig, cycle_loss,
@@ -40,11 +41,6 @@ class TrainConfig:
     seed: int = 0
     bf16: str = "auto"
     dry_run: bool = False
-
-
-def mirror(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    flip = (torch.rand(len(x), generator=generator) < 0.5).view(-1, 1, 1, 1)
-    return torch.where(flip, x.flip(-1), x)
 
 
 @torch.inference_mode()
@@ -95,8 +91,8 @@ def main(cfg: TrainConfig) -> dict:
     clock = Stopwatch()
     bar = progress(steps, CHECKPOINT)
     for step in range(steps):
-        u = to_model(mirror(train_u[next(batches_u)], generator)).to(device)  # (B, 1, 32, 32) in [-1, 1]
-        v = to_model(mirror(train_v[next(batches_v)], generator)).to(device)
+        u = to_model(mirror(train_u[next(batches_u)], generator=generator)[0]).to(device)  # (B, 1, 32, 32) in [-1, 1]
+        v = to_model(mirror(train_v[next(batches_v)], generator=generator)[0]).to(device)
         lr = learning_rate(step, cfg)
         model.d_a.requires_grad_(False)
         model.d_b.requires_grad_(False)
