@@ -13,6 +13,20 @@ def mlp(widths: tuple[int, ...]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def pad_to_model(images: torch.Tensor, pad: int) -> torch.Tensor:
+    """Images (B, C, H, W) in [0, 1] -> the networks' [-1, 1], with `pad` pixels of background (-1) on each side
+    (28 px garments -> the 32 px a power-of-two network needs)."""
+    x = images * 2 - 1
+    return torch.nn.functional.pad(x, (pad,) * 4, value=-1.0) if pad else x
+
+
+def crop_from_model(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """The inverse of pad_to_model: crop `pad` pixels from each side, back to [0, 1] (clamped)."""
+    if pad:
+        x = x[..., pad:-pad, pad:-pad]
+    return ((x + 1) / 2).clamp(0, 1)
+
+
 def encoder_widths(levels: int, base_channels: int, max_channels: int) -> list[int]:
     """Channels after each stride-2 step of an image encoder: base, 2 base, 4 base, ... capped at max_channels."""
     return [min(base_channels * 2**i, max_channels) for i in range(levels)]

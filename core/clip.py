@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, load_model, rebuild_command
-from core.data import FASHION_CLASSES, EmptyImageError, to_model_input, to_pil
+from core.data import FASHION_CLASSES, to_colour_input, to_model_input, to_pil
 from core.runtime import MODELS
 
 if TYPE_CHECKING:
@@ -304,18 +304,5 @@ def to_clip_input(image, read_as: str = "auto") -> torch.Tensor:
     pil = _bounded_pil(image)
     if read_as == "garment" or (read_as == "auto" and not is_colourful(pil)):
         return to_model_input(pil)
-    rgba = pil.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    white.alpha_composite(rgba)
-    rgb = np.asarray(white.convert("RGB")).astype(np.int16)
-    content = (255 - rgb).max(axis=2) > 20  # anything not near-white
-    if not content.any():
-        raise EmptyImageError("The image is blank: pick an example, upload or draw something.")
-    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
-    crop = white.convert("RGB").crop((cols[0], rows[0], cols[-1] + 1, rows[-1] + 1))
-    side = max(crop.size)
-    square = Image.new("RGB", (side, side), (255, 255, 255))
-    square.paste(crop, ((side - crop.width) // 2, (side - crop.height) // 2))
-    framed = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), (255, 255, 255))
-    framed.paste(square.resize((IMAGE_SIZE - 4, IMAGE_SIZE - 4), Image.LANCZOS), (2, 2))
-    return torch.from_numpy(np.asarray(framed)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    return to_colour_input(pil, IMAGE_SIZE, margin=2)
+

@@ -143,8 +143,12 @@ class EmptyImageError(ValueError):
     """The image (or drawing) holds nothing to work on."""
 
 
+MAX_INPUT_SIDE = 1024  # larger inputs are shrunk first: nothing here needs more, and a huge upload stays cheap
+
+
 def to_pil(image) -> Image.Image:
-    """Accept a PIL image, a numpy array (H, W), (H, W, 3) or (H, W, 4), or a Gradio ImageEditor dict."""
+    """Accept a PIL image (any mode), a numpy array (H, W), (H, W, 1/3/4) of any depth (bool, 8/16-bit, float), or a
+    Gradio ImageEditor dict; return an 8-bit PIL image no larger than MAX_INPUT_SIDE on its longer side."""
     if image is None:
         raise EmptyImageError("No image was given: pick an example, upload an image or draw one.")
     if isinstance(image, dict):  # gr.Sketchpad / gr.ImageEditor value: {"background", "layers", "composite"}
@@ -152,16 +156,60 @@ def to_pil(image) -> Image.Image:
         if image is None:
             raise EmptyImageError("The drawing is empty: draw something first.")
     if isinstance(image, Image.Image):
-        return image
-    array = np.asarray(image)
+        pil = _eight_bit(image)
+    else:
+        pil = Image.fromarray(_eight_bit_array(np.asarray(image)))
+    if max(pil.size) > MAX_INPUT_SIDE:
+        pil = pil.copy()
+        pil.thumbnail((MAX_INPUT_SIDE, MAX_INPUT_SIDE), Image.LANCZOS)
+    return pil
+
+
+def _eight_bit_array(array: np.ndarray) -> np.ndarray:
     if array.ndim not in (2, 3) or array.size == 0 or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise ValueError(f"Cannot read an image of shape {array.shape}.")
-    if array.dtype != np.uint8:
-        scale = 255.0 if array.dtype.kind == "f" and array.max() <= 1.0 else 1.0
-        array = np.clip(array.astype(np.float64) * scale, 0, 255).astype(np.uint8)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
-    return Image.fromarray(array)
+    if array.dtype == bool:  # a 1-bit image: ink and paper
+        return array.astype(np.uint8) * 255
+    if array.dtype != np.uint8:
+        values = array.astype(np.float64)
+        finite = values[np.isfinite(values)]
+        top = finite.max() if finite.size else 0.0
+        if array.dtype.kind == "f":
+            scale = 255.0 if top <= 1.0 else 1.0
+        else:  # 16-bit (and wider) integers: by the 16-bit range, or their own maximum beyond it
+            scale = 1.0 if top <= 255 else 255.0 / max(top, 65535.0)
+        array = np.clip(np.nan_to_num(values) * scale, 0, 255).astype(np.uint8)
+    return array
+
+
+def _eight_bit(pil: Image.Image) -> Image.Image:
+    """PIL modes the rest of the code does not expect -> L, RGB or RGBA (16-bit and float greys by their range)."""
+    if pil.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return Image.fromarray(_eight_bit_array(np.asarray(pil)))
+    if pil.mode == "CMYK" or pil.mode == "YCbCr" or pil.mode == "LAB" or pil.mode == "HSV":
+        return pil.convert("RGB")
+    if pil.mode == "1":
+        return pil.convert("L")
+    return pil
+
+
+def frame_object(pixels: np.ndarray, mask: np.ndarray, size: int, margin: int, background=0.0,
+                 resample=Image.LANCZOS) -> np.ndarray:
+    """Crop (H, W) or (H, W, C) pixels in [0, 1] to the box of `mask`, scale its longer side to size - 2 margin
+    (keeping the aspect ratio) and centre it on a size x size canvas of `background`: how the data sets frame
+    their objects. Returns float64 in [0, 1]."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = pixels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = (size - 2 * margin) / max(crop.shape[:2])
+    new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    resized = Image.fromarray((np.clip(crop, 0, 1) * 255).astype(np.uint8)).resize((new_w, new_h), resample)
+    canvas = np.empty((size, size) + crop.shape[2:])
+    canvas[...] = background
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = np.asarray(resized, dtype=np.float64) / 255.0
+    return canvas
 
 
 def to_grayscale_ink(image) -> np.ndarray:
@@ -191,30 +239,38 @@ def to_grayscale_ink(image) -> np.ndarray:
     return 1.0 - gray if np.median(border) > 0.5 else gray
 
 
-def to_model_input(image, size: int = IMAGE_SIZE) -> torch.Tensor:
+def to_model_input(image, size: int = IMAGE_SIZE, margin: int = 2) -> torch.Tensor:
     """Any image -> (1, 1, size, size) float tensor in [0, 1], framed like a Fashion-MNIST image.
 
-    The object is cropped to its bounding box, scaled to fit a (size - 4) box keeping its aspect ratio
-    and centred, as Fashion-MNIST's garments are.
+    The object is cropped to its bounding box, scaled to fit a (size - 2 margin) box keeping its aspect ratio and
+    centred. An image already size x size (or a crisp upscale of one) is taken as it is.
     """
     ink = _undo_nearest_upscale(to_grayscale_ink(image), size)
     mask = ink > 0.1
     if not mask.any():
         raise EmptyImageError("The image holds no visible object: draw or upload something with more contrast.")
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    already_framed = ink.shape == (size, size)
-    if already_framed:
-        framed = ink
-    else:
-        inner = size - 4
-        scale = inner / max(crop.shape)
-        new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
-        resized = Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.LANCZOS)
-        framed = np.zeros((size, size))
-        top, left = (size - new_h) // 2, (size - new_w) // 2
-        framed[top : top + new_h, left : left + new_w] = np.asarray(resized, dtype=np.float64) / 255.0
+    framed = ink if ink.shape == (size, size) else frame_object(ink, mask, size, margin)
     return torch.from_numpy(framed).float().clamp(0, 1).view(1, 1, size, size)
+
+
+def to_colour_input(image, size: int, margin: int = 2) -> torch.Tensor:
+    """Any picture -> (1, 3, size, size) in [0, 1], framed as the emoji are: transparency composited onto white, the
+    object (whatever differs from the picture's border colour) cropped, its longer side scaled to size - 2 margin and
+    centred on that background. A picture already size x size is taken as it is."""
+    pil = to_pil(image)
+    if pil.mode in ("RGBA", "LA", "PA") or (pil.mode == "P" and "transparency" in pil.info):
+        white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
+        white.alpha_composite(pil.convert("RGBA"))
+        pil = white
+    rgb = np.asarray(pil.convert("RGB"), dtype=np.float64) / 255.0
+    if rgb.shape[:2] != (size, size):
+        border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+        background = np.median(border, axis=0)  # (3,): white for the emoji; a photo keeps its own
+        mask = np.abs(rgb - background).max(axis=2) > 12 / 255
+        if not mask.any():
+            raise EmptyImageError("The picture is a single flat colour: pick an example, upload or draw something.")
+        rgb = frame_object(rgb, mask, size, margin, background)
+    return torch.from_numpy(rgb).permute(2, 0, 1).float().unsqueeze(0)
 
 
 def _undo_nearest_upscale(ink: np.ndarray, size: int) -> np.ndarray:
@@ -330,17 +386,10 @@ def sketch_to_edges(image, size: int, margin: int) -> torch.Tensor:
         raise EmptyImageError("The drawing is empty: draw the outline of an object first.")
     centre_lines = skeletonize(strokes)
     rows, cols = np.flatnonzero(centre_lines.any(axis=1)), np.flatnonzero(centre_lines.any(axis=0))
-    crop = centre_lines[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    inner = size - 2 * margin
-    scale = inner / max(crop.shape)
+    scale = (size - 2 * margin) / max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
     widen = max(1, round(1 / scale))  # about one output pixel wide, so no line falls between samples
-    if widen > 1:
-        crop = dilation(crop, np.ones((widen, widen), dtype=bool))
-    new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
-    resized = Image.fromarray(crop.astype(np.uint8) * 255).resize((new_w, new_h), Image.BOX)
-    framed = np.zeros((size, size))
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    framed[top : top + new_h, left : left + new_w] = np.asarray(resized, dtype=np.float64) / 255.0
+    lines = dilation(centre_lines, np.ones((widen, widen), dtype=bool)) if widen > 1 else centre_lines
+    framed = frame_object(lines.astype(np.float64), centre_lines, size, margin, resample=Image.BOX)
     return torch.from_numpy(skeletonize(framed > 0.25)).float().view(1, 1, size, size)
 
 
@@ -446,7 +495,7 @@ def load_emoji(size: int = EMOJI_SIZE) -> EmojiSet:
 __all__ = [
     "FASHION_CLASSES", "IMAGE_SIZE", "ImageSet", "DatasetNotFoundError", "EmptyImageError",
     "load_fashion_mnist", "load_sample", "load_training_data", "write_sample",
-    "to_pil", "to_grayscale_ink", "to_model_input", "to_display", "image_grid", "signed_to_rgb",
+    "to_pil", "frame_object", "to_grayscale_ink", "to_model_input", "to_colour_input", "to_display", "image_grid", "signed_to_rgb",
     "out_of_distribution_examples", "EmojiSet", "load_emoji", "load_emoji_sample", "write_emoji_sample", "render_emoji",
     "emoji_font_path", "edge_map", "sketch_to_edges", "is_line_drawing",
 ]

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from core.blocks import crop_from_model, pad_to_model
 from core.checkpoints import load_model
 from core.clip import CLIPBundle, load_bundle
 from core import diffusion
-from core.diffusion import DiffusionStep, to_image_range, to_model_range
+from core.diffusion import DiffusionStep
 from core.runtime import MODELS
 
 if TYPE_CHECKING:
@@ -55,12 +56,12 @@ def denoiser_config(text_dim: int) -> dict:
 
 def pad_images(images: torch.Tensor) -> torch.Tensor:
     """(B, 1, 28, 28) in [0, 1] -> (B, 1, 32, 32) in [−1, 1], black border."""
-    return F.pad(to_model_range(images), (IMAGE_PAD,) * 4, value=-1.0)
+    return pad_to_model(images, IMAGE_PAD)
 
 
 def unpad_images(x: torch.Tensor) -> torch.Tensor:
     """The autoencoder's (B, 1, 32, 32) in [−1, 1] -> (B, 1, 28, 28) in [0, 1]."""
-    return to_image_range(x[..., IMAGE_PAD:-IMAGE_PAD, IMAGE_PAD:-IMAGE_PAD])
+    return crop_from_model(x, IMAGE_PAD)
 
 
 def encode(autoencoder: AutoencoderKL, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

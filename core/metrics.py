@@ -72,6 +72,13 @@ def classifier_outputs(model: EvalClassifier, images: torch.Tensor, batch_size: 
     return torch.cat(features), torch.cat(predictions)
 
 
+def top_classes(model: EvalClassifier, images: torch.Tensor) -> list[tuple[str, float]]:
+    """The classifier's most likely class and its softmax probability for each image."""
+    with torch.inference_mode():
+        top = torch.softmax(model(images), dim=1).max(dim=1)
+    return [(FASHION_CLASSES[i], p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
+
+
 def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     return (predictions == labels).float().mean().item()
 

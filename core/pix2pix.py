@@ -17,17 +17,15 @@ deterministically (the paper found G largely ignores z).
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from PIL import Image, ImageDraw
 from torch import nn
 
-from core.blocks import PatchDiscriminator, UNetGenerator
+from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
 from core.checkpoints import load_model
-from core.data import (EmptyImageError, edge_map, is_line_drawing, sketch_to_edges, to_grayscale_ink,
-                       to_model_input, to_pil)
+from core.data import (EmptyImageError, edge_map, is_line_drawing, sketch_to_edges, to_colour_input,
+                       to_grayscale_ink, to_model_input)
 from core.runtime import MODELS
 
 LAMBDA_L1 = 100.0  # the paper's λ
@@ -87,13 +85,11 @@ class Pix2Pix(nn.Module, PyTorchModelHubMixin):
     # The networks work in [-1, 1] at a power-of-two size; everything outside works in [0, 1] at the data's size.
     def to_model(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, size, size) in [0, 1] -> (B, C, S, S) in [-1, 1], padded with the background (-1)."""
-        return F.pad(images * 2 - 1, (self.pad,) * 4, value=-1.0)
+        return pad_to_model(images, self.pad)
 
     def from_model(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, S, S) in [-1, 1] -> (B, C, size, size) in [0, 1]."""
-        if self.pad:
-            x = x[..., self.pad : -self.pad, self.pad : -self.pad]
-        return ((x + 1) / 2).clamp(0, 1)
+        return crop_from_model(x, self.pad)
 
     def check_edges(self, edges: torch.Tensor) -> torch.Tensor:
         expected = (1, self.data.size, self.data.size)
@@ -129,47 +125,43 @@ def edges_of_pictures(pictures: torch.Tensor, data: PairedSet) -> torch.Tensor:
 
 
 def picture_from_image(image, data: PairedSet) -> torch.Tensor:
-    """An uploaded picture -> (1, C, size, size) in [0, 1], framed as the data set's pictures are."""
-    if data.channels == 1:  # garments: bright on black, cropped and framed like Fashion-MNIST
-        return to_model_input(image, data.size)
-    pil = to_pil(image)
-    if pil.mode in ("RGBA", "LA", "P", "PA"):
-        pil = pil.convert("RGBA")
-        white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
-        white.alpha_composite(pil)
-        pil = white
-    rgb = np.asarray(pil.convert("RGB"))
-    ink = np.abs(rgb.astype(np.int16) - 255).max(axis=2) > 12  # anything not (nearly) white is the object
-    if not ink.any():
-        raise EmptyImageError("The picture is blank: there is nothing on its white background.")
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = Image.fromarray(rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
-    side = max(crop.size)  # centred on a white square, as the emoji set renders its glyphs
-    square = Image.new("RGB", (side, side), (255, 255, 255))
-    square.paste(crop, ((side - crop.width) // 2, (side - crop.height) // 2))
-    inner = data.size - 2 * data.margin
-    framed = Image.new("RGB", (data.size, data.size), (255, 255, 255))
-    framed.paste(square.resize((inner, inner), Image.LANCZOS), (data.margin, data.margin))
-    return torch.from_numpy(np.asarray(framed).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    """An uploaded picture -> (1, C, size, size) in [0, 1], framed as the data set's pictures are: the object's box
+    scaled to size - 2 margin on the picture's own background. A picture already size x size is taken as it is."""
+    if data.channels == 1:  # garments: bright on black; longest side filling the frame, like Fashion-MNIST's
+        return to_model_input(image, data.size, margin=data.margin)
+    return to_colour_input(image, data.size, data.margin)
 
 
 INPUT_KINDS = ("auto", "drawing", "picture")
 
 
-def input_edges(image, data: PairedSet, kind: str = "auto") -> tuple[torch.Tensor, str]:
-    """What G reads for any input: a drawing is framed and thinned to one-pixel strokes (as Canny's edges are);
-    a picture goes through Canny, as the training pairs did. `auto` tells them apart by how much of its box the
-    ink covers. Returns ((1, 1, size, size) edges in {0, 1}, the kind used)."""
+@dataclass(frozen=True)
+class ModelInput:
+    edges: torch.Tensor  # (1, 1, size, size) in {0, 1}: what G reads
+    kind: str  # "drawing" or "picture": how the input was read
+    picture: torch.Tensor | None  # the framed picture (the ground truth y) when the input was a picture
+
+
+def drawing_margin(data: PairedSet) -> int:
+    """Canny never marks an image's outermost pixels, so drawn lines keep at least one pixel off the border."""
+    return max(data.margin, 1)
+
+
+def input_edges(image, data: PairedSet, kind: str = "auto") -> ModelInput:
+    """What G reads for any input: a drawing is thinned to its centre lines, framed and thinned to one-pixel strokes
+    (as Canny's edges are); a picture is framed and goes through Canny, as the training pairs did. `auto` tells
+    them apart by shading and by how much of its box the ink covers (core.data.is_line_drawing)."""
     if kind not in INPUT_KINDS:
         raise ValueError(f"The input kind must be one of {INPUT_KINDS}, not {kind!r}.")
     if kind == "auto":
         kind = "drawing" if is_line_drawing(to_grayscale_ink(image)) else "picture"
     if kind == "drawing":
-        return sketch_to_edges(image, data.size, data.margin), kind
-    edges = edges_of_pictures(picture_from_image(image, data), data)
+        return ModelInput(sketch_to_edges(image, data.size, drawing_margin(data)), kind, None)
+    picture = picture_from_image(image, data)
+    edges = edges_of_pictures(picture, data)
     if edges.sum() == 0:
         raise EmptyImageError("Canny found no edges in this picture: it has too little contrast.")
-    return edges, kind
+    return ModelInput(edges, kind, picture)
 
 
 CHECKPOINTS = {(name, objective): f"pix2pix_{name}" + ("" if objective == "l1+cgan" else "_l1")

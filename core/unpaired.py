@@ -17,11 +17,10 @@ Both generators are pix2pix's U-Net and both discriminators its PatchGAN (as in 
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from core.blocks import PatchDiscriminator, UNetGenerator
+from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
 from core.checkpoints import load_model
 from core.data import FASHION_CLASSES
 from core.runtime import MODELS
@@ -61,15 +60,19 @@ class DualGAN(nn.Module, PyTorchModelHubMixin):
     def domain_names(self) -> tuple[str, str]:
         return FASHION_CLASSES[self.config.domain_u], FASHION_CLASSES[self.config.domain_v]
 
+    def generator_for(self, direction: str) -> UNetGenerator:
+        return {"u->v": self.g_a, "v->u": self.g_b}[check_direction(direction)]
+
     def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
         """G_A(u) for direction "u->v", G_B(v) for "v->u": (B, 1, 28, 28) in [0, 1] -> the same shape."""
-        generator = {"u->v": self.g_a, "v->u": self.g_b}[check_direction(direction)]
-        return from_model(generator(to_model(check_images(images))))
+        return from_model(self.generator_for(direction)(to_model(check_images(images))))
 
     def cycle(self, images: torch.Tensor, direction: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(translated, cycled back): for "u->v", (G_A(u), G_B(G_A(u))); for "v->u", (G_B(v), G_A(G_B(v)))."""
-        there = self.translate(images, direction)
-        return there, self.translate(there, reverse(direction))
+        """(translated, cycled back): for "u->v", (G_A(u), G_B(G_A(u))); for "v->u", (G_B(v), G_A(G_B(v))).
+        The way back takes the translation as the networks made it (32 px, unclamped), as in training."""
+        there = self.generator_for(direction)(to_model(check_images(images)))
+        back = self.generator_for(reverse(direction))(there)
+        return from_model(there), from_model(back)
 
     def realness(self, images: torch.Tensor, domain: str) -> torch.Tensor:
         """The discriminator of a domain on images: (B,) mean least-squares score, 1 = real, 0 = fake."""
@@ -98,12 +101,12 @@ def check_images(images: torch.Tensor) -> torch.Tensor:
 
 def to_model(images: torch.Tensor) -> torch.Tensor:
     """(B, 1, 28, 28) in [0, 1] -> (B, 1, 32, 32) in [-1, 1], padded with the background."""
-    return F.pad(images * 2 - 1, (PAD,) * 4, value=-1.0)
+    return pad_to_model(images, PAD)
 
 
 def from_model(x: torch.Tensor) -> torch.Tensor:
     """(B, 1, 32, 32) in [-1, 1] -> (B, 1, 28, 28) in [0, 1]."""
-    return ((x[..., PAD:-PAD, PAD:-PAD] + 1) / 2).clamp(0, 1)
+    return crop_from_model(x, PAD)
 
 
 def cycle_loss(u: torch.Tensor, u_cycled: torch.Tensor, v: torch.Tensor, v_cycled: torch.Tensor,

@@ -73,7 +73,8 @@ def checkpoint_notice(names: Iterable[str]) -> gr.Markdown:
 
 
 def image_input(label: str = "Input image") -> gr.Image:
-    return gr.Image(label=label, type="numpy", image_mode=None, sources=["upload", "clipboard"], height=240)
+    # PIL, not numpy: a palette, 16-bit or CMYK file keeps its meaning (core.data.to_pil reads every mode)
+    return gr.Image(label=label, type="pil", image_mode=None, sources=["upload", "clipboard"], height=240)
 
 
 def sketchpad(label: str = "Draw: pick the brush in the toolbar, then draw one garment") -> gr.Sketchpad:
@@ -107,6 +108,14 @@ def sample_gallery(label: str = "Examples: held-out Fashion-MNIST test images", 
     items = [(display(sample.images[i] / 255.0), FASHION_CLASSES[sample.labels[i]]) for i in example_indices()]
     return gr.Gallery(value=items, label=label, columns=5, height=280, allow_preview=False, object_fit="contain",
                       format="png", elem_id=elem_id)
+
+
+def garment_examples(classes: Iterable[int] = range(len(FASHION_CLASSES)), per_class: int = 1,
+                     scale: int = 4) -> list[tuple[np.ndarray, str]]:
+    """(bundled held-out image, upscaled crisply, as an array; its class name) for a gallery, class by class."""
+    sample = load_sample()
+    return [(np.asarray(to_display(sample.images[i] / 255.0, scale=scale)), FASHION_CLASSES[c])
+            for c in classes for i in np.flatnonzero(sample.labels == c)[:per_class]]
 
 
 def sample_image(position: int) -> np.ndarray:

@@ -4,14 +4,16 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from core import pix2pix
 from core.checkpoints import CheckpointError, read_card
-from core.data import FASHION_CLASSES, image_grid, load_emoji_sample, load_sample, to_display, to_pil
+from core.data import image_grid, load_emoji_sample, to_display
 from core.metrics import sharpness, ssim
 from core.plots import decision_background
-from demos.common import checkpoint_notice, example_indices, friendly_errors, output_image, sketchpad
+from demos.common import (checkpoint_notice, friendly_errors, garment_examples, image_input, output_image,
+                          sketchpad)
 
 DATASET_CHOICES = [("Garments (Fashion-MNIST, 28 px, grey)", "fashion"), ("Emoji (Noto Color Emoji, 64 px, colour)", "emoji")]
 KIND_CHOICES = [("Tell by itself", "auto"), ("A drawing: thin its strokes", "drawing"),
@@ -53,57 +55,58 @@ def show_edges(edges: torch.Tensor) -> Image.Image:
     return show(1 - edges)
 
 
-def show_patch_verdict(realness: torch.Tensor, size: int) -> Image.Image:
-    """D's per-patch probabilities (1, 1, P, P) as colour: green 'real', white undecided, purple 'fake'."""
-    return decision_background(realness[0, 0], size, probability=True).resize((size, size), Image.NEAREST)
-
-
-def on_white(image) -> np.ndarray:
-    """A drawing (RGBA with a transparent canvas, or anything) flattened onto white, as RGB."""
-    pil = to_pil(image).convert("RGBA")
-    white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
-    white.alpha_composite(pil)
-    return np.asarray(white.convert("RGB"))
+def show_patch_verdict(realness: torch.Tensor, model: pix2pix.Pix2Pix) -> Image.Image:
+    """D's per-patch probabilities (1, 1, P, P) as colour over the picture's own frame: green 'real', white
+    undecided, purple 'fake'. The patches overlap, so the map is spread over the network's input size (bilinear)
+    and the padding around a 28 px garment is cut off again."""
+    spread = F.interpolate(realness, size=(model.size, model.size), mode="bilinear", align_corners=False)
+    return decision_background(model.from_model(spread * 2 - 1)[0, 0], DISPLAY_SIZE, probability=True)
 
 
 @friendly_errors
 def translate(image, dataset: str = "fashion", kind: str = "auto"):
     """Image or drawing, model ('fashion' or 'emoji'), input kind -> (edge map G reads, L1 + cGAN picture,
-    L1-only picture, D's per-patch verdict on the L1 + cGAN picture, a note)."""
+    L1-only picture, D's per-patch verdict on the L1 + cGAN picture, a note). A missing model leaves its picture
+    empty and says how to rebuild it."""
     data = pix2pix.PAIRED_SETS[parse_dataset(dataset)]
-    edges, used = pix2pix.input_edges(image, data, kind)
-    models, missing = {}, []
-    for objective in pix2pix.OBJECTIVES:
-        try:
-            models[objective] = pix2pix.load(data.name, objective)
-        except CheckpointError as error:
-            missing.append(str(error))
-    if not models:
-        raise CheckpointError(" ".join(missing))
+    given = pix2pix.input_edges(image, data, kind)
+    models, missing = available_models(data.name)
     with torch.inference_mode():
-        outputs = {objective: model.translate(edges) for objective, model in models.items()}
-        verdict = (models["l1+cgan"].patch_realness(edges, outputs["l1+cgan"]) if "l1+cgan" in models else None)
-    lines = [f"Read as **{used}**: " + ("strokes framed like the data and thinned to one pixel." if used == "drawing"
-                                         else f"Canny edges (σ = {data.canny_sigma}) of the framed picture.")]
-    if used == "picture":  # the picture itself is the ground truth y: how close does each model come?
-        original = pix2pix.picture_from_image(image, data)
+        outputs = {objective: model.translate(given.edges) for objective, model in models.items()}
+        verdict = (models["l1+cgan"].patch_realness(given.edges, outputs["l1+cgan"]) if "l1+cgan" in models else None)
+    lines = [f"Read as **{given.kind}**: " + ("strokes thinned to their centre lines, framed like the data, one pixel "
+                                              "wide." if given.picture is None
+                                              else f"Canny edges (σ = {data.canny_sigma}) of the framed picture.")]
+    if given.picture is not None:  # the picture itself is the ground truth y: how close does each model come?
         for objective, output in outputs.items():
-            lines.append(f"- {objective.upper()}: L1 {pix2pix.l1_loss(original, output).item():.3f}, "
-                         f"SSIM {ssim(output, original).item():.3f} against the picture")
+            lines.append(f"- {objective.upper()}: L1 {pix2pix.l1_loss(given.picture, output).item():.3f}, "
+                         f"SSIM {ssim(output, given.picture).item():.3f} against the picture")
     if len(outputs) == 2:
         crisp = " · ".join(f"{objective.upper()} {sharpness(output):.3f}" for objective, output in outputs.items())
-        real = f" · the picture {sharpness(original):.3f}" if used == "picture" else ""
+        real = f" · the picture {sharpness(given.picture):.3f}" if given.picture is not None else ""
         lines.append(f"Sharpness (mean difference of neighbouring pixels): {crisp}{real}.")
     if verdict is not None:
         lines.append(f"D calls {verdict.gt(0.5).float().mean().item():.0%} of the patches of the L1 + cGAN picture real "
                      f"(mean D = {verdict.mean().item():.2f}).")
     lines += [f"*{message}*" for message in missing]
-    blank = Image.new("RGB", (DISPLAY_SIZE, DISPLAY_SIZE), "white")
-    return (show_edges(edges),
-            show(outputs["l1+cgan"]) if "l1+cgan" in outputs else blank,
-            show(outputs["l1"]) if "l1" in outputs else blank,
-            show_patch_verdict(verdict, DISPLAY_SIZE) if verdict is not None else blank,
+    return (show_edges(given.edges),
+            show(outputs["l1+cgan"]) if "l1+cgan" in outputs else None,
+            show(outputs["l1"]) if "l1" in outputs else None,
+            show_patch_verdict(verdict, models["l1+cgan"]) if verdict is not None else None,
             "\n".join(lines))
+
+
+def available_models(dataset: str) -> tuple[dict[str, pix2pix.Pix2Pix], list[str]]:
+    """The data set's shipped models by objective, and the messages of those that are missing (at least one loads)."""
+    models, missing = {}, []
+    for objective in pix2pix.OBJECTIVES:
+        try:
+            models[objective] = pix2pix.load(dataset, objective)
+        except CheckpointError as error:
+            missing.append(str(error))
+    if not models:
+        raise CheckpointError(" ".join(missing))
+    return models, missing
 
 
 def translate_drawing(drawing, dataset: str):
@@ -115,9 +118,7 @@ def translate_drawing(drawing, dataset: str):
 def held_out_pictures(dataset: str) -> list[tuple[np.ndarray, str]]:
     """(picture as uint8 array, caption) for the example gallery: never seen by the recipes."""
     if parse_dataset(dataset) == "fashion":
-        sample = load_sample()
-        return [(np.asarray(to_display(sample.images[i] / 255.0, scale=4)), FASHION_CLASSES[sample.labels[i]])
-                for i in example_indices()]
+        return garment_examples()
     emoji = load_emoji_sample()
     step = max(1, len(emoji) // EMOJI_EXAMPLES)
     return [(emoji.images[i], emoji.names[i]) for i in range(0, step * EMOJI_EXAMPLES, step)][:EMOJI_EXAMPLES]
@@ -129,17 +130,20 @@ def drawings_to_try(dataset: str) -> list[tuple[Image.Image, str]]:
 
 @friendly_errors
 def compare_held_out(dataset: str = "fashion"):
-    """The paper's comparison on held-out pairs: rows edges x, L1 only, L1 + cGAN, the real y."""
+    """The paper's comparison on held-out pairs: rows edges x, L1 only, L1 + cGAN, the real y (a missing model's row
+    is left out)."""
     data = pix2pix.PAIRED_SETS[parse_dataset(dataset)]
-    pictures = torch.stack([torch.from_numpy(np.asarray(pix2pix.picture_from_image(image, data)[0]))
-                            for image, _ in held_out_pictures(dataset)[:COMPARISON_COLUMNS]])
+    pictures = torch.cat([pix2pix.picture_from_image(image, data)
+                          for image, _ in held_out_pictures(dataset)[:COMPARISON_COLUMNS]])
     edges = pix2pix.edges_of_pictures(pictures, data)
+    models, missing = available_models(data.name)
     with torch.inference_mode():
-        rows = [edges.expand(-1, data.channels, -1, -1).neg().add(1),
-                pix2pix.load(data.name, "l1").translate(edges),
-                pix2pix.load(data.name, "l1+cgan").translate(edges), pictures]
-    grid = image_grid(torch.cat(rows), columns=len(pictures), scale=max(2, 128 // data.size))
-    return grid, "Rows: the edges x (Canny) · L1 only · L1 + cGAN · the real picture y."
+        rows = [1 - edges.expand(-1, data.channels, -1, -1)]
+        rows += [models[objective].translate(edges) for objective in ("l1", "l1+cgan") if objective in models]
+    grid = image_grid(torch.cat(rows + [pictures]), columns=len(pictures), scale=max(2, 128 // data.size))
+    names = ["the edges x (Canny)"] + [name for objective, name in (("l1", "L1 only"), ("l1+cgan", "L1 + cGAN"))
+                                       if objective in models] + ["the real picture y"]
+    return grid, "Rows: " + " · ".join(names) + "." + "".join(f" *{message}*" for message in missing)
 
 
 def refresh_examples(dataset: str):
@@ -151,7 +155,7 @@ def measured_table() -> list[list]:
     rows = []
     for (dataset, objective), name in pix2pix.CHECKPOINTS.items():
         try:
-            metrics = read_card(name)["metrics"]
+            metrics = read_card(name).get("metrics", {})
         except CheckpointError:
             rows.append([name, "missing", "", "", ""])
             continue
@@ -179,8 +183,7 @@ def build(tab: gr.Tab) -> None:
                     drawings = gr.Gallery(drawings_to_try("fashion"), label="Click one", columns=5, height=200,
                                           allow_preview=False, format="png", elem_id="pix2pix-drawings")
                 with gr.Tab("Upload"):
-                    upload = gr.Image(label="A picture or a line drawing", type="numpy", image_mode=None,
-                                      sources=["upload", "clipboard"], height=240)
+                    upload = image_input("A picture or a line drawing")
                     kind = gr.Radio(KIND_CHOICES, value="auto", label="It is")
                     upload_button = gr.Button("Translate", variant="primary")
         with gr.Column(scale=2):

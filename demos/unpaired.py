@@ -4,14 +4,14 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from core import unpaired
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample, to_display, to_model_input
-from core.metrics import load_classifier
+from core.metrics import load_classifier, top_classes
 from core.plots import heat_image
-from demos.common import DISPLAY_SCALE, checkpoint_notice, friendly_errors, output_image, sketchpad
+from demos.common import (DISPLAY_SCALE, checkpoint_notice, friendly_errors, garment_examples, image_input,
+                          output_image, sketchpad)
 
 DOMAIN_U, DOMAIN_V = unpaired.UnpairedConfig.domain_u, unpaired.UnpairedConfig.domain_v
 DIRECTION_CHOICES = [(f"{FASHION_CLASSES[DOMAIN_U]} → {FASHION_CLASSES[DOMAIN_V]} (G_A: U → V)", "u->v"),
@@ -41,24 +41,16 @@ def parse_direction(value) -> str:
 
 def held_out_examples() -> list[tuple[np.ndarray, str, str]]:
     """(image as shown, caption, direction it starts) for the bundled test images of both domains."""
-    sample = load_sample()
-    items = []
-    for label, direction in ((DOMAIN_U, "u->v"), (DOMAIN_V, "v->u")):
-        for i in np.flatnonzero(sample.labels == label)[:EXAMPLES_PER_DOMAIN]:
-            items.append((np.asarray(to_display(sample.images[i] / 255.0, scale=4)), FASHION_CLASSES[label], direction))
-    return items
+    return [(image, caption, direction) for label, direction in ((DOMAIN_U, "u->v"), (DOMAIN_V, "v->u"))
+            for image, caption in garment_examples([label], EXAMPLES_PER_DOMAIN)]
 
 
 def classifier_reading(images: torch.Tensor) -> list[tuple[str, float]]:
     """The evaluation classifier's top class and its probability for each image, or [] without a classifier."""
     try:
-        classifier = load_classifier()
+        return top_classes(load_classifier(), images)
     except CheckpointError:
         return []
-    with torch.inference_mode():
-        probabilities = F.softmax(classifier(images), dim=1)
-    top = probabilities.max(dim=1)
-    return [(FASHION_CLASSES[i], p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
 
 
 @friendly_errors
@@ -107,18 +99,18 @@ def translate_grid():
 
 def measured_text() -> str:
     try:
-        metrics = read_card(unpaired.CHECKPOINT)["metrics"]
+        metrics = read_card(unpaired.CHECKPOINT).get("metrics", {})
     except CheckpointError as error:
         return f"*{error}*"
-    u, v = metrics["domains"]["u"], metrics["domains"]["v"]
+    domains = metrics.get("domains", {})
+    u, v = domains.get("u", FASHION_CLASSES[DOMAIN_U]), domains.get("v", FASHION_CLASSES[DOMAIN_V])
     lines = ["**Measured on the held-out test images (card):**"]
     for key, source, target in (("u_to_v", u, v), ("v_to_u", v, u)):
         rate = metrics.get(f"{key}_success_rate")
         baseline = metrics.get(f"{key}_untranslated_read_as_target")
-        lines.append(f"- {source} → {target}: classified as {target}: "
-                     + (f"**{rate:.1%}** of translations ({baseline:.1%} of untranslated {source}s); "
-                        if rate is not None else "")
-                     + f"mean cycle L1 {metrics.get(f'{key}_cycle_l1')}")
+        read = f"**{rate:.1%}** of translations read as {target}" if rate is not None else "no classifier figures"
+        before = f" ({baseline:.1%} of untranslated {source}s)" if baseline is not None else ""
+        lines.append(f"- {source} → {target}: {read}{before}; mean cycle L1 {metrics.get(f'{key}_cycle_l1', '–')}")
     return "\n".join(lines)
 
 
@@ -135,8 +127,7 @@ def build(tab: gr.Tab) -> None:
                                          label="Click one (sets the direction from its class)", columns=4,
                                          height=300, allow_preview=False, format="png", elem_id="unpaired-examples")
                 with gr.Tab("Upload"):
-                    upload = gr.Image(label="A shoe", type="numpy", image_mode=None, sources=["upload", "clipboard"],
-                                      height=240)
+                    upload = image_input("A shoe")
                     upload_button = gr.Button("Translate", variant="primary")
                 with gr.Tab("Draw"):
                     drawing = sketchpad("Draw a shoe (filled shapes work best): pick the brush in the toolbar")

@@ -121,16 +121,54 @@ def test_drawings_and_pictures_are_told_apart(sample):
     assert not is_line_drawing(sample.images[0] / 255.0)
     for data in (FASHION, EMOJI):
         for image in pix2pix.example_drawings(data.name).values():
-            assert pix2pix.input_edges(image, data)[1] == "drawing"
-    assert pix2pix.input_edges(load_emoji_sample().images[0], EMOJI)[1] == "picture"
+            assert pix2pix.input_edges(image, data).kind == "drawing"
+    assert pix2pix.input_edges(load_emoji_sample().images[0], EMOJI).kind == "picture"
+    assert pix2pix.input_edges(sample.images[0], FASHION).kind == "picture"
 
 
-def test_an_emoji_picture_is_framed_exactly_as_the_data_set_renders_it():
+def test_held_out_emoji_are_taken_as_they_are_and_others_framed_like_them():
     emoji = load_emoji_sample()
-    framed = pix2pix.picture_from_image(emoji.images[5], EMOJI)
-    assert (framed - emoji.tensors()[5:6]).abs().mean() < 0.01
+    assert torch.equal(pix2pix.picture_from_image(emoji.images[5], EMOJI), emoji.tensors()[5:6])
+    bigger = Image.fromarray(emoji.images[5]).resize((192, 192), Image.LANCZOS)  # the same emoji, three times larger
+    assert (pix2pix.picture_from_image(bigger, EMOJI) - emoji.tensors()[5:6]).abs().mean() < 0.03
     odd = Image.fromarray(emoji.images[5]).convert("P").resize((300, 170))  # palette mode, not square
     assert pix2pix.picture_from_image(odd, EMOJI).shape == (1, 3, 64, 64)
+
+
+def test_a_photo_on_a_coloured_background_gets_no_false_frame():
+    photo = np.full((120, 90, 3), (40, 90, 160), np.uint8)  # a blue background
+    photo[30:90, 20:70] = (250, 200, 30)  # a yellow object
+    edges = pix2pix.input_edges(photo, EMOJI, "picture").edges[0, 0]
+    # the object (taller than wide) fills the frame's height; a false frame would also draw lines at the sides
+    assert edges[:, :5].sum() == 0 and edges[:, -5:].sum() == 0
+    assert edges.sum() > 150
+
+
+@pytest.mark.parametrize("make", [
+    lambda: {"background": None, "layers": [], "composite": np.asarray(draw_outline())},  # a Sketchpad value
+    lambda: (np.asarray(draw_outline().getchannel("A")) > 0),  # a 1-bit drawing as a bool array
+    lambda: (np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257),  # 16-bit
+    lambda: Image.fromarray(np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257),  # PIL I;16
+    lambda: draw_outline(background=(255, 255, 255, 255)).convert("P"),  # palette
+    lambda: draw_outline(background=(255, 255, 255, 255)).convert("CMYK"),
+])
+def test_drawings_in_any_mode_and_depth_give_the_same_edges(make):
+    reference = pix2pix.input_edges(draw_outline(), FASHION, "drawing").edges
+    assert torch.equal(pix2pix.input_edges(make(), FASHION, "drawing").edges, reference)
+
+
+def test_diagonal_strokes_and_huge_or_strip_images_are_handled():
+    canvas = Image.new("L", (256, 256), 255)
+    ImageDraw.Draw(canvas).line([(20, 230), (128, 20), (236, 230), (20, 230)], fill=0, width=9)  # a triangle
+    edges = pix2pix.input_edges(canvas, EMOJI, "drawing").edges[0, 0].numpy()
+    blocks = edges[:-1, :-1] * edges[1:, :-1] * edges[:-1, 1:] * edges[1:, 1:]
+    assert blocks.sum() == 0 and edges.sum() > 100  # one pixel wide and all three sides there
+    strip = np.zeros((600, 30000, 3), np.uint8)  # shrunk to 1024 x 20 before anything else
+    strip[100:500, 1000:29000] = 200
+    assert pix2pix.input_edges(strip, EMOJI, "picture").edges.shape == (1, 1, 64, 64)
+    huge = Image.new("RGB", (6000, 6000), "white")
+    ImageDraw.Draw(huge).ellipse((1000, 1000, 5000, 5000), outline="black", width=60)
+    assert pix2pix.input_edges(huge, FASHION).kind == "drawing"
 
 
 # --- the bundled models: held-out pairs of the bundled samples (never trained on) ---------------------------------
@@ -179,7 +217,7 @@ def test_the_drawings_offered_to_try_work():
     model = pix2pix.load("fashion")
     classifier = load_classifier()
     for name, drawing in pix2pix.example_drawings("fashion").items():
-        edges, _ = pix2pix.input_edges(drawing, FASHION)
+        edges = pix2pix.input_edges(drawing, FASHION).edges
         with torch.inference_mode():
             predicted = classifier_outputs(classifier, model.translate(edges))[1].item()
         assert FASHION_CLASSES[predicted] == names[name], name
@@ -215,6 +253,26 @@ def test_missing_checkpoints_name_the_command(empty_checkpoints):
 
     with pytest.raises(gr.Error, match="python -m core.train pix2pix_fashion"):
         tab.translate(np.asarray(draw_outline()), "fashion", "drawing")
+    with pytest.raises(gr.Error, match="python -m core.train pix2pix_emoji_l1"):
+        tab.compare_held_out("emoji")
+
+
+def test_one_missing_model_leaves_its_picture_empty_and_says_so(tmp_path, monkeypatch):
+    import shutil
+
+    from core.checkpoints import checkpoint_path
+    from core.runtime import MODELS
+
+    shutil.copytree(checkpoint_path("pix2pix_fashion"), tmp_path / "pix2pix_fashion")
+    monkeypatch.setenv("GENMODELS_CHECKPOINTS", str(tmp_path))
+    MODELS.clear()
+    try:
+        edges, photo, blurry, verdict, note = tab.translate(np.asarray(draw_outline()), "fashion", "drawing")
+        grid, grid_note = tab.compare_held_out("fashion")
+    finally:
+        MODELS.clear()
+    assert photo is not None and verdict is not None and blurry is None
+    assert "pix2pix_fashion_l1" in note and "L1 only" not in grid_note.split("*")[0]
 
 
 def test_the_comparison_grid_has_four_rows_of_eight():
