@@ -176,6 +176,12 @@ def load(dataset: str, objective: str = "l1+cgan") -> Pix2Pix:
 
 # --- drawings to start from: inputs, drawn with Pillow (the outputs always come from the trained G) -------------
 
+def _ellipse(cx: float, cy: float, rx: float, ry: float, start: float = 0, end: float = 360) -> list:
+    """Points along an ellipse's arc from `start` to `end` degrees (0 = right, 90 = down, as Pillow draws)."""
+    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+            for a in range(int(start), int(end) + 1, 6)]
+
+
 def _outline_drawings() -> dict[str, dict[str, list]]:
     """Per data set: named drawings as lists of strokes, each a list of (x, y) points on a 256 x 256 canvas."""
     return {
@@ -191,11 +197,8 @@ def _outline_drawings() -> dict[str, dict[str, list]]:
                     [(80, 90), (90, 30), (166, 30), (176, 90)]],
         },
         "emoji": {
-            "smiley": [[(128 + 110 * math.cos(a / 20 * math.pi), 128 + 110 * math.sin(a / 20 * math.pi))
-                        for a in range(41)],
-                       [(85, 95), (85, 115)], [(171, 95), (171, 115)],
-                       [(128 + 60 * math.cos(a / 10 * math.pi), 140 + 50 * math.sin(a / 10 * math.pi))
-                        for a in range(1, 10)]],
+            "smiley": [_ellipse(128, 128, 110, 110), _ellipse(92, 102, 12, 22), _ellipse(164, 102, 12, 22),
+                       _ellipse(128, 160, 58, 40, start=0, end=180) + [(186, 160)]],  # an open mouth
             "heart": [[(128, 230), (30, 120), (30, 70), (60, 35), (100, 35), (128, 70), (156, 35), (196, 35),
                        (226, 70), (226, 120), (128, 230)]],
             "star": [[(128 + r * math.sin(k * math.pi / 5), 135 - r * math.cos(k * math.pi / 5))

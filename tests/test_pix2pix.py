@@ -302,3 +302,18 @@ def test_shifting_emoji_pairs_moves_edges_and_picture_together():
     # the emoji's white margin is at least the shift: rolling wraps only background around
     margin = EMOJI.margin
     assert pictures[..., :margin, :].eq(1).all() and pictures[..., -margin:, :].eq(1).all()
+
+
+def test_the_emoji_drawings_offered_come_back_in_their_colours():
+    # a heart is red, a star and a smiley are yellow in Noto Color Emoji: the model must have learnt that from edges
+    model = pix2pix.load("emoji")
+    drawings = pix2pix.example_drawings("emoji")
+    for name, expected in (("heart", "red"), ("star", "yellow"), ("smiley", "yellow")):
+        with torch.inference_mode():
+            picture = model.translate(pix2pix.input_edges(drawings[name], EMOJI).edges)[0]
+        object_pixels = picture[:, (picture < 0.85).any(dim=0)]  # (3, N): everything not white
+        red, green, blue = object_pixels.mean(dim=1).tolist()
+        if expected == "red":
+            assert red > 1.5 * green and red > 1.5 * blue, (name, red, green, blue)
+        else:
+            assert red > 1.5 * blue and green > 1.5 * blue, (name, red, green, blue)
