@@ -1,12 +1,13 @@
 """pix2pix tab: a translation per call (target p95 <= 200 ms, at 64 x 64 for the emoji) for a drawing and for a
-picture; quality on held-out pairs for both data sets and both objectives: L1, SSIM, sharpness against the real
-pictures' (the paper's blur claim), and for garments whether the classifier reads G(x) as y's class."""
+picture; quality on held-out pairs for both data sets and both objectives: L1, SSIM, sharpness (and, for the emoji,
+colourfulness) against the real pictures' (the paper's blur claim), and for garments whether the classifier reads
+G(x) as y's class."""
 import torch
 
 from benchmarks.timing import Latency, measure
 from core import pix2pix
 from core.data import DatasetNotFoundError, load_emoji_sample, load_sample, load_training_data
-from core.metrics import accuracy, classifier_outputs, load_classifier, sharpness, ssim
+from core.metrics import accuracy, classifier_outputs, colourfulness, load_classifier, sharpness, ssim
 from demos import pix2pix as tab
 
 TARGET_MS = 200.0
@@ -56,6 +57,9 @@ def quality() -> dict[str, dict]:
             row = {"held-out pairs": described, "L1": round(pix2pix.l1_loss(pictures, outputs).item(), 4),
                    "SSIM": round(ssim(outputs, pictures).mean().item(), 4),
                    "sharpness of G(x) / of real pictures": f"{sharpness(outputs):.4f} / {sharpness(pictures):.4f}"}
+            if data.channels == 3:
+                row["colourfulness of G(x) / of real pictures"] = (f"{colourfulness(outputs):.3f} / "
+                                                                   f"{colourfulness(pictures):.3f}")
             if labels is not None:
                 predicted = classifier_outputs(classifier, outputs)[1]
                 row["classifier reads G(x) as y's class"] = f"{accuracy(predicted, labels):.1%}"

@@ -144,3 +144,11 @@ def sharpness(images: torch.Tensor) -> float:
     vertical = (images[..., 1:, :] - images[..., :-1, :]).abs().mean()
     horizontal = (images[..., :, 1:] - images[..., :, :-1]).abs().mean()
     return ((vertical + horizontal) / 2).item()
+
+
+def colourfulness(images: torch.Tensor, white: float = 0.9) -> float:
+    """Mean saturation (largest minus smallest of R, G, B) of the object pixels (those not near white) of
+    (B, 3, H, W) images: an L1-trained model that averages uncertain colours scores low (dull, brownish)."""
+    saturation = images.max(dim=1).values - images.min(dim=1).values  # (B, H, W)
+    objects = (images < white).any(dim=1)
+    return saturation[objects].mean().item() if objects.any() else 0.0

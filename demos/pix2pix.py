@@ -10,7 +10,7 @@ from PIL import Image
 from core import pix2pix
 from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, load_emoji_sample, to_display
-from core.metrics import sharpness, ssim
+from core.metrics import colourfulness, sharpness, ssim
 from core.plots import decision_background
 from demos.common import (checkpoint_notice, friendly_errors, garment_examples, image_input, output_image,
                           sketchpad)
@@ -81,10 +81,12 @@ def translate(image, dataset: str = "fashion", kind: str = "auto"):
         for objective, output in outputs.items():
             lines.append(f"- {objective.upper()}: L1 {pix2pix.l1_loss(given.picture, output).item():.3f}, "
                          f"SSIM {ssim(output, given.picture).item():.3f} against the picture")
-    if len(outputs) == 2:
-        crisp = " · ".join(f"{objective.upper()} {sharpness(output):.3f}" for objective, output in outputs.items())
-        real = f" · the picture {sharpness(given.picture):.3f}" if given.picture is not None else ""
-        lines.append(f"Sharpness (mean difference of neighbouring pixels): {crisp}{real}.")
+    if len(outputs) == 2:  # what L1 alone averages away: texture for grey garments, colour for the emoji
+        name, measure = (("Colourfulness (mean saturation of the object)", colourfulness) if data.channels == 3
+                         else ("Sharpness (mean difference of neighbouring pixels)", sharpness))
+        values = " · ".join(f"{objective.upper()} {measure(output):.3f}" for objective, output in outputs.items())
+        real = f" · the picture {measure(given.picture):.3f}" if given.picture is not None else ""
+        lines.append(f"{name}: {values}{real}.")
     if verdict is not None:
         lines.append(f"D calls {verdict.gt(0.5).float().mean().item():.0%} of the patches of the L1 + cGAN picture real "
                      f"(mean D = {verdict.mean().item():.2f}).")
