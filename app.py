@@ -10,16 +10,16 @@ import gradio as gr
 from demos import (autoencoder, clip, diffusion, divergence, gan, latent_diffusion, pix2pix, stylegan, toy_gan, unpaired,
                    vae)
 
-TABS = (  # (title, tab id, builder): lecture order
+TABS = (  # (title, tab id, builder): lecture order; short titles, so that all twelve fit one row on a 1280 px screen
     ("Autoencoders", "autoencoder", autoencoder.build),
     ("Entropy & KL", "divergence", divergence.build),  # the lecture's background slides, before the VAE needs KL
     ("VAE", "vae", vae.build),
     ("GAN", "gan", gan.build),
-    ("GAN training, live", "toy_gan", toy_gan.build),  # the training loop and mode collapse
+    ("GAN live", "toy_gan", toy_gan.build),  # the training loop and mode collapse
     ("StyleGAN", "stylegan", stylegan.build),
-    ("Conditional GAN", "cgan", gan.build_conditional),
+    ("cGAN", "cgan", gan.build_conditional),
     ("pix2pix", "pix2pix", pix2pix.build),  # an image as the condition
-    ("Unpaired translation", "unpaired", unpaired.build),  # DualGAN / CycleGAN: no pairs, a cycle instead
+    ("CycleGAN", "unpaired", unpaired.build),  # DualGAN / CycleGAN: no pairs, a cycle instead
     ("Diffusion", "diffusion", diffusion.build),
     ("CLIP", "clip", clip.build),  # the lecture places CLIP between DDPM and Stable Diffusion
     ("Latent diffusion", "latent_diffusion", latent_diffusion.build),  # Stable Diffusion: CLIP's text encoder conditions it

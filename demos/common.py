@@ -83,9 +83,9 @@ def sketchpad(label: str = "Draw: pick the brush in the toolbar, then draw one g
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"))
 
 
-def output_image(label: str, elem_id: str | None = None) -> gr.Image:
+def output_image(label: str, elem_id: str | None = None, height: int = 240) -> gr.Image:
     # PNG, not Gradio's default WebP: lossy compression smears the crisp upscaled pixels.
-    return gr.Image(label=label, type="pil", format="png", height=240, interactive=False, elem_id=elem_id)
+    return gr.Image(label=label, type="pil", format="png", height=height, interactive=False, elem_id=elem_id)
 
 
 def output_gallery(label: str, columns: int = 4, elem_id: str | None = None) -> gr.Gallery:

@@ -1,4 +1,4 @@
-"""Tabs "GAN" (samples, interpolation, the discriminator's verdicts) and "Conditional GAN"."""
+"""Tabs "GAN" (samples, interpolation, the discriminator's verdicts) and "cGAN" (the conditional GAN)."""
 import gradio as gr
 import numpy as np
 import pandas as pd

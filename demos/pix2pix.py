@@ -60,7 +60,8 @@ def show_patch_verdict(realness: torch.Tensor, model: pix2pix.Pix2Pix) -> Image.
     undecided, purple 'fake'. The patches overlap, so the map is spread over the network's input size (bilinear)
     and the padding around a 28 px garment is cut off again."""
     spread = F.interpolate(realness, size=(model.size, model.size), mode="bilinear", align_corners=False)
-    return decision_background(model.from_model(spread * 2 - 1)[0, 0], DISPLAY_SIZE, probability=True)
+    side = model.data.size * max(1, DISPLAY_SIZE // model.data.size)  # the pictures' displayed size
+    return decision_background(model.from_model(spread * 2 - 1)[0, 0], side, probability=True)
 
 
 @friendly_errors
@@ -177,12 +178,12 @@ def build(tab: gr.Tab) -> None:
                 with gr.Tab("Draw"):
                     drawing = sketchpad("Draw an outline: pick the brush in the toolbar")
                     draw_button = gr.Button("Translate the drawing", variant="primary")
-                with gr.Tab("Held-out pictures"):
-                    pictures = gr.Gallery(held_out_pictures("fashion"), label="Click one: its edges go in",
+                with gr.Tab("Pictures"):
+                    pictures = gr.Gallery(held_out_pictures("fashion"), label="Held-out pictures (never trained on): click one, its Canny edges go in",
                                           columns=5, height=300, allow_preview=False, format="png",
                                           elem_id="pix2pix-pictures")
-                with gr.Tab("Drawings to try"):
-                    drawings = gr.Gallery(drawings_to_try("fashion"), label="Click one", columns=5, height=200,
+                with gr.Tab("Drawings"):
+                    drawings = gr.Gallery(drawings_to_try("fashion"), label="Drawings to try: click one", columns=5, height=200,
                                           allow_preview=False, format="png", elem_id="pix2pix-drawings")
                 with gr.Tab("Upload"):
                     upload = image_input("A picture or a line drawing")
@@ -190,18 +191,19 @@ def build(tab: gr.Tab) -> None:
                     upload_button = gr.Button("Translate", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
-                edges = output_image("x: the edges G reads", elem_id="pix2pix-edges")
-                photo = output_image("G(x), L1 + cGAN", elem_id="pix2pix-photo")
-                blurry = output_image("G(x), L1 only", elem_id="pix2pix-l1")
-                verdict = output_image("D per patch on the L1 + cGAN picture (green real, purple fake)")
+                edges = output_image("x: the edges G reads", elem_id="pix2pix-edges", height=280)
+                photo = output_image("G(x) with L1 + cGAN", elem_id="pix2pix-photo", height=280)
+            with gr.Row():
+                blurry = output_image("G(x) with L1 only", elem_id="pix2pix-l1", height=280)
+                verdict = output_image("D per patch: green real, purple fake", elem_id="pix2pix-patches", height=280)
             note = gr.Markdown()
     gr.Markdown("### The paper's comparison, on held-out pictures")
     with gr.Row():
         compare_button = gr.Button("Compare L1 only with L1 + cGAN on 8 held-out pictures")
-        gr.Dataframe(measured_table(), headers=["checkpoint", "objective", "held-out L1", "held-out SSIM",
-                                                "classifier reads G(x) as y's class"],
-                     label="Measured at the end of training (cards)", interactive=False)
-    comparison = output_image("Edges · L1 only · L1 + cGAN · real", elem_id="pix2pix-comparison")
+        gr.Dataframe(measured_table(), headers=["checkpoint", "objective", "L1", "SSIM", "class kept"],
+                     label="Held-out pairs, measured at the end of training (cards); class kept: the classifier "
+                     "reads G(x) as the original's class", interactive=False)
+    comparison = output_image("Edges · L1 only · L1 + cGAN · real", elem_id="pix2pix-comparison", height=460)
     comparison_note = gr.Markdown()
 
     outputs = [edges, photo, blurry, verdict, note]

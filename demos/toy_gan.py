@@ -1,4 +1,4 @@
-"""Tab "GAN training, live": the lecture's training loop on 2-D points, streamed frame by frame."""
+"""Tab "GAN live": the lecture's training loop on 2-D points, streamed frame by frame."""
 import time
 
 import gradio as gr

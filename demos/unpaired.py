@@ -122,10 +122,10 @@ def build(tab: gr.Tab) -> None:
         with gr.Column(scale=1):
             direction = gr.Radio(DIRECTION_CHOICES, value="u->v", label="Direction")
             with gr.Tabs():
-                with gr.Tab("Held-out shoes"):
+                with gr.Tab("Shoes"):
                     gallery = gr.Gallery([(image, caption) for image, caption, _ in examples],
-                                         label="Click one (sets the direction from its class)", columns=4,
-                                         height=300, allow_preview=False, format="png", elem_id="unpaired-examples")
+                                         label="Held-out shoes: click one (it sets the direction)", columns=4,
+                                         allow_preview=False, format="png", elem_id="unpaired-examples")
                 with gr.Tab("Upload"):
                     upload = image_input("A shoe")
                     upload_button = gr.Button("Translate", variant="primary")
@@ -134,15 +134,16 @@ def build(tab: gr.Tab) -> None:
                     draw_button = gr.Button("Translate the drawing", variant="primary")
         with gr.Column(scale=2):
             source = output_image("Input x", elem_id="unpaired-input")
+            gr.Markdown("The translation G_A(u) (or G_B(v)), the way back, and where the round trip lost something:")
             with gr.Row():
-                translated = output_image("Translated: G_A(u) or G_B(v)", elem_id="unpaired-translated")
-                cycled = output_image("Cycled back: G_B(G_A(u)) or G_A(G_B(v))", elem_id="unpaired-cycled")
-                error = output_image("Cycle error |x − cycled| (white 0, blue 1)", elem_id="unpaired-error")
+                translated = output_image("Translated", elem_id="unpaired-translated")
+                cycled = output_image("Cycled back", elem_id="unpaired-cycled")
+                error = output_image("|x − cycled|: white 0, blue 1", elem_id="unpaired-error")
             note = gr.Markdown()
     gr.Markdown("### Both directions on held-out shoes")
     with gr.Row():
-        grid = output_image("Rows: sneakers · G_A(sneakers) · back; ankle boots · G_B(ankle boots) · back",
-                            elem_id="unpaired-grid")
+        grid = output_image("Rows: sneakers u · G_A(u) · G_B(G_A(u)) · ankle boots v · G_B(v) · G_A(G_B(v))",
+                            elem_id="unpaired-grid", height=520)
         gr.Markdown(measured_text())
 
     outputs = [translated, cycled, error, note]
