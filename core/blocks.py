@@ -38,7 +38,8 @@ class UNetGenerator(nn.Module):
     crosses straight over instead of squeezing through the bottleneck.
 
     image (B, C_in, S, S) in [-1, 1] -> image (B, C_out, S, S) in [-1, 1]; S a power of two (log2 S levels).
-    Encoder blocks: LeakyReLU(0.2) -> 4x4 conv stride 2 -> BatchNorm (none on the first and the innermost).
+    Encoder blocks: LeakyReLU(0.2) -> 4x4 conv stride 2 -> BatchNorm (the first block is the conv alone; the
+    innermost has no BatchNorm: at 1 x 1 it would erase the code).
     Decoder blocks: ReLU -> 4x4 transposed conv stride 2 -> BatchNorm (-> dropout on the innermost ones while
     training: the paper's noise z) ; the last one ends in tanh.
     """
