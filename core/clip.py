@@ -304,5 +304,5 @@ def to_clip_input(image, read_as: str = "auto") -> torch.Tensor:
     pil = _bounded_pil(image)
     if read_as == "garment" or (read_as == "auto" and not is_colourful(pil)):
         return to_model_input(pil)
-    return to_colour_input(pil, IMAGE_SIZE, margin=2)
+    return to_colour_input(pil, IMAGE_SIZE, margin=2, background=(1.0, 1.0, 1.0))  # CLIP saw emoji on white
 

@@ -156,6 +156,10 @@ def to_pil(image) -> Image.Image:
         if image is None:
             raise EmptyImageError("The drawing is empty: draw something first.")
     if isinstance(image, Image.Image):
+        try:
+            image.load()  # an upload is opened lazily: a damaged file fails here, not deep inside a handler
+        except (OSError, Image.DecompressionBombError) as error:
+            raise ValueError("The image file is damaged or incomplete: save it again or pick another.") from error
         pil = _eight_bit(image)
     else:
         pil = Image.fromarray(_eight_bit_array(np.asarray(image)))
@@ -192,6 +196,8 @@ def _eight_bit(pil: Image.Image) -> Image.Image:
         return pil.convert("RGB")
     if pil.mode == "1":
         return pil.convert("L")
+    if pil.mode in ("PA", "La", "RGBa"):
+        return pil.convert("RGBA")  # resampling palette indices or premultiplied values would garble them
     return pil
 
 
@@ -253,22 +259,24 @@ def to_model_input(image, size: int = IMAGE_SIZE, margin: int = 2) -> torch.Tens
     return torch.from_numpy(framed).float().clamp(0, 1).view(1, 1, size, size)
 
 
-def to_colour_input(image, size: int, margin: int = 2) -> torch.Tensor:
+def to_colour_input(image, size: int, margin: int = 2, background: tuple[float, float, float] | None = None
+                    ) -> torch.Tensor:
     """Any picture -> (1, 3, size, size) in [0, 1], framed as the emoji are: transparency composited onto white, the
-    object (whatever differs from the picture's border colour) cropped, its longer side scaled to size - 2 margin and
-    centred on that background. A picture already size x size is taken as it is."""
+    object (whatever differs from the background: the picture's border colour unless given) cropped, its longer
+    side scaled to size - 2 margin and centred on that background. A picture already size x size is taken as it is.
+    The threshold (20 of 255) stays above JPEG's ringing, which would otherwise widen the object's box."""
     pil = to_pil(image)
     if pil.mode in ("RGBA", "LA", "PA") or (pil.mode == "P" and "transparency" in pil.info):
         white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
         white.alpha_composite(pil.convert("RGBA"))
         pil = white
     rgb = np.asarray(pil.convert("RGB"), dtype=np.float64) / 255.0
+    if background is None:  # white for the emoji; a photo keeps its own
+        background = np.median(np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]), axis=0)
+    mask = np.abs(rgb - np.asarray(background)).max(axis=2) > 20 / 255
+    if not mask.any():
+        raise EmptyImageError("The picture is a single flat colour: pick an example, upload or draw something.")
     if rgb.shape[:2] != (size, size):
-        border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-        background = np.median(border, axis=0)  # (3,): white for the emoji; a photo keeps its own
-        mask = np.abs(rgb - background).max(axis=2) > 12 / 255
-        if not mask.any():
-            raise EmptyImageError("The picture is a single flat colour: pick an example, upload or draw something.")
         rgb = frame_object(rgb, mask, size, margin, background)
     return torch.from_numpy(rgb).permute(2, 0, 1).float().unsqueeze(0)
 

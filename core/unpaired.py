@@ -74,11 +74,6 @@ class DualGAN(nn.Module, PyTorchModelHubMixin):
         back = self.generator_for(reverse(direction))(there)
         return from_model(there), from_model(back)
 
-    def realness(self, images: torch.Tensor, domain: str) -> torch.Tensor:
-        """The discriminator of a domain on images: (B,) mean least-squares score, 1 = real, 0 = fake."""
-        critic = {"u": self.d_b, "v": self.d_a}[domain]
-        return critic(to_model(check_images(images))).float().flatten(1).mean(dim=1)
-
 
 DIRECTIONS = ("u->v", "v->u")
 

@@ -149,6 +149,13 @@ def compare_held_out(dataset: str = "fashion"):
     return grid, "Rows: " + " · ".join(names) + "." + "".join(f" *{message}*" for message in missing)
 
 
+def picked(items: list, index) -> object:
+    """The gallery item at a clicked index (the galleries change with the model: a stale click gets a message)."""
+    if not isinstance(index, int) or not 0 <= index < len(items):
+        raise ValueError("The examples are changing with the model: click again.")
+    return items[index][0]
+
+
 def refresh_examples(dataset: str):
     return held_out_pictures(dataset), drawings_to_try(dataset)
 
@@ -211,11 +218,13 @@ def build(tab: gr.Tab) -> None:
                       api_visibility="private")
     upload_button.click(translate, [upload, dataset, kind], outputs, api_name="pix2pix")
 
+    @friendly_errors
     def pick_picture(dataset_value, evt: gr.SelectData):
-        return translate(held_out_pictures(dataset_value)[evt.index][0], dataset_value, "picture")
+        return translate(picked(held_out_pictures(dataset_value), evt.index), dataset_value, "picture")
 
+    @friendly_errors
     def pick_drawing(dataset_value, evt: gr.SelectData):
-        return translate(drawings_to_try(dataset_value)[evt.index][0], dataset_value, "drawing")
+        return translate(picked(drawings_to_try(dataset_value), evt.index), dataset_value, "drawing")
 
     pictures.select(pick_picture, dataset, outputs, api_name="pix2pix_pick_picture", api_visibility="private")
     drawings.select(pick_drawing, dataset, outputs, api_name="pix2pix_pick_drawing", api_visibility="private")

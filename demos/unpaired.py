@@ -35,10 +35,6 @@ where the round trip lost something (the cycle error).
 """
 
 
-def parse_direction(value) -> str:
-    return unpaired.check_direction(value)
-
-
 def held_out_examples() -> list[tuple[np.ndarray, str, str]]:
     """(image as shown, caption, direction it starts) for the bundled test images of both domains."""
     return [(image, caption, direction) for label, direction in ((DOMAIN_U, "u->v"), (DOMAIN_V, "v->u"))
@@ -56,7 +52,7 @@ def classifier_reading(images: torch.Tensor) -> list[tuple[str, float]]:
 @friendly_errors
 def translate(image, direction: str = "u->v"):
     """Image, direction ('u->v' or 'v->u') -> (translated, cycled back, cycle error map, a note)."""
-    direction = parse_direction(direction)
+    direction = unpaired.check_direction(direction)
     x = to_model_input(image)
     model = unpaired.load()
     with torch.inference_mode():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -33,7 +34,8 @@ def open_tab(page, name, exact=False):
         more = page.get_by_role("button", name="More tabs")
         if more.count() and more.first.is_visible():
             more.first.click()
-            page.locator(".overflow-dropdown button", has_text=name).first.click()
+            label = re.compile(f"^{re.escape(name)}$") if exact else name
+            page.locator(".overflow-dropdown button", has_text=label).first.click()
             return
     tab.first.click()
 
@@ -190,9 +192,9 @@ def test_unpaired_tab_translates_a_held_out_shoe(page):
 
 def test_pix2pix_emoji_model_draws_in_colour(page):
     open_tab(page, "pix2pix")
+    open_tab(page, "Drawings")
     page.get_by_text("Emoji (Noto Color Emoji").click()
     page.wait_for_function("() => document.body.innerText.includes('smiley')", timeout=30_000)  # galleries refreshed
-    open_tab(page, "Drawings")
     before = page.evaluate("() => document.querySelector('#pix2pix-photo img')?.src ?? null")
     page.locator("#pix2pix-drawings button.thumbnail-item").first.click()  # the smiley
     page.wait_for_function(

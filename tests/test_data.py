@@ -150,3 +150,25 @@ def test_emoji_set_renders_named_colour_images():
     assert (emoji.images[:, 0, 0] == 255).all()  # white background at the corners
     test, train = emoji.split("test"), emoji.split("train")
     assert len(test) + len(train) == len(emoji) and not set(test.codepoints) & set(train.codepoints)
+
+
+def test_a_damaged_upload_is_a_clear_error_not_an_internal_one(tmp_path):
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("L", (64, 64), 0).save(buffer, "PNG")
+    (tmp_path / "cut.png").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) * 2 // 3])
+    with pytest.raises(ValueError, match="damaged or incomplete"):
+        to_model_input(Image.open(tmp_path / "cut.png"))
+
+
+@pytest.mark.parametrize("depth", ["16-bit array", "16-bit PIL", "bool array", "palette", "PA"])
+def test_every_depth_and_odd_mode_reads_as_the_same_garment(depth):
+    ink = np.zeros((56, 56), np.uint8)
+    ink[8:48, 20:36] = 255  # a bright bar on black
+    image = {"16-bit array": lambda: ink.astype(np.uint16) * 257,
+             "16-bit PIL": lambda: Image.fromarray(ink.astype(np.uint16) * 257),
+             "bool array": lambda: ink > 0,
+             "palette": lambda: Image.fromarray(ink).convert("P"),
+             "PA": lambda: Image.fromarray(ink).convert("RGBA").convert("PA")}[depth]()
+    assert torch.allclose(to_model_input(image), to_model_input(ink), atol=2 / 255)

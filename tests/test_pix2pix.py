@@ -57,7 +57,7 @@ def test_models_map_edges_to_pictures_of_the_data_size_and_check_shapes():
         model = pix2pix.Pix2Pix(pix2pix.Pix2PixConfig(dataset=data.name, base_channels=8, max_channels=16)).eval()
         edges = torch.zeros(2, 1, data.size, data.size)
         out = model.translate(edges)
-        assert out.shape == (2, data.channels, data.size, data.size) and 0 <= out.min() and out.max() <= 1
+        assert out.shape == (2, data.channels, data.size, data.size)
         assert model.patch_realness(edges, out).shape[:2] == (2, 1)
         with pytest.raises(ValueError, match="Expected edge maps"):
             model.translate(torch.zeros(1, 3, data.size, data.size))
@@ -133,6 +133,18 @@ def test_held_out_emoji_are_taken_as_they_are_and_others_framed_like_them():
     assert (pix2pix.picture_from_image(bigger, EMOJI) - emoji.tensors()[5:6]).abs().mean() < 0.03
     odd = Image.fromarray(emoji.images[5]).convert("P").resize((300, 170))  # palette mode, not square
     assert pix2pix.picture_from_image(odd, EMOJI).shape == (1, 3, 64, 64)
+
+
+def test_a_jpeg_of_an_enlarged_emoji_is_framed_like_the_original():
+    import io
+
+    emoji = load_emoji_sample()
+    for i in range(0, 140, 20):
+        buffer = io.BytesIO()
+        Image.fromarray(emoji.images[i]).resize((256, 256), Image.LANCZOS).save(buffer, "JPEG", quality=70)
+        buffer.seek(0)
+        framed = pix2pix.picture_from_image(Image.open(buffer), EMOJI)
+        assert (framed - emoji.tensors()[i : i + 1]).abs().mean() < 0.035, emoji.names[i]
 
 
 def test_a_photo_on_a_coloured_background_gets_no_false_frame():
@@ -231,9 +243,9 @@ def test_a_drawing_comes_back_as_a_picture_from_both_models():
     assert "drawing" in note and "patches" in note
 
 
-def test_a_held_out_picture_is_scored_against_itself(sample):
+def test_a_held_out_picture_is_scored_against_itself():
     *_, note = tab.translate(tab.held_out_pictures("fashion")[1][0], "fashion", "auto")
-    assert "picture" in note and note.count("SSIM") == 2
+    assert "Read as **picture**" in note and note.count("SSIM") == 2
 
 
 @pytest.mark.parametrize("args, message", [((None, "fashion"), "No image"),
@@ -250,7 +262,7 @@ def test_bad_input_gets_a_clear_message(args, message):
 def test_missing_checkpoints_name_the_command(empty_checkpoints):
     import gradio as gr
 
-    with pytest.raises(gr.Error, match="python -m core.train pix2pix_fashion"):
+    with pytest.raises(gr.Error, match="python -m core.train pix2pix_fashion`.*python -m core.train pix2pix_fashion_l1`"):
         tab.translate(np.asarray(draw_outline()), "fashion", "drawing")
     with pytest.raises(gr.Error, match="python -m core.train pix2pix_emoji_l1"):
         tab.compare_held_out("emoji")

@@ -33,13 +33,13 @@ def test_directions_and_shapes_are_checked():
     model = unpaired.DualGAN(unpaired.UnpairedConfig(base_channels=8, max_channels=16)).eval()
     x = torch.rand(3, 1, 28, 28, generator=torch_generator())
     translated, cycled = model.cycle(x, "u->v")
-    assert translated.shape == cycled.shape == x.shape and 0 <= translated.min() and translated.max() <= 1
+    assert translated.shape == cycled.shape == x.shape
+    assert torch.equal(model.translate(x, "u->v"), translated)  # one way there, whichever call
     assert unpaired.reverse("u->v") == "v->u" and unpaired.reverse("v->u") == "u->v"
     with pytest.raises(ValueError, match="direction"):
         model.translate(x, "sideways")
     with pytest.raises(ValueError, match="28, 28"):
         model.translate(torch.rand(1, 3, 28, 28), "u->v")
-    assert model.realness(x, "u").shape == (3,)
 
 
 def test_model_range_round_trip_keeps_the_garment():

@@ -1,6 +1,6 @@
 """Recipe `unpaired`: DualGAN/CycleGAN between Fashion-MNIST sneakers (U) and ankle boots (V), without pairs.
 
-    python -m core.train unpaired      # about 20 minutes on 2 CPU cores
+    python -m core.train unpaired      # about 15 minutes on 2 CPU cores
 
 Each step draws a minibatch of sneakers and, independently, one of ankle boots (mirrored at random), then
 one step of both generators on the least-squares adversarial terms plus the lecture's cycle loss
