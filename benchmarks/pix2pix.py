@@ -30,7 +30,9 @@ def handler_latency(calls: int) -> list[Latency]:
 
 
 def api_calls(image_path: str) -> dict[str, tuple]:
-    return {"/pix2pix": (image_path, "fashion", "picture")}
+    from gradio_client import handle_file
+
+    return {"/pix2pix": (handle_file(image_path), "fashion", "picture")}
 
 
 def held_out_pairs(dataset: str) -> tuple[torch.Tensor, torch.Tensor | None, str]:

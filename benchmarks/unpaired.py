@@ -20,7 +20,9 @@ def handler_latency(calls: int) -> list[Latency]:
 
 
 def api_calls(image_path: str) -> dict[str, tuple]:
-    return {"/translate": (image_path, "u->v")}
+    from gradio_client import handle_file
+
+    return {"/translate": (handle_file(image_path), "u->v")}
 
 
 @torch.inference_mode()
