@@ -12,7 +12,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from core.checkpoints import load_model
+from core.checkpoints import CheckpointError, load_model
 from core.data import FASHION_CLASSES
 from core.runtime import MODELS
 
@@ -58,6 +58,14 @@ class EvalClassifier(nn.Module, PyTorchModelHubMixin):
 def load_classifier() -> "EvalClassifier":
     """The bundled evaluation classifier, loaded once (raises CheckpointError naming the rebuild command)."""
     return MODELS.get("classifier", lambda: load_model(EvalClassifier, "classifier"))
+
+
+def classifier_if_trained() -> "EvalClassifier | None":
+    """The evaluation classifier, or None where its checkpoint is missing (recipes then skip classifier metrics)."""
+    try:
+        return load_classifier()
+    except CheckpointError:
+        return None
 
 
 @torch.inference_mode()

@@ -8,7 +8,7 @@ import torch
 from core import unpaired
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample, to_display, to_model_input
-from core.metrics import load_classifier, top_classes
+from core.metrics import classifier_if_trained, top_classes
 from core.plots import heat_image
 from demos.common import (DISPLAY_SCALE, checkpoint_notice, friendly_errors, garment_examples, image_input,
                           output_image, sketchpad)
@@ -43,10 +43,8 @@ def held_out_examples() -> list[tuple[np.ndarray, str, str]]:
 
 def classifier_reading(images: torch.Tensor) -> list[tuple[str, float]]:
     """The evaluation classifier's top class and its probability for each image, or [] without a classifier."""
-    try:
-        return top_classes(load_classifier(), images)
-    except CheckpointError:
-        return []
+    classifier = classifier_if_trained()
+    return [] if classifier is None else top_classes(classifier, images)
 
 
 @friendly_errors

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import torch
 
 from core import runtime
-from core.checkpoints import CheckpointError, save_model
+from core.checkpoints import save_model
 from core.data import load_training_data
 from core.diffusion import (NUM_TRAIN_STEPS, ALPHA_END, ALPHA_START, DiffusionUNet, UNetConfig, alpha_bar,
                             ddim_sample, last_step, noise_schedule, q_sample, simple_loss, to_image_range,
                             to_model_range)
-from core.metrics import class_histogram, classifier_outputs, frechet_distance, load_classifier
+from core.metrics import class_histogram, classifier_outputs, frechet_distance, classifier_if_trained
 from core.train.augment import random_flip_and_shift
 from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, learning_rate, make_card,
                                optimizer_step, output_root, progress, seed_everything)
@@ -71,9 +71,8 @@ def sample_images(model, n: int, num_steps: int, generator: torch.Generator, bat
 def evaluate(model, test_x: torch.Tensor, n: int, num_steps: int, generator: torch.Generator) -> dict:
     """FD of n DDIM samples vs the test set (evaluation-classifier features) and the classes they fall into."""
     samples = sample_images(model, n, num_steps, generator)
-    try:
-        classifier = load_classifier()
-    except CheckpointError:
+    classifier = classifier_if_trained()
+    if classifier is None:
         return {}
     sample_features, predictions = classifier_outputs(classifier, samples)
     test_features, _ = classifier_outputs(classifier, test_x)

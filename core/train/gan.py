@@ -12,13 +12,13 @@ from typing import Callable
 import torch
 
 from core import runtime
-from core.checkpoints import CheckpointError, save_model
+from core.checkpoints import save_model
 from core.data import load_training_data
 from core.gan import (GAN, NUM_CLASSES, GANConfig, discriminator_loss, generator_loss_minimax,
                       generator_loss_non_saturating)
 from core.latent import sample_prior
 from core.metrics import (class_consistency, class_consistency_by_class, class_histogram, classifier_outputs,
-                          frechet_distance, load_classifier)
+                          frechet_distance, classifier_if_trained)
 from core.train.common import Stopwatch, endless_minibatches, make_card, output_root, progress, seed_everything
 
 SAMPLES_FOR_METRICS = 1000
@@ -61,9 +61,8 @@ def evaluate(generate: Callable, d_probability: Callable, latent_dim: int, condi
         "discriminator_on_real_mean": round(d_probability(test_x[:n], real_y).mean().item(), 4),
         "discriminator_on_fake_mean": round(d_probability(samples, requested).mean().item(), 4),
     }
-    try:
-        classifier = load_classifier()
-    except CheckpointError:
+    classifier = classifier_if_trained()
+    if classifier is None:
         return metrics
     sample_features, predictions = classifier_outputs(classifier, samples)
     test_features, _ = classifier_outputs(classifier, test_x)

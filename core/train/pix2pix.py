@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import torch
 
 from core import runtime
-from core.checkpoints import CheckpointError, save_model
+from core.checkpoints import save_model
 from core.data import load_emoji, load_emoji_sample, load_training_data
 from core.gan import discriminator_loss, generator_loss_non_saturating
-from core.metrics import accuracy, classifier_outputs, frechet_distance, load_classifier, ssim
+from core.metrics import accuracy, classifier_outputs, frechet_distance, classifier_if_trained, ssim
 from core.pix2pix import (CHECKPOINTS, LAMBDA_L1, PAIRED_SETS, Pix2Pix, Pix2PixConfig, edges_of_pictures,
                           l1_loss)
 from core.train.augment import mirror, shift
@@ -72,9 +72,8 @@ def evaluate(model: Pix2Pix, edges: torch.Tensor, pictures: torch.Tensor, labels
                "test_ssim": round(ssim(outputs, pictures).mean().item(), 4)}
     if labels is None:
         return metrics
-    try:
-        classifier = load_classifier()
-    except CheckpointError:
+    classifier = classifier_if_trained()
+    if classifier is None:
         return metrics
     output_features, predicted = classifier_outputs(classifier, outputs)
     real_features, predicted_real = classifier_outputs(classifier, pictures)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from core import runtime
-from core.checkpoints import CheckpointError, save_model
+from core.checkpoints import save_model
 from core.data import load_training_data
-from core.metrics import classifier_outputs, frechet_distance, load_classifier
+from core.metrics import classifier_outputs, frechet_distance, classifier_if_trained
 from core.train.augment import mirror
 from core.train.common import (IntervalMeans, Stopwatch, endless_minibatches, learning_rate, make_card,
                                optimizer_step, output_root, progress, seed_everything)
@@ -48,10 +48,7 @@ def evaluate(model: DualGAN, test_u: torch.Tensor, test_v: torch.Tensor) -> dict
     """Per direction: translation success rate (classified as the target class), the same rate for untranslated
     inputs (the baseline), mean cycle L1, and FD of translations to real test images of the target class."""
     metrics: dict = {}
-    try:
-        classifier = load_classifier()
-    except CheckpointError:
-        classifier = None
+    classifier = classifier_if_trained()
     for direction, source, target, target_class in (("u->v", test_u, test_v, model.config.domain_v),
                                                     ("v->u", test_v, test_u, model.config.domain_u)):
         translated, cycled = model.cycle(source, direction)
