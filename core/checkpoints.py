@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
+from huggingface_hub import PyTorchModelHubMixin
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a Space needs Git LFS above this
@@ -44,6 +45,8 @@ def load_model(model_class: type[ModelT], name: str, **from_pretrained_kwargs: A
     hint = f"Rebuild it with `{rebuild_command(name)}`."
     if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
         raise CheckpointError(f"The checkpoint '{name}' is missing ({folder} has no config.json/safetensors). {hint}")
+    if issubclass(model_class, PyTorchModelHubMixin):  # its default, strict=False, would leave a tensor the file
+        from_pretrained_kwargs.setdefault("strict", True)  # lacks at its fresh random values, without a word
     try:
         model = model_class.from_pretrained(str(folder), **from_pretrained_kwargs)
     except Exception as error:  # corrupt safetensors, wrong shapes, bad JSON: all mean "rebuild it"

@@ -24,6 +24,10 @@ The encoder gives a distribution q(z|x) = N(μ, σ²), not a point; a sample z =
 Training maximises the ELBO = reconstruction term − KL(q(z|x) ‖ N(0, I)): the KL term packs the codes around the
 origin so that **z ~ N(0, I) decodes to new images** — the decoder becomes a generative model. Three MLP VAEs
 with the lecture's latent sizes, 2, 5 and 20, trained on Fashion-MNIST.
+
+The decoder is Gaussian, p(x|z) = N(x̂, s² I), with one learned noise level s: the reconstruction term is the
+lecture's *reconstruction error*, ‖x − x̂‖² / 2s² + 784·log s + const. It is a density, so where the model fits
+well it is above 1 and the nats are negative: compare them between models, not with zero.
 """
 
 
@@ -217,6 +221,21 @@ def arithmetic_preset(name):
 
 # --- training curves ----------------------------------------------------------------------------------------
 
+def model_summary() -> pd.DataFrame:
+    """One row per model from its card: the test terms, the learned noise level s, the dimensions in use."""
+    rows = []
+    for d in vae.LATENT_SIZES:
+        try:
+            metrics = read_card(vae.checkpoint_name(d))["metrics"]
+        except CheckpointError:
+            continue
+        rows.append([f"{d}-D", metrics.get("test_reconstruction_nats"), metrics.get("test_kl_nats"),
+                     metrics.get("test_negative_elbo_nats"), metrics.get("test_mse"),
+                     metrics.get("decoder_noise_level_s"), metrics.get("active_latent_dimensions")])
+    return pd.DataFrame(rows, columns=["model", "reconstruction (nats)", "KL (nats)", "−ELBO (nats)", "MSE",
+                                       "noise level s", "dimensions in use"])
+
+
 def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-epoch test reconstruction and KL terms (nats) of each model, from the cards."""
     reconstruction, kl = [], []
@@ -310,6 +329,9 @@ def build(tab: gr.Tab) -> None:
         gr.LinePlot(reconstruction_curve, x="epoch", y="reconstruction (nats)", color="model",
                     label="Test reconstruction term per epoch")
         gr.LinePlot(kl_curve, x="epoch", y="KL (nats)", color="model", label="Test KL term per epoch")
+    gr.Dataframe(model_summary(), label="Full test set after training (cards). A dimension is in use when its code "
+                 "μⱼ varies over the data (variance > 0.01); the KL term holds the others at the prior.",
+                 interactive=False)
 
     reconstruct_button.click(reconstruct, input_image, [reconstructions, errors], api_name="vae_reconstruct")
     input_image.change(lambda image: [gr.skip()] * 2 if image is None else reconstruct(image), input_image,

@@ -34,6 +34,19 @@ def test_corrupt_checkpoint_names_the_rebuild_command(empty_checkpoints):
         load_model(LinearAutoencoder, "ae_linear")
 
 
+def test_checkpoint_missing_a_tensor_is_an_error_not_random_weights(empty_checkpoints):
+    # A file from an older version of a model (here: one tensor short) must not load with that tensor left at its
+    # fresh random initial value.
+    from safetensors.torch import load_file, save_file
+    save_model(LinearAutoencoder(), "ae_linear", {}, empty_checkpoints)
+    weights_file = empty_checkpoints / "ae_linear" / "model.safetensors"
+    tensors = load_file(weights_file)
+    tensors.pop(sorted(tensors)[0])
+    save_file(tensors, weights_file)
+    with pytest.raises(CheckpointError, match=r"Missing key.*python -m core\.train ae_linear"):
+        load_model(LinearAutoencoder, "ae_linear")
+
+
 def test_corrupt_card_is_a_checkpoint_error(empty_checkpoints):
     (empty_checkpoints / "x").mkdir()
     (empty_checkpoints / "x" / "card.json").write_text("{broken")
