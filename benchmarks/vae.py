@@ -48,13 +48,17 @@ def quality() -> dict[str, dict]:
         model, card = vae.load(d), read_card(vae.checkpoint_name(d))
         samples = model.decode(latent.sample_prior(1000, d, torch.Generator().manual_seed(0)))
         features, predictions = classifier_outputs(classifier, samples)
+        shares = class_histogram(predictions)
         rows[vae.checkpoint_name(d)] = {
             "test -ELBO nats (card)": card["metrics"]["test_negative_elbo_nats"],
             "test reconstruction nats (card)": card["metrics"]["test_reconstruction_nats"],
             "test KL nats (card)": card["metrics"]["test_kl_nats"],
             "sample_mse (mean code)": round(mse(model.decode(vae.encode_mean(model, x)), x).mean().item(), 5),
             "FD of 1000 samples vs sample set": round(frechet_distance(features, real), 2),
-            "smallest class share of samples": min(class_histogram(predictions).values()),
+            "smallest class share of samples": min(shares.values()),
+            "class with the smallest share": min(shares, key=shares.get),
+            "decoder noise level s (card)": card["metrics"].get("decoder_noise_level_s"),
+            "latent dimensions in use (card)": card["metrics"].get("active_latent_dimensions"),
             "train_seconds (card)": card["wall_seconds"],
         }
     return rows

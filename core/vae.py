@@ -66,7 +66,7 @@ class VAE(nn.Module, PyTorchModelHubMixin):
     @property
     def noise_level(self) -> float:
         """s of p(x|z) = N(x_hat, s^2 I), learned with the rest."""
-        return float(self.log_noise_level.exp())
+        return float(self.log_noise_level.detach().exp())
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         mu, logvar = self.encode(x)
