@@ -316,12 +316,12 @@ def build(tab: gr.Tab) -> None:
         operand_c = gr.Dropdown(choices, value=first[2], label="c")
         arithmetic_model = gr.Radio(MODEL_CHOICES, value=20, label="Model")
         arithmetic_button = gr.Button("Compute a + (b − c)", variant="primary")
-    with gr.Row():
+    with gr.Row():  # each gallery gets half the width: in a third, a + (b - c) was cut off at the right
         arithmetic_strip = output_gallery("a, b, c and the result, decoded", elem_id="vae-arithmetic")
         neighbours = output_gallery("Nearest real images (by code)", columns=5)
-        with gr.Column():
-            verdict = gr.Label(label="The classifier on the result", num_top_classes=3)
-            hope = gr.Markdown(arithmetic_preset(next(iter(ARITHMETIC_PRESETS)))[3])
+    with gr.Row():
+        verdict = gr.Label(label="The classifier on the result", num_top_classes=3)
+        hope = gr.Markdown(arithmetic_preset(next(iter(ARITHMETIC_PRESETS)))[3])
 
     gr.Markdown("### Training: the reconstruction and KL terms compete")
     reconstruction_curve, kl_curve = training_curves()

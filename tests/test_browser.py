@@ -117,6 +117,24 @@ def test_vae_latent_map_click_decodes_a_point(page):
     shot(page, "vae_explorer.png")
 
 
+def test_vae_example_reconstructs_at_each_size_and_arithmetic_shows_its_strip(page):
+    open_tab(page, "VAE")
+    page.locator("#vae-examples button.thumbnail-item").nth(5).click()  # the sandal
+    page.get_by_role("button", name="Reconstruct").click()
+    reconstructions = page.locator("#vae-reconstructions img")
+    reconstructions.nth(3).wait_for(state="visible", timeout=30_000)
+    assert reconstructions.count() == 4  # input, 2-D, 5-D, 20-D
+    strip = page.locator("#vae-arithmetic")
+    strip.scroll_into_view_if_needed()
+    images = strip.locator("img")
+    images.nth(3).wait_for(state="visible", timeout=30_000)  # a, b, c and a + (b - c), filled when the tab opened
+    # the gallery's images load lazily, once on screen: wait until all four have pixels
+    page.wait_for_function("""() => { const images = [...document.querySelectorAll('#vae-arithmetic img')];
+        return images.length === 4 && images.every(image => image.complete && image.naturalWidth > 0); }""",
+                           timeout=30_000)
+    shot(page, "vae_arithmetic.png")
+
+
 def test_gan_tab_opens_with_samples_and_d_scores(page):
     open_tab(page, "GAN", exact=True)
     page.locator("#gan-samples img").wait_for(state="visible", timeout=30_000)
