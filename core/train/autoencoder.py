@@ -20,7 +20,7 @@ from core.autoencoder import (
 from core.checkpoints import save_model
 from core.data import load_training_data
 from core.metrics import mse, psnr
-from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, seed_everything
+from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, start_recipe, fashion_mnist
 
 DATA_NOTE = "Fashion-MNIST train (60,000); metrics on the full test set (10,000)"
 DENOISE_EVAL = {"gaussian": 0.5, "salt_and_pepper": 0.2, "masking": 0.5}  # the tab's default levels
@@ -85,11 +85,8 @@ def evaluate_denoising(model: Autoencoder, x: torch.Tensor, seed: int) -> dict[s
 
 def main(cfg: TrainConfig) -> dict:
     recipe = f"ae_{cfg.model}"
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, _ = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, _ = load_training_data("test", tiny=cfg.dry_run).tensors()
+    generator, device, bf16 = start_recipe(cfg)
+    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
     model = build_model(cfg.model).to(device)
     noise_levels = {kind: getattr(cfg, f"max_noise_{kind}") for kind in NOISE_TYPES}
     steps_per_epoch = 2 if cfg.dry_run else len(train_x) // cfg.batch_size

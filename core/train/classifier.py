@@ -11,10 +11,10 @@ import torch.nn.functional as F
 
 from core import runtime
 from core.checkpoints import save_model
-from core.data import FASHION_CLASSES, load_training_data
+from core.data import FASHION_CLASSES
 from core.metrics import ClassifierConfig, EvalClassifier, accuracy, classifier_outputs, frechet_distance
 from core.train.augment import random_flip_and_shift
-from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, seed_everything
+from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, start_recipe, fashion_mnist
 
 RECIPE = "classifier"
 
@@ -31,11 +31,8 @@ class TrainConfig:
 
 
 def main(cfg: TrainConfig) -> dict:
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, train_y = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, test_y = load_training_data("test", tiny=cfg.dry_run).tensors()
+    generator, device, bf16 = start_recipe(cfg)
+    train_x, train_y, test_x, test_y = fashion_mnist(cfg.dry_run)
     model = EvalClassifier(ClassifierConfig()).to(device)
     steps_per_epoch = max(1, len(train_y) // cfg.batch_size)
     max_steps = 2 if cfg.dry_run else None

@@ -17,9 +17,9 @@ from core.checkpoints import save_model
 from core.clip import (EMOJI_TEMPLATES, CLIPBundle, CLIPSize, all_caption_words, build_tokenizer, clip_config,
                        clip_logits, contrastive_loss, cosine_similarities, emoji_caption, fashion_caption,
                        recall_at_k, to_pixel_values, zero_shot_predictions)
-from core.data import FASHION_CLASSES, load_emoji, load_emoji_sample, load_training_data
+from core.data import FASHION_CLASSES, load_emoji, load_emoji_sample
 from core.metrics import accuracy
-from core.train.common import Stopwatch, endless_minibatches, make_card, output_root, progress, seed_everything
+from core.train.common import Stopwatch, endless_minibatches, make_card, output_root, progress, start_recipe, fashion_mnist
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,9 @@ def evaluate(bundle: CLIPBundle, test_x: torch.Tensor, test_y: torch.Tensor, emo
 
 
 def main(cfg: TrainConfig) -> dict:
-    generator = seed_everything(cfg.seed)
+    generator, device, bf16 = start_recipe(cfg)
     rng = random.Random(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, train_y = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, test_y = load_training_data("test", tiny=cfg.dry_run).tensors()
+    train_x, train_y, test_x, test_y = fashion_mnist(cfg.dry_run)
     if cfg.dry_run:  # the bundled held-out emoji stand in, so a dry run needs no font
         emoji_train, emoji_test = load_emoji_sample().take(64), load_emoji_sample().take(16)
     else:

@@ -8,10 +8,13 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import torch
 from tqdm.auto import tqdm
+
+from core import runtime
+from core.data import load_training_data
 
 from core.checkpoints import checkpoint_root, code_commit, environment_facts
 
@@ -20,6 +23,26 @@ def seed_everything(seed: int) -> torch.Generator:
     """Seed the global RNG (training owns the process) and return a generator for data order and noise."""
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+class RecipeStart(NamedTuple):
+    generator: torch.Generator  # seeded from cfg.seed: data order and noise
+    device: torch.device
+    bf16: bool  # autocast to bfloat16 (cfg.bf16 "auto" decides by device)
+
+
+def start_recipe(cfg) -> RecipeStart:  # cfg has seed and bf16
+    """What every recipe does first: seed, pick the device, decide on bf16."""
+    generator = seed_everything(cfg.seed)
+    device = runtime.device()
+    return RecipeStart(generator, device, runtime.use_bf16(cfg.bf16, device))
+
+
+def fashion_mnist(dry_run: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """train_x, train_y, test_x, test_y: the full Fashion-MNIST splits, or 64 bundled images each in a dry run."""
+    train_x, train_y = load_training_data("train", tiny=dry_run).tensors()
+    test_x, test_y = load_training_data("test", tiny=dry_run).tensors()
+    return train_x, train_y, test_x, test_y
 
 
 def minibatches(n: int, batch_size: int, generator: torch.Generator, max_steps: int | None = None) -> Iterator[torch.Tensor]:

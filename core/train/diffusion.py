@@ -15,14 +15,13 @@ import torch
 
 from core import runtime
 from core.checkpoints import save_model
-from core.data import load_training_data
 from core.diffusion import (NUM_TRAIN_STEPS, ALPHA_END, ALPHA_START, DiffusionUNet, UNetConfig, alpha_bar,
                             ddim_sample, last_step, noise_schedule, q_sample, simple_loss, to_image_range,
                             to_model_range)
 from core.metrics import class_histogram, classifier_outputs, frechet_distance, classifier_if_trained
 from core.train.augment import random_flip_and_shift
 from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, learning_rate, make_card,
-                               optimizer_step, output_root, progress, seed_everything)
+                               optimizer_step, output_root, progress, start_recipe, fashion_mnist)
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,8 @@ def evaluate(model, test_x: torch.Tensor, n: int, num_steps: int, generator: tor
 
 
 def main(cfg: TrainConfig) -> dict:
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, _ = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, _ = load_training_data("test", tiny=cfg.dry_run).tensors()
+    generator, device, bf16 = start_recipe(cfg)
+    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
     alpha_bars = alpha_bar(noise_schedule()).float()
     model = DiffusionUNet(UNetConfig(channels=cfg.channels, blocks_per_level=cfg.blocks_per_level)).to(device).train()
     average = copy.deepcopy(model).requires_grad_(False)

@@ -13,13 +13,12 @@ import torch
 
 from core import runtime
 from core.checkpoints import save_model
-from core.data import load_training_data
 from core.gan import (GAN, NUM_CLASSES, GANConfig, discriminator_loss, generator_loss_minimax,
                       generator_loss_non_saturating)
 from core.latent import sample_prior
 from core.metrics import (class_consistency, class_consistency_by_class, class_histogram, classifier_outputs,
                           frechet_distance, classifier_if_trained)
-from core.train.common import Stopwatch, endless_minibatches, make_card, output_root, progress, seed_everything
+from core.train.common import Stopwatch, endless_minibatches, make_card, output_root, progress, start_recipe, fashion_mnist
 
 SAMPLES_FOR_METRICS = 1000
 
@@ -137,11 +136,8 @@ def train_adversarial(cfg, *, name: str, train_x: torch.Tensor, train_y: torch.T
 
 def main(cfg: TrainConfig) -> dict:
     recipe = recipe_name(cfg)
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, train_y = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, test_y = load_training_data("test", tiny=cfg.dry_run).tensors()
+    generator, device, bf16 = start_recipe(cfg)
+    train_x, train_y, test_x, test_y = fashion_mnist(cfg.dry_run)
     model = GAN(GANConfig(latent_dim=cfg.latent_dim, channels=cfg.channels,
                           num_classes=NUM_CLASSES if cfg.conditional else 0)).to(device).train()
     clock = Stopwatch()

@@ -19,7 +19,6 @@ import torch
 from core import runtime
 from core.checkpoints import CheckpointError, save_model
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption, load_bundle
-from core.data import load_training_data
 from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, last_step, noise_schedule, q_sample, simple_loss
 from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DENOISER_CHECKPOINT, TEXT_DROPOUT,
                                    LatentDiffusion, autoencoder_config, decode, denoiser_config, encode_text, load_autoencoder,
@@ -27,7 +26,7 @@ from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DEN
 from core.metrics import (class_consistency, class_consistency_by_class, class_histogram, classifier_outputs,
                           frechet_distance, load_classifier, mse, psnr)
 from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, learning_rate, make_card,
-                               optimizer_step, output_root, progress, seed_everything)
+                               optimizer_step, output_root, progress, start_recipe, fashion_mnist)
 
 
 @dataclass(frozen=True)
@@ -56,11 +55,8 @@ def posterior_moments(autoencoder, images: torch.Tensor, batch_size: int = 500) 
 def main_autoencoder(cfg: AutoencoderTrainConfig) -> dict:
     from diffusers import AutoencoderKL
 
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, _ = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, _ = load_training_data("test", tiny=cfg.dry_run).tensors()
+    generator, device, bf16 = start_recipe(cfg)
+    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
     autoencoder = AutoencoderKL(**autoencoder_config()).to(device).train()
     optimizer = torch.optim.Adam(autoencoder.parameters(), lr=cfg.lr)
     steps = 2 if cfg.dry_run else cfg.steps
@@ -173,12 +169,9 @@ def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: i
 def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
     from diffusers import UNet2DConditionModel
 
-    generator = seed_everything(cfg.seed)
+    generator, device, bf16 = start_recipe(cfg)
     rng = random.Random(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, train_y = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, _ = load_training_data("test", tiny=cfg.dry_run).tensors()
+    train_x, train_y, test_x, _ = fashion_mnist(cfg.dry_run)
     autoencoder, clip = load_autoencoder(), load_bundle()
     captions = CaptionTable(clip, sorted(set(all_caption_words())) + [""])
     means, stds = posterior_moments(autoencoder, train_x)

@@ -25,7 +25,7 @@ from core.pix2pix import (CHECKPOINTS, LAMBDA_L1, PAIRED_SETS, Pix2Pix, Pix2PixC
                           l1_loss)
 from core.train.augment import mirror, shift
 from core.train.common import (IntervalMeans, Stopwatch, endless_minibatches, learning_rate, make_card,
-                               optimizer_step, output_root, progress, seed_everything)
+                               optimizer_step, output_root, progress, start_recipe)
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,7 @@ def evaluate(model: Pix2Pix, edges: torch.Tensor, pictures: torch.Tensor, labels
 def main(cfg: TrainConfig) -> dict:
     name = CHECKPOINTS[(cfg.dataset, cfg.objective)]
     data = PAIRED_SETS[cfg.dataset]
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
+    generator, device, bf16 = start_recipe(cfg)
     train_y, _, train_description = load_pictures(cfg.dataset, "train", cfg.dry_run)
     test_y, test_labels, test_description = load_pictures(cfg.dataset, "test", cfg.dry_run)
     n_eval = min(len(test_y), 16 if cfg.dry_run else cfg.eval_pairs)

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from core import runtime
 from core.checkpoints import save_model
-from core.data import load_training_data
 from core.latent import sample_prior
 from core.stylegan import StyleGAN, StyleGANConfig, style_mix
-from core.train.common import ema_update, Stopwatch, make_card, output_root, seed_everything
+from core.train.common import ema_update, Stopwatch, make_card, output_root, start_recipe, fashion_mnist
 from core.train.gan import evaluate, train_adversarial
 
 
@@ -44,11 +42,8 @@ class TrainConfig:
 
 
 def main(cfg: TrainConfig) -> dict:
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, _ = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, test_y = load_training_data("test", tiny=cfg.dry_run).tensors()
+    generator, device, bf16 = start_recipe(cfg)
+    train_x, _, test_x, test_y = fashion_mnist(cfg.dry_run)
     config = StyleGANConfig(latent_dim=cfg.latent_dim, w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers,
                             channels=cfg.channels)
     model = StyleGAN(config).to(device).train()

@@ -16,11 +16,10 @@ import torch
 
 from core import runtime
 from core.checkpoints import save_model
-from core.data import load_training_data
 from core.metrics import classifier_outputs, frechet_distance, classifier_if_trained
 from core.train.augment import mirror
 from core.train.common import (IntervalMeans, Stopwatch, endless_minibatches, learning_rate, make_card,
-                               optimizer_step, output_root, progress, seed_everything)
+                               optimizer_step, output_root, progress, start_recipe, fashion_mnist)
 from core.unpaired import (CHECKPOINT, DualGAN, UnpairedConfig, cycle_loss,
                            least_squares_discriminator_loss, least_squares_generator_loss, to_model)
 
@@ -66,11 +65,8 @@ def evaluate(model: DualGAN, test_u: torch.Tensor, test_v: torch.Tensor) -> dict
 
 
 def main(cfg: TrainConfig) -> dict:
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, train_y = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, test_y = load_training_data("test", tiny=cfg.dry_run).tensors()
+    generator, device, bf16 = start_recipe(cfg)
+    train_x, train_y, test_x, test_y = fashion_mnist(cfg.dry_run)
     train_u, train_v = train_x[train_y == cfg.domain_u], train_x[train_y == cfg.domain_v]
     test_u, test_v = test_x[test_y == cfg.domain_u], test_x[test_y == cfg.domain_v]
     if min(len(train_u), len(train_v)) == 0:

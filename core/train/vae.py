@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import torch
 
 from core import runtime
-from core.checkpoints import CheckpointError, load_model, save_model
-from core.data import load_training_data
-from core.metrics import EvalClassifier, class_histogram, classifier_outputs, frechet_distance
-from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, seed_everything
+from core.checkpoints import save_model
+from core.metrics import class_histogram, classifier_if_trained, classifier_outputs, frechet_distance
+from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, start_recipe, fashion_mnist
 from core.latent import sample_prior
 from core.vae import LATENT_SIZES, VAE, VAEConfig, checkpoint_name, elbo_terms
 
@@ -58,9 +57,8 @@ def active_dimensions(model: VAE, x: torch.Tensor) -> int:
 @torch.inference_mode()
 def sample_quality(model: VAE, test_x: torch.Tensor, generator: torch.Generator) -> dict:
     """Frechet distance of prior samples to the test set (evaluation-classifier features) and class coverage."""
-    try:
-        classifier = load_model(EvalClassifier, "classifier")
-    except CheckpointError:
+    classifier = classifier_if_trained()
+    if classifier is None:
         return {}
     samples = model.decode(sample_prior(SAMPLES_FOR_METRICS, model.config.latent_dim, generator))
     sample_features, predictions = classifier_outputs(classifier, samples)
@@ -72,11 +70,8 @@ def sample_quality(model: VAE, test_x: torch.Tensor, generator: torch.Generator)
 
 def main(cfg: TrainConfig) -> dict:
     recipe = checkpoint_name(cfg.latent_dim)
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    bf16 = runtime.use_bf16(cfg.bf16, device)
-    train_x, _ = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, _ = load_training_data("test", tiny=cfg.dry_run).tensors()
+    generator, device, bf16 = start_recipe(cfg)
+    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
     model = VAE(VAEConfig(latent_dim=cfg.latent_dim)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     steps_per_epoch = 2 if cfg.dry_run else len(train_x) // cfg.batch_size
