@@ -45,12 +45,20 @@ def load_model(model_class: type[ModelT], name: str, **from_pretrained_kwargs: A
     hint = f"Rebuild it with `{rebuild_command(name)}`."
     if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
         raise CheckpointError(f"The checkpoint '{name}' is missing ({folder} has no config.json/safetensors). {hint}")
-    if issubclass(model_class, PyTorchModelHubMixin):  # its default, strict=False, would leave a tensor the file
-        from_pretrained_kwargs.setdefault("strict", True)  # lacks at its fresh random values, without a word
+    # A tensor the file lacks must not stay at its fresh random value without a word: the Hub mixin's default is
+    # strict=False; transformers and diffusers only log a warning, so ask them what they could not fill.
+    mixin = issubclass(model_class, PyTorchModelHubMixin)
+    from_pretrained_kwargs.setdefault("strict" if mixin else "output_loading_info", True)
     try:
         model = model_class.from_pretrained(str(folder), **from_pretrained_kwargs)
     except Exception as error:  # corrupt safetensors, wrong shapes, bad JSON: all mean "rebuild it"
         raise CheckpointError(f"The checkpoint '{name}' could not be loaded ({type(error).__name__}: {error}). {hint}") from error
+    if isinstance(model, tuple):  # (model, loading info) from transformers / diffusers
+        model, info = model
+        unfilled = sorted(info.get("missing_keys", [])) + sorted(info.get("mismatched_keys", []), key=str)
+        if unfilled:
+            raise CheckpointError(f"The checkpoint '{name}' lacks {len(unfilled)} of the model's tensors "
+                                  f"(first: {unfilled[0]}). {hint}")
     return model.eval().requires_grad_(False)  # bundled models only infer: no autograd bookkeeping, ever
 
 

@@ -221,17 +221,22 @@ def arithmetic_preset(name):
 
 # --- training curves ----------------------------------------------------------------------------------------
 
-def model_summary() -> pd.DataFrame:
-    """One row per model from its card: the test terms, the learned noise level s, the dimensions in use."""
-    rows = []
+def _cards() -> list[tuple[int, dict]]:
+    """(latent size, card) of each bundled model whose card can be read."""
+    cards = []
     for d in vae.LATENT_SIZES:
         try:
-            metrics = read_card(vae.checkpoint_name(d))["metrics"]
+            cards.append((d, read_card(vae.checkpoint_name(d))))
         except CheckpointError:
             continue
-        rows.append([f"{d}-D", metrics.get("test_reconstruction_nats"), metrics.get("test_kl_nats"),
-                     metrics.get("test_negative_elbo_nats"), metrics.get("test_mse"),
-                     metrics.get("decoder_noise_level_s"), metrics.get("active_latent_dimensions")])
+    return cards
+
+
+def model_summary() -> pd.DataFrame:
+    """One row per model from its card: the test terms, the learned noise level s, the dimensions in use."""
+    keys = ("test_reconstruction_nats", "test_kl_nats", "test_negative_elbo_nats", "test_mse", "decoder_noise_level_s",
+            "active_latent_dimensions")
+    rows = [[f"{d}-D", *(card["metrics"].get(key) for key in keys)] for d, card in _cards()]
     return pd.DataFrame(rows, columns=["model", "reconstruction (nats)", "KL (nats)", "−ELBO (nats)", "MSE",
                                        "noise level s", "dimensions in use"])
 
@@ -239,11 +244,8 @@ def model_summary() -> pd.DataFrame:
 def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-epoch test reconstruction and KL terms (nats) of each model, from the cards."""
     reconstruction, kl = [], []
-    for d in vae.LATENT_SIZES:
-        try:
-            curves = read_card(vae.checkpoint_name(d))["curves"]
-        except CheckpointError:
-            continue
+    for d, card in _cards():
+        curves = card["curves"]
         for epoch, (r, k) in enumerate(zip(curves["test_reconstruction_nats"], curves["test_kl_nats"]), start=1):
             reconstruction.append((epoch, r, f"{d}-D"))
             kl.append((epoch, k, f"{d}-D"))

@@ -47,6 +47,23 @@ def test_checkpoint_missing_a_tensor_is_an_error_not_random_weights(empty_checkp
         load_model(LinearAutoencoder, "ae_linear")
 
 
+def test_transformers_checkpoint_missing_a_tensor_is_an_error(empty_checkpoints):
+    # transformers would fill the gap with random values and only log a warning
+    from safetensors.torch import load_file, save_file
+    from transformers import CLIPModel
+
+    from core.clip import CLIPSize, clip_config
+    tiny = CLIPModel(clip_config(vocab_size=20, size=CLIPSize(hidden=16, layers=1, heads=2, mlp=32, projection=8)))
+    save_model(tiny, "clip", {}, empty_checkpoints)
+    assert load_model(CLIPModel, "clip").config.projection_dim == 8  # complete: loads
+    weights_file = empty_checkpoints / "clip" / "model.safetensors"
+    tensors = load_file(weights_file)
+    tensors.pop("visual_projection.weight")
+    save_file(tensors, weights_file, metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match=r"lacks 1 of the model's tensors.*visual_projection.*core\.train clip"):
+        load_model(CLIPModel, "clip")
+
+
 def test_corrupt_card_is_a_checkpoint_error(empty_checkpoints):
     (empty_checkpoints / "x").mkdir()
     (empty_checkpoints / "x" / "card.json").write_text("{broken")

@@ -18,7 +18,6 @@ from core.autoencoder import (
     add_noise, compression_ratio, random_noise, subspace_similarity,
 )
 from core.checkpoints import save_model
-from core.data import load_training_data
 from core.metrics import mse, psnr
 from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, start_recipe, fashion_mnist
 
@@ -144,8 +143,7 @@ class PCATrainConfig:
 
 def main_pca(cfg: PCATrainConfig) -> dict:
     clock = Stopwatch()
-    train_x, _ = load_training_data("train", tiny=cfg.dry_run).tensors()
-    test_x, _ = load_training_data("test", tiny=cfg.dry_run).tensors()
+    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
     model = PCA(PCAConfig(components=cfg.components)).fit(train_x).eval()
     metrics = evaluate(model, test_x)
     metrics["explained_variance_ratio"] = round(

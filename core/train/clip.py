@@ -19,7 +19,8 @@ from core.clip import (EMOJI_TEMPLATES, CLIPBundle, CLIPSize, all_caption_words,
                        recall_at_k, to_pixel_values, zero_shot_predictions)
 from core.data import FASHION_CLASSES, load_emoji, load_emoji_sample
 from core.metrics import accuracy
-from core.train.common import Stopwatch, endless_minibatches, make_card, output_root, progress, start_recipe, fashion_mnist
+from core.train.common import (Stopwatch, endless_minibatches, make_card, output_root, progress, start_recipe,
+                               fashion_mnist)
 
 
 @dataclass(frozen=True)

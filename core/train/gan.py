@@ -18,7 +18,8 @@ from core.gan import (GAN, NUM_CLASSES, GANConfig, discriminator_loss, generator
 from core.latent import sample_prior
 from core.metrics import (class_consistency, class_consistency_by_class, class_histogram, classifier_outputs,
                           frechet_distance, classifier_if_trained)
-from core.train.common import Stopwatch, endless_minibatches, make_card, output_root, progress, start_recipe, fashion_mnist
+from core.train.common import (Stopwatch, endless_minibatches, make_card, output_root, progress, start_recipe,
+                               fashion_mnist)
 
 SAMPLES_FOR_METRICS = 1000
 

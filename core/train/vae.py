@@ -1,6 +1,6 @@
 """Recipes `vae_2`, `vae_5`, `vae_20`: VAEs with the lecture's three latent sizes.
 
-    python -m core.train vae_20     # about 11 minutes on 2 CPU cores
+    python -m core.train vae_20     # about 12 minutes on 2 CPU cores
 """
 from dataclasses import dataclass
 
