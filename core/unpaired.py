@@ -14,6 +14,7 @@ terms, which trains stably with one D step per G step in the few thousand steps 
 G pushes D(fake) to 1, D pushes D(real) to 1 and D(fake) to 0. The cycle terms are the lecture's, with L1 norms.
 Both generators are pix2pix's U-Net and both discriminators its PatchGAN (as in DualGAN).
 """
+import json
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +22,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
-from core.checkpoints import load_model
+from core.checkpoints import checkpoint_path, load_model
 from core.data import FASHION_CLASSES
 from core.runtime import MODELS
 
@@ -132,3 +133,15 @@ CHECKPOINT = "unpaired"
 def load() -> DualGAN:
     """The bundled sneakers <-> ankle boots translator, cached."""
     return MODELS.get(CHECKPOINT, lambda: load_model(DualGAN, CHECKPOINT))
+
+
+def bundled_domains() -> tuple[int, int]:
+    """The classes (U, V) the bundled translator was trained on, from its config.json without loading the weights
+    (so a tab can be labelled at start-up); the defaults where there is no readable config."""
+    defaults = UnpairedConfig.domain_u, UnpairedConfig.domain_v
+    try:
+        config = json.loads((checkpoint_path(CHECKPOINT) / "config.json").read_text())
+        domains = int(config["domain_u"]), int(config["domain_v"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return defaults
+    return domains if all(0 <= d < len(FASHION_CLASSES) for d in domains) else defaults

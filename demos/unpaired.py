@@ -13,7 +13,7 @@ from core.plots import heat_image
 from demos.common import (DISPLAY_SCALE, checkpoint_notice, friendly_errors, garment_examples, image_input,
                           output_image, sketchpad)
 
-DOMAIN_U, DOMAIN_V = unpaired.UnpairedConfig.domain_u, unpaired.UnpairedConfig.domain_v
+DOMAIN_U, DOMAIN_V = unpaired.bundled_domains()  # the tab's labels follow the checkpoint it will load
 DIRECTION_CHOICES = [(f"{FASHION_CLASSES[DOMAIN_U]} → {FASHION_CLASSES[DOMAIN_V]} (G_A: U → V)", "u->v"),
                      (f"{FASHION_CLASSES[DOMAIN_V]} → {FASHION_CLASSES[DOMAIN_U]} (G_B: V → U)", "v->u")]
 EXAMPLES_PER_DOMAIN = 8

@@ -113,3 +113,15 @@ def test_missing_checkpoint_names_the_command(empty_checkpoints, sample):
 def test_the_grid_shows_both_directions_and_their_cycles():
     grid = tab.translate_grid()
     assert grid.size == (4 * (tab.EXAMPLES_PER_DOMAIN * 29 + 1), 4 * (6 * 29 + 1))
+
+
+def test_tab_labels_follow_the_bundled_checkpoints_classes(empty_checkpoints):
+    assert unpaired.bundled_domains() == (unpaired.UnpairedConfig.domain_u, unpaired.UnpairedConfig.domain_v)  # none
+    (empty_checkpoints / unpaired.CHECKPOINT).mkdir()
+    config = empty_checkpoints / unpaired.CHECKPOINT / "config.json"
+    config.write_text('{"domain_u": 0, "domain_v": 3}')  # T-shirt/top <-> Dress
+    assert unpaired.bundled_domains() == (0, 3)
+    config.write_text('{"domain_u": 0, "domain_v": 12}')  # no class 12: fall back
+    assert unpaired.bundled_domains() == (7, 9)
+    config.write_text("{broken")
+    assert unpaired.bundled_domains() == (7, 9)
