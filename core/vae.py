@@ -17,13 +17,14 @@ squared error by 1 / (2 s^2) at the noise level the data supports; the 20-D mode
 """
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from core.blocks import mlp
-from core.checkpoints import load_model
+from core.checkpoints import checkpoint_path, load_model
 from core.runtime import MODELS
 
 IMAGE_SIZE = 28
@@ -129,6 +130,33 @@ def load(latent_dim: int) -> VAE:
     """The bundled VAE with this latent size, loaded once (raises CheckpointError naming the rebuild command)."""
     name = checkpoint_name(latent_dim)
     return MODELS.get(name, lambda: load_model(VAE, name))
+
+
+MAP_CODES_FILE = "map_codes.safetensors"  # beside the 2-D model's weights: its mean codes of the whole test set
+
+
+def save_map_codes(model: VAE, x: torch.Tensor, labels: torch.Tensor, folder: Path) -> None:
+    """Write the mean codes of x (N, 2) and their class labels next to a 2-D model, for the tab's latent map."""
+    from safetensors.torch import save_file
+
+    codes = encode_mean(model, x).half()
+    save_file({"codes": codes.contiguous(), "labels": labels.to(torch.uint8).contiguous()}, str(folder / MAP_CODES_FILE))
+
+
+def load_map_codes(name: str = "vae_2") -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The bundled 2-D model's test-set codes (N, 2) and labels (N,), or None where the file is missing or unfit
+    (the tab then maps the bundled sample instead)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(checkpoint_path(name) / MAP_CODES_FILE))
+        codes, labels = tensors["codes"].float(), tensors["labels"].long()
+    except (OSError, KeyError, SafetensorError):
+        return None
+    fit = (codes.ndim == 2 and codes.shape[1] == 2 and labels.shape == codes.shape[:1] and len(codes) > 0
+           and bool(torch.isfinite(codes).all()) and int(labels.min()) >= 0 and int(labels.max()) < 10)
+    return (codes, labels) if fit else None
 
 
 @torch.inference_mode()

@@ -63,30 +63,35 @@ def reconstruct(image):
 
 @functools.lru_cache(maxsize=1)
 def _explorer():
-    """The 2-D model's window, its sample map and its manifold, computed once per process (after a first load)."""
+    """The 2-D model's window, its map of codes and its manifold, computed once per process (after a first load).
+    The map shows the whole test set's codes, stored with the model; the bundled sample's where that file is absent."""
     model = _model(2)
-    sample = load_sample()
-    x, labels = sample.tensors()
-    codes = vae.encode_mean(model, x)
+    stored = vae.load_map_codes()
+    if stored is not None:
+        (codes, labels), what, radius = stored, f"{len(stored[0]):,} test images", 1.5
+    else:
+        x, labels = load_sample().tensors()
+        codes, what, radius = vae.encode_mean(model, x), f"the {len(x)} bundled test images", 3
     half_width = max(3.0, round(float(codes.abs().quantile(0.99)) + 0.5))
     window = vae.LatentWindow(half_width, MAP_SIZE)
-    base = scatter_codes([window.to_pixel(z) for z in codes], labels, MAP_SIZE)
+    base = scatter_codes([window.to_pixel(z) for z in codes], labels, MAP_SIZE, radius=radius)
     with torch.inference_mode():
         manifold = image_grid(model.decode(window.grid(MANIFOLD_STEPS)), columns=MANIFOLD_STEPS, scale=2, pad=0)
-    return window, base, manifold
+    return window, base, manifold, what
 
 
 @friendly_errors
 def explorer_open():
-    """The map of the bundled sample's codes, and the decoded manifold over the same window."""
-    window, base, manifold = _explorer()
-    return base, manifold, f"Window: z₁, z₂ ∈ [−{window.half_width:g}, {window.half_width:g}]. Click the map to decode a point."
+    """The map of the test images' codes, and the decoded manifold over the same window."""
+    window, base, manifold, what = _explorer()
+    return base, manifold, (f"Codes of {what}. Window: z₁, z₂ ∈ [−{window.half_width:g}, {window.half_width:g}]. "
+                            "Click the map to decode a point.")
 
 
 @friendly_errors
 def explorer_click(evt: gr.SelectData):
     """A click on the map (pixel coordinates) -> the decoded point, the marked map, the point's coordinates."""
-    window, base, _ = _explorer()
+    window, base, _, _ = _explorer()
     col, row = evt.index
     z = window.to_latent(col, row)
     image = decode(2, [float(z[0]), float(z[1])])
@@ -272,7 +277,7 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### The 2-D latent space: click anywhere to decode that point")
     with gr.Row():
-        latent_map = gr.Image(label="Codes μ of the bundled sample, coloured by class", type="pil", format="png",
+        latent_map = gr.Image(label="Codes μ of test images, coloured by class", type="pil", format="png",
                               interactive=False, height=MAP_SIZE + 40, elem_id="vae-map")
         with gr.Column():
             decoded_point = output_image("Decoded point", elem_id="vae-decoded-point")

@@ -11,6 +11,7 @@ import torch
 
 from core import latent, vae
 from core.checkpoints import checkpoint_root
+from core.data import load_sample
 from core.metrics import mse
 from demos import vae as tab
 from demos.common import sample_image
@@ -150,6 +151,28 @@ def test_explorer_map_click_decodes_the_clicked_point():
     window = tab._explorer()[0]
     z = window.to_latent(tab.MAP_SIZE // 2, tab.MAP_SIZE // 2)
     assert np.array_equal(np.asarray(image), np.asarray(tab.decode(2, z.tolist())))
+
+
+def test_map_shows_every_test_images_code_stored_with_the_2d_model():
+    codes, labels = vae.load_map_codes()
+    assert codes.shape == (10_000, 2) and torch.bincount(labels, minlength=10).tolist() == [1000] * 10
+    x, y = load_sample().tensors()  # the bundled sample is part of the test set: its stored codes match the model's
+    model = vae.load(2)
+    fresh = vae.encode_mean(model, x[:1])
+    assert any(torch.allclose(code, fresh[0], atol=0.01) for code in codes[labels == y[0]])
+    assert "10,000 test images" in tab.explorer_open()[2]
+
+
+def test_map_codes_missing_or_damaged_fall_back_to_none(empty_checkpoints):
+    assert vae.load_map_codes() is None
+    folder = empty_checkpoints / "vae_2"
+    folder.mkdir()
+    model = vae.VAE(vae.VAEConfig(latent_dim=2))
+    vae.save_map_codes(model, torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 3, 4, 9]), folder)
+    codes, labels = vae.load_map_codes()
+    assert codes.shape == (6, 2) and labels.tolist() == [0, 1, 2, 3, 4, 9]
+    (folder / vae.MAP_CODES_FILE).write_bytes(b"not safetensors")
+    assert vae.load_map_codes() is None
 
 
 def test_decode_accepts_text_and_lists():

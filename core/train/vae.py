@@ -11,7 +11,7 @@ from core.checkpoints import save_model
 from core.metrics import class_histogram, classifier_if_trained, classifier_outputs, frechet_distance
 from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, start_recipe, fashion_mnist
 from core.latent import sample_prior
-from core.vae import LATENT_SIZES, VAE, VAEConfig, checkpoint_name, elbo_terms
+from core.vae import LATENT_SIZES, VAE, VAEConfig, checkpoint_name, elbo_terms, save_map_codes
 
 SAMPLES_FOR_METRICS = 1000
 
@@ -71,7 +71,7 @@ def sample_quality(model: VAE, test_x: torch.Tensor, generator: torch.Generator)
 def main(cfg: TrainConfig) -> dict:
     recipe = checkpoint_name(cfg.latent_dim)
     generator, device, bf16 = start_recipe(cfg)
-    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
+    train_x, _, test_x, test_y = fashion_mnist(cfg.dry_run)
     model = VAE(VAEConfig(latent_dim=cfg.latent_dim)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     steps_per_epoch = 2 if cfg.dry_run else len(train_x) // cfg.batch_size
@@ -112,6 +112,8 @@ def main(cfg: TrainConfig) -> dict:
     metrics["active_latent_dimensions"] = active_dimensions(model, test_x)
     metrics |= sample_quality(model, test_x, generator)
     metrics["weights_stored_as"] = "float16"
+    if cfg.latent_dim == 2:
+        metrics["map_codes_of_test_images"] = len(test_x)  # written beside the weights, see save_map_codes
     card = make_card(
         recipe, cfg, defaults=DEFAULTS.get(cfg.latent_dim, TrainConfig()),
         data="Fashion-MNIST train (60,000); metrics on the full test set (10,000)" if not cfg.dry_run
@@ -119,5 +121,7 @@ def main(cfg: TrainConfig) -> dict:
         steps=step, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
     )
     folder = save_model(model, recipe, card, output_root(cfg.dry_run), storage_dtype=torch.float16)
+    if cfg.latent_dim == 2:  # the tab's latent map: every test image's mean code, not only the bundled sample's
+        save_map_codes(model, test_x, test_y, folder)
     print(f"{recipe}: {metrics}; wrote {folder}")
     return card
