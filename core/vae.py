@@ -143,14 +143,14 @@ def save_map_codes(model: VAE, x: torch.Tensor, labels: torch.Tensor, folder: Pa
     save_file({"codes": codes.contiguous(), "labels": labels.to(torch.uint8).contiguous()}, str(folder / MAP_CODES_FILE))
 
 
-def load_map_codes(name: str = "vae_2") -> tuple[torch.Tensor, torch.Tensor] | None:
+def load_map_codes() -> tuple[torch.Tensor, torch.Tensor] | None:
     """The bundled 2-D model's test-set codes (N, 2) and labels (N,), or None where the file is missing or unfit
     (the tab then maps the bundled sample instead)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
-        tensors = load_file(str(checkpoint_path(name) / MAP_CODES_FILE))
+        tensors = load_file(str(checkpoint_path(checkpoint_name(2)) / MAP_CODES_FILE))
         codes, labels = tensors["codes"].float(), tensors["labels"].long()
     except (OSError, KeyError, SafetensorError):
         return None

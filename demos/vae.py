@@ -68,7 +68,8 @@ def _explorer():
     model = _model(2)
     stored = vae.load_map_codes()
     if stored is not None:
-        (codes, labels), what, radius = stored, f"{len(stored[0]):,} test images", 1.5
+        codes, labels = stored
+        what, radius = f"{len(codes):,} test images", 1.5
     else:
         x, labels = load_sample().tensors()
         codes, what, radius = vae.encode_mean(model, x), f"the {len(x)} bundled test images", 3

@@ -14,9 +14,8 @@ import torch
 from tqdm.auto import tqdm
 
 from core import runtime
-from core.data import load_training_data
-
 from core.checkpoints import checkpoint_root, code_commit, environment_facts
+from core.data import load_training_data
 
 
 def seed_everything(seed: int) -> torch.Generator:
