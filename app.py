@@ -7,6 +7,7 @@ import os
 
 import gradio as gr
 
+from demos import serving
 from demos import (autoencoder, clip, diffusion, divergence, gan, latent_diffusion, pix2pix, stylegan, toy_gan, unpaired,
                    vae)
 
@@ -32,6 +33,7 @@ THEME = gr.themes.Soft()
 
 
 def build_app() -> gr.Blocks:
+    serving.configure_gradio()
     with gr.Blocks(title="Generative models, live", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as app:  # every hour, drop cached outputs older than an hour
         gr.Markdown("# Generative models, live\nEach tab runs a model trained by this repository's own recipes.")

@@ -1,0 +1,98 @@
+"""Calls to a served app the way the browser makes them: one session per user, `queue/join` then the session's
+event stream (Gradio's sse_v3 protocol), timed from the request to the final message."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(frozen=True)
+class CallResult:
+    milliseconds: float
+    frames: int  # streamed updates before the final one
+    success: bool
+    message: str  # the error's text when not successful
+
+
+def endpoint_ids(config: dict) -> dict[str, int]:
+    """api_name -> the event's id, from the app's /config."""
+    return {dep["api_name"]: dep["id"] for dep in config["dependencies"] if dep.get("api_name")}
+
+
+def new_session() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _final(message: dict, started: float, frames: int) -> CallResult:
+    output = message.get("output") or {}
+    error = output.get("error") or message.get("title") or ""
+    return CallResult((time.perf_counter() - started) * 1000, frames, bool(message.get("success")), str(error))
+
+
+class SyncSession:
+    """One user of the app in a thread: calls one event at a time, as a student clicking would."""
+
+    def __init__(self, url: str, client: httpx.Client | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.client = client or httpx.Client(timeout=600)
+        self.ids = endpoint_ids(self.client.get(f"{self.url}/config").json())
+        self.session = new_session()
+
+    def call(self, api_name: str, data: list) -> CallResult:
+        started = time.perf_counter()
+        joined = self.client.post(f"{self.url}/gradio_api/queue/join", json={
+            "data": data, "fn_index": self.ids[api_name], "session_hash": self.session, "event_data": None,
+            "trigger_id": None})
+        if joined.status_code != 200:
+            return CallResult((time.perf_counter() - started) * 1000, 0, False, joined.text[:300])
+        event_id, frames = joined.json()["event_id"], 0
+        with self.client.stream("GET", f"{self.url}/gradio_api/queue/data",
+                                params={"session_hash": self.session}) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("event_id") != event_id:
+                    continue
+                if message["msg"] == "process_generating":
+                    frames += 1
+                elif message["msg"] == "process_completed":
+                    return _final(message, started, frames)
+        return CallResult((time.perf_counter() - started) * 1000, frames, False, "the stream ended early")
+
+
+class AsyncSession:
+    """The same, for many simulated users in one event loop (a thread each would load the machine itself)."""
+
+    def __init__(self, url: str, client: httpx.AsyncClient, ids: dict[str, int]) -> None:
+        self.url, self.client, self.ids = url.rstrip("/"), client, ids
+        self.session = new_session()
+
+    async def call(self, api_name: str, data: list) -> CallResult:
+        started = time.perf_counter()
+        try:
+            joined = await self.client.post(f"{self.url}/gradio_api/queue/join", json={
+                "data": data, "fn_index": self.ids[api_name], "session_hash": self.session, "event_data": None,
+                "trigger_id": None})
+            if joined.status_code != 200:
+                return CallResult((time.perf_counter() - started) * 1000, 0, False, joined.text[:300])
+            event_id, frames = joined.json()["event_id"], 0
+            async with self.client.stream("GET", f"{self.url}/gradio_api/queue/data",
+                                          params={"session_hash": self.session}) as stream:
+                async for line in stream.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    message = json.loads(line[5:])
+                    if message.get("event_id") != event_id:
+                        continue
+                    if message["msg"] == "process_generating":
+                        frames += 1
+                    elif message["msg"] == "process_completed":
+                        return _final(message, started, frames)
+        except httpx.HTTPError as error:
+            return CallResult((time.perf_counter() - started) * 1000, 0, False, f"{type(error).__name__}: {error}")
+        return CallResult((time.perf_counter() - started) * 1000, frames, False, "the stream ended early")
