@@ -7,9 +7,9 @@ import os
 
 import gradio as gr
 
-from demos import serving
-from demos import (autoencoder, clip, diffusion, divergence, gan, latent_diffusion, pix2pix, stylegan, toy_gan, unpaired,
-                   vae)
+from core.runtime import COMPUTE
+from demos import (autoencoder, clip, diffusion, divergence, gan, latent_diffusion, pix2pix, serving, stylegan, toy_gan,
+                   unpaired, vae)
 
 TABS = (  # (title, tab id, builder): lecture order; short titles, so that all twelve fit one row on a 1280 px screen
     ("Autoencoders", "autoencoder", autoencoder.build),
@@ -25,11 +25,16 @@ TABS = (  # (title, tab id, builder): lecture order; short titles, so that all t
     ("CLIP", "clip", clip.build),  # the lecture places CLIP between DDPM and Stable Diffusion
     ("Latent diffusion", "latent_diffusion", latent_diffusion.build),  # Stable Diffusion: CLIP's text encoder conditions it
 )
+# What the background warm-up does once the page is up, in the order a lecture reaches the tabs.
+WARM_UP = (("autoencoder", autoencoder.warm_up), ("vae", vae.warm_up), ("gan", gan.warm_up),
+           ("stylegan", stylegan.warm_up), ("pix2pix", pix2pix.warm_up), ("unpaired", unpaired.warm_up),
+           ("diffusion", diffusion.warm_up), ("clip", clip.warm_up), ("latent_diffusion", latent_diffusion.warm_up))
 CSS = """
 .checkpoint-notice { border-left: 4px solid #d97706; padding-left: 0.75em; }
 #ae-reconstructions img { image-rendering: pixelated; }
 """
 THEME = gr.themes.Soft()
+QUEUE_SIZE = 256  # requests waiting at once; past it a caller is told the server is busy
 
 
 def build_app() -> gr.Blocks:
@@ -41,19 +46,28 @@ def build_app() -> gr.Blocks:
             for title, tab_id, build in TABS:
                 with gr.Tab(title, id=tab_id) as tab:
                     build(tab)  # the tab, for work that should wait until it is opened
-    # Small CPU-bound handlers: two at a time per event, a bounded queue so a crowd cannot pile up work.
-    app.queue(default_concurrency_limit=2, max_size=64)
+    # All model work runs on core.runtime.COMPUTE, one job at a time, light calls first; these limits only bound
+    # how many requests Gradio hands over at once (long runs share demos.common.LONG_RUN).
+    app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     return app
+
+
+def warm_up() -> None:
+    """Load every model and fill what the tabs show on opening, in the background, at the lowest priority."""
+    serving.warm_up_in_background((name, lambda task=task: COMPUTE.run(task, COMPUTE.BACKGROUND))
+                                  for name, task in WARM_UP)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    build_app().launch(
+    app = build_app()
+    app.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        share=False, max_file_size="10mb", theme=THEME, css=CSS, show_error=True,
+        share=False, max_file_size="10mb", theme=THEME, css=CSS, show_error=True, prevent_thread_lock=True,
     )
+    warm_up()  # after the page is up
+    app.block_thread()
 
 
 if __name__ == "__main__":

@@ -4,51 +4,45 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from benchmarks import autoencoder, classifier, clip, diffusion, divergence, gan, pix2pix, unpaired, vae
-from benchmarks.timing import ServedApp, measure, peak_rss_mb
-from core.data import load_sample
+from benchmarks.served_path import measure_served
+from benchmarks.timing import peak_rss_mb
 
 OUT = Path(__file__).resolve().parent
 TABS = (autoencoder, divergence, vae, gan, pix2pix, unpaired, diffusion, clip)  # each later tab adds its module: handler_latency(calls), api_calls(path), quality()
 
 
-def end_to_end(calls: int) -> tuple[list, float, float]:
-    from gradio_client import Client
-
-    served = ServedApp()
-    try:
-        # A browser fetches output images in parallel; gradio_client downloads them one by one. Both are shown.
-        clients = {"HTTP, outputs as URLs": Client(served.url, verbose=False, download_files=False),
-                   "HTTP, outputs downloaded": Client(served.url, verbose=False)}
-        with tempfile.TemporaryDirectory() as folder:
-            path = str(Path(folder) / "garment.png")
-            Image.fromarray(load_sample().images[3]).save(path)
-            rows = []
-            for tab in TABS:
-                for api_name, args in tab.api_calls(path).items():
-                    for how, client in clients.items():
-                        rows.append(measure(f"{api_name} ({how})",
-                                            lambda: client.predict(*args, api_name=api_name), calls))
-        return rows, served.cold_start_s, served.peak_rss_mb()
-    finally:
-        served.close()
-
-
-def markdown(results: dict) -> str:
-    lines = ["| handler | p50 ms | p95 ms | target p95 ms | meets |", "|---|---|---|---|---|"]
-    for row in results["latency"]:
+def _latency_table(rows: list[dict]) -> list[str]:
+    lines = ["| what | p50 ms | p95 ms | target p95 ms | meets |", "|---|---|---|---|---|"]
+    for row in rows:
         target = row["target_p95_ms"] if row["target_p95_ms"] is not None else "–"
         meets = {True: "yes", False: "**no**", None: "–"}[row["meets_target"]]
         lines.append(f"| {row['name']} | {row['p50_ms']} | {row['p95_ms']} | {target} | {meets} |")
-    lines += ["", f"Cold start (process start to first page): **{results['cold_start_s']} s**; "
-              f"peak RSS: server {results['server_peak_rss_mb']} MB, benchmark process {results['peak_rss_mb']} MB.", "",
+    return lines
+
+
+def markdown(results: dict) -> str:
+    served = results["served"]
+    lines = ["## Served (what users wait for)", "", *_latency_table(served["latency"]), "",
+             f"Frames streamed per run: {served['frames_per_run']}.", "",
+             f"Cold start (process start to first page): **{served['cold_start_s']} s**; background warm-up (every "
+             f"model loaded, every tab's opening view computed) done **{served['warm_up_s']} s** after the page; "
+             f"server peak RSS {served['server_peak_rss_mb']} MB.", ""]
+    if served["classroom"]:
+        lines += ["| classroom (simulated students, 1-3 s between calls) | calls | light/s | light p50 s | light p95 s "
+                  "| heavy p50 s | heavy p95 s | errors | server RSS start → end MB |", "|---|---|---|---|---|---|---|---|---|"]
+        for name, c in served["classroom"].items():
+            lines.append(f"| {name}: {c['students']} for {c['seconds']:.0f} s | {c['calls']} | {c['light_calls_per_s']} | "
+                         f"{c['light_p50_s']} | {c['light_p95_s']} | {c['heavy_p50_s'] or '–'} | "
+                         f"{c['heavy_p95_s'] or '–'} | {c['errors']} | {c.get('rss_start_mb')} → {c.get('rss_end_mb')} |")
+        lines.append("")
+    lines += ["## In process (the handler alone)", "", *_latency_table(results["latency"]), "",
+              f"Peak RSS of the benchmark process {results['peak_rss_mb']} MB.", "",
               "| checkpoint | metric | value |", "|---|---|---|"]
     for name, metrics in results["quality"].items():
         for key, value in metrics.items():
@@ -60,19 +54,24 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--calls", type=int, default=30, help="timed calls per handler (after 3 warm-up calls)")
+    parser.add_argument("--runs", type=int, default=5, help="timed sampler runs, through HTTP and in the browser")
+    parser.add_argument("--classroom-seconds", type=float, default=60.0,
+                        help="length of each classroom load run (0 skips them)")
+    parser.add_argument("--served-only", action="store_true", help="skip the in-process latency and quality")
     args = parser.parse_args()
-    latency = [row for tab in TABS for row in tab.handler_latency(args.calls)]
-    http_rows, cold_start, server_rss = end_to_end(max(5, args.calls // 2))
+    served = measure_served(TABS, max(5, args.calls // 2), args.runs, args.classroom_seconds)
+    served["latency"] = [row.__dict__ | {"meets_target": row.meets_target} for row in served["latency"]]
+    latency = [] if args.served_only else [row for tab in TABS for row in tab.handler_latency(args.calls)]
     quality = {}
-    for module in (classifier, *TABS):
-        quality |= module.quality()
+    if not args.served_only:
+        for module in (classifier, *TABS):
+            quality |= module.quality()
     results = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "threads": torch.get_num_threads(),
-        "latency": [row.__dict__ | {"meets_target": row.meets_target} for row in latency + http_rows],
-        "cold_start_s": cold_start,
-        "server_peak_rss_mb": server_rss,
+        "served": served,
+        "latency": [row.__dict__ | {"meets_target": row.meets_target} for row in latency],
         "peak_rss_mb": peak_rss_mb(),
         "quality": quality,
     }

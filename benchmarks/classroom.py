@@ -12,6 +12,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
 import httpx
@@ -92,16 +93,19 @@ def check_loopback(url: str) -> None:
         raise ValueError(f"the classroom load only targets this machine (loopback), not {host!r}")
 
 
+def minimal_app_calls(rng: random.Random) -> tuple[str, list]:
+    """The floor's one endpoint (benchmarks/minimal_app.py): a 16-image grid."""
+    return "grid", [rng.randrange(1000), 16]
+
+
 async def _student(index: int, url: str, client: httpx.AsyncClient, ids: dict[str, int], deadline: float,
-                   heavy_share: float, light_only: tuple[str, ...] | None, report: LoadReport) -> None:
+                   heavy_share: float, light: Callable, report: LoadReport) -> None:
     rng = random.Random(index)
     session = AsyncSession(url, client, ids)
     await asyncio.sleep(rng.uniform(0, 3))  # students do not all click in the same instant
     while time.perf_counter() < deadline:
         kind = "heavy" if rng.random() < heavy_share else "light"
-        api_name, data = heavy_calls(rng) if kind == "heavy" else light_calls(rng)
-        if light_only and kind == "light" and api_name not in light_only:
-            continue
+        api_name, data = heavy_calls(rng) if kind == "heavy" else light(rng)
         result = await session.call(api_name, data)
         report.records.append(Record(kind, api_name, result))
         await asyncio.sleep(rng.uniform(1, 3))
@@ -114,25 +118,25 @@ async def _sample_rss(pid: int | None, started: float, deadline: float, report: 
 
 
 async def _run(url: str, students: int, seconds: float, heavy_share: float, server_pid: int | None,
-               light_only: tuple[str, ...] | None) -> LoadReport:
+               light: Callable) -> LoadReport:
     report = LoadReport(students, seconds, heavy_share)
     limits = httpx.Limits(max_connections=4 * students, max_keepalive_connections=2 * students)
     async with httpx.AsyncClient(timeout=httpx.Timeout(300.0), limits=limits) as client:
         ids = endpoint_ids((await client.get(f"{url.rstrip('/')}/config")).json())
         started = time.perf_counter()
         deadline = started + seconds
-        tasks = [_student(i, url, client, ids, deadline, heavy_share, light_only, report) for i in range(students)]
+        tasks = [_student(i, url, client, ids, deadline, heavy_share, light, report) for i in range(students)]
         await asyncio.gather(_sample_rss(server_pid, started, deadline, report), *tasks)
     return report
 
 
 def run_classroom(url: str, students: int = 60, seconds: float = 60, heavy_share: float = 0.1,
-                  server_pid: int | None = None, light_only: tuple[str, ...] | None = None) -> LoadReport:
+                  server_pid: int | None = None, light: Callable = light_calls) -> LoadReport:
     """Bounded: at most MAX_STUDENTS for MAX_SECONDS (plus the last calls' own time), on loopback only."""
     check_loopback(url)
     if not 1 <= students <= MAX_STUDENTS or not 0 < seconds <= MAX_SECONDS:
         raise ValueError(f"students in 1..{MAX_STUDENTS}, seconds in (0, {MAX_SECONDS}]")
-    return asyncio.run(_run(url, students, seconds, heavy_share, server_pid, light_only))
+    return asyncio.run(_run(url, students, seconds, heavy_share, server_pid, light))
 
 
 def main() -> None:

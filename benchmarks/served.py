@@ -33,6 +33,12 @@ def _final(message: dict, started: float, frames: int) -> CallResult:
     return CallResult((time.perf_counter() - started) * 1000, frames, bool(message.get("success")), str(error))
 
 
+def _is_local_file(value) -> bool:
+    """gradio_client's handle_file(path) for a file on this machine."""
+    return isinstance(value, dict) and value.get("meta", {}).get("_type") == "gradio.FileData" and \
+        not str(value.get("path", "")).startswith(("http://", "https://"))
+
+
 class SyncSession:
     """One user of the app in a thread: calls one event at a time, as a student clicking would."""
 
@@ -42,7 +48,15 @@ class SyncSession:
         self.ids = endpoint_ids(self.client.get(f"{self.url}/config").json())
         self.session = new_session()
 
+    def upload(self, path: str) -> dict:
+        """A local file -> the FileData the server expects for an image input (the browser uploads it first)."""
+        with open(path, "rb") as file:
+            response = self.client.post(f"{self.url}/gradio_api/upload", files={"files": file})
+        response.raise_for_status()
+        return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}
+
     def call(self, api_name: str, data: list) -> CallResult:
+        data = [self.upload(value["path"]) if _is_local_file(value) else value for value in data]
         started = time.perf_counter()
         joined = self.client.post(f"{self.url}/gradio_api/queue/join", json={
             "data": data, "fn_index": self.ids[api_name], "session_hash": self.session, "event_data": None,

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import re
 import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -62,13 +64,15 @@ def free_port() -> int:
 class ServedApp:
     """`python app.py` in a subprocess; `cold_start_s` is process start to the first served page."""
 
-    def __init__(self, timeout_s: float = 120.0) -> None:
+    def __init__(self, timeout_s: float = 120.0, command: tuple[str, ...] = ("app.py",),
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        env = os.environ | {"GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+        env = os.environ | (env or {}) | {"GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1"}
         start = time.perf_counter()
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", prefix="served-app-")
+        self.process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=self.log)
         while True:
             try:
                 with urllib.request.urlopen(self.url, timeout=2) as response:
@@ -80,9 +84,20 @@ class ServedApp:
                 time.sleep(0.05)
         self.cold_start_s = round(time.perf_counter() - start, 2)
 
+    def warm_up_seconds(self, timeout_s: float = 300.0) -> float | None:
+        """Seconds the app's background warm-up took (from its log line), waiting for it; None if never logged."""
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            match = re.search(r"warm-up done in ([0-9.]+) s", Path(self.log.name).read_text())
+            if match:
+                return float(match.group(1))
+            time.sleep(0.2)
+        return None
+
     def peak_rss_mb(self) -> float:
         return peak_rss_mb(self.process.pid)
 
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+        self.log.close()

@@ -9,7 +9,7 @@ from core.data import image_grid, out_of_distribution_examples, signed_to_rgb, t
 from core.metrics import psnr
 from core.runtime import generator
 from demos.common import (checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery,
-                          output_image, seed_input, valid_seed)
+                          output_image, sample_image, seed_input, valid_seed)
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
 JPEG_BUDGETS = (64, 256)  # bytes: a 32-number code, and the conv AE's 128-number code, at float16
@@ -197,3 +197,8 @@ def build(tab: gr.Tab) -> None:
                        api_name="ae_refresh_reconstruction", api_visibility="private")
     input_image.change(_when_image(denoise, 5), denoise_inputs, denoise_outputs,
                        api_name="ae_refresh_denoising", api_visibility="private")
+
+
+def warm_up() -> None:
+    """Load the tab's models (the background warm-up calls this once the page is up)."""
+    reconstruct(sample_image(0))

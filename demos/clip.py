@@ -219,3 +219,9 @@ def build(tab: gr.Tab) -> None:
     zero_shot_button.click(zero_shot, template, [zero_shot_text, confusion], api_name="clip_zero_shot")
     tab.select(similarity_matrix, None, [matrix, matrix_text], api_name="clip_open", api_visibility="private").then(
         zero_shot, template, [zero_shot_text, confusion], api_name="clip_open_zero_shot", api_visibility="private")
+
+
+def warm_up() -> None:
+    """Load CLIP and compute what the tab opens on: the similarity matrix and the zero-shot table."""
+    similarity_matrix()
+    zero_shot(clip.ZERO_SHOT_TEMPLATE)

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
+from core.runtime import COMPUTE
 from core.data import DatasetNotFoundError, EmptyImageError, FASHION_CLASSES, load_sample, to_display, to_model_input
 
 T = TypeVar("T")
@@ -24,9 +25,12 @@ PRESENTABLE_ERRORS = (EmptyImageError, CheckpointError, DatasetNotFoundError, Va
 
 
 def friendly_errors(handler: Callable[..., T]) -> Callable[..., T]:
-    """Turn the errors core raises into a gr.Error a presenter can act on; the app keeps running.
+    """Run a handler on the compute worker and turn the errors core raises into a gr.Error a presenter can act on;
+    the app keeps running.
 
-    Works for plain handlers and for streaming (generator) handlers, whose errors arise while iterating."""
+    Plain handlers are light calls: they go before the next step of any long run. Streaming (generator) handlers
+    are long runs (samplers, live training): each step goes to the worker as its own job, and their errors arise
+    while iterating."""
 
     def translate(error: Exception) -> gr.Error:
         if isinstance(error, gr.Error):
@@ -40,7 +44,7 @@ def friendly_errors(handler: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(handler)
         def streaming(*args, **kwargs):
             try:
-                yield from handler(*args, **kwargs)
+                yield from COMPUTE.iterate(handler(*args, **kwargs), COMPUTE.LONG_RUN)
             except Exception as error:
                 raise translate(error) from error
 
@@ -49,7 +53,7 @@ def friendly_errors(handler: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(handler)
     def wrapped(*args, **kwargs):
         try:
-            return handler(*args, **kwargs)
+            return COMPUTE.run(lambda: handler(*args, **kwargs), COMPUTE.LIGHT)
         except Exception as error:
             raise translate(error) from error
 
@@ -206,7 +210,12 @@ def seed_path_controls(label_a: str = "Seed of z_a", label_b: str = "Seed of z_b
 
 # --- streaming a sampler's steps -------------------------------------------------------------------------------
 
-FRAME_INTERVAL_S = 0.1  # a streamed picture at least this often; every step is computed, only frames are throttled
+# Every long run (a sampler, live training) shares one Gradio concurrency group: at most two at once, taking turns
+# step by step on the compute worker; the rest wait in the queue, which shows their place.
+LONG_RUN = {"concurrency_id": "long_run", "concurrency_limit": 2}
+FRAME_INTERVAL_S = 0.1  # the shortest stretch of sampler compute between two shown frames
+FRAME_INTERVAL_MAX_S = 0.5  # and the longest (a 1,000-step DDPM run still moves twice a second)
+FRAMES_PER_RUN = 12  # what a run aims to show between those bounds: each frame costs an encode and a fetch
 MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10th of DDPM's 1,000)
 
 
@@ -217,23 +226,37 @@ class Frame:
     pictures: tuple
     show: bool
     keep: bool
-    elapsed: float
+    elapsed: float  # seconds since the run started, the time spent showing frames included
 
 
-@torch.inference_mode()  # on a generator, torch enters the mode at each resume: Gradio may resume on any thread
+@torch.inference_mode()  # on a generator, torch enters the mode at each resume: the worker may resume it
 def stream_steps(steps: Iterable, render: Callable[[Any], tuple], keep_every: int | None = None) -> Iterator[Frame]:
-    """Run a sampler to the end, rendering a step when it is shown (at most every FRAME_INTERVAL_S, and the last)
-    or kept for a replay (the first, every keep_every-th and the last; None keeps none)."""
-    start = last_shown = time.perf_counter()
+    """Run a sampler to the end, rendering a step when it is shown or kept for a replay (the first, every
+    keep_every-th and the last; None keeps none).
+
+    A step is shown when the sampler has computed for one frame interval since the last shown frame, and the last
+    step always. The interval aims at FRAMES_PER_RUN frames, from the mean step time so far, within
+    [FRAME_INTERVAL_S, FRAME_INTERVAL_MAX_S]. Its clock stops while this generator is suspended (the server
+    encoding and sending a frame): counted in wall time, frames that cost more than the interval would make every
+    step a frame and slow the run down."""
+    start = mark = time.perf_counter()  # mark: where the current stretch of compute began
+    computed = 0.0  # seconds of compute in earlier stretches since the last shown frame
+    total_compute = 0.0
     for item in steps:
         now = time.perf_counter()
+        stretch = computed + now - mark
+        mean_step = (total_compute + now - mark) / item.step
+        interval = min(max(mean_step * item.total / FRAMES_PER_RUN, FRAME_INTERVAL_S), FRAME_INTERVAL_MAX_S)
         final = item.step == item.total
-        show = final or now - last_shown >= FRAME_INTERVAL_S
+        show = final or stretch >= interval
         keep = keep_every is not None and (final or item.step == 1 or item.step % keep_every == 0)
-        if show:
-            last_shown = now
         if show or keep:
-            yield Frame(item, render(item), show, keep, now - start)
+            pictures = render(item)
+            now = time.perf_counter()
+            total_compute += now - mark
+            computed = 0.0 if show else computed + now - mark
+            yield Frame(item, pictures, show, keep, now - start)
+            mark = time.perf_counter()
 
 
 def replay_stride(total_steps: int) -> int:

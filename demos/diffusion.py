@@ -11,7 +11,7 @@ from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, to_model_input
 from core.plots import schedule_chart
 from core.runtime import generator
-from demos.common import (bounded_int, checkpoint_notice, friendly_errors, image_sources, output_image,
+from demos.common import (LONG_RUN, bounded_int, checkpoint_notice, friendly_errors, image_sources, output_image,
                           replay_stride, sample_image, seed_input, stream_steps, valid_seed)
 
 T = diffusion.NUM_TRAIN_STEPS
@@ -130,6 +130,18 @@ def _status(item, elapsed: float, sampler: str) -> str:
             "(frames included)")
 
 
+def _snapshot(item) -> tuple[str, torch.Tensor, torch.Tensor]:
+    """A step as a replay keeps it: its caption and both images as uint8 (a rendered grid is 30 times larger)."""
+    def compact(x: torch.Tensor) -> torch.Tensor:
+        return (diffusion.to_image_range(x) * 255).round().to(torch.uint8)
+
+    return _caption(item), compact(item.x_t), compact(item.x0_hat)
+
+
+def _grid_of_snapshot(images: torch.Tensor) -> np.ndarray:
+    return _grid(images.float() / 127.5 - 1.0)
+
+
 @friendly_errors
 def sample(seed, sampler, steps, n):
     """x_T ~ N(0, I) -> the trained U-Net's reverse process; streams (x_t, x̂_0, status, final, replay, history)."""
@@ -137,19 +149,17 @@ def sample(seed, sampler, steps, n):
     model = diffusion.load()
     rng = generator(valid_seed(seed))
     run = diffusion.sample(model, (n, 1, 28, 28), SAMPLERS[sampler], steps, rng)
-    history: list[tuple[str, np.ndarray, np.ndarray]] = []
+    history: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     # A new run clears the last one's final grid and replay at once (also when this run is stopped early).
     yield gr.skip(), gr.skip(), f"**{sampler}**: starting from x_T ~ N(0, I)…", None, gr.update(visible=False), []
 
-    def render(item):
-        return (_caption(item), _grid(item.x_t), _grid(item.x0_hat))
-
-    for frame in stream_steps(run, render, keep_every=replay_stride(run_length(sampler, steps))):
+    for frame in stream_steps(run, _snapshot, keep_every=replay_stride(run_length(sampler, steps))):
         if frame.keep:
             history.append(frame.pictures)
         if not frame.show:
             continue
-        _, grid_t, grid_0 = frame.pictures
+        _, x_t, x0_hat = frame.pictures
+        grid_t, grid_0 = _grid_of_snapshot(x_t), _grid_of_snapshot(x0_hat)
         final = frame.item.step == frame.item.total
         yield (grid_t, grid_0, _status(frame.item, frame.elapsed, sampler), grid_t if final else gr.skip(),
                gr.update(maximum=len(history), value=len(history), visible=True) if final else gr.skip(),
@@ -167,7 +177,7 @@ def replay(history, position):
         raise ValueError("Run the sampler first; the replay shows its steps.")
     position = bounded_int(position, "The replay position", 1, len(history))
     caption, x_t, x0_hat = history[position - 1]
-    return x_t, x0_hat, f"Replay: {caption}"
+    return _grid_of_snapshot(x_t), _grid_of_snapshot(x0_hat), f"Replay: {caption}"
 
 
 def _card_summary() -> str:
@@ -230,7 +240,7 @@ def build(tab: gr.Tab) -> None:
     source.change(forward, inputs, forward_outputs, api_name="diffusion_forward_image", api_visibility="private",
                   show_progress="hidden")
     back_button.click(denoise_back, inputs, [back, back_text], api_name="diffusion_denoise_back",
-                      concurrency_limit=2)
+                      **LONG_RUN)
     tab.select(forward, inputs, forward_outputs, api_name="diffusion_forward_open", api_visibility="private",
                show_progress="hidden")
 
@@ -255,10 +265,15 @@ def build(tab: gr.Tab) -> None:
             gr.LinePlot(curve, x="step", y="loss", label="Training loss (mean of each 100 steps)")
             gr.LinePlot(by_t, x="t", y="loss", label="Held-out loss by t: small t, little noise to find; "
                                                       "large t, x_t is nearly all noise, so ε is easy to guess")
-    history = gr.State([])
+    history = gr.State([], time_to_live=1800)  # a replay is let go half an hour after the run
     position = gr.Slider(1, 2, value=1, step=1, label="Replay the run's steps", visible=False)
     run = run_button.click(sample, [seed, sampler, steps, n], [x_t, x0_hat, status, final, position, history],
-                           api_name="diffusion_sample", concurrency_limit=2)
+                           api_name="diffusion_sample", **LONG_RUN)
     stop_button.click(None, None, None, cancels=[run], api_name="diffusion_stop", api_visibility="private")
     position.input(replay, [history, position], [x_t, x0_hat, status], api_name="diffusion_replay",
                    api_visibility="private", show_progress="hidden")
+
+
+def warm_up() -> None:
+    diffusion.load()
+    forward(sample_image(0), 250, 0)

@@ -179,3 +179,9 @@ def build_conditional(tab: gr.Tab) -> None:
     sample_button.click(conditional_sample, [class_name, seed, count], samples, api_name="cgan_sample")
     class_name.input(conditional_sample, [class_name, seed, count], samples, api_name="cgan_pick",
                      api_visibility="private")
+
+
+def warm_up() -> None:
+    """Load both GANs and the classifier, as the two tabs do when they open."""
+    sample(0, 32)
+    conditional_sample("All ten classes", 0, 8)

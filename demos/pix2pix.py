@@ -235,3 +235,9 @@ def build(tab: gr.Tab) -> None:
                          api_visibility="private")
     tab.select(compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_open",
                api_visibility="private")
+
+
+def warm_up() -> None:
+    """Load the four pix2pix models and the comparisons the tab opens on."""
+    compare_held_out("fashion")
+    compare_held_out("emoji")

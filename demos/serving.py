@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from core.runtime import keep_freed_memory
+
 log = logging.getLogger(__name__)
 
 ANALYTICS_EVERY_N_EVENTS = 1_000_000
@@ -29,6 +31,7 @@ def configure_gradio() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY_N_EVENTS))
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", str(ANALYTICS_EVENTS_KEPT))
     lighten_sessions()
+    keep_freed_memory()
 
 
 def lighten_sessions() -> None:

@@ -159,3 +159,8 @@ def build(tab: gr.Tab) -> None:
     psi.release(sample, [seed, count, psi], samples, api_name="stylegan_truncate", api_visibility="private")
     interpolate_button.click(interpolate, [seed_a, seed_b, steps], [z_strip, w_strip], api_name="stylegan_interpolate")
     mix_button.click(mix, [row_seeds, column_seeds, crossover], mixed, api_name="stylegan_mix")
+
+
+def warm_up() -> None:
+    """Load StyleGAN and compute the seed-0 maps of Z and W the tab opens on (1-2 s)."""
+    z_versus_w(0)

@@ -157,3 +157,7 @@ def build(tab: gr.Tab) -> None:
                                                      api_name="unpaired_drawing", api_visibility="private")
     direction.input(retranslate, [source, direction], outputs, api_name="unpaired_direction", api_visibility="private")
     tab.select(translate_grid, None, grid, api_name="unpaired_open", api_visibility="private")
+
+
+def warm_up() -> None:
+    translate_grid()

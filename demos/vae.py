@@ -370,3 +370,10 @@ def build(tab: gr.Tab) -> None:
         api_name="vae_arithmetic_after_preset", api_visibility="private")
     arithmetic_button.click(arithmetic, [arithmetic_model, operand_a, operand_b, operand_c],
                             [arithmetic_strip, neighbours, verdict], api_name="vae_arithmetic")
+
+
+def warm_up() -> None:
+    """Load the VAEs and compute the explorer's map, as the tab does when it opens."""
+    explorer_open()
+    for latent_dim in vae.LATENT_SIZES:
+        _sample_codes(latent_dim)

@@ -1,0 +1,95 @@
+"""The served path, the benchmark's main figures: each endpoint through HTTP as the browser calls it (one session),
+the two samplers click -> final image in headless Chromium, and a classroom of simulated students, beside a
+minimal Gradio app under the same load (the floor)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.browser import chromium, sampler_click_to_final
+from benchmarks.classroom import minimal_app_calls, run_classroom
+from benchmarks.served import SyncSession
+from benchmarks.timing import Latency, ServedApp
+from core.data import load_sample
+
+LIGHT_TARGET_P95_MS = 150.0  # a slider or a button of a light handler, through HTTP
+SAMPLER_RUNS = {  # (api_name, arguments, target p95 ms): the issue's single-user figures
+    "text_to_image, 4 images, DDIM 50": ("text_to_image", ["a photo of a bag", 4.0, 50, 0, 4], 2000.0),
+    "diffusion_sample, 16 images, DDIM 50": ("diffusion_sample", [0, "DDIM", 50, 16], 3500.0),
+}
+BROWSER_TARGET_S = {"Latent diffusion, 4 images, DDIM 50 (the tab's default)": 2.0}
+
+
+def _latency(name: str, times_ms: list[float], target: float | None) -> Latency:
+    return Latency(name, round(float(np.percentile(times_ms, 50)), 1), round(float(np.percentile(times_ms, 95)), 1),
+                   len(times_ms), target)
+
+
+def endpoint_rows(url: str, tabs, calls: int) -> list[Latency]:
+    """Every tab's api_calls through HTTP, one session, after 2 warm-up calls each."""
+    session = SyncSession(url)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "garment.png")
+        Image.fromarray(load_sample().images[3]).save(path)
+        for tab in tabs:
+            for api_name, args in tab.api_calls(path).items():
+                name = api_name.lstrip("/")
+                for _ in range(2):
+                    session.call(name, list(args))
+                results = [session.call(name, list(args)) for _ in range(calls)]
+                failed = [r.message for r in results if not r.success]
+                if failed:
+                    raise RuntimeError(f"{name} failed through HTTP: {failed[0]}")
+                rows.append(_latency(f"{api_name} (HTTP)", [r.milliseconds for r in results], LIGHT_TARGET_P95_MS))
+    return rows
+
+
+def sampler_rows(url: str, runs: int) -> tuple[list[Latency], dict[str, list[int]]]:
+    """The two samplers through HTTP, whole runs (last frame received), and the frames each run streamed."""
+    session = SyncSession(url)
+    rows, frames = [], {}
+    for name, (api_name, args, target) in SAMPLER_RUNS.items():
+        session.call(api_name, args)
+        results = [session.call(api_name, args) for _ in range(runs)]
+        rows.append(_latency(f"{name} (HTTP, streamed)", [r.milliseconds for r in results], target))
+        frames[name] = [r.frames for r in results]
+    return rows, frames
+
+
+def browser_rows(url: str, runs: int) -> list[Latency]:
+    if chromium() is None:
+        return []
+    return [_latency(f"{name}: click -> final image (Chromium)", [1000 * s for s in seconds],
+                     1000 * BROWSER_TARGET_S[name] if name in BROWSER_TARGET_S else None)
+            for name, seconds in sampler_click_to_final(url, runs).items()]
+
+
+def classroom(url: str, pid: int, seconds: float, students: int = 60) -> dict[str, dict]:
+    """Light calls only, then 10% heavy, on the app; and the minimal app under the light load."""
+    results = {"app, light calls only": run_classroom(url, students, seconds, 0.0, pid).summary(),
+               "app, 10% heavy calls": run_classroom(url, students, seconds, 0.1, pid).summary()}
+    floor = ServedApp(command=("-m", "benchmarks.minimal_app"))
+    try:
+        results["minimal Gradio app (the floor)"] = run_classroom(floor.url, students, seconds, 0.0, floor.process.pid,
+                                                                  minimal_app_calls).summary()
+    finally:
+        floor.close()
+    return results
+
+
+def measure_served(tabs, calls: int, runs: int, classroom_seconds: float) -> dict:
+    served = ServedApp()
+    try:
+        warm_up_s = served.warm_up_seconds()  # before the first call: what a lecturer opening the page gets
+        rows = endpoint_rows(served.url, tabs, calls)
+        sampler, frames = sampler_rows(served.url, runs)
+        rows += sampler + browser_rows(served.url, runs)
+        load = classroom(served.url, served.process.pid, classroom_seconds) if classroom_seconds else {}
+        return {"latency": rows, "frames_per_run": frames, "classroom": load, "cold_start_s": served.cold_start_s,
+                "warm_up_s": warm_up_s, "server_peak_rss_mb": served.peak_rss_mb()}
+    finally:
+        served.close()

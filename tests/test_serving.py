@@ -1,0 +1,135 @@
+"""The served path without timing: the compute worker's order, frame throttling under a slow consumer, thread
+settings, lazy session configs, the background warm-up and bounded per-session state."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+import pytest
+import torch
+
+from core import runtime
+from demos import common, serving
+
+
+def test_a_light_call_goes_before_queued_steps_of_a_long_run():
+    worker, order, release = runtime.ComputeWorker("test"), [], threading.Event()
+    blocker = worker.submit(release.wait)  # holds the worker while the others queue up
+    time.sleep(0.05)
+    long_steps = [worker.submit(lambda i=i: order.append(f"step {i}"), worker.LONG_RUN) for i in range(3)]
+    background = worker.submit(lambda: order.append("warm-up"), worker.BACKGROUND)
+    light = worker.submit(lambda: order.append("light"), worker.LIGHT)
+    release.set()
+    for future in [blocker, *long_steps, background, light]:
+        future.result(timeout=5)
+    assert order == ["light", "step 0", "step 1", "step 2", "warm-up"]
+
+
+def test_iterate_runs_each_item_on_the_worker_one_ahead_and_closes_the_run():
+    worker, threads, closed = runtime.ComputeWorker("test"), [], []
+
+    def run():
+        try:
+            for i in range(5):
+                threads.append(threading.current_thread().name)
+                yield i
+        finally:
+            closed.append(threading.current_thread().name)
+
+    stream = worker.iterate(run())
+    assert next(stream) == 0
+    time.sleep(0.1)
+    assert len(threads) == 2  # item 1 was computed while the caller held item 0
+    stream.close()  # a stopped run
+    assert set(threads) == {"test"} and closed == ["test"]
+
+
+def test_iterate_raises_the_iterators_error_in_the_caller():
+    worker = runtime.ComputeWorker("test")
+
+    def failing():
+        yield 1
+        raise ValueError("step 2 failed")
+
+    stream = worker.iterate(failing())
+    assert next(stream) == 1
+    with pytest.raises(ValueError, match="step 2 failed"):
+        next(stream)
+
+
+def test_the_worker_applies_the_thread_setting(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setenv("GENMODELS_THREADS", "1")
+    try:
+        assert runtime.ComputeWorker("test").run(torch.get_num_threads) == 1
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.delenv("GENMODELS_THREADS")
+    assert runtime.compute_threads() >= 1
+
+
+@dataclass
+class Step:
+    step: int
+    total: int
+
+
+def slow_steps(n: int, seconds: float):
+    for i in range(1, n + 1):
+        time.sleep(seconds)
+        yield Step(i, n)
+
+
+def test_frames_follow_compute_time_not_a_slow_consumer():
+    """50 steps of 10 ms and a consumer that takes 0.3 s per frame: a wall-clock throttle shows every step."""
+    shown = 0
+    for frame in common.stream_steps(slow_steps(50, 0.01), lambda item: (item.step,)):
+        if frame.show:
+            shown += 1
+            time.sleep(0.3)
+    # 0.5 s of compute at one frame per 0.1 s of compute (its floor), plus the last step; sleep overshoots a little
+    assert 3 <= shown <= 7
+
+
+def test_frames_aim_at_a_dozen_per_run_for_long_runs():
+    frames = [f for f in common.stream_steps(slow_steps(100, 0.02), lambda item: ()) if f.show]
+    assert frames[-1].item.step == 100
+    # 2 s of compute: a dozen frames by the aim; the first frames come before the mean step time settles
+    assert 8 <= len(frames) <= 16
+
+
+def test_new_sessions_do_not_copy_every_blocks_config(monkeypatch):
+    from gradio import state_holder
+    from gradio.blocks import BlocksConfig
+
+    serving.lighten_sessions()
+    with gr.Blocks() as blocks:
+        for _ in range(20):
+            gr.Textbox()
+    calls = []
+    original = BlocksConfig.config_for_block
+    monkeypatch.setattr(BlocksConfig, "config_for_block", staticmethod(lambda *a, **k: calls.append(1) or original(*a, **k)))
+    session = state_holder.SessionState(blocks)
+    assert calls == [] and session.config_values == {}
+
+
+def test_warm_up_runs_every_task_in_order_past_a_failure(caplog):
+    done = []
+
+    def broken():
+        raise FileNotFoundError("no checkpoint")
+
+    thread = serving.warm_up_in_background([("a", lambda: done.append("a")), ("broken", broken),
+                                            ("b", lambda: done.append("b"))])
+    thread.join(timeout=5)
+    assert done == ["a", "b"] and "warm-up of broken failed" in caplog.text
+
+
+def test_per_session_state_expires():
+    import app as app_module
+
+    blocks = app_module.build_app()
+    states = [block for block in blocks.blocks.values() if isinstance(block, gr.State)]
+    assert states and all(state.time_to_live is not None for state in states)
