@@ -23,7 +23,7 @@ def handler_latency(calls: int) -> list[Latency]:
 
 
 def api_calls(image_path: str) -> dict[str, tuple]:
-    """Arguments for each API name, for the end-to-end measurement through gradio_client."""
+    """Arguments for each API name (every parameter), for the served measurement."""
     from gradio_client import handle_file
 
     return {

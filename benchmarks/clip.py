@@ -28,7 +28,7 @@ def handler_latency(calls: int) -> list[Latency]:
 def api_calls(image_path: str) -> dict[str, tuple]:
     from gradio_client import handle_file
 
-    return {"/clip_score": (handle_file(image_path), TEN_TEXTS)}
+    return {"/clip_score": (handle_file(image_path), TEN_TEXTS, "auto")}
 
 
 @torch.inference_mode()

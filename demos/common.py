@@ -24,13 +24,13 @@ DISPLAY_SCALE = 8  # 28 px -> 224 px, nearest neighbour: crisp pixels on a proje
 PRESENTABLE_ERRORS = (EmptyImageError, CheckpointError, DatasetNotFoundError, ValueError, TypeError)
 
 
-def friendly_errors(handler: Callable[..., T]) -> Callable[..., T]:
+def friendly_errors(handler: Callable[..., T], threads: int | None = None) -> Callable[..., T]:
     """Run a handler on the compute worker and turn the errors core raises into a gr.Error a presenter can act on;
     the app keeps running.
 
     Plain handlers are light calls: they go before the next step of any long run. Streaming (generator) handlers
     are long runs (samplers, live training): each step goes to the worker as its own job, and their errors arise
-    while iterating."""
+    while iterating. `threads`: intra-op threads for this handler's jobs (None: the worker's default)."""
 
     def translate(error: Exception) -> gr.Error:
         if isinstance(error, gr.Error):
@@ -44,7 +44,7 @@ def friendly_errors(handler: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(handler)
         def streaming(*args, **kwargs):
             try:
-                yield from COMPUTE.iterate(handler(*args, **kwargs), COMPUTE.LONG_RUN)
+                yield from COMPUTE.iterate(handler(*args, **kwargs), COMPUTE.LONG_RUN, threads)
             except Exception as error:
                 raise translate(error) from error
 
@@ -53,7 +53,7 @@ def friendly_errors(handler: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(handler)
     def wrapped(*args, **kwargs):
         try:
-            return COMPUTE.run(lambda: handler(*args, **kwargs), COMPUTE.LIGHT)
+            return COMPUTE.run(lambda: handler(*args, **kwargs), COMPUTE.LIGHT, threads)
         except Exception as error:
             raise translate(error) from error
 

@@ -1,6 +1,9 @@
 """Tab "Diffusion": the forward process in closed form, and the trained U-Net removing noise step by step."""
 from __future__ import annotations
 
+import functools
+import os
+
 import gradio as gr
 import numpy as np
 import pandas as pd
@@ -142,7 +145,7 @@ def _grid_of_snapshot(images: torch.Tensor) -> np.ndarray:
     return _grid(images.float() / 127.5 - 1.0)
 
 
-@friendly_errors
+@functools.partial(friendly_errors, threads=os.cpu_count())
 def sample(seed, sampler, steps, n):
     """x_T ~ N(0, I) -> the trained U-Net's reverse process; streams (x_t, x̂_0, status, final, replay, history)."""
     sampler, steps, n = _check_run(sampler, steps, n)

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 
+from benchmarks.browser import CHROMIUM_FLAGS, open_tab
 from tests.conftest import require_chromium
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")  # set it to keep the screenshots for a look
 
 
@@ -25,19 +23,6 @@ def page(server_url):
         open_tab(page, "Autoencoders")
         yield page
         browser.close()
-
-
-def open_tab(page, name, exact=False):
-    """Click a tab, through the tab bar's "More tabs" menu when the row is too narrow to show it."""
-    tab = page.get_by_role("tab", name=name, exact=exact)
-    if tab.count() == 0 or not tab.first.is_visible():
-        more = page.get_by_role("button", name="More tabs")
-        if more.count() and more.first.is_visible():
-            more.first.click()
-            label = re.compile(f"^{re.escape(name)}$") if exact else name
-            page.locator(".overflow-dropdown button", has_text=label).first.click()
-            return
-    tab.first.click()
 
 
 def shot(page, name):
