@@ -33,6 +33,36 @@ def _final(message: dict, started: float, frames: int) -> CallResult:
     return CallResult((time.perf_counter() - started) * 1000, frames, bool(message.get("success")), str(error))
 
 
+class EventReader:
+    """Reads one event's messages from its session's stream: counts streamed frames, keeps the final message."""
+
+    def __init__(self, api_name: str, ids: dict[str, int], session: str, data: list) -> None:
+        self.join_body = {"data": data, "fn_index": ids[api_name], "session_hash": session, "event_data": None,
+                          "trigger_id": None}
+        self.started = time.perf_counter()
+        self.event_id: str | None = None
+        self.frames = 0
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def refused(self, text: str) -> CallResult:
+        return CallResult(self.elapsed_ms(), self.frames, False, text[:300])
+
+    def read(self, line: str) -> CallResult | None:
+        """One line of the stream -> the call's result when it is this event's last message, else None."""
+        if not line.startswith("data:"):
+            return None
+        message = json.loads(line[5:])
+        if message.get("event_id") != self.event_id:
+            return None
+        if message["msg"] == "process_generating":
+            self.frames += 1
+        elif message["msg"] == "process_completed":
+            return _final(message, self.started, self.frames)
+        return None
+
+
 def _is_local_file(value) -> bool:
     """gradio_client's handle_file(path) for a file on this machine."""
     return isinstance(value, dict) and value.get("meta", {}).get("_type") == "gradio.FileData" and \
@@ -57,26 +87,17 @@ class SyncSession:
 
     def call(self, api_name: str, data: list) -> CallResult:
         data = [self.upload(value["path"]) if _is_local_file(value) else value for value in data]
-        started = time.perf_counter()
-        joined = self.client.post(f"{self.url}/gradio_api/queue/join", json={
-            "data": data, "fn_index": self.ids[api_name], "session_hash": self.session, "event_data": None,
-            "trigger_id": None})
+        reader = EventReader(api_name, self.ids, self.session, data)
+        joined = self.client.post(f"{self.url}/gradio_api/queue/join", json=reader.join_body)
         if joined.status_code != 200:
-            return CallResult((time.perf_counter() - started) * 1000, 0, False, joined.text[:300])
-        event_id, frames = joined.json()["event_id"], 0
+            return reader.refused(joined.text)
+        reader.event_id = joined.json()["event_id"]
         with self.client.stream("GET", f"{self.url}/gradio_api/queue/data",
                                 params={"session_hash": self.session}) as stream:
             for line in stream.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                message = json.loads(line[5:])
-                if message.get("event_id") != event_id:
-                    continue
-                if message["msg"] == "process_generating":
-                    frames += 1
-                elif message["msg"] == "process_completed":
-                    return _final(message, started, frames)
-        return CallResult((time.perf_counter() - started) * 1000, frames, False, "the stream ended early")
+                if result := reader.read(line):
+                    return result
+        return reader.refused("the stream ended early")
 
 
 class AsyncSession:
@@ -87,26 +108,17 @@ class AsyncSession:
         self.session = new_session()
 
     async def call(self, api_name: str, data: list) -> CallResult:
-        started = time.perf_counter()
+        reader = EventReader(api_name, self.ids, self.session, data)
         try:
-            joined = await self.client.post(f"{self.url}/gradio_api/queue/join", json={
-                "data": data, "fn_index": self.ids[api_name], "session_hash": self.session, "event_data": None,
-                "trigger_id": None})
+            joined = await self.client.post(f"{self.url}/gradio_api/queue/join", json=reader.join_body)
             if joined.status_code != 200:
-                return CallResult((time.perf_counter() - started) * 1000, 0, False, joined.text[:300])
-            event_id, frames = joined.json()["event_id"], 0
+                return reader.refused(joined.text)
+            reader.event_id = joined.json()["event_id"]
             async with self.client.stream("GET", f"{self.url}/gradio_api/queue/data",
                                           params={"session_hash": self.session}) as stream:
                 async for line in stream.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    message = json.loads(line[5:])
-                    if message.get("event_id") != event_id:
-                        continue
-                    if message["msg"] == "process_generating":
-                        frames += 1
-                    elif message["msg"] == "process_completed":
-                        return _final(message, started, frames)
+                    if result := reader.read(line):
+                        return result
         except httpx.HTTPError as error:
-            return CallResult((time.perf_counter() - started) * 1000, 0, False, f"{type(error).__name__}: {error}")
-        return CallResult((time.perf_counter() - started) * 1000, frames, False, "the stream ended early")
+            return reader.refused(f"{type(error).__name__}: {error}")
+        return reader.refused("the stream ended early")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import itertools
 import os
@@ -159,11 +160,12 @@ class ComputeWorker:
 
     def submit(self, function: Callable[[], T], priority: int = LIGHT,
                threads: int | None = None) -> concurrent.futures.Future:
-        """Queue function() for the worker, to run with `threads` intra-op threads (None: compute_threads());
-        the future holds its result."""
+        """Queue function() for the worker, to run with `threads` intra-op threads (None: compute_threads()) in
+        the caller's context variables (a web framework's request context goes along); the future holds its result."""
         self._start()
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._jobs.put((priority, next(self._order), function, threads, future))
+        context = contextvars.copy_context()
+        self._jobs.put((priority, next(self._order), lambda: context.run(function), threads, future))
         return future
 
     def run(self, function: Callable[[], T], priority: int = LIGHT, threads: int | None = None) -> T:

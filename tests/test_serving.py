@@ -133,3 +133,29 @@ def test_per_session_state_expires():
     blocks = app_module.build_app()
     states = [block for block in blocks.blocks.values() if isinstance(block, gr.State)]
     assert states and all(state.time_to_live is not None for state in states)
+
+
+def test_the_benchmarks_browser_protocol_client_reads_results_and_refusals(server_url):
+    from benchmarks.served import SyncSession
+
+    session = SyncSession(server_url)
+    ok = session.call("divergence", ["0.36, 0.48, 0.16", "1, 1, 1"])
+    refused = session.call("gan_sample", [-1, 16])
+    streamed = session.call("diffusion_sample", [0, "DDIM", 20, 1])
+    assert ok.success and not refused.success and "-1" in refused.message  # the refusal's own sentence
+    assert streamed.success and streamed.frames >= 2
+
+
+def test_the_classroom_load_only_targets_this_machine():
+    from benchmarks.classroom import run_classroom
+
+    with pytest.raises(ValueError, match="loopback"):
+        run_classroom("http://192.0.2.1:7860", students=1, seconds=1)
+
+
+def test_jobs_see_the_callers_context_variables():
+    import contextvars
+
+    request = contextvars.ContextVar("request", default=None)
+    request.set("student 7")
+    assert runtime.ComputeWorker("test").run(request.get) == "student 7"
