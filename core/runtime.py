@@ -152,11 +152,16 @@ class ComputeWorker:
         while True:
             _, _, function, threads, future = self._jobs.get()
             if future.set_running_or_notify_cancel():
-                torch.set_num_threads(threads or default_threads)  # about 0.1 ms when it changes
+                # torch's thread count is process-wide: set for the job, then given back, so that code outside
+                # the worker (a test, a benchmark, a recipe) keeps the process's own setting. About 0.1 ms each.
+                process_threads = torch.get_num_threads()
+                torch.set_num_threads(threads or default_threads)
                 try:
                     future.set_result(function())
                 except BaseException as error:  # handed to the caller, raised there
                     future.set_exception(error)
+                finally:
+                    torch.set_num_threads(process_threads)
 
     def submit(self, function: Callable[[], T], priority: int = LIGHT,
                threads: int | None = None) -> concurrent.futures.Future:

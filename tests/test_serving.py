@@ -59,13 +59,13 @@ def test_iterate_raises_the_iterators_error_in_the_caller():
         next(stream)
 
 
-def test_the_worker_applies_the_thread_setting(monkeypatch):
-    before = torch.get_num_threads()
+def test_the_worker_applies_the_thread_setting_per_job_and_gives_it_back(monkeypatch):
+    torch.set_num_threads(2)
     monkeypatch.setenv("GENMODELS_THREADS", "1")
-    try:
-        assert runtime.ComputeWorker("test").run(torch.get_num_threads) == 1
-    finally:
-        torch.set_num_threads(before)
+    worker = runtime.ComputeWorker("test")
+    assert worker.run(torch.get_num_threads) == 1
+    assert worker.run(torch.get_num_threads, threads=2) == 2
+    assert torch.get_num_threads() == 2  # code outside the worker keeps the process's setting
     monkeypatch.delenv("GENMODELS_THREADS")
     assert runtime.compute_threads() >= 1
 
