@@ -47,7 +47,7 @@ def build_app() -> gr.Blocks:
                 with gr.Tab(title, id=tab_id) as tab:
                     build(tab)  # the tab, for work that should wait until it is opened
     # All model work runs on core.runtime.COMPUTE, one job at a time, light calls first; these limits only bound
-    # how many requests Gradio hands over at once (long runs share demos.common.LONG_RUN).
+    # how many requests Gradio hands over at once (long runs share demos.common.LONG_RUN_QUEUE).
     app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     return app
 

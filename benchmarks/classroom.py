@@ -11,7 +11,6 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 from urllib.parse import urlparse
 
@@ -19,6 +18,7 @@ import httpx
 import numpy as np
 
 from benchmarks.served import AsyncSession, CallResult, endpoint_ids
+from benchmarks.timing import rss_mb
 
 MAX_STUDENTS = 200
 MAX_SECONDS = 900
@@ -78,13 +78,6 @@ class LoadReport:
             summary |= {"rss_start_mb": self.rss_mb[0][1], "rss_end_mb": self.rss_mb[-1][1],
                         "rss_max_mb": max(rss for _, rss in self.rss_mb)}
         return summary
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def check_loopback(url: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from benchmarks.browser import chromium, sampler_click_to_final
@@ -16,16 +15,11 @@ from benchmarks.timing import Latency, ServedApp
 from core.data import load_sample
 
 LIGHT_TARGET_P95_MS = 150.0  # a slider or a button of a light handler, through HTTP
-SAMPLER_RUNS = {  # (api_name, arguments, target p95 ms): the issue's single-user figures
+HTTP_SAMPLER_RUNS = {  # (api_name, arguments, target p95 ms): the issue's single-user figures
     "text_to_image, 4 images, DDIM 50": ("text_to_image", ["a photo of a bag", 4.0, 50, 0, 4], 2000.0),
     "diffusion_sample, 16 images, DDIM 50": ("diffusion_sample", [0, "DDIM", 50, 16], 3500.0),
 }
 BROWSER_TARGET_S = {"Latent diffusion, 4 images, DDIM 50 (the tab's default)": 2.0}
-
-
-def _latency(name: str, times_ms: list[float], target: float | None) -> Latency:
-    return Latency(name, round(float(np.percentile(times_ms, 50)), 1), round(float(np.percentile(times_ms, 95)), 1),
-                   len(times_ms), target)
 
 
 def endpoint_rows(url: str, tabs, calls: int) -> list[Latency]:
@@ -44,7 +38,7 @@ def endpoint_rows(url: str, tabs, calls: int) -> list[Latency]:
                 failed = [r.message for r in results if not r.success]
                 if failed:
                     raise RuntimeError(f"{name} failed through HTTP: {failed[0]}")
-                rows.append(_latency(f"{api_name} (HTTP)", [r.milliseconds for r in results], LIGHT_TARGET_P95_MS))
+                rows.append(Latency.from_times(f"{api_name} (HTTP)", [r.milliseconds for r in results], LIGHT_TARGET_P95_MS))
     return rows
 
 
@@ -52,10 +46,10 @@ def sampler_rows(url: str, runs: int) -> tuple[list[Latency], dict[str, list[int
     """The two samplers through HTTP, whole runs (last frame received), and the frames each run streamed."""
     session = SyncSession(url)
     rows, frames = [], {}
-    for name, (api_name, args, target) in SAMPLER_RUNS.items():
+    for name, (api_name, args, target) in HTTP_SAMPLER_RUNS.items():
         session.call(api_name, args)
         results = [session.call(api_name, args) for _ in range(runs)]
-        rows.append(_latency(f"{name} (HTTP, streamed)", [r.milliseconds for r in results], target))
+        rows.append(Latency.from_times(f"{name} (HTTP, streamed)", [r.milliseconds for r in results], target))
         frames[name] = [r.frames for r in results]
     return rows, frames
 
@@ -63,7 +57,7 @@ def sampler_rows(url: str, runs: int) -> tuple[list[Latency], dict[str, list[int
 def browser_rows(url: str, runs: int) -> list[Latency]:
     if chromium() is None:
         return []
-    return [_latency(f"{name}: click -> final image (Chromium)", [1000 * s for s in seconds],
+    return [Latency.from_times(f"{name}: click -> final image (Chromium)", [1000 * s for s in seconds],
                      1000 * BROWSER_TARGET_S[name] if name in BROWSER_TARGET_S else None)
             for name, seconds in sampler_click_to_final(url, runs).items()]
 

@@ -27,6 +27,11 @@ class Latency:
     calls: int
     target_p95_ms: float | None = None
 
+    @classmethod
+    def from_times(cls, name: str, times_ms: list[float], target_p95_ms: float | None = None) -> "Latency":
+        return cls(name, round(float(np.percentile(times_ms, 50)), 1), round(float(np.percentile(times_ms, 95)), 1),
+                   len(times_ms), target_p95_ms)
+
     @property
     def meets_target(self) -> bool | None:
         return None if self.target_p95_ms is None else self.p95_ms <= self.target_p95_ms
@@ -41,18 +46,26 @@ def measure(name: str, call: Callable[[], object], calls: int = 30, warmup: int 
         start = time.perf_counter()
         call()
         times.append((time.perf_counter() - start) * 1000)
-    return Latency(name, round(float(np.percentile(times, 50)), 1), round(float(np.percentile(times, 95)), 1),
-                   calls, target_p95_ms)
+    return Latency.from_times(name, times, target_p95_ms)
+
+
+def _status_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no {field} for process {pid}")
 
 
 def peak_rss_mb(pid: int | None = None) -> float:
     """Peak resident memory (VmHWM) of a process, or of this one."""
     if pid is None:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError(f"no VmHWM for process {pid}")
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory (VmRSS) of a process now."""
+    return _status_mb(pid, "VmRSS")
 
 
 def free_port() -> int:

@@ -212,7 +212,7 @@ def seed_path_controls(label_a: str = "Seed of z_a", label_b: str = "Seed of z_b
 
 # Every long run (a sampler, live training) shares one Gradio concurrency group: at most two at once, taking turns
 # step by step on the compute worker; the rest wait in the queue, which shows their place.
-LONG_RUN = {"concurrency_id": "long_run", "concurrency_limit": 2}
+LONG_RUN_QUEUE = {"concurrency_id": "long_run", "concurrency_limit": 2}
 FRAME_INTERVAL_S = 0.1  # the shortest stretch of sampler compute between two shown frames
 FRAME_INTERVAL_MAX_S = 0.5  # and the longest (a 1,000-step DDPM run still moves twice a second)
 FRAMES_PER_RUN = 12  # what a run aims to show between those bounds: each frame costs an encode and a fetch

@@ -13,7 +13,7 @@ from core.checkpoints import CheckpointError, read_card
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, unknown_words
 from core.data import image_grid, signed_to_rgb
 from core.runtime import generator
-from demos.common import (LONG_RUN, bounded_float, bounded_int, checkpoint_notice, friendly_errors, output_image, seed_input,
+from demos.common import (LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors, output_image, seed_input,
                           stream_steps, valid_seed)
 
 MAX_IMAGES = 8
@@ -150,7 +150,7 @@ def build(tab: gr.Tab) -> None:
         costs = gr.Dataframe(label="Measured on this machine", interactive=False)
         measure = gr.Button("Measure one step in each space")
     run_button.click(text_to_image, [prompt, guidance, steps, seed, n], [decoded, guess, latent_view, status, final],
-                     api_name="text_to_image", **LONG_RUN)
+                     api_name="text_to_image", **LONG_RUN_QUEUE)
     measure.click(friendly_errors(measure_costs), None, costs, api_name="diffusion_costs", api_visibility="private")
 
 

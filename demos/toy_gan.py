@@ -7,7 +7,7 @@ import pandas as pd
 from core import toy_gan
 from core.data import EmptyImageError, to_grayscale_ink
 from core.plots import toy_gan_frame
-from demos.common import LONG_RUN, bounded_float, bounded_int, friendly_errors, seed_input, sketchpad, valid_seed
+from demos.common import LONG_RUN_QUEUE, bounded_float, bounded_int, friendly_errors, seed_input, sketchpad, valid_seed
 
 FRAME_SIZE = 420
 MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see FRAME_INTERVAL_S)
@@ -137,5 +137,5 @@ def build(tab: gr.Tab) -> None:
                  api_name="toy_gan_preset", api_visibility="private")
     # Each run holds the CPU for seconds: at most two at once, the rest wait in the queue.
     run = train_button.click(train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train",
-                             **LONG_RUN)
+                             **LONG_RUN_QUEUE)
     stop_button.click(None, None, None, cancels=[run], api_name="toy_gan_stop", api_visibility="private")

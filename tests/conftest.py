@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 
 import numpy as np
@@ -9,7 +8,6 @@ import pytest
 import torch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="session")
@@ -56,11 +54,14 @@ def server_url():
 
 def require_chromium():
     """Browser tests skip on a laptop without Chromium, but CI must have it: there, its absence fails."""
-    if CHROMIUM is None:
+    from benchmarks.browser import chromium
+
+    executable = chromium()
+    if executable is None:
         if os.environ.get("CI"):
             pytest.fail("Chromium is not installed: .ci/run must `apt-get install chromium`.")
         pytest.skip("Chromium is not installed (apt-get install chromium).")
-    return CHROMIUM
+    return executable
 
 
 def rgba_drawing(size: int = 280, strokes: list[tuple[int, int, int, int]] | None = None) -> np.ndarray:
