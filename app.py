@@ -10,6 +10,7 @@ import gradio as gr
 from core.runtime import COMPUTE
 from demos import (autoencoder, clip, diffusion, divergence, gan, latent_diffusion, pix2pix, serving, stylegan, toy_gan,
                    unpaired, vae)
+from demos.common import LONG_RUN_QUEUE, MAX_WAITING_LONG_RUNS
 
 TABS = (  # (title, tab id, builder): lecture order; short titles, so that all twelve fit one row on a 1280 px screen
     ("Autoencoders", "autoencoder", autoencoder.build),
@@ -38,7 +39,7 @@ QUEUE_SIZE = 256  # requests waiting at once; past it a caller is told the serve
 
 
 def build_app() -> gr.Blocks:
-    serving.configure_gradio()
+    serving.configure_gradio({LONG_RUN_QUEUE["concurrency_id"]: MAX_WAITING_LONG_RUNS})
     with gr.Blocks(title="Generative models, live", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as app:  # every hour, drop cached outputs older than an hour
         gr.Markdown("# Generative models, live\nEach tab runs a model trained by this repository's own recipes.")

@@ -35,11 +35,12 @@ def markdown(results: dict) -> str:
              f"server peak RSS {served['server_peak_rss_mb']} MB.", ""]
     if served["classroom"]:
         lines += ["| classroom (simulated students, 1-3 s between calls) | calls | light/s | light p50 s | light p95 s "
-                  "| heavy p50 s | heavy p95 s | errors | server RSS start → end MB |", "|---|---|---|---|---|---|---|---|---|"]
+                  "| heavy p50 s | heavy p95 s | heavy turned away (busy) | errors | server RSS start → end MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for name, c in served["classroom"].items():
             lines.append(f"| {name}: {c['students']} for {c['seconds']:.0f} s | {c['calls']} | {c['light_calls_per_s']} | "
                          f"{c['light_p50_s']} | {c['light_p95_s']} | {c['heavy_p50_s'] or '–'} | "
-                         f"{c['heavy_p95_s'] or '–'} | {c['errors']} | {c.get('rss_start_mb')} → {c.get('rss_end_mb')} |")
+                         f"{c['heavy_p95_s'] or '–'} | {c.get('turned_away_heavy', 0)} | {c['errors']} | {c.get('rss_start_mb')} → {c.get('rss_end_mb')} |")
         lines.append("")
     lines += ["## In process (the handler alone)", "", *_latency_table(results["latency"]), "",
               f"Peak RSS of the benchmark process {results['peak_rss_mb']} MB.", "",

@@ -65,13 +65,16 @@ class LoadReport:
         return round(float(np.percentile(times, q)) / 1000, 2) if times else None
 
     def summary(self) -> dict:
-        errors = [r for r in self.records if not r.result.success]
+        errors = [r for r in self.records if not r.result.success and not r.result.busy]
+        busy = [r for r in self.records if r.result.busy]
         light = [r for r in self.records if r.kind == "light"]
         summary = {
             "students": self.students, "seconds": self.seconds, "heavy_share": self.heavy_share,
             "calls": len(self.records), "light_calls_per_s": round(len(light) / self.seconds, 1),
             "light_p50_s": self.percentile("light", 50), "light_p95_s": self.percentile("light", 95),
             "heavy_p50_s": self.percentile("heavy", 50), "heavy_p95_s": self.percentile("heavy", 95),
+            "turned_away_light": sum(r.kind == "light" for r in busy),
+            "turned_away_heavy": sum(r.kind == "heavy" for r in busy),
             "errors": len(errors), "error_examples": sorted({r.result.message[:120] for r in errors})[:5],
         }
         if self.rss_mb:

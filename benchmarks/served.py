@@ -16,6 +16,7 @@ class CallResult:
     frames: int  # streamed updates before the final one
     success: bool
     message: str  # the error's text when not successful
+    busy: bool = False  # turned away at once because the server's queue for it was full (HTTP 503)
 
 
 def endpoint_ids(config: dict) -> dict[str, int]:
@@ -46,8 +47,8 @@ class EventReader:
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
 
-    def refused(self, text: str) -> CallResult:
-        return CallResult(self.elapsed_ms(), self.frames, False, text[:300])
+    def refused(self, text: str, status_code: int | None = None) -> CallResult:
+        return CallResult(self.elapsed_ms(), self.frames, False, text[:300], busy=status_code == 503)
 
     def read(self, line: str) -> CallResult | None:
         """One line of the stream -> the call's result when it is this event's last message, else None."""
@@ -90,7 +91,7 @@ class SyncSession:
         reader = EventReader(api_name, self.ids, self.session, data)
         joined = self.client.post(f"{self.url}/gradio_api/queue/join", json=reader.join_body)
         if joined.status_code != 200:
-            return reader.refused(joined.text)
+            return reader.refused(joined.text, joined.status_code)
         reader.event_id = joined.json()["event_id"]
         with self.client.stream("GET", f"{self.url}/gradio_api/queue/data",
                                 params={"session_hash": self.session}) as stream:
@@ -112,7 +113,7 @@ class AsyncSession:
         try:
             joined = await self.client.post(f"{self.url}/gradio_api/queue/join", json=reader.join_body)
             if joined.status_code != 200:
-                return reader.refused(joined.text)
+                return reader.refused(joined.text, joined.status_code)
             reader.event_id = joined.json()["event_id"]
             async with self.client.stream("GET", f"{self.url}/gradio_api/queue/data",
                                           params={"session_hash": self.session}) as stream:

@@ -26,7 +26,7 @@ from core.checkpoints import load_model
 from core.clip import CLIPBundle, load_bundle
 from core import diffusion
 from core.diffusion import DiffusionStep
-from core.runtime import MODELS
+from core.runtime import MODELS, in_precision
 
 if TYPE_CHECKING:
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -93,18 +93,21 @@ def encode_text(clip: CLIPBundle, prompts: Sequence[str]) -> TextContext:
     return TextContext(states, tokens["attention_mask"])
 
 
-def guided_noise(unet: UNet2DConditionModel, text: TextContext, empty: TextContext, guidance: float):
+def guided_noise(unet: UNet2DConditionModel, text: TextContext, empty: TextContext, guidance: float,
+                 bf16: bool = False):
     """ε̂(z_t, t) with classifier-free guidance: ε_∅ + w (ε_c − ε_∅), both from one batched U-Net call.
 
-    text and empty hold one prompt each; w = 1 is plain conditioning, w = 0 ignores the text."""
+    text and empty hold one prompt each; w = 1 is plain conditioning, w = 0 ignores the text. bf16: the U-Net
+    under bf16 autocast (the guidance arithmetic stays fp32)."""
 
     text, empty = pad_context(text, empty), pad_context(empty, text)
+    network = in_precision(lambda *args, **kwargs: unet(*args, **kwargs).sample, bf16)
 
     def eps_model(z_t: torch.Tensor, t) -> torch.Tensor:
         n = len(z_t)
         states = torch.cat([empty.repeat(n).states, text.repeat(n).states])
         mask = torch.cat([empty.repeat(n).mask, text.repeat(n).mask])
-        out = unet(torch.cat([z_t, z_t]), t, encoder_hidden_states=states, encoder_attention_mask=mask).sample.float()
+        out = network(torch.cat([z_t, z_t]), t, encoder_hidden_states=states, encoder_attention_mask=mask).float()
         eps_empty, eps_text = out.chunk(2)
         return eps_empty + guidance * (eps_text - eps_empty)
 
@@ -119,11 +122,12 @@ class LatentDiffusion:
     clip: CLIPBundle
 
     def sample(self, prompt: str, n: int, guidance: float, num_steps: int, generator: torch.Generator,
-               sampler: str = "ddim") -> Iterator[DiffusionStep]:
-        """Yields every reverse step in latent space (x_t and x0_hat are latents; decode them to look)."""
+               sampler: str = "ddim", bf16: bool = False) -> Iterator[DiffusionStep]:
+        """Yields every reverse step in latent space (x_t and x0_hat are latents; decode them to look).
+        bf16: the U-Net under bf16 autocast."""
         with torch.inference_mode():
             text, empty = encode_text(self.clip, [prompt]), encode_text(self.clip, [""])
-        eps_model = guided_noise(self.unet, text, empty, guidance)
+        eps_model = guided_noise(self.unet, text, empty, guidance, bf16)
         return diffusion.sample(eps_model, (n, *LATENT_SHAPE), sampler, num_steps, generator)
 
 

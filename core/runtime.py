@@ -63,6 +63,27 @@ def autocast(enabled: bool, on: torch.device | None = None) -> contextlib.Abstra
     return torch.autocast((on or device()).type, dtype=torch.bfloat16)
 
 
+@functools.lru_cache(maxsize=1)
+def inference_bf16() -> bool:
+    """Whether the samplers run their ε-networks in bf16: use_bf16("auto") once per process (env GENMODELS_BF16
+    decides when set). benchmarks/precision.py measures what it costs in sample quality and gains in speed."""
+    return use_bf16("auto")
+
+
+def in_precision(network: Callable[..., torch.Tensor], bf16: bool) -> Callable[..., torch.Tensor]:
+    """`network` called under bf16 autocast with its output back in fp32 (the sampler's arithmetic stays fp32);
+    `network` itself when bf16 is False."""
+    if not bf16:
+        return network
+
+    def call(*args, **kwargs) -> torch.Tensor:
+        with autocast(True):
+            out = network(*args, **kwargs)
+        return out.float()
+
+    return call
+
+
 class ModelCache:
     """Load each model once, on first use, even when several requests ask at the same moment.
 

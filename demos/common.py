@@ -211,8 +211,12 @@ def seed_path_controls(label_a: str = "Seed of z_a", label_b: str = "Seed of z_b
 # --- streaming a sampler's steps -------------------------------------------------------------------------------
 
 # Every long run (a sampler, live training) shares one Gradio concurrency group: at most two at once, taking turns
-# step by step on the compute worker; the rest wait in the queue, which shows their place.
+# step by step on the compute worker; the rest wait in the queue, which shows their place, up to
+# MAX_WAITING_LONG_RUNS: past that a click is told at once that the server is busy (demos.serving.limit_waiting),
+# since each waiting run adds seconds to the wait of all behind it (60 students with 10% heavy calls: unbounded,
+# a run waited 86 s at the median, 127 s at p95; the benchmark's classroom row shows it bounded).
 LONG_RUN_QUEUE = {"concurrency_id": "long_run", "concurrency_limit": 2}
+MAX_WAITING_LONG_RUNS = 4
 FRAME_INTERVAL_S = 0.1  # the shortest stretch of sampler compute between two shown frames
 FRAME_INTERVAL_MAX_S = 0.5  # and the longest (a 1,000-step DDPM run still moves twice a second)
 FRAMES_PER_RUN = 12  # what a run aims to show between those bounds: each frame costs an encode and a fetch

@@ -13,7 +13,7 @@ from core import diffusion
 from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, to_model_input
 from core.plots import schedule_chart
-from core.runtime import generator
+from core.runtime import generator, in_precision, inference_bf16
 from demos.common import (LONG_RUN_QUEUE, bounded_int, checkpoint_notice, friendly_errors, image_sources, output_image,
                           replay_stride, sample_image, seed_input, stream_steps, valid_seed)
 
@@ -102,7 +102,8 @@ def denoise_back(image, t, seed):
     """The slider's x_t handed to the trained U-Net: DDIM from t down to 0 (streams x_0 | x_t | current estimate)."""
     x0, _, x_t, t, _ = _noised(image, t, seed)
     model = diffusion.load()
-    run = diffusion.ddim_denoise_from(model, x_t, t, diffusion.noise_schedule(), BACK_STEPS)
+    run = diffusion.ddim_denoise_from(in_precision(model, inference_bf16()), x_t, t, diffusion.noise_schedule(),
+                                      BACK_STEPS)
 
     def render(item):
         return (image_grid(diffusion.to_image_range(torch.cat([x0, x_t, item.x_t])), columns=3, scale=6),)
@@ -154,7 +155,7 @@ def sample(seed, sampler, steps, n):
     sampler, steps, n = _check_run(sampler, steps, n)
     model = diffusion.load()
     rng = generator(valid_seed(seed))
-    run = diffusion.sample(model, (n, 1, 28, 28), SAMPLERS[sampler], steps, rng)
+    run = diffusion.sample(in_precision(model, inference_bf16()), (n, 1, 28, 28), SAMPLERS[sampler], steps, rng)
     history: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     # A new run clears the last one's final grid and replay at once (also when this run is stopped early).
     yield gr.skip(), gr.skip(), f"**{sampler}**: starting from x_T ~ N(0, I)…", None, gr.update(visible=False), []

@@ -12,7 +12,7 @@ from core import diffusion, latent_diffusion
 from core.checkpoints import CheckpointError, read_card
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, unknown_words
 from core.data import image_grid, signed_to_rgb
-from core.runtime import generator
+from core.runtime import generator, inference_bf16
 from demos.common import (LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors, output_image, seed_input,
                           stream_steps, valid_seed)
 
@@ -78,7 +78,7 @@ def text_to_image(prompt, guidance, steps, seed, n):
     n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
     model = latent_diffusion.load()
     note = _prompt_note(model, prompt)
-    run = model.sample(prompt, n, guidance, steps, generator(valid_seed(seed)))  # checks that steps divide T
+    run = model.sample(prompt, n, guidance, steps, generator(valid_seed(seed)), bf16=inference_bf16())  # checks steps
 
     def render(item):
         return _images(model, item.x_t), _images(model, item.x0_hat), _latent_view(item.x_t)

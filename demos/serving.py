@@ -7,6 +7,11 @@ Two per-request costs of Gradio 6 that a minimal app does not show, both found b
   button, which this app does not have, so sessions here fill it lazily (what changes, as Gradio already does).
 - After every event the queue rebuilds a pandas summary of the last 10,000 events for its monitoring page (off
   here): a cost that grows with the number of calls served. It is computed once per million events instead.
+
+And one limit of its queue: a bound on the whole queue only. Sixty students on two cores ask for more sampler runs
+than the machine can do (each is seconds of compute); unbounded, a run waited two minutes behind the others. So a
+concurrency group can have its own bound on waiting requests: past it a request is turned away at once, and the page
+says so (Gradio's "This application is currently busy. Please try again."; an API client gets the reason).
 """
 from __future__ import annotations
 
@@ -25,13 +30,52 @@ ANALYTICS_EVERY_N_EVENTS = 1_000_000
 ANALYTICS_EVENTS_KEPT = 1_000
 
 
-def configure_gradio() -> None:
-    """Call before the Blocks are built and queued (the queue reads these settings when it is created)."""
+def configure_gradio(waiting_limits: dict[str, int] | None = None) -> None:
+    """Call before the Blocks are built and queued (the queue reads these settings when it is created).
+    waiting_limits: concurrency group -> the most requests of it that may wait at once (see limit_waiting)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY_N_EVENTS))
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", str(ANALYTICS_EVENTS_KEPT))
     lighten_sessions()
+    limit_waiting(waiting_limits or {})
     keep_freed_memory()
+
+
+WAITING_LIMITS: dict[str, int] = {}  # concurrency group -> most waiting requests (set by limit_waiting)
+BUSY_MESSAGE = ("The server is busy: {waiting} runs like this one are waiting already, behind {running} running. "
+                "Try again in a few seconds.")
+QUEUE_FULL_MESSAGE = "The server is busy: {waiting} requests are waiting. Try again in a few seconds."
+
+
+def limit_waiting(limits: dict[str, int]) -> None:
+    """From now on a request whose concurrency group has `limits[group]` requests waiting already is turned away
+    at once: HTTP 503 with BUSY_MESSAGE (the queue's own 'queue_full' answer, which the page shows as "busy, try
+    again"). The queue's overall bound answers with QUEUE_FULL_MESSAGE instead of Gradio's wording."""
+    from gradio import queueing, route_utils
+
+    WAITING_LIMITS.clear()
+    WAITING_LIMITS.update(limits)
+    if getattr(queueing.Queue, "_waiting_limits", False):
+        return
+    gradio_push = queueing.Queue.push
+
+    async def push(self, body, request, username):
+        if body.fn_index is not None and self.max_size is not None and len(self) >= self.max_size:
+            return False, QUEUE_FULL_MESSAGE.format(waiting=len(self)), "queue_full"
+        if body.fn_index is not None and WAITING_LIMITS:
+            try:
+                group = route_utils.get_fn(self.blocks, None, body).concurrency_id
+            except Exception:  # Gradio's own push answers a bad fn_index
+                group = None
+            limit = WAITING_LIMITS.get(group)
+            event_queue = self.event_queue_per_concurrency_id.get(group)
+            if limit is not None and event_queue is not None and len(event_queue.queue) >= limit:
+                return False, BUSY_MESSAGE.format(waiting=len(event_queue.queue),
+                                                  running=event_queue.current_concurrency), "queue_full"
+        return await gradio_push(self, body, request, username)
+
+    queueing.Queue.push = push
+    queueing.Queue._waiting_limits = True
 
 
 def lighten_sessions() -> None:

@@ -60,6 +60,34 @@ def test_bf16_environment_override(monkeypatch):
     assert runtime.use_bf16("on", torch.device("cpu")) is False
 
 
+def test_in_precision_runs_the_network_in_bf16_and_hands_back_fp32():
+    seen = []
+    linear = torch.nn.Linear(8, 8)
+
+    def network(x):
+        out = linear(x)
+        seen.append(out.dtype)
+        return out
+
+    x = torch.randn(4, 8)
+    assert runtime.in_precision(network, False) is network
+    out = runtime.in_precision(network, True)(x)
+    assert seen == [torch.bfloat16] and out.dtype == torch.float32
+    assert torch.allclose(out, linear(x), atol=0.05) and not torch.equal(out, linear(x))
+
+
+def test_the_samplers_follow_the_inference_precision_choice(monkeypatch):
+    from demos import latent_diffusion as tab
+
+    seen = []
+    monkeypatch.setattr(tab, "inference_bf16", lambda: True)
+    real = tab.latent_diffusion.LatentDiffusion.sample
+    monkeypatch.setattr(tab.latent_diffusion.LatentDiffusion, "sample",
+                        lambda self, *args, bf16=False, **kwargs: seen.append(bf16) or real(self, *args, bf16=bf16, **kwargs))
+    list(tab.text_to_image.__wrapped__("a photo of a bag", 4.0, 10, 0, 1))
+    assert seen == [True]
+
+
 def test_gpu_shim_is_a_no_op_off_spaces(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
 

@@ -159,3 +159,51 @@ def test_jobs_see_the_callers_context_variables():
     request = contextvars.ContextVar("request", default=None)
     request.set("student 7")
     assert runtime.ComputeWorker("test").run(request.get) == "student 7"
+
+
+def test_a_full_long_run_queue_turns_the_next_click_away_at_once_and_light_calls_still_run():
+    from benchmarks.served import SyncSession
+    from tests.conftest import free_port
+
+    saved = dict(serving.WAITING_LIMITS)
+    serving.limit_waiting({"long": 1})
+    release = threading.Event()
+
+    def long_run(x):
+        yield "started"
+        release.wait(timeout=30)
+        yield "done"
+
+    with gr.Blocks() as blocks:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(long_run, box, out, api_name="long_run", concurrency_id="long", concurrency_limit=1)
+        box.change(lambda x: x.upper(), box, out, api_name="light")
+    blocks.queue(max_size=50)
+    port = free_port()
+    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        results = {}
+
+        def call(name):
+            results[name] = SyncSession(url).call("long_run", ["x"])
+
+        running = threading.Thread(target=call, args=("running",))
+        running.start()
+        time.sleep(1.0)  # the first run holds the group's one slot
+        waiting = threading.Thread(target=call, args=("waiting",))
+        waiting.start()
+        time.sleep(1.0)  # the second waits in the queue: the group's limit
+        turned_away = SyncSession(url).call("long_run", ["x"])  # HTTP 503 at queue/join: not queued
+        light = SyncSession(url).call("light", ["abc"])
+        release.set()
+        running.join(timeout=30)
+        waiting.join(timeout=30)
+    finally:
+        release.set()
+        blocks.close()
+        serving.limit_waiting(saved)
+    assert turned_away.busy and not turned_away.success
+    assert "server is busy" in turned_away.message and "1 runs like this one are waiting" in turned_away.message
+    assert light.success
+    assert results["running"].success and results["waiting"].success

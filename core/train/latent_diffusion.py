@@ -141,7 +141,7 @@ class CaptionTable:
 
 @torch.inference_mode()
 def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: int, num_steps: int,
-                      guidances: tuple[float, ...], generator: torch.Generator) -> dict:
+                      guidances: tuple[float, ...], generator: torch.Generator, bf16: bool = False) -> dict:
     """For each guidance w: prompt "a photo of a {class}" per_class times per class (a quarter of that for w other
     than the default); the share the evaluation
     classifier reads as the named class (overall and per class), and the FD of the samples vs the test set."""
@@ -152,7 +152,7 @@ def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: i
         n = per_class if w == DEFAULT_GUIDANCE else max(1, per_class // 4)  # the tab's default gets the full count
         images, requested = [], []
         for c, name in enumerate(CLASS_PROMPT_NAMES):
-            final = last_step(model.sample(ZERO_SHOT_TEMPLATE.format(name), n, w, num_steps, generator))
+            final = last_step(model.sample(ZERO_SHOT_TEMPLATE.format(name), n, w, num_steps, generator, bf16=bf16))
             images.append(decode(model.autoencoder, final.x_t))
             requested.append(torch.full((n,), c))
         images, requested = torch.cat(images), torch.cat(requested)
