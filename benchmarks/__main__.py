@@ -58,9 +58,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed sampler runs, through HTTP and in the browser")
     parser.add_argument("--classroom-seconds", type=float, default=60.0,
                         help="length of each classroom load run (0 skips them)")
+    parser.add_argument("--soak-seconds", type=float, default=300.0,
+                        help="length of the classroom memory soak (0 skips it)")
     parser.add_argument("--served-only", action="store_true", help="skip the in-process latency and quality")
     args = parser.parse_args()
-    served = measure_served(TABS, max(5, args.calls // 2), args.runs, args.classroom_seconds)
+    served = measure_served(TABS, max(5, args.calls // 2), args.runs, args.classroom_seconds, args.soak_seconds)
     served["latency"] = [row.__dict__ | {"meets_target": row.meets_target} for row in served["latency"]]
     latency = [] if args.served_only else [row for tab in TABS for row in tab.handler_latency(args.calls)]
     quality = {}

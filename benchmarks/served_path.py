@@ -62,10 +62,13 @@ def browser_rows(url: str, runs: int) -> list[Latency]:
             for name, seconds in sampler_click_to_final(url, runs).items()]
 
 
-def classroom(url: str, pid: int, seconds: float, students: int = 60) -> dict[str, dict]:
-    """Light calls only, then 10% heavy, on the app; and the minimal app under the light load."""
+def classroom(url: str, pid: int, seconds: float, soak_seconds: float = 0.0, students: int = 60) -> dict[str, dict]:
+    """Light calls only, then 10% heavy, on the app (and, when soak_seconds, a longer 10%-heavy run whose RSS
+    start -> end is the memory check); then the minimal app under the light load."""
     results = {"app, light calls only": run_classroom(url, students, seconds, 0.0, pid).summary(),
                "app, 10% heavy calls": run_classroom(url, students, seconds, 0.1, pid).summary()}
+    if soak_seconds:
+        results["app, 10% heavy calls (memory soak)"] = run_classroom(url, students, soak_seconds, 0.1, pid).summary()
     floor = ServedApp(command=("-m", "benchmarks.minimal_app"))
     try:
         results["minimal Gradio app (the floor)"] = run_classroom(floor.url, students, seconds, 0.0, floor.process.pid,
@@ -75,14 +78,14 @@ def classroom(url: str, pid: int, seconds: float, students: int = 60) -> dict[st
     return results
 
 
-def measure_served(tabs, calls: int, runs: int, classroom_seconds: float) -> dict:
+def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_seconds: float = 0.0) -> dict:
     served = ServedApp()
     try:
         warm_up_s = served.warm_up_seconds()  # before the first call: what a lecturer opening the page gets
         rows = endpoint_rows(served.url, tabs, calls)
         sampler, frames = sampler_rows(served.url, runs)
         rows += sampler + browser_rows(served.url, runs)
-        load = classroom(served.url, served.process.pid, classroom_seconds) if classroom_seconds else {}
+        load = classroom(served.url, served.process.pid, classroom_seconds, soak_seconds) if classroom_seconds else {}
         return {"latency": rows, "frames_per_run": frames, "classroom": load, "cold_start_s": served.cold_start_s,
                 "warm_up_s": warm_up_s, "server_peak_rss_mb": served.peak_rss_mb()}
     finally:

@@ -213,10 +213,12 @@ def seed_path_controls(label_a: str = "Seed of z_a", label_b: str = "Seed of z_b
 # Every long run (a sampler, live training) shares one Gradio concurrency group: at most two at once, taking turns
 # step by step on the compute worker; the rest wait in the queue, which shows their place, up to
 # MAX_WAITING_LONG_RUNS: past that a click is told at once that the server is busy (demos.serving.limit_waiting),
-# since each waiting run adds seconds to the wait of all behind it (60 students with 10% heavy calls: unbounded,
-# a run waited 86 s at the median, 127 s at p95; the benchmark's classroom row shows it bounded).
+# since each waiting run adds seconds to the wait of all behind it. Measured, 60 students with 10% heavy calls on
+# 2 cores, run p50 / p95: unbounded 86 / 127 s; 4 waiting 22 / 28 s; 2 waiting 16 / 20 s (light calls p95 0.4 s
+# in both). Giving runs a share of the worker when light calls wait made them faster but the class's clicks slow
+# (light p50 3.6 s), so light calls keep going first.
 LONG_RUN_QUEUE = {"concurrency_id": "long_run", "concurrency_limit": 2}
-MAX_WAITING_LONG_RUNS = 4
+MAX_WAITING_LONG_RUNS = 2
 FRAME_INTERVAL_S = 0.1  # the shortest stretch of sampler compute between two shown frames
 FRAME_INTERVAL_MAX_S = 0.5  # and the longest (a 1,000-step DDPM run still moves twice a second)
 FRAMES_PER_RUN = 12  # what a run aims to show between those bounds: each frame costs an encode and a fetch
