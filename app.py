@@ -8,8 +8,8 @@ import os
 import gradio as gr
 
 from core.runtime import COMPUTE
-from demos import (autoencoder, clip, diffusion, divergence, gan, latent_diffusion, pix2pix, serving, stylegan, toy_gan,
-                   unpaired, vae)
+from demos import (autoencoder, clip, diffusion, divergence, gan, latent_diffusion, page, pix2pix, serving, stylegan,
+                   toy_gan, unpaired, vae)
 from demos.common import LONG_RUN_QUEUE, MAX_WAITING_LONG_RUNS
 
 TABS = (  # (title, tab id, builder): lecture order; short titles, so that all twelve fit one row on a 1280 px screen
@@ -30,10 +30,6 @@ TABS = (  # (title, tab id, builder): lecture order; short titles, so that all t
 WARM_UP = (("autoencoder", autoencoder.warm_up), ("vae", vae.warm_up), ("gan", gan.warm_up),
            ("stylegan", stylegan.warm_up), ("pix2pix", pix2pix.warm_up), ("unpaired", unpaired.warm_up),
            ("diffusion", diffusion.warm_up), ("clip", clip.warm_up), ("latent_diffusion", latent_diffusion.warm_up))
-CSS = """
-.checkpoint-notice { border-left: 4px solid #d97706; padding-left: 0.75em; }
-#ae-reconstructions img { image-rendering: pixelated; }
-"""
 THEME = gr.themes.Soft()
 QUEUE_SIZE = 256  # requests waiting at once; past it a caller is told the server is busy
 
@@ -42,15 +38,22 @@ def build_app() -> gr.Blocks:
     serving.configure_gradio({LONG_RUN_QUEUE["concurrency_id"]: MAX_WAITING_LONG_RUNS})
     with gr.Blocks(title="Generative models, live", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as app:  # every hour, drop cached outputs older than an hour
-        gr.Markdown("# Generative models, live\nEach tab runs a model trained by this repository's own recipes.")
+        toggle = page.header("Generative models, live", "Each tab runs a model trained by this repository's own recipes.")
         with gr.Tabs():
             for title, tab_id, build in TABS:
                 with gr.Tab(title, id=tab_id) as tab:
                     build(tab)  # the tab, for work that should wait until it is opened
+        page.sync_toggle_on_load(app, toggle)
     # All model work runs on core.runtime.COMPUTE, one job at a time, light calls first; these limits only bound
     # how many requests Gradio hands over at once (long runs share demos.common.LONG_RUN_QUEUE).
     app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     return app
+
+
+def launch_options() -> dict:
+    """What launch() needs besides the address: the theme, the page's CSS and script (demos/page.py)."""
+    return dict(theme=THEME, css=page.CSS, js=page.page_js([tab_id for _, tab_id, _ in TABS]), max_file_size="10mb",
+                share=False, show_error=True)
 
 
 def warm_up() -> None:
@@ -65,8 +68,7 @@ def main() -> None:
     app.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        share=False, max_file_size="10mb", theme=THEME, css=CSS, show_error=True, prevent_thread_lock=True,
-    )
+        prevent_thread_lock=True, **launch_options())
     warm_up()  # after the page is up
     app.block_thread()
 

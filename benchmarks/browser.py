@@ -45,11 +45,12 @@ def click_to_final_image(page, button: str, final_image: str, done_text: str, ti
     return time.perf_counter() - start
 
 
-SAMPLER_RUNS = (  # (name, tab, exact tab name, seed label, button, final image, the status text of the last step)
-    ("Latent diffusion, 4 images, DDIM 50 (the tab's default)", "Latent diffusion", False, "Seed of z_T", "Generate",
-     "#ldm-final img", "step 50 of 50"),
-    ("Diffusion, 8 images, DDIM 50 (the tab's default)", "Diffusion", True, "Seed of x_T", "Denoise from x_T",
-     "#diffusion-final img", "step 50 of 50"),
+SAMPLER_RUNS = (  # (name, tab, exact tab name, inner tab or None, seed label, button, the image that shows the last
+    # step, the status text of the last step)
+    ("Latent diffusion, 4 images, DDIM 50 (the tab's default)", "Latent diffusion", False, None, "Seed of z_T",
+     "Generate", "#ldm-decoded img", "step 50 of 50"),
+    ("Diffusion, 8 images, DDIM 50 (the tab's default)", "Diffusion", True, "Reverse: denoising", "Seed of x_T",
+     "Denoise from x_T", "#diffusion-x-t img", "step 50 of 50"),
 )
 
 
@@ -65,8 +66,10 @@ def sampler_click_to_final(url: str, runs: int = 3) -> dict[str, list[float]]:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(url, wait_until="domcontentloaded")
-        for name, tab, exact, seed_label, button, final_image, done_text in SAMPLER_RUNS:
+        for name, tab, exact, inner, seed_label, button, final_image, done_text in SAMPLER_RUNS:
             open_tab(page, tab, exact=exact)
+            if inner:
+                page.get_by_role("tab", name=inner, exact=True).click()
             seed = page.get_by_label(seed_label)
             times[name] = []
             for run in range(runs + 1):  # the first is a warm-up

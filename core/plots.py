@@ -177,3 +177,21 @@ def schedule_chart(curves: dict[str, list[float]], marker: int, width: int = 520
         draw.text((margin_left + 8, margin_top + 6 + 16 * k), f"{name} = {values[marker - 1]:.3f}", fill=colour,
                   font=font)
     return canvas
+
+
+def named_grid(grid: Image.Image, columns: list[str], rows: list[str] | None = None, cell: tuple[int, int] = (0, 0),
+               font_size: int = 14, header: int = 24, row_width: int = 0) -> Image.Image:
+    """A grid image (core.data.image_grid) with a name over each column and, when given, before each row, on a white
+    margin: what a projected grid needs so that nobody has to guess what a row or a column is.
+    cell: (width, height) of one cell with its gutter, in the grid's pixels."""
+    cell_w, cell_h = cell
+    left = row_width if rows else 0
+    canvas = Image.new("RGB", (left + grid.width, header + grid.height), "white")
+    canvas.paste(grid.convert("RGB"), (left, header))
+    draw = ImageDraw.Draw(canvas)
+    font = _font(font_size)
+    for j, name in enumerate(columns):
+        draw.text((left + j * cell_w + cell_w / 2, header / 2), name, fill="black", font=font, anchor="mm")
+    for i, name in enumerate(rows or []):
+        draw.text((left - 6, header + i * cell_h + cell_h / 2), name, fill="black", font=font, anchor="rm")
+    return canvas

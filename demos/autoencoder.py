@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import gradio as gr
+from gradio.context import Context
 
 from core import autoencoder as ae
 from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, out_of_distribution_examples, signed_to_rgb, to_model_input
 from core.metrics import psnr
 from core.runtime import generator
-from demos.common import (checkpoint_notice, display, friendly_errors, image_input, image_sources, output_gallery,
-                          output_image, sample_image, seed_input, valid_seed)
+from demos.common import (checkpoint_notice, display, friendly_errors, image_input, image_sources, intro,
+                          output_gallery, output_image, sample_image, seed_input, valid_seed)
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
 JPEG_BUDGETS = (64, 256)  # bytes: a 32-number code, and the conv AE's 128-number code, at float16
@@ -17,10 +18,10 @@ NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt and pepper", "salt_and_pepper"
 OUT_OF_DISTRIBUTION_FACTOR = 3.0  # error this many times the test-set average: "not what it was trained on"
 TABLE_HEADERS = ["Method", "Code shape", "Code bytes", "File bytes", "Compression", "MSE", "PSNR (dB)", "MSE / test avg"]
 
-INTRO = """
+INTRO = r"""
 ## Autoencoders: data-specific, lossy compression
-An **encoder** maps an image x to a small code z (the **latent space**); a **decoder** maps z back to x̂; training
-minimises ‖x − x̂‖². Pick an image, upload one or draw one: every bundled model reconstructs it from its code.
+An **encoder** maps an image $x$ to a small code $z$, a **decoder** maps $z$ back to $\hat{x}$; training minimises
+$\lVert x - \hat{x} \rVert^2$. Pick, upload or draw an image: every bundled model reconstructs it from its code.
 
 - **Linear AE**: flatten, 784 → 32 → 784, no activation. **PCA-32**: the best any linear 32-number code can do.
 - **Deep AE**: 784-256-128-32 with ReLU, mirrored. **Conv AE**: Conv-ReLU-MaxPool down to an 8×4×4 code,
@@ -153,7 +154,7 @@ def _when_image(handler, outputs: int):
 
 def build(tab: gr.Tab) -> None:
     ood = out_of_distribution_examples()
-    gr.Markdown(INTRO)
+    intro(INTRO)
     checkpoint_notice(RECONSTRUCTION_MODELS)
     with gr.Row():
         with gr.Column(scale=1, min_width=420):
@@ -184,6 +185,9 @@ def build(tab: gr.Tab) -> None:
     denoise_table = gr.Dataframe(headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR",
                                  elem_id="ae-psnr")
 
+    # The landing tab: every page load picks the first example, whose change listeners below fill both panels.
+    Context.root_block.load(friendly_errors(lambda: sample_image(0)), None, input_image, api_name="ae_open",
+                            api_visibility="private")
     reconstruction_outputs = [outputs_gallery, table, note]
     denoise_inputs = [input_image, noise_type, level, seed]
     denoise_outputs = [noisy_image, denoised_image, plain_image, clean_image, denoise_table]

@@ -12,15 +12,16 @@ from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, load_emoji_sample, load_sample, to_display
 from core.metrics import accuracy
 from core.plots import confusion_heatmap, similarity_heatmap
-from demos.common import checkpoint_notice, example_indices, friendly_errors, image_input, image_sources
-
+from demos.common import (checkpoint_notice, example_indices, friendly_errors, image_input, image_sources, intro,
+                          sample_image)
 MAX_TEXTS = 20
 MAX_TEXT_CHARACTERS = 200
 DEFAULT_TEXTS = "a photo of a sneaker\na photo of a sandal\na photo of an ankle boot\na photo of a bag\na red apple"
 INTRO = """
 ## CLIP: images and texts in one space
-An image encoder f and a text encoder g are trained together so that an image and its caption land close:
-for a batch of N pairs, the N × N matrix of **cosine similarities × exp(t)** should peak on its diagonal
+An image encoder f and a text encoder g are trained together so that an image and its caption land close.
+
+For a batch of N pairs, the N × N matrix of **cosine similarities × exp(t)** should peak on its diagonal
 (a cross-entropy over rows and over columns; exp(t) = 1 / temperature is learned). Comparing an image with
 several texts and taking a softmax over their scores picks the best caption; with one prompt per class,
 "a photo of a {class}", CLIP classifies images it was never trained to classify: **zero-shot**.
@@ -83,9 +84,10 @@ def score(image, texts, read_as="auto"):
     scale = bundle.logit_scale
     probabilities = clip.text_probabilities(similarities, scale)
     label = {text: float(p) for text, p in zip(lines, probabilities)}
-    table = pd.DataFrame({"text": lines, "cosine similarity": similarities.numpy().round(4),
-                          "exp(t) × cosine": (scale * similarities).numpy().round(2),
-                          "probability": probabilities.numpy().round(4)})
+    # float64 before rounding: a float32 0.6529 reaches the page as 0.652899980545044
+    table = pd.DataFrame({"text": lines, "cosine similarity": similarities.double().numpy().round(4),
+                          "exp(t) × cosine": (scale * similarities).double().numpy().round(2),
+                          "probability": probabilities.double().numpy().round(3)})
     kind = "a garment (grey, 28 px, bright on black)" if x.shape[1] == 1 else "a picture (colour, 64 px, on white)"
     note = (f"Read as {kind}. Learned scale exp(t) = **{scale:.1f}**, i.e. temperature τ = {1 / scale:.4f}: "
             f"probabilities are softmax(exp(t) · cosine) over these {len(lines)} texts only.\n\n"
@@ -180,20 +182,21 @@ def emoji_examples(count: int = 12) -> dict[str, Image.Image]:
 
 
 def build(tab: gr.Tab) -> None:
-    gr.Markdown(INTRO)
+    intro(INTRO + "\n\n" + card_summary())
     checkpoint_notice(["clip"])
-    gr.Markdown(card_summary())
-    gr.Markdown("### Which text fits this image?")
     with gr.Row():
         with gr.Column(min_width=420):
-            image = image_input()
+            image = image_input("Which text fits this image?")
             image_sources(image, "clip", extra_examples=emoji_examples(), extra_label="Held-out emoji (colour)")
         with gr.Column(min_width=420):
-            texts = gr.Textbox(value=DEFAULT_TEXTS, lines=6, label=f"Texts, one a line (at most {MAX_TEXTS})")
-            read_as = gr.Radio(list(clip.READ_AS), value="auto", label="Read the image as",
-                               info="auto: colourful images are pictures (like the emoji), grey ones garments")
-            score_button = gr.Button("Score", variant="primary")
-            probabilities = gr.Label(label="softmax over the texts", num_top_classes=MAX_TEXTS)
+            texts = gr.Textbox(value=DEFAULT_TEXTS, lines=4, max_lines=MAX_TEXTS,
+                               label=f"Texts, one a line (at most {MAX_TEXTS})")
+            with gr.Row(equal_height=True):
+                read_as = gr.Radio(list(clip.READ_AS), value="auto", label="Read the image as",
+                                   info="auto: colourful images are pictures (like the emoji), grey ones garments")
+                score_button = gr.Button("Score", variant="primary")
+            probabilities = gr.Label(label="softmax over the texts", num_top_classes=MAX_TEXTS,
+                                     elem_id="clip-probabilities")
             similarities = gr.Dataframe(label="Raw scores", interactive=False)
             note = gr.Markdown()
 
@@ -217,6 +220,8 @@ def build(tab: gr.Tab) -> None:
                  [image, texts, read_as], [probabilities, similarities, note], api_name="clip_refresh",
                  api_visibility="private")
     zero_shot_button.click(zero_shot, template, [zero_shot_text, confusion], api_name="clip_zero_shot")
+    tab.select(friendly_errors(lambda: sample_image(0)), None, image, api_name="clip_open_example",
+               api_visibility="private")  # its change listener scores it
     tab.select(similarity_matrix, None, [matrix, matrix_text], api_name="clip_open", api_visibility="private").then(
         zero_shot, template, [zero_shot_text, confusion], api_name="clip_open_zero_shot", api_visibility="private")
 

@@ -60,6 +60,21 @@ def friendly_errors(handler: Callable[..., T], threads: int | None = None) -> Ca
     return wrapped
 
 
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def intro(text: str, more_label: str = "What this shows") -> gr.Markdown:
+    """A tab's opening text: its heading and first paragraph (a sentence or two) on screen, the rest of `text`
+    in a collapsed accordion, so that the controls and the result share the first screen of a projector.
+    Formulas between $ signs render as LaTeX."""
+    lead, _, details = text.strip().partition("\n\n")
+    shown = gr.Markdown(lead, latex_delimiters=LATEX, elem_classes=["tab-lead"])
+    if details.strip():
+        with gr.Accordion(more_label, open=False, elem_classes=["tab-more"]):
+            gr.Markdown(details, latex_delimiters=LATEX)
+    return shown
+
+
 def missing_checkpoints(names: Iterable[str]) -> list[str]:
     """Checkpoint folders that are absent (cheap: no loading). Corrupt ones surface when first used."""
     return [name for name in names if not (checkpoint_path(name) / "config.json").is_file()]
@@ -87,9 +102,13 @@ def sketchpad(label: str = "Draw: pick the brush in the toolbar, then draw one g
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"))
 
 
-def output_image(label: str, elem_id: str | None = None, height: int = 240) -> gr.Image:
+GRID_HEIGHT = 420  # px: a sample grid's box; 4 rows of samples at about 100 px each (a projector's back row)
+
+
+def output_image(label: str, elem_id: str | None = None, height: int = 240, **options) -> gr.Image:
     # PNG, not Gradio's default WebP: lossy compression smears the crisp upscaled pixels.
-    return gr.Image(label=label, type="pil", format="png", height=height, interactive=False, elem_id=elem_id)
+    return gr.Image(label=label, type="pil", format="png", height=height, interactive=False, elem_id=elem_id,
+                    **options)
 
 
 def output_gallery(label: str, columns: int = 4, elem_id: str | None = None) -> gr.Gallery:

@@ -14,8 +14,8 @@ from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, to_model_input
 from core.plots import schedule_chart
 from core.runtime import generator, in_precision, inference_bf16
-from demos.common import (LONG_RUN_QUEUE, bounded_int, checkpoint_notice, friendly_errors, image_sources, output_image,
-                          replay_stride, sample_image, seed_input, stream_steps, valid_seed)
+from demos.common import (LONG_RUN_QUEUE, bounded_int, checkpoint_notice, friendly_errors, image_sources, intro,
+                          output_image, replay_stride, sample_image, seed_input, stream_steps, valid_seed)
 
 T = diffusion.NUM_TRAIN_STEPS
 STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)
@@ -26,16 +26,22 @@ BACK_STEPS = 50
 # The reverse process's jobs use every core: batches of 28-px convolutions gain from a second thread where the
 # latent model's tiny steps do not (served DDIM 50 x 16: 3.4-3.5 s this way, 4.6-6.6 s with two threads for all).
 SAMPLER_THREADS = os.cpu_count()
-FORWARD_INTRO = f"""
+FORWARD_INTRO = rf"""
 ## Diffusion, forward: destroying an image on purpose
+Each step adds a little Gaussian noise; composed, the steps have a closed form,
+$x_t = \sqrt{{\bar\alpha_t}}\, x_0 + \sqrt{{1 - \bar\alpha_t}}\, \varepsilon$: any $x_t$ in one jump. Slide t.
+
 The lecture's step adds a little Gaussian noise, **x_t = √(1 − α_t) · x_(t−1) + √α_t · ε_t**, with α_t (the step's
 noise variance; β_t in the DDPM paper) rising linearly from {diffusion.ALPHA_START} to {diffusion.ALPHA_END} over
 T = {T} steps. Composing the steps gives the closed form **x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε**, ᾱ_t = ∏(1 − α_s):
 any x_t in one jump. Slide t: left, the closed form; right, t single steps with fresh noise each time — different
 draws of the same distribution N(√ᾱ_t x_0, (1 − ᾱ_t) I).
 """
-REVERSE_INTRO = """
+REVERSE_INTRO = r"""
 ## Diffusion, backward: a U-Net removes the noise
+Sampling starts from pure noise $x_T$; a trained U-Net $\varepsilon_\theta(x_t, t)$ predicts the noise in $x_t$,
+and each step removes some of it.
+
 A U-Net ε_θ(x_t, t) was trained (`python -m core.train ddpm`) with the lecture's loss
 ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²: it predicts the noise in x_t. Sampling starts from pure noise x_T and
 removes the predicted noise step by step. Left: x_t as it is denoised; right: the model's current guess of the clean
@@ -173,6 +179,24 @@ def sample(seed, sampler, steps, n):
                history if final else gr.skip())
 
 
+DEFAULT_RUN = (0, "DDIM", 50, 8)  # seed, sampler, steps, images: the reverse tab's controls as it opens
+
+
+@functools.lru_cache(maxsize=1)
+def _default_run() -> tuple:
+    *_, last = sample.__wrapped__(*DEFAULT_RUN)
+    seed, sampler, steps, n = DEFAULT_RUN
+    status = (f"**The tab's default run** ({sampler} {steps} steps, {n} images, seed {seed}), computed when the "
+              "server started: scrub its steps below, or press **Denoise from x_T** for a run of your own.")
+    return (*last[:2], status, *last[3:])
+
+
+@friendly_errors
+def default_run():
+    """What the reverse process shows as it opens: the default run's last step, and its steps to replay."""
+    return _default_run()
+
+
 def run_length(sampler: str, steps: int) -> int:
     return T if sampler == "DDPM" else steps
 
@@ -217,7 +241,15 @@ def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def build(tab: gr.Tab) -> None:
     checkpoint_notice(["ddpm"])
-    gr.Markdown(FORWARD_INTRO)
+    with gr.Tabs():
+        with gr.Tab("Forward: noising", id="forward"):
+            _build_forward(tab)
+        with gr.Tab("Reverse: denoising", id="reverse") as reverse_tab:
+            _build_reverse(reverse_tab)
+
+
+def _build_forward(tab: gr.Tab) -> None:
+    intro(FORWARD_INTRO)
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             source = gr.Image(label="x_0", type="numpy", image_mode=None, sources=["upload", "clipboard"], height=240,
@@ -251,21 +283,24 @@ def build(tab: gr.Tab) -> None:
     tab.select(forward, inputs, forward_outputs, api_name="diffusion_forward_open", api_visibility="private",
                show_progress="hidden")
 
-    gr.Markdown(REVERSE_INTRO)
-    gr.Markdown(_card_summary())
-    with gr.Row():
+
+def _build_reverse(tab: gr.Tab) -> None:
+    intro(REVERSE_INTRO + "\n\n" + _card_summary())
+    with gr.Row(equal_height=True):
         seed = seed_input("Seed of x_T")
         sampler = gr.Radio(list(SAMPLERS), value="DDIM", label="Sampler")
         steps = gr.Dropdown(list(DDIM_STEPS), value=50, label="DDIM steps (they divide 1,000; DDPM takes all 1,000)")
         n = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
-    with gr.Row():
-        run_button = gr.Button("Denoise from x_T", variant="primary")
-        stop_button = gr.Button("Stop")
+        with gr.Column(min_width=160):
+            run_button = gr.Button("Denoise from x_T", variant="primary")
+            stop_button = gr.Button("Stop", size="sm")
     status = gr.Markdown("Press **Denoise from x_T**.")
     with gr.Row():
-        x_t = output_image("x_t", elem_id="diffusion-x-t")
-        x0_hat = output_image("x̂_0: the model's guess of the clean image")
-        final = output_image("Final samples", elem_id="diffusion-final")
+        x_t = output_image("x_t", elem_id="diffusion-x-t", height=300)
+        x0_hat = output_image("x̂_0: the model's guess of the clean image", height=300)
+    # Steps of the last run, to scrub through once it is done (the last step is the final samples).
+    position = gr.Slider(1, 2, value=1, step=1, label="Replay the run's steps", visible=False)
+    final = output_image("Final samples", elem_id="diffusion-final", visible=False)  # the API's last output
     with gr.Accordion("How the U-Net was trained: the loss ‖ε − ε_θ‖² over training, and by t", open=False):
         curve, by_t = training_curves()
         with gr.Row():
@@ -273,14 +308,16 @@ def build(tab: gr.Tab) -> None:
             gr.LinePlot(by_t, x="t", y="loss", label="Held-out loss by t: small t, little noise to find; "
                                                       "large t, x_t is nearly all noise, so ε is easy to guess")
     history = gr.State([], time_to_live=1800)  # a replay is let go half an hour after the run
-    position = gr.Slider(1, 2, value=1, step=1, label="Replay the run's steps", visible=False)
-    run = run_button.click(sample, [seed, sampler, steps, n], [x_t, x0_hat, status, final, position, history],
-                           api_name="diffusion_sample", **LONG_RUN_QUEUE)
+    outputs = [x_t, x0_hat, status, final, position, history]
+    run = run_button.click(sample, [seed, sampler, steps, n], outputs, api_name="diffusion_sample", **LONG_RUN_QUEUE)
     stop_button.click(None, None, None, cancels=[run], api_name="diffusion_stop", api_visibility="private")
     position.input(replay, [history, position], [x_t, x0_hat, status], api_name="diffusion_replay",
                    api_visibility="private", show_progress="hidden")
+    tab.select(default_run, None, outputs, api_name="diffusion_open_reverse", api_visibility="private")
 
 
 def warm_up() -> None:
     diffusion.load()
+    inference_bf16()
+    _default_run()
     forward(sample_image(0), 250, 0)

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from core import divergence as dv
-from demos.common import friendly_errors
-
+from demos.common import (LATEX, friendly_errors, intro)
 LECTURE_P, LECTURE_Q = "0.36, 0.48, 0.16", "0.333, 0.333, 0.333"
 PRESETS = {
     "The lecture's example": (LECTURE_P, LECTURE_Q),
@@ -16,13 +15,12 @@ PRESETS = {
     "q misses an outcome p has (KL infinite)": ("0.5, 0.3, 0.2", "0.6, 0.4, 0"),
     "Disjoint supports (JS = log 2)": ("0.5, 0.5, 0, 0", "0, 0, 0.5, 0.5"),
 }
-LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
 INTRO = r"""
 ## Background: information, entropy and KL divergence
-All in **nats** (natural log), as in the lecture. Edit p and q (numbers separated by commas) or pick a preset.
-
-$I(x) = -\log p(x)$ · $H_p = -\sum_x p(x)\log p(x)$ · $KL(p\|q) = \sum_x p(x)\log\frac{p(x)}{q(x)} = H(p,q) - H_p$
-· $JS(p,q) = \tfrac12 KL(p\|m) + \tfrac12 KL(q\|m)$, $m = \tfrac{p+q}{2}$
+Edit p and q (numbers separated by commas) or pick a preset; all in **nats** (natural log), as in the lecture.
+$I(x) = -\log p(x)$, $\quad H_p = -\sum_x p(x)\log p(x)$, $\quad KL(p\|q) = \sum_x p(x)\log\frac{p(x)}{q(x)} = H(p,q) - H_p$,
+$\quad JS(p,q) = \tfrac12 KL(p\|m) + \tfrac12 KL(q\|m)$ with $m = \tfrac{p+q}{2}$.
 """
 NON_NEGATIVITY = r"""
 **Why KL ≥ 0** (lecture): with $\ln x \le x - 1$,
@@ -88,7 +86,7 @@ def _explain(c: dv.Comparison) -> str:
 
 def build(tab: gr.Tab) -> None:
     initial = divergence(LECTURE_P, LECTURE_Q)  # pure arithmetic: the tab opens on the lecture's example, computed
-    gr.Markdown(INTRO, latex_delimiters=LATEX)
+    intro(INTRO)
     with gr.Row():
         p_box = gr.Textbox(value=LECTURE_P, label="p(x), one number per outcome")
         q_box = gr.Textbox(value=LECTURE_Q, label="q(x)")

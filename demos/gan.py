@@ -7,16 +7,16 @@ import torch
 from core import gan, latent
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample
-from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice, friendly_errors,
-                          output_image, seed_input, seed_path_controls, valid_seed)
+from core.plots import named_grid
+from demos.common import (GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice,
+                          friendly_errors, intro, output_image, seed_input, seed_path_controls, valid_seed)
 
 HISTOGRAM_SAMPLES = 500  # as many generated images as the bundled sample has real ones
 ALL_CLASSES = "All ten classes"
-GAN_INTRO = """
+GAN_INTRO = r"""
 ## Generative adversarial networks
-G turns noise z ~ N(0, I) into an image; D is a classifier that says *real* or *fake*. They play
-
-**min_G max_D V(D, G) = E_x[log D(x)] + E_z[log(1 − D(G(z)))]**
+G turns noise $z \sim N(0, I)$ into an image; D says *real* or *fake*. They play
+$\min_G \max_D V(D, G) = \mathbb{E}_x[\log D(x)] + \mathbb{E}_z[\log(1 - D(G(z)))]$.
 
 This DCGAN-style pair was trained by `python -m core.train gan` on Fashion-MNIST with the lecture's loop
 (k = 1). D ascends V; G descends the **non-saturating** −log D(G(z)) — the same goal, D(G(z)) = 1, but it still
@@ -24,7 +24,9 @@ has a gradient when D confidently rejects the fakes early on, where log(1 − D(
 """
 CGAN_INTRO = """
 ## Conditional GAN
-"As well as a sample from the noise, a vector indicating the class is provided to both G and D." Here G gets
+"As well as a sample from the noise, a vector indicating the class is provided to both G and D."
+
+Here G gets
 the one-hot class beside z, and D gets it through a projection term, so D judges *a real image of this class*.
 Choose a class and G should draw that class; the evaluation classifier checks whether it did.
 """
@@ -102,19 +104,32 @@ def _class_index(name) -> int | None:
     return FASHION_CLASSES.index(name)
 
 
-@friendly_errors
-def conditional_sample(class_name, seed, n):
-    """A class (or all ten) and a seed -> samples G(z, y): one row per class, n per row."""
+CGAN_SCALE = 4  # 28 px -> 112 px a sample: ten class columns fill a projector's width
+
+
+def conditional_images(class_name, seed, n) -> tuple[torch.Tensor, list[int]]:
+    """A class (or all ten) and a seed -> samples G(z, y), (n, classes, 1, 28, 28): sample i of every class shares
+    z_i, so the classes differ only in y; and the class indices."""
     model = gan.load("cgan")
     n = bounded_int(n, "The number of samples per class", 1, 16)
     chosen = _class_index(class_name)
     classes = list(range(len(FASHION_CLASSES))) if chosen is None else [chosen]
-    y = torch.tensor(classes).repeat_interleave(n)
-    # the same z for every class (column j shares z_j), so rows differ only in y
-    z = latent.noise_from_seed(valid_seed(seed), model.config.latent_dim, n).repeat(len(classes), 1)
+    y = torch.tensor(classes).repeat(n)
+    z = latent.noise_from_seed(valid_seed(seed), model.config.latent_dim, n).repeat_interleave(len(classes), 0)
     with torch.inference_mode():
         images = model.generate(z, y)
-    return image_grid(images, columns=n, scale=3)
+    return images.view(n, len(classes), *images.shape[1:]), classes
+
+
+@friendly_errors
+def conditional_sample(class_name, seed, n):
+    """A class (or all ten) and a seed -> samples G(z, y): one column per class (named), one row per z."""
+    images, classes = conditional_images(class_name, seed, n)
+    n = len(images)
+    grid = image_grid(images.flatten(0, 1), columns=len(classes), scale=CGAN_SCALE)
+    cell = (28 + 1) * CGAN_SCALE
+    return named_grid(grid, [FASHION_CLASSES[c] for c in classes], [f"z_{i + 1}" for i in range(n)],
+                      cell=(cell, cell), row_width=44)
 
 
 def consistency_table() -> pd.DataFrame:
@@ -130,14 +145,13 @@ def consistency_table() -> pd.DataFrame:
 # --- layout ---------------------------------------------------------------------------------------------------
 
 def build(tab: gr.Tab) -> None:
-    gr.Markdown(GAN_INTRO)
+    intro(GAN_INTRO)
     checkpoint_notice(["gan"])
-    gr.Markdown("### Samples: a seed picks z")
-    with gr.Row():
-        seed = seed_input()
+    with gr.Row(equal_height=True):
+        seed = seed_input("Seed (it picks z)")
         count = gr.Slider(1, MAX_GRID_SAMPLES, value=32, step=1, label="Samples")
         sample_button = gr.Button("Sample", variant="primary")
-    samples = output_image("G(z)", elem_id="gan-samples")
+    samples = output_image("G(z)", elem_id="gan-samples", height=GRID_HEIGHT)
 
     gr.Markdown("### Walking between two noise vectors")
     seed_a, seed_b, steps, interpolate_button = seed_path_controls()
@@ -163,17 +177,17 @@ def build(tab: gr.Tab) -> None:
 
 
 def build_conditional(tab: gr.Tab) -> None:
-    gr.Markdown(CGAN_INTRO)
+    intro(CGAN_INTRO)
     checkpoint_notice(["cgan"])
     with gr.Row():
         class_name = gr.Dropdown([ALL_CLASSES, *FASHION_CLASSES], value=ALL_CLASSES, label="Class y")
         seed = seed_input()
-        count = gr.Slider(1, 16, value=8, step=1, label="Samples per class")
+        count = gr.Slider(1, 16, value=4, step=1, label="Samples per class")
         sample_button = gr.Button("Sample", variant="primary")
-    with gr.Row():
-        samples = gr.Image(label="G(z, y): one row per class; each column shares its z", type="pil", format="png",
-                           interactive=False, elem_id="cgan-samples")
-        gr.Dataframe(consistency_table(), label="Measured: share of 1,000 samples the classifier assigns to the "
+    samples = gr.Image(label="G(z, y): one column per class; each row shares its z", type="pil", format="png",
+                       interactive=False, elem_id="cgan-samples", height=GRID_HEIGHT + 60)
+    with gr.Accordion("Measured: does G draw the class it is asked for?", open=False):
+        gr.Dataframe(consistency_table(), label="Share of 1,000 samples the evaluation classifier assigns to the "
                      "requested class", interactive=False)
     tab.select(conditional_sample, [class_name, seed, count], samples, api_name="cgan_open", api_visibility="private")
     sample_button.click(conditional_sample, [class_name, seed, count], samples, api_name="cgan_sample")
@@ -184,4 +198,4 @@ def build_conditional(tab: gr.Tab) -> None:
 def warm_up() -> None:
     """Load both GANs and the classifier, as the two tabs do when they open."""
     sample(0, 32)
-    conditional_sample("All ten classes", 0, 8)
+    conditional_sample("All ten classes", 0, 4)

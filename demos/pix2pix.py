@@ -12,7 +12,7 @@ from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, load_emoji_sample, to_display
 from core.metrics import colourfulness, sharpness, ssim
 from core.plots import decision_background
-from demos.common import (checkpoint_notice, friendly_errors, garment_examples, image_input, output_image,
+from demos.common import (checkpoint_notice, friendly_errors, garment_examples, image_input, intro, output_image,
                           sketchpad)
 
 DATASET_CHOICES = [("Garments (Fashion-MNIST, 28 px, grey)", "fashion"), ("Emoji (Noto Color Emoji, 64 px, colour)", "emoji")]
@@ -25,7 +25,9 @@ COMPARISON_COLUMNS = 8
 INTRO = """
 ## pix2pix: an image as the condition
 A conditional GAN whose condition is a whole image x: here an **edge map**, and the output is the picture y it
-came from (Isola et al. 2017). Pairs are synthesised, as the lecture says: x = Canny edges of a real picture y.
+came from (Isola et al. 2017).
+
+Pairs are synthesised, as the lecture says: x = Canny edges of a real picture y.
 
 - **G** is a U-Net: an encoder down to 1×1 and a decoder back up, with skip connections that carry *where the
   edges are* straight across. **D** is a PatchGAN: it sees the pair (x, y) and says real or fake for each patch.
@@ -176,7 +178,7 @@ def measured_table() -> list[list]:
 
 
 def build(tab: gr.Tab) -> None:
-    gr.Markdown(INTRO)
+    intro(INTRO)
     checkpoint_notice(pix2pix.CHECKPOINTS.values())
     with gr.Row():
         with gr.Column(scale=1):
@@ -233,8 +235,13 @@ def build(tab: gr.Tab) -> None:
                                                  api_name="pix2pix_dataset_compare", api_visibility="private")
     compare_button.click(compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_compare",
                          api_visibility="private")
-    tab.select(compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_open",
-               api_visibility="private")
+    @friendly_errors
+    def first_picture(dataset_value):
+        return translate(picked(held_out_pictures(dataset_value), 0), dataset_value, "picture")
+
+    tab.select(first_picture, dataset, outputs, api_name="pix2pix_open", api_visibility="private").then(
+        compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_open_compare",
+        api_visibility="private")
 
 
 def warm_up() -> None:

@@ -8,13 +8,16 @@ from core import latent, stylegan
 from core.data import FASHION_CLASSES, image_grid
 from core.metrics import classifier_outputs, load_classifier
 from core.plots import CLASS_COLOURS, scatter_codes
-from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice,
-                          friendly_errors, output_image, seed_input, seed_path_controls, valid_seed)
+from demos.common import (GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice,
+                          friendly_errors, intro, output_image, seed_input, seed_path_controls, valid_seed)
 
 SCATTER_SAMPLES = 600
 SCATTER_SIZE = 360
 INTRO = """
 ## StyleGAN: learn where the noise should go
+A **mapping network** f (an 8-layer MLP) turns the Gaussian z into an intermediate code **w = f(z)** that can take
+the data's shape; every layer of the synthesis network is steered by w.
+
 A GAN's input z is a smooth Gaussian; the data may be skewed and fragmented. Forcing one onto the other
 distorts it, so StyleGAN first passes z through a **mapping network** f, an 8-layer MLP, to an intermediate
 code **w = f(z)** that can take the data's shape. The synthesis network starts from a learned constant; every
@@ -119,15 +122,15 @@ def _z_versus_w(seed: int):
 
 
 def build(tab: gr.Tab) -> None:
-    gr.Markdown(INTRO)
+    intro(INTRO)
     checkpoint_notice(["stylegan"])
-    gr.Markdown("### Samples, and truncation in W: w' = w_avg + ψ (w − w_avg)")
-    with gr.Row():
+    with gr.Row(equal_height=True):
         seed = seed_input()
         count = gr.Slider(1, MAX_GRID_SAMPLES, value=32, step=1, label="Samples")
-        psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ (1: none; 0: the average image)")
+        psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ in w' = w_avg + ψ (w − w_avg)",
+                        info="1: none; 0: the average image")
         sample_button = gr.Button("Sample", variant="primary")
-    samples = output_image("G(z) through w'", elem_id="stylegan-samples")
+    samples = output_image("G(z) through w'", elem_id="stylegan-samples", height=GRID_HEIGHT)
 
     gr.Markdown("### Z against W: does the mapping network untangle the classes?")
     with gr.Row():

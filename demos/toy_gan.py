@@ -7,8 +7,8 @@ import pandas as pd
 from core import toy_gan
 from core.data import EmptyImageError, to_grayscale_ink
 from core.plots import toy_gan_frame
-from demos.common import LONG_RUN_QUEUE, bounded_float, bounded_int, friendly_errors, seed_input, sketchpad, valid_seed
-
+from demos.common import (LONG_RUN_QUEUE, bounded_float, bounded_int, friendly_errors, intro, seed_input, sketchpad,
+                          valid_seed)
 FRAME_SIZE = 420
 MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see FRAME_INTERVAL_S)
 FRAME_INTERVAL_S = 0.12  # never let the picture freeze longer than this: at least ~5 frames a second
@@ -17,6 +17,7 @@ INTRO = """
 ## Training a GAN, live
 The lecture's algorithm on 2-D points, trained from scratch on the server while you watch: for each iteration,
 **k steps of D** (ascend log D(x) + log(1 − D(G(z))), G fixed), then **one step of G** (D fixed).
+
 Green dots are real samples, purple circles are G(z) for a fixed batch of z; the background is D's verdict:
 green where it says *real*, purple where it says *fake*, white where it cannot tell (D = 0.5). (With WGAN-GP,
 D is a critic with unbounded scores: the map is centred on its median score, so white means "median", not
@@ -94,6 +95,17 @@ def train_live(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim,
         yield image, _summary(frame, config, rate), pd.DataFrame(history, columns=["step", "loss", "player"])
 
 
+@friendly_errors
+def opening_frame(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed):
+    """What the tab shows as it opens: G and D of the current settings before any training (step 0)."""
+    run = train_live.__wrapped__(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed)
+    try:
+        image, summary, losses = next(run)
+    finally:
+        run.close()
+    return image, summary + "  \nUntrained G and D: press **Train** to watch them play.", losses
+
+
 def apply_preset(name):
     if name not in PRESETS:
         raise gr.Error(f"Unknown preset {name!r}.")
@@ -101,7 +113,7 @@ def apply_preset(name):
 
 
 def build(tab: gr.Tab) -> None:
-    gr.Markdown(INTRO)
+    intro(INTRO)
     first = next(iter(PRESETS.values()))
     with gr.Row():
         with gr.Column(scale=2, min_width=420):
@@ -110,6 +122,9 @@ def build(tab: gr.Tab) -> None:
             summary = gr.Markdown("Press **Train** to start from untrained G and D.")
         with gr.Column(scale=1, min_width=300):
             preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Preset")
+            with gr.Row():
+                train_button = gr.Button("Train", variant="primary")
+                stop_button = gr.Button("Stop")
             distribution = gr.Radio(list(toy_gan.DISTRIBUTIONS), value=first["distribution"], label="Real distribution")
             loss = gr.Radio(list(toy_gan.LOSSES), value=first["loss"], label="Loss",
                             info="minimax: the lecture's log(1 − D(G(z))); non_saturating: −log D(G(z)); "
@@ -124,9 +139,6 @@ def build(tab: gr.Tab) -> None:
                 batch_size = gr.Slider(16, 1024, value=first["batch_size"], step=16, label="Batch size m")
                 latent_dim = gr.Slider(1, 256, value=first["latent_dim"], step=1, label="Size of z")
             seed = seed_input()
-            with gr.Row():
-                train_button = gr.Button("Train", variant="primary")
-                stop_button = gr.Button("Stop")
     with gr.Row():
         losses = gr.LinePlot(x="step", y="loss", color="player", label="Losses per generator step")
         with gr.Accordion("Draw your own distribution (choose 'drawn' above)", open=False):
@@ -139,3 +151,4 @@ def build(tab: gr.Tab) -> None:
     run = train_button.click(train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train",
                              **LONG_RUN_QUEUE)
     stop_button.click(None, None, None, cancels=[run], api_name="toy_gan_stop", api_visibility="private")
+    tab.select(opening_frame, controls, [frame, summary, losses], api_name="toy_gan_open", api_visibility="private")

@@ -10,7 +10,7 @@ from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample, to_display, to_model_input
 from core.metrics import classifier_if_trained, top_classes
 from core.plots import heat_image
-from demos.common import (DISPLAY_SCALE, checkpoint_notice, friendly_errors, garment_examples, image_input,
+from demos.common import (DISPLAY_SCALE, checkpoint_notice, friendly_errors, garment_examples, image_input, intro,
                           output_image, sketchpad)
 
 DOMAIN_U, DOMAIN_V = unpaired.bundled_domains()  # the tab's labels follow the checkpoint it will load
@@ -21,7 +21,9 @@ EXAMPLES_PER_DOMAIN = 8
 INTRO = f"""
 ## Unpaired translation: DualGAN / CycleGAN
 pix2pix needs pairs (x, y). Here there are none: only a pile of **{FASHION_CLASSES[DOMAIN_U]}s** (domain U) and a
-separate pile of **{FASHION_CLASSES[DOMAIN_V]}s** (domain V). In DualGAN's notation, as in the lecture:
+separate pile of **{FASHION_CLASSES[DOMAIN_V]}s** (domain V); a **cycle** back to the input replaces the pairs.
+
+In DualGAN's notation, as in the lecture:
 
 - **G_A**: U → V and **G_B**: V → U (two pix2pix-style U-Nets); **D_A** tells real v from G_A(u), **D_B** real u
   from G_B(v) (two PatchGANs).
@@ -109,7 +111,7 @@ def measured_text() -> str:
 
 
 def build(tab: gr.Tab) -> None:
-    gr.Markdown(INTRO)
+    intro(INTRO)
     checkpoint_notice([unpaired.CHECKPOINT])
     examples = held_out_examples()
     with gr.Row():
@@ -118,8 +120,9 @@ def build(tab: gr.Tab) -> None:
             with gr.Tabs():
                 with gr.Tab("Shoes"):
                     gallery = gr.Gallery([(image, caption) for image, caption, _ in examples],
-                                         label="Held-out shoes: click one (it sets the direction)", columns=4,
-                                         allow_preview=False, format="png", elem_id="unpaired-examples")
+                                         label="Held-out shoes: click one (it sets the direction)", columns=6,
+                                         height=300, allow_preview=False, format="png",
+                                         elem_id="unpaired-examples")
                 with gr.Tab("Upload"):
                     upload = image_input("A shoe")
                     upload_button = gr.Button("Translate", variant="primary")
@@ -156,7 +159,14 @@ def build(tab: gr.Tab) -> None:
                       api_visibility="private").success(translate, [drawing, direction], outputs,
                                                      api_name="unpaired_drawing", api_visibility="private")
     direction.input(retranslate, [source, direction], outputs, api_name="unpaired_direction", api_visibility="private")
-    tab.select(translate_grid, None, grid, api_name="unpaired_open", api_visibility="private")
+    @friendly_errors
+    def first_example():
+        image, _, chosen = examples[0]
+        return (shown(image), chosen, *translate(image, chosen))
+
+    tab.select(first_example, None, [source, direction, *outputs], api_name="unpaired_open",
+               api_visibility="private").then(translate_grid, None, grid, api_name="unpaired_open_grid",
+                                              api_visibility="private")
 
 
 def warm_up() -> None:

@@ -12,8 +12,8 @@ from core.metrics import load_classifier, mse
 from core.plots import CLASS_COLOURS, mark, scatter_codes
 from core.runtime import generator
 from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice, display,
-                          friendly_errors, image_input, image_sources, output_gallery, output_image, sample_image,
-                          seed_input, valid_seed)
+                          friendly_errors, image_input, image_sources, intro, output_gallery, output_image,
+                          sample_image, seed_input, valid_seed)
 
 MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
 MAP_SIZE = 420  # pixels of the latent map
@@ -21,6 +21,7 @@ MANIFOLD_STEPS = 15
 INTRO = """
 ## Variational autoencoders
 The encoder gives a distribution q(z|x) = N(μ, σ²), not a point; a sample z = μ + σ·ε goes to the decoder.
+
 Training maximises the ELBO = reconstruction term − KL(q(z|x) ‖ N(0, I)): the KL term packs the codes around the
 origin so that **z ~ N(0, I) decodes to new images** — the decoder becomes a generative model. Three MLP VAEs
 with the lecture's latent sizes, 2, 5 and 20, trained on Fashion-MNIST.
@@ -262,7 +263,7 @@ def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
 # --- layout -------------------------------------------------------------------------------------------------
 
 def build(tab: gr.Tab) -> None:
-    gr.Markdown(INTRO)
+    intro(INTRO)
     checkpoint_notice([vae.checkpoint_name(d) for d in vae.LATENT_SIZES] + ["classifier"])
 
     gr.Markdown("### Latent size: a higher dimension captures more")
@@ -345,6 +346,8 @@ def build(tab: gr.Tab) -> None:
     input_image.change(lambda image: [gr.skip()] * 2 if image is None else reconstruct(image), input_image,
                        [reconstructions, errors], api_name="vae_refresh", api_visibility="private")
     # Opening the tab fills every panel, so a lecturer lands on a working page rather than empty frames.
+    tab.select(friendly_errors(lambda: sample_image(0)), None, input_image, api_name="vae_open_example",
+               api_visibility="private")  # its change listener reconstructs it
     tab.select(explorer_open, None, [latent_map, manifold, point_text], api_name="vae_explorer",
                api_visibility="private").then(
         sample_each, [seed, count, temperature], sample_grids, api_name="vae_open_samples", api_visibility="private").then(

@@ -46,8 +46,8 @@ def server_url():
 
     app = app_module.build_app()
     port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False,
-               max_file_size="10mb", theme=app_module.THEME, css=app_module.CSS, quiet=True)
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+               **app_module.launch_options())
     yield f"http://127.0.0.1:{port}/"
     app.close()
 

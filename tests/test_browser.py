@@ -159,9 +159,11 @@ def test_clip_tab_scores_an_example(page):
 def test_diffusion_tab_noises_and_denoises(page):
     open_tab(page, "Diffusion", exact=True)
     page.get_by_text("ᾱ_t = ").first.wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Reverse: denoising", exact=True).click()
+    page.get_by_text("The tab's default run").wait_for(timeout=120_000)  # a real run as the reverse process opens
     page.get_by_role("button", name="Denoise from x_T").click()
     page.wait_for_function("() => document.body.innerText.includes('step 50 of 50')", timeout=120_000)
-    page.locator("#diffusion-final img").wait_for(state="visible", timeout=30_000)
+    page.locator("#diffusion-x-t img").wait_for(state="visible", timeout=30_000)
     page.get_by_text("Replay the run's steps").wait_for(timeout=30_000)
     shot(page, "diffusion.png")
 
@@ -170,7 +172,7 @@ def test_latent_diffusion_tab_draws_the_prompt(page):
     open_tab(page, "Latent diffusion")
     page.get_by_role("button", name="Generate").click()
     page.wait_for_function("() => document.body.innerText.includes('step 50 of 50')", timeout=120_000)
-    page.locator("#ldm-final img").wait_for(state="visible", timeout=30_000)
+    page.locator("#ldm-decoded img").wait_for(state="visible", timeout=30_000)
     shot(page, "latent_diffusion.png")
 
 

@@ -111,12 +111,20 @@ def test_the_verdict_follows_the_numbers():
     assert "near 0.5" in near and "100%" in apart and "not reached" in apart
 
 
-def test_conditional_sample_rows_follow_the_classes():
-    everything = np.asarray(tab.conditional_sample(tab.ALL_CLASSES, 0, 4))
-    trousers = np.asarray(tab.conditional_sample("Trouser", 0, 4))
-    row = trousers.shape[0] - 3  # one row of cells, without the bottom gutter
-    assert everything.shape[0] == 10 * row + 3
-    assert np.array_equal(everything[row:2 * row + 3], trousers)  # the second row is the Trouser row, same z
+def test_conditional_samples_share_z_across_the_class_columns():
+    everything, classes = tab.conditional_images(tab.ALL_CLASSES, 0, 4)
+    trousers, only = tab.conditional_images("Trouser", 0, 4)
+    assert everything.shape == (4, 10, 1, 28, 28) and classes == list(range(10)) and only == [1]
+    assert torch.allclose(everything[:, 1], trousers[:, 0], atol=1e-5)  # the Trouser column: same z, same y
+    assert not torch.allclose(everything[:, 0], everything[:, 1], atol=1e-2)  # another class, the same z
+
+
+def test_conditional_grid_names_its_columns_and_rows():
+    grid = tab.conditional_sample(tab.ALL_CLASSES, 0, 4)
+    cell = 29 * tab.CGAN_SCALE
+    assert grid.width > 10 * cell and grid.height > 4 * cell  # the names' margins come on top of the cells
+    header = np.asarray(grid.convert("L"))[:20]
+    assert (header < 128).any()  # dark text on the white header
 
 
 def test_conditional_gan_rejects_classes_out_of_range():

@@ -1,0 +1,95 @@
+"""The page around the tabs: deep links, presenter mode, and the CSS both modes share.
+
+- `?tab=<tab id>` opens that tab (the ids of app.TABS), by clicking its button as a user would, so the tab's own
+  opening event runs; the address follows the open tab, so a lecturer can copy it into a slide.
+- `?presenter=1`, or the "Presenter mode" toggle: text of at least 18 px and larger pictures, for a projector.
+"""
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+PRESENTER_CLASS = "presenter"
+PRESENTER_FONT_PX = 20  # body text in presenter mode (the issue's floor is 18 px)
+
+CSS = f"""
+.checkpoint-notice {{ border-left: 4px solid #d97706; padding-left: 0.75em; }}
+#ae-reconstructions img, .pixelated img {{ image-rendering: pixelated; }}
+.tab-lead p {{ margin-top: 0; }}
+#page-header {{ align-items: center; }}
+#page-title h1 {{ margin: 0 0 0.2em 0; }}
+#page-title p {{ margin: 0; }}
+#presenter-toggle {{ flex: 0 0 auto; width: auto; }}
+/* A picture's label and toolbar on their own line above it, never over it */
+.block:has(> .image-container) {{ display: flex; flex-direction: column; }}
+.block > label.float {{ position: static; flex: none; }}
+.block > .image-container {{ flex: 1 1 0; min-height: 0; }}
+.block > label.float + .image-container > .top-panel {{ top: calc(-1 * var(--size-7, 28px)); }}
+body.{PRESENTER_CLASS} .gradio-container {{
+  --text-xxs: 14px; --text-xs: 16px; --text-sm: 18px; --text-md: {PRESENTER_FONT_PX}px; --text-lg: 22px;
+  --text-xl: 26px; --text-xxl: 30px;
+  --block-label-text-size: 18px; --block-info-text-size: 18px; --block-title-text-size: 20px;
+  --section-header-text-size: 20px; --checkbox-label-text-size: 18px; --input-text-size: {PRESENTER_FONT_PX}px;
+  --button-large-text-size: 22px; --button-medium-text-size: 20px; --button-small-text-size: 18px;
+  --prose-text-size: {PRESENTER_FONT_PX}px; --body-text-size: {PRESENTER_FONT_PX}px;
+  font-size: {PRESENTER_FONT_PX}px;
+}}
+body.{PRESENTER_CLASS} .prose, body.{PRESENTER_CLASS} .prose * {{ font-size: {PRESENTER_FONT_PX}px; }}
+body.{PRESENTER_CLASS} .prose h1 {{ font-size: 32px; }}
+body.{PRESENTER_CLASS} .prose h2 {{ font-size: 28px; }}
+body.{PRESENTER_CLASS} .prose h3 {{ font-size: 24px; }}
+"""
+
+
+def page_js(tab_ids: list[str]) -> str:
+    """The script the page runs once loaded: deep links and presenter mode (see the module's docstring)."""
+    return """
+() => {
+  const TAB_IDS = %s;
+  const PRESENTER = "%s";
+  const setParam = (key, value) => {
+    const url = new URL(window.location.href);
+    if (value === null) url.searchParams.delete(key); else url.searchParams.set(key, value);
+    window.history.replaceState(null, "", url);
+  };
+  window.genmodelsPresenter = (on) => {
+    document.body.classList.toggle(PRESENTER, on);
+    setParam("presenter", on ? "1" : null);
+  };
+  const params = new URLSearchParams(window.location.search);
+  if (params.get("presenter") === "1") document.body.classList.add(PRESENTER);
+  const tabButton = (id) => [...document.querySelectorAll(`button[role="tab"][data-tab-id="${id}"]`)]
+    .find((button) => button.offsetParent !== null);
+  const openTab = (id, tries) => {
+    let button = tabButton(id);
+    if (!button) {
+      const more = [...document.querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === "More tabs"
+        || b.textContent.trim() === "More tabs");
+      if (more && more.offsetParent !== null) { more.click(); button = tabButton(id); }
+    }
+    if (button) { if (button.getAttribute("aria-selected") !== "true") button.click(); return; }
+    if (tries > 0) setTimeout(() => openTab(id, tries - 1), 100);
+  };
+  const wanted = params.get("tab");
+  if (wanted && TAB_IDS.includes(wanted)) openTab(wanted, 100);
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-tab-id]");
+    if (button && TAB_IDS.includes(button.dataset.tabId)) setParam("tab", button.dataset.tabId);
+  });
+}
+""" % (json.dumps(tab_ids), PRESENTER_CLASS)
+
+
+def header(title: str, subtitle: str) -> gr.Checkbox:
+    """The page's title row with the presenter toggle (checked on load when the address says ?presenter=1)."""
+    with gr.Row(elem_id="page-header", equal_height=True):
+        gr.Markdown(f"# {title}\n{subtitle}", elem_id="page-title")
+        toggle = gr.Checkbox(label="Presenter mode", value=False, elem_id="presenter-toggle", container=False,
+                             scale=0, min_width=200)
+    toggle.input(None, toggle, None, js="(on) => { window.genmodelsPresenter(on); return []; }")
+    return toggle
+
+
+def sync_toggle_on_load(app: gr.Blocks, toggle: gr.Checkbox) -> None:
+    app.load(None, None, toggle, js="() => new URLSearchParams(window.location.search).get('presenter') === '1'")

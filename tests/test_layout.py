@@ -1,0 +1,143 @@
+"""The page on a projector (1400x900) and on a phone (390x844), in headless Chromium: every tab opened by its deep
+link shows a real result at once, its main control and main picture on the first screen, no label over a picture;
+presenter mode has large text and samples; on a phone nothing scrolls sideways."""
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.browser import CHROMIUM_FLAGS
+from tests.conftest import require_chromium
+
+PROJECTOR = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+OPEN_TIMEOUT_MS = 90_000  # a first open computes the tab's result; the CI machine may be slow
+# tab id -> (inner tab to click first or None, main button's name or "#element id", main output's element id,
+# samples per row of the main output at the defaults or None)
+MAIN = {
+    "autoencoder": (None, "Reconstruct", "ae-reconstructions", None),
+    "divergence": (None, "Compute", "div-numbers", None),
+    "vae": (None, "Reconstruct", "vae-reconstructions", None),
+    "gan": (None, "Sample", "gan-samples", 8),
+    "toy_gan": (None, "Train", "toy-gan-frame", None),
+    "stylegan": (None, "Sample", "stylegan-samples", 8),
+    "cgan": (None, "Sample", "cgan-samples", 8),
+    "pix2pix": (None, "Translate the drawing", "pix2pix-photo", None),
+    "unpaired": (None, "#unpaired-examples", "unpaired-translated", None),
+    "diffusion": ("Reverse: denoising", "Denoise from x_T", "diffusion-x-t", 4),
+    "clip": (None, "Score", "clip-probabilities", None),
+    "latent_diffusion": (None, "Generate", "ldm-decoded", 4),
+}
+IMAGE_TABS = {"autoencoder", "vae", "gan", "toy_gan", "stylegan", "cgan", "pix2pix", "unpaired", "diffusion",
+              "latent_diffusion"}
+SHOWS_A_PICTURE = """(id) => { const box = document.getElementById(id);
+    const image = box && box.querySelector('img');
+    return image !== null && image.complete && image.naturalWidth > 0; }"""
+# Gradio's label badge sits in a block's top-left corner; it must not cover the block's picture.
+LABEL_OVERLAPS = """() => {
+  const overlaps = [];
+  const visible = (el) => el.offsetParent !== null && el.getBoundingClientRect().width > 0;
+  for (const block of document.querySelectorAll('.block')) {
+    if (!visible(block)) continue;
+    const label = block.querySelector(':scope > label, :scope > .block-label, :scope > div > label[data-testid="block-label"]');
+    const images = [...block.querySelectorAll('img')].filter(visible);
+    if (!label || !visible(label)) continue;
+    const a = label.getBoundingClientRect();
+    for (const image of images) {
+      const b = image.getBoundingClientRect();
+      const x = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (x > 2 && y > 2) overlaps.push((block.id || block.className) + ': ' + label.textContent.trim());
+    }
+  }
+  return overlaps;
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url: str, viewport: dict):
+    page = browser.new_page(viewport=viewport)
+    page.goto(url, wait_until="domcontentloaded")
+    return page
+
+
+def selected_tab(page) -> str | None:
+    return page.evaluate("""() => { const b = [...document.querySelectorAll('button[role="tab"][aria-selected="true"]')]
+        .find((b) => b.dataset.tabId && b.offsetParent !== null); return b ? b.dataset.tabId : null; }""")
+
+
+@pytest.mark.parametrize("tab_id", list(MAIN))
+def test_each_tab_opens_from_its_link_with_its_main_control_and_a_real_result_on_the_first_screen(browser, server_url,
+                                                                                                   tab_id):
+    inner, button, output, _ = MAIN[tab_id]
+    page = open_page(browser, f"{server_url}?tab={tab_id}", PROJECTOR)
+    try:
+        page.wait_for_function(f"() => document.querySelector('button[role=\"tab\"][data-tab-id=\"{tab_id}\"]"
+                               "[aria-selected=\"true\"]') !== null", timeout=30_000)
+        if inner:
+            page.get_by_role("tab", name=inner, exact=True).click()
+        if tab_id in IMAGE_TABS:
+            page.wait_for_function(SHOWS_A_PICTURE, arg=output, timeout=OPEN_TIMEOUT_MS)
+        assert page.evaluate("() => window.scrollY") == 0
+        control = (page.locator(button) if button.startswith("#") else
+                   page.get_by_role("button", name=button, exact=True)).first
+        button_box = control.bounding_box()
+        output_box = page.locator(f"#{output}").bounding_box()
+        assert button_box and button_box["y"] + button_box["height"] <= PROJECTOR["height"], (button, button_box)
+        assert output_box and output_box["y"] + output_box["height"] <= PROJECTOR["height"], (output, output_box)
+        assert page.evaluate(LABEL_OVERLAPS) == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("tab_id", [t for t, main in MAIN.items() if main[3]])
+def test_presenter_mode_has_large_text_and_samples(browser, server_url, tab_id):
+    inner, _, output, per_row = MAIN[tab_id]
+    page = open_page(browser, f"{server_url}?tab={tab_id}&presenter=1", PROJECTOR)
+    try:
+        page.wait_for_function("() => document.body.classList.contains('presenter')", timeout=30_000)
+        if inner:
+            page.get_by_role("tab", name=inner, exact=True).click()
+        page.wait_for_function(SHOWS_A_PICTURE, arg=output, timeout=OPEN_TIMEOUT_MS)
+        font_px = page.evaluate("""() => Math.min(...[...document.querySelectorAll('.tab-lead p')]
+            .filter((p) => p.offsetParent !== null).map((p) => parseFloat(getComputedStyle(p).fontSize)))""")
+        assert font_px >= 18
+        width = page.evaluate(f"() => document.querySelector('#{output} img').getBoundingClientRect().width")
+        assert width / per_row >= 96, f"{width / per_row:.0f} px per sample"
+        assert page.get_by_label("Presenter mode").is_checked()
+    finally:
+        page.close()
+
+
+def test_the_address_follows_the_open_tab_and_presenter_toggle(browser, server_url):
+    page = open_page(browser, server_url, PROJECTOR)
+    try:
+        page.get_by_role("tab", name="StyleGAN", exact=True).click()
+        page.wait_for_function("() => window.location.search.includes('tab=stylegan')", timeout=10_000)
+        page.get_by_label("Presenter mode").check()
+        page.wait_for_function("() => document.body.classList.contains('presenter') && "
+                               "window.location.search.includes('presenter=1')", timeout=10_000)
+        assert selected_tab(page) == "stylegan"
+    finally:
+        page.close()
+
+
+def test_on_a_phone_every_tab_opens_and_nothing_scrolls_sideways(browser, server_url):
+    page = open_page(browser, server_url, PHONE)
+    try:
+        for tab_id in MAIN:
+            page.goto(f"{server_url}?tab={tab_id}", wait_until="domcontentloaded")
+            page.wait_for_function(f"() => document.querySelector('[data-tab-id=\"{tab_id}\"][aria-selected=\"true\"]')"
+                                   " !== null", timeout=30_000)
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], tab_id
+    finally:
+        page.close()
