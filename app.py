@@ -41,7 +41,7 @@ def build_app() -> gr.Blocks:
         toggle = page.header("Generative models, live", "Each tab runs a model trained by this repository's own recipes.")
         with gr.Tabs():
             for title, tab_id, build in TABS:
-                with gr.Tab(title, id=tab_id) as tab:
+                with gr.Tab(title, id=tab_id, elem_id=f"tab-{tab_id}") as tab:
                     build(tab)  # the tab, for work that should wait until it is opened
         page.sync_toggle_on_load(app, toggle)
     # All model work runs on core.runtime.COMPUTE, one job at a time, light calls first; these limits only bound
@@ -52,7 +52,7 @@ def build_app() -> gr.Blocks:
 
 def launch_options() -> dict:
     """What launch() needs besides the address: the theme, the page's CSS and script (demos/page.py)."""
-    return dict(theme=THEME, css=page.CSS, js=page.page_js([tab_id for _, tab_id, _ in TABS]), max_file_size="10mb",
+    return dict(theme=THEME, css=page.CSS, js=page.page_js([(tab_id, title) for title, tab_id, _ in TABS]), max_file_size="10mb",
                 share=False, show_error=True)
 
 

@@ -102,7 +102,8 @@ def sketchpad(label: str = "Draw: pick the brush in the toolbar, then draw one g
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"))
 
 
-GRID_HEIGHT = 420  # px: a sample grid's box; 4 rows of samples at about 100 px each (a projector's back row)
+GRID_HEIGHT = 440  # px: a sample grid's box; 4 rows of samples at about 100 px each (a projector's back row)
+GRID_CLASS = "grid-output"  # sample grids: presenter mode makes their boxes taller (demos/page.py)
 
 
 def output_image(label: str, elem_id: str | None = None, height: int = 240, **options) -> gr.Image:

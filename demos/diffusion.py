@@ -14,8 +14,8 @@ from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, to_model_input
 from core.plots import schedule_chart
 from core.runtime import generator, in_precision, inference_bf16
-from demos.common import (LONG_RUN_QUEUE, bounded_int, checkpoint_notice, friendly_errors, image_sources, intro,
-                          output_image, replay_stride, sample_image, seed_input, stream_steps, valid_seed)
+from demos.common import (GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, friendly_errors, image_sources,
+                          intro, output_image, replay_stride, sample_image, seed_input, stream_steps, valid_seed)
 
 T = diffusion.NUM_TRAIN_STEPS
 STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)
@@ -296,8 +296,9 @@ def _build_reverse(tab: gr.Tab) -> None:
             stop_button = gr.Button("Stop", size="sm")
     status = gr.Markdown("Press **Denoise from x_T**.")
     with gr.Row():
-        x_t = output_image("x_t", elem_id="diffusion-x-t", height=300)
-        x0_hat = output_image("x̂_0: the model's guess of the clean image", height=300)
+        x_t = output_image("x_t", elem_id="diffusion-x-t", height=300, elem_classes=[GRID_CLASS])
+        x0_hat = output_image("x̂_0: the model's guess of the clean image", height=300,
+                              elem_classes=[GRID_CLASS])
     # Steps of the last run, to scrub through once it is done (the last step is the final samples).
     position = gr.Slider(1, 2, value=1, step=1, label="Replay the run's steps", visible=False)
     final = output_image("Final samples", elem_id="diffusion-final", visible=False)  # the API's last output

@@ -8,7 +8,7 @@ from core import gan, latent
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample
 from core.plots import named_grid
-from demos.common import (GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice,
+from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice,
                           friendly_errors, intro, output_image, seed_input, seed_path_controls, valid_seed)
 
 HISTOGRAM_SAMPLES = 500  # as many generated images as the bundled sample has real ones
@@ -151,7 +151,7 @@ def build(tab: gr.Tab) -> None:
         seed = seed_input("Seed (it picks z)")
         count = gr.Slider(1, MAX_GRID_SAMPLES, value=32, step=1, label="Samples")
         sample_button = gr.Button("Sample", variant="primary")
-    samples = output_image("G(z)", elem_id="gan-samples", height=GRID_HEIGHT)
+    samples = output_image("G(z)", elem_id="gan-samples", height=GRID_HEIGHT, elem_classes=[GRID_CLASS])
 
     gr.Markdown("### Walking between two noise vectors")
     seed_a, seed_b, steps, interpolate_button = seed_path_controls()
@@ -185,7 +185,8 @@ def build_conditional(tab: gr.Tab) -> None:
         count = gr.Slider(1, 16, value=4, step=1, label="Samples per class")
         sample_button = gr.Button("Sample", variant="primary")
     samples = gr.Image(label="G(z, y): one column per class; each row shares its z", type="pil", format="png",
-                       interactive=False, elem_id="cgan-samples", height=GRID_HEIGHT + 60)
+                       interactive=False, elem_id="cgan-samples", height=GRID_HEIGHT + 60,
+                       elem_classes=[GRID_CLASS])
     with gr.Accordion("Measured: does G draw the class it is asked for?", open=False):
         gr.Dataframe(consistency_table(), label="Share of 1,000 samples the evaluation classifier assigns to the "
                      "requested class", interactive=False)

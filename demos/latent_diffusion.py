@@ -14,8 +14,8 @@ from core.checkpoints import CheckpointError, read_card
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, unknown_words
 from core.data import image_grid, signed_to_rgb
 from core.runtime import generator, inference_bf16
-from demos.common import (LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors, intro,
-                          output_image, seed_input, stream_steps, valid_seed)
+from demos.common import (GRID_CLASS, LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors,
+                          intro, output_image, seed_input, stream_steps, valid_seed)
 
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
@@ -170,8 +170,10 @@ def build(tab: gr.Tab) -> None:
         with gr.Column(scale=2):
             status = gr.Markdown("Press **Generate**.")
             with gr.Row():
-                decoded = output_image("D(z_t): the latent being denoised, decoded", elem_id="ldm-decoded", height=300)
-                guess = output_image("D(ẑ_0): the model's guess of the final latent, decoded", height=300)
+                decoded = output_image("D(z_t): the latent being denoised, decoded", elem_id="ldm-decoded", height=300,
+                                       elem_classes=[GRID_CLASS])
+                guess = output_image("D(ẑ_0): the model's guess of the final latent, decoded", height=300,
+                                     elem_classes=[GRID_CLASS])
             latent_view = output_image("z_t of the first image: 4 channels of 8x8 (blue −, red +)", height=200)
             final = output_image("Final images", elem_id="ldm-final", visible=False)  # the API's last output
     with gr.Accordion("Pixel space vs latent space: the cost of a step", open=False):

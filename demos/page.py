@@ -36,17 +36,20 @@ body.{PRESENTER_CLASS} .gradio-container {{
   font-size: {PRESENTER_FONT_PX}px;
 }}
 body.{PRESENTER_CLASS} .prose, body.{PRESENTER_CLASS} .prose * {{ font-size: {PRESENTER_FONT_PX}px; }}
+body.{PRESENTER_CLASS} .grid-output {{ height: 600px !important; }}
 body.{PRESENTER_CLASS} .prose h1 {{ font-size: 32px; }}
 body.{PRESENTER_CLASS} .prose h2 {{ font-size: 28px; }}
 body.{PRESENTER_CLASS} .prose h3 {{ font-size: 24px; }}
 """
 
 
-def page_js(tab_ids: list[str]) -> str:
-    """The script the page runs once loaded: deep links and presenter mode (see the module's docstring)."""
+def page_js(tabs: list[tuple[str, str]]) -> str:
+    """The script the page runs once loaded: deep links and presenter mode (see the module's docstring).
+    tabs: (tab id, its title) of the top-level tabs (a narrow tab bar's buttons carry only the title)."""
     return """
 () => {
-  const TAB_IDS = %s;
+  const TABS = %s;
+  const TAB_IDS = Object.keys(TABS);
   const PRESENTER = "%s";
   const setParam = (key, value) => {
     const url = new URL(window.location.href);
@@ -59,26 +62,31 @@ def page_js(tab_ids: list[str]) -> str:
   };
   const params = new URLSearchParams(window.location.search);
   if (params.get("presenter") === "1") document.body.classList.add(PRESENTER);
-  const tabButton = (id) => [...document.querySelectorAll(`button[role="tab"][data-tab-id="${id}"]`)]
-    .find((button) => button.offsetParent !== null);
-  const openTab = (id, tries) => {
-    let button = tabButton(id);
-    if (!button) {
-      const more = [...document.querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === "More tabs"
-        || b.textContent.trim() === "More tabs");
-      if (more && more.offsetParent !== null) { more.click(); button = tabButton(id); }
-    }
+  const tabButton = (id) => [...document.querySelectorAll("button")].find((button) => button.offsetParent !== null
+    && !button.closest(".visually-hidden")  // the copy of the tab bar Gradio measures widths with
+    && (button.dataset.tabId === id || (button.closest(".tab-wrapper, .tabs, [role=tablist], .overflow-dropdown")
+        && !button.closest(".tabitem") && button.textContent.trim() === TABS[id])));
+  // A narrow screen keeps some tabs in the tab bar's "More tabs" menu: open it once, then find the button there.
+  const openTab = (id, tries, menuOpened) => {
+    const button = tabButton(id);
     if (button) { if (button.getAttribute("aria-selected") !== "true") button.click(); return; }
-    if (tries > 0) setTimeout(() => openTab(id, tries - 1), 100);
+    if (!menuOpened) {
+      const more = [...document.querySelectorAll(".overflow-menu button")].find((b) => b.offsetParent !== null);
+      if (more) { more.click(); menuOpened = true; }
+    }
+    if (tries > 0) setTimeout(() => openTab(id, tries - 1, menuOpened), 100);
   };
   const wanted = params.get("tab");
-  if (wanted && TAB_IDS.includes(wanted)) openTab(wanted, 100);
+  if (wanted && TAB_IDS.includes(wanted)) openTab(wanted, 100, false);
   document.addEventListener("click", (event) => {
-    const button = event.target.closest("[data-tab-id]");
-    if (button && TAB_IDS.includes(button.dataset.tabId)) setParam("tab", button.dataset.tabId);
+    const button = event.target.closest("button");
+    if (!button || button.closest(".tabitem")) return;  // a button inside a tab's content
+    const id = TAB_IDS.includes(button.dataset.tabId) ? button.dataset.tabId
+      : TAB_IDS.find((key) => TABS[key] === button.textContent.trim());
+    if (id) setParam("tab", id);
   });
 }
-""" % (json.dumps(tab_ids), PRESENTER_CLASS)
+""" % (json.dumps(dict(tabs)), PRESENTER_CLASS)
 
 
 def header(title: str, subtitle: str) -> gr.Checkbox:

@@ -8,8 +8,9 @@ from core import latent, stylegan
 from core.data import FASHION_CLASSES, image_grid
 from core.metrics import classifier_outputs, load_classifier
 from core.plots import CLASS_COLOURS, scatter_codes
-from demos.common import (GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice,
-                          friendly_errors, intro, output_image, seed_input, seed_path_controls, valid_seed)
+from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int,
+                          checkpoint_notice, friendly_errors, intro, output_image, seed_input, seed_path_controls,
+                          valid_seed)
 
 SCATTER_SAMPLES = 600
 SCATTER_SIZE = 360
@@ -127,10 +128,10 @@ def build(tab: gr.Tab) -> None:
     with gr.Row(equal_height=True):
         seed = seed_input()
         count = gr.Slider(1, MAX_GRID_SAMPLES, value=32, step=1, label="Samples")
-        psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ in w' = w_avg + ψ (w − w_avg)",
-                        info="1: none; 0: the average image")
+        psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ: w' = w_avg + ψ (w − w_avg); 1 none")
         sample_button = gr.Button("Sample", variant="primary")
-    samples = output_image("G(z) through w'", elem_id="stylegan-samples", height=GRID_HEIGHT)
+    samples = output_image("G(z) through w'", elem_id="stylegan-samples", height=GRID_HEIGHT,
+                           elem_classes=[GRID_CLASS])
 
     gr.Markdown("### Z against W: does the mapping network untangle the classes?")
     with gr.Row():

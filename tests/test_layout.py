@@ -53,6 +53,14 @@ LABEL_OVERLAPS = """() => {
 }"""
 
 
+# The picture is drawn with object-fit: contain, so its element's box can be wider than what shows: the drawn scale
+# is the smaller of the two ratios of box to picture.
+RENDERED_SAMPLE_PX = """([id, perRow]) => { const image = document.querySelector('#' + id + ' img');
+    const box = image.getBoundingClientRect();
+    const scale = Math.min(box.width / image.naturalWidth, box.height / image.naturalHeight);
+    return image.naturalWidth * scale / perRow; }"""
+
+
 @pytest.fixture(scope="module")
 def browser():
     executable = require_chromium()
@@ -111,8 +119,8 @@ def test_presenter_mode_has_large_text_and_samples(browser, server_url, tab_id):
         font_px = page.evaluate("""() => Math.min(...[...document.querySelectorAll('.tab-lead p')]
             .filter((p) => p.offsetParent !== null).map((p) => parseFloat(getComputedStyle(p).fontSize)))""")
         assert font_px >= 18
-        width = page.evaluate(f"() => document.querySelector('#{output} img').getBoundingClientRect().width")
-        assert width / per_row >= 96, f"{width / per_row:.0f} px per sample"
+        sample_px = page.evaluate(RENDERED_SAMPLE_PX, [output, per_row])
+        assert sample_px >= 96, f"{sample_px:.0f} px per sample"
         assert page.get_by_label("Presenter mode").is_checked()
     finally:
         page.close()
@@ -136,8 +144,8 @@ def test_on_a_phone_every_tab_opens_and_nothing_scrolls_sideways(browser, server
     try:
         for tab_id in MAIN:
             page.goto(f"{server_url}?tab={tab_id}", wait_until="domcontentloaded")
-            page.wait_for_function(f"() => document.querySelector('[data-tab-id=\"{tab_id}\"][aria-selected=\"true\"]')"
-                                   " !== null", timeout=30_000)
+            page.wait_for_function(f"() => document.getElementById('tab-{tab_id}')?.offsetParent != null",
+                                   timeout=30_000)
             assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], tab_id
     finally:
         page.close()
