@@ -123,11 +123,14 @@ def conditional_images(class_name, seed, n) -> tuple[torch.Tensor, list[int]]:
 
 @friendly_errors
 def conditional_sample(class_name, seed, n):
-    """A class (or all ten) and a seed -> samples G(z, y): one column per class (named), one row per z."""
+    """A class (or all ten) and a seed -> samples G(z, y): one column per class (named), one row per z; for one
+    class, its samples in rows of up to 8."""
     images, classes = conditional_images(class_name, seed, n)
-    n = len(images)
+    n, cell = len(images), (28 + 1) * CGAN_SCALE
+    if len(classes) == 1:  # one class: its samples in rows of up to 8, under the class's name
+        grid = image_grid(images.flatten(0, 1), columns=min(n, 8), scale=CGAN_SCALE)
+        return named_grid(grid, [FASHION_CLASSES[classes[0]]], cell=(grid.width, cell))
     grid = image_grid(images.flatten(0, 1), columns=len(classes), scale=CGAN_SCALE)
-    cell = (28 + 1) * CGAN_SCALE
     return named_grid(grid, [FASHION_CLASSES[c] for c in classes], [f"z_{i + 1}" for i in range(n)],
                       cell=(cell, cell), row_width=44)
 

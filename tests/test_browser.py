@@ -148,7 +148,10 @@ def test_stylegan_and_conditional_tabs_open_filled(page):
 
 def test_clip_tab_scores_an_example(page):
     open_tab(page, "CLIP")
-    page.locator("#clip-matrix img").wait_for(state="visible", timeout=60_000)
+    page.locator("#clip-matrix img").wait_for(state="attached", timeout=60_000)
+    page.locator("#clip-matrix").scroll_into_view_if_needed()  # below the first screen: its <img> loads lazily
+    page.locator("#clip-matrix img").wait_for(state="visible", timeout=30_000)
+    page.mouse.wheel(0, -5000)
     page.locator("#clip-examples button.thumbnail-item").nth(7).click()  # the sneaker
     page.get_by_text("Learned scale exp(t)").wait_for(timeout=30_000)
     page.locator("#clip-confusion").scroll_into_view_if_needed()  # its <img> loads lazily, once on screen
