@@ -9,7 +9,7 @@ from core import unpaired
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample, to_display, to_model_input
 from core.metrics import classifier_if_trained, top_classes
-from core.plots import heat_image
+from core.plots import heat_image, named_grid
 from demos.common import (DISPLAY_SCALE, checkpoint_notice, friendly_errors, garment_examples, image_input, intro,
                           output_image, sketchpad)
 
@@ -90,7 +90,13 @@ def translate_grid():
             x = torch.from_numpy(sample.images[index]).float().div(255).unsqueeze(1)
             translated, cycled = model.cycle(x, direction)
             rows += [x, translated, cycled]
-    return image_grid(torch.cat(rows), columns=EXAMPLES_PER_DOMAIN, scale=4)
+    grid = image_grid(torch.cat(rows), columns=EXAMPLES_PER_DOMAIN, scale=4)
+    u, v = FASHION_CLASSES[DOMAIN_U].lower(), FASHION_CLASSES[DOMAIN_V].lower()
+    names = [f"u: {u}", "G_A(u)", "G_B(G_A(u))", f"v: {v}", "G_B(v)", "G_A(G_B(v))"]
+    return named_grid(grid, [], names, cell=(29 * 4, 29 * 4), header=4, row_width=GRID_ROW_NAMES_PX)
+
+
+GRID_ROW_NAMES_PX = 110  # the grid's margin for its row names
 
 
 def measured_text() -> str:
@@ -139,7 +145,7 @@ def build(tab: gr.Tab) -> None:
             note = gr.Markdown()
     gr.Markdown("### Both directions on held-out shoes")
     with gr.Row():
-        grid = output_image("Rows: sneakers u · G_A(u) · G_B(G_A(u)) · ankle boots v · G_B(v) · G_A(G_B(v))",
+        grid = output_image("Each row named: the held-out inputs, their translations and their cycles back",
                             elem_id="unpaired-grid", height=520)
         gr.Markdown(measured_text())
 

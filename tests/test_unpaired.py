@@ -112,7 +112,7 @@ def test_missing_checkpoint_names_the_command(empty_checkpoints, sample):
 
 def test_the_grid_shows_both_directions_and_their_cycles():
     grid = tab.translate_grid()
-    assert grid.size == (4 * (tab.EXAMPLES_PER_DOMAIN * 29 + 1), 4 * (6 * 29 + 1))
+    assert grid.size == (tab.GRID_ROW_NAMES_PX + 4 * (tab.EXAMPLES_PER_DOMAIN * 29 + 1), 4 + 4 * (6 * 29 + 1))
 
 
 def test_tab_labels_follow_the_bundled_checkpoints_classes(empty_checkpoints):
