@@ -170,9 +170,9 @@ def build(tab: gr.Tab) -> None:
         with gr.Column(scale=2):
             status = gr.Markdown("Press **Generate**.")
             with gr.Row():
-                decoded = output_image("D(z_t): the latent being denoised, decoded", elem_id="ldm-decoded", height=300,
+                decoded = output_image("D(z_t): the noisy latent, decoded", elem_id="ldm-decoded", height=300,
                                        elem_classes=[GRID_CLASS])
-                guess = output_image("D(ẑ_0): the model's guess of the final latent, decoded", height=300,
+                guess = output_image("D(ẑ_0): the model's guess, decoded", height=300,
                                      elem_classes=[GRID_CLASS])
             latent_view = output_image("z_t of the first image: 4 channels of 8x8 (blue −, red +)", height=200)
             final = output_image("Final images", elem_id="ldm-final", visible=False)  # the API's last output

@@ -22,10 +22,8 @@ CSS = f"""
 #page-title p {{ margin: 0; }}
 #presenter-toggle {{ flex: 0 0 auto; width: auto; }}
 /* A picture's label and toolbar on their own line above it, never over it */
-.block:has(> .image-container) {{ display: flex; flex-direction: column; }}
-.block > label.float {{ position: static; flex: none; }}
-.block > .image-container {{ flex: 1 1 auto; min-height: 0; }}
-.block > label.float + .image-container > .top-panel {{ top: calc(-1 * var(--size-7, 28px)); }}
+.block > label.float + div {{ padding-top: 40px; box-sizing: border-box; }}
+.block > label.float + .image-container > .top-panel {{ top: 2px; }}
 body.{PRESENTER_CLASS} .gradio-container {{
   --text-xxs: 14px; --text-xs: 16px; --text-sm: 18px; --text-md: {PRESENTER_FONT_PX}px; --text-lg: 22px;
   --text-xl: 26px; --text-xxl: 30px;

@@ -145,7 +145,7 @@ def build(tab: gr.Tab) -> None:
             note = gr.Markdown()
     gr.Markdown("### Both directions on held-out shoes")
     with gr.Row():
-        grid = output_image("Each row named: the held-out inputs, their translations and their cycles back",
+        grid = output_image("Held-out shoes both ways, and their cycles back",
                             elem_id="unpaired-grid", height=520)
         gr.Markdown(measured_text())
 
