@@ -285,6 +285,17 @@ def stream_steps(steps: Iterable, render: Callable[[Any], tuple], keep_every: in
             mark = time.perf_counter()
 
 
+def opening_run(handler: Callable, args: tuple, status_index: int, status: str) -> Callable[[], tuple]:
+    """What a sampler tab shows as it opens: the streaming `handler`'s run with `args`, computed once (the
+    background warm-up does it) and remembered; its last frame, with `status` in place of output `status_index`."""
+    @functools.lru_cache(maxsize=1)
+    def last_frame() -> tuple:
+        *_, last = handler.__wrapped__(*args)  # the handler itself, already on the worker
+        return (*last[:status_index], status, *last[status_index + 1:])
+
+    return friendly_errors(last_frame)
+
+
 def replay_stride(total_steps: int) -> int:
     """Keep every n-th step so that a replay holds at most MAX_SNAPSHOTS of them."""
     return max(1, -(-total_steps // MAX_SNAPSHOTS))

@@ -15,7 +15,8 @@ from core.data import image_grid, to_model_input
 from core.plots import schedule_chart
 from core.runtime import generator, in_precision, inference_bf16
 from demos.common import (GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, friendly_errors, image_sources,
-                          intro, output_image, replay_stride, sample_image, seed_input, stream_steps, valid_seed)
+                          intro, opening_run, output_image, replay_stride, sample_image, seed_input, stream_steps,
+                          valid_seed)
 
 T = diffusion.NUM_TRAIN_STEPS
 STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)
@@ -182,19 +183,11 @@ def sample(seed, sampler, steps, n):
 DEFAULT_RUN = (0, "DDIM", 50, 8)  # seed, sampler, steps, images: the reverse tab's controls as it opens
 
 
-@functools.lru_cache(maxsize=1)
-def _default_run() -> tuple:
-    *_, last = sample.__wrapped__(*DEFAULT_RUN)
-    seed, sampler, steps, n = DEFAULT_RUN
-    status = (f"**The tab's default run** ({sampler} {steps} steps, {n} images, seed {seed}), computed when the "
-              "server started: scrub its steps below, or press **Denoise from x_T** for a run of your own.")
-    return (*last[:2], status, *last[3:])
-
-
-@friendly_errors
-def default_run():
-    """What the reverse process shows as it opens: the default run's last step, and its steps to replay."""
-    return _default_run()
+default_run = opening_run(  # what the reverse process shows as it opens, with its steps to replay
+    sample, DEFAULT_RUN, 2,
+    f"**The tab's default run** ({DEFAULT_RUN[1]} {DEFAULT_RUN[2]} steps, {DEFAULT_RUN[3]} images, seed "
+    f"{DEFAULT_RUN[0]}), computed when the server started: scrub its steps below, or press **Denoise from x_T** for "
+    "a run of your own.")
 
 
 def run_length(sampler: str, steps: int) -> int:
@@ -320,5 +313,5 @@ def _build_reverse(tab: gr.Tab) -> None:
 def warm_up() -> None:
     diffusion.load()
     inference_bf16()
-    _default_run()
+    default_run()
     forward(sample_image(0), 250, 0)

@@ -1,7 +1,6 @@
 """Tab "Latent diffusion": text -> image as in Stable Diffusion, small: denoise a 4x8x8 latent, decode it."""
 from __future__ import annotations
 
-import functools
 import time
 
 import gradio as gr
@@ -15,7 +14,7 @@ from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, unknown_words
 from core.data import image_grid, signed_to_rgb
 from core.runtime import generator, inference_bf16
 from demos.common import (GRID_CLASS, LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors,
-                          intro, output_image, seed_input, stream_steps, valid_seed)
+                          intro, opening_run, output_image, seed_input, stream_steps, valid_seed)
 
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
@@ -136,19 +135,10 @@ def measure_costs() -> pd.DataFrame:
 DEFAULT_RUN = (PROMPTS[9], latent_diffusion.DEFAULT_GUIDANCE, 50, 0, 4)  # prompt, w, steps, seed, images
 
 
-@functools.lru_cache(maxsize=1)
-def _default_run() -> tuple:
-    *_, last = text_to_image.__wrapped__(*DEFAULT_RUN)
-    prompt, guidance, steps, seed, n = DEFAULT_RUN
-    status = (f"**The tab's default run** (\"{prompt}\", w = {guidance:g}, DDIM {steps} steps, seed {seed}), "
-              "computed when the server started: press **Generate** for a run of your own.")
-    return (*last[:3], status, *last[4:])
-
-
-@friendly_errors
-def default_run():
-    """What the tab shows as it opens: the default prompt's run, computed once."""
-    return _default_run()
+default_run = opening_run(  # what the tab shows as it opens
+    text_to_image, DEFAULT_RUN, 3,
+    f"**The tab's default run** (\"{DEFAULT_RUN[0]}\", w = {DEFAULT_RUN[1]:g}, DDIM {DEFAULT_RUN[2]} steps, seed "
+    f"{DEFAULT_RUN[3]}), computed when the server started: press **Generate** for a run of your own.")
 
 
 def build(tab: gr.Tab) -> None:
@@ -190,4 +180,4 @@ def warm_up() -> None:
     """Load the autoencoder, the denoiser and the text encoder (diffusers' classes are imported here, on one
     thread: its lazy imports fail when two threads import at once)."""
     latent_diffusion.load()
-    _default_run()
+    default_run()
