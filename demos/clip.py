@@ -195,11 +195,11 @@ def build(tab: gr.Tab) -> None:
             texts = gr.Textbox(value=DEFAULT_TEXTS, lines=4, max_lines=MAX_TEXTS,
                                label=f"Texts, one a line (at most {MAX_TEXTS})")
             with gr.Row(equal_height=True):
-                read_as = gr.Radio(list(clip.READ_AS), value="auto", label="Read the image as",
-                                   info="auto: colourful images are pictures (like the emoji), grey ones garments")
+                read_as = gr.Dropdown(list(clip.READ_AS), value="auto",
+                                      label="Read the image as (auto: colour is a picture, grey a garment)")
                 score_button = gr.Button("Score", variant="primary")
-            probabilities = gr.Label(label="softmax over the texts", num_top_classes=MAX_TEXTS,
-                                     elem_id="clip-probabilities")
+            probabilities = gr.Label(label="softmax over the texts", num_top_classes=MAX_TEXTS, show_heading=False,
+                                     elem_id="clip-probabilities")  # no heading: the bars stay on the first screen
             similarities = gr.Dataframe(label="Raw scores", interactive=False)
             note = gr.Markdown()
 

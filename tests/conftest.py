@@ -50,6 +50,11 @@ def server_url():
                **app_module.launch_options())
     yield f"http://127.0.0.1:{port}/"
     app.close()
+    from core.runtime import COMPUTE
+
+    # Let the work the pages left queued finish (a tab opened last may still be computing): a torch op still
+    # running on the worker while the interpreter exits aborts the process ("terminate called ...").
+    COMPUTE.run(lambda: None, COMPUTE.BACKGROUND)
 
 
 def require_chromium():

@@ -29,6 +29,7 @@ MAIN = {
 }
 IMAGE_TABS = {"autoencoder", "vae", "gan", "toy_gan", "stylegan", "cgan", "pix2pix", "unpaired", "diffusion",
               "latent_diffusion"}
+SHOWS_TEXT = {"clip": "%", "divergence": "KL"}  # the text tabs' main output, once filled
 SHOWS_A_PICTURE = """(id) => { const box = document.getElementById(id);
     const image = box && box.querySelector('img');
     return image !== null && image.complete && image.naturalWidth > 0; }"""
@@ -95,6 +96,9 @@ def test_each_tab_opens_from_its_link_with_its_main_control_and_a_real_result_on
             page.get_by_role("tab", name=inner, exact=True).click()
         if tab_id in IMAGE_TABS:
             page.wait_for_function(SHOWS_A_PICTURE, arg=output, timeout=OPEN_TIMEOUT_MS)
+        elif tab_id in SHOWS_TEXT:  # a result that grows its box when it arrives: measure it once there
+            page.wait_for_function(f"() => document.getElementById('{output}')?.innerText.includes('{SHOWS_TEXT[tab_id]}')",
+                                   timeout=OPEN_TIMEOUT_MS)
         assert page.evaluate("() => window.scrollY") == 0
         control = (page.locator(button) if button.startswith("#") else
                    page.get_by_role("button", name=button, exact=True)).first
