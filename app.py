@@ -38,12 +38,11 @@ def build_app() -> gr.Blocks:
     serving.configure_gradio({LONG_RUN_QUEUE["concurrency_id"]: MAX_WAITING_LONG_RUNS})
     with gr.Blocks(title="Generative models, live", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as app:  # every hour, drop cached outputs older than an hour
-        toggle = page.header("Generative models, live", "Each tab runs a model trained by this repository's own recipes.")
+        page.header("Generative models, live", "Each tab runs a model trained by this repository's own recipes.")
         with gr.Tabs():
             for title, tab_id, build in TABS:
                 with gr.Tab(title, id=tab_id, elem_id=f"tab-{tab_id}") as tab:
                     build(tab)  # the tab, for work that should wait until it is opened
-        page.sync_toggle_on_load(app, toggle)
     # All model work runs on core.runtime.COMPUTE, one job at a time, light calls first; these limits only bound
     # how many requests Gradio hands over at once (long runs share demos.common.LONG_RUN_QUEUE).
     app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
@@ -52,8 +51,8 @@ def build_app() -> gr.Blocks:
 
 def launch_options() -> dict:
     """What launch() needs besides the address: the theme, the page's CSS and script (demos/page.py)."""
-    return dict(theme=THEME, css=page.CSS, js=page.page_js([(tab_id, title) for title, tab_id, _ in TABS]), max_file_size="10mb",
-                share=False, show_error=True)
+    return dict(theme=THEME, css=page.CSS, js=page.page_js([(tab_id, title) for title, tab_id, _ in TABS]),
+                max_file_size="10mb", share=False, show_error=True)
 
 
 def warm_up() -> None:

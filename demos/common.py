@@ -70,7 +70,7 @@ def intro(text: str, more_label: str = "What this shows") -> gr.Markdown:
     lead, _, details = text.strip().partition("\n\n")
     shown = gr.Markdown(lead, latex_delimiters=LATEX, elem_classes=["tab-lead"])
     if details.strip():
-        with gr.Accordion(more_label, open=False, elem_classes=["tab-more"]):
+        with gr.Accordion(more_label, open=False):
             gr.Markdown(details, latex_delimiters=LATEX)
     return shown
 
@@ -103,7 +103,7 @@ def sketchpad(label: str = "Draw: pick the brush in the toolbar, then draw one g
 
 
 GRID_HEIGHT = 440  # px: a sample grid's box; 4 rows of samples at about 100 px each (a projector's back row)
-GRID_CLASS = "grid-output"  # sample grids: presenter mode makes their boxes taller (demos/page.py)
+GRID_CLASS = "grid-output"  # sample grids: presenter mode makes their boxes taller (demos/page.py's CSS)
 
 
 def output_image(label: str, elem_id: str | None = None, height: int = 240, **options) -> gr.Image:

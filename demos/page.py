@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 
 import gradio as gr
+from gradio.context import Context
+
+from demos.common import GRID_CLASS
 
 PRESENTER_CLASS = "presenter"
 PRESENTER_FONT_PX = 20  # body text in presenter mode (the issue's floor is 18 px)
 
 CSS = f"""
 .checkpoint-notice {{ border-left: 4px solid #d97706; padding-left: 0.75em; }}
-#ae-reconstructions img, .pixelated img {{ image-rendering: pixelated; }}
+#ae-reconstructions img {{ image-rendering: pixelated; }}
 .tab-lead p {{ margin-top: 0; }}
 #page-header {{ align-items: center; }}
 #page-title h1 {{ margin: 0 0 0.2em 0; }}
@@ -34,7 +37,7 @@ body.{PRESENTER_CLASS} .gradio-container {{
   font-size: {PRESENTER_FONT_PX}px;
 }}
 body.{PRESENTER_CLASS} .prose, body.{PRESENTER_CLASS} .prose * {{ font-size: {PRESENTER_FONT_PX}px; }}
-body.{PRESENTER_CLASS} .grid-output {{ height: 600px !important; }}
+body.{PRESENTER_CLASS} .{GRID_CLASS} {{ height: 600px !important; }}
 body.{PRESENTER_CLASS} .prose h1 {{ font-size: 32px; }}
 body.{PRESENTER_CLASS} .prose h2 {{ font-size: 28px; }}
 body.{PRESENTER_CLASS} .prose h3 {{ font-size: 24px; }}
@@ -94,8 +97,6 @@ def header(title: str, subtitle: str) -> gr.Checkbox:
         toggle = gr.Checkbox(label="Presenter mode", value=False, elem_id="presenter-toggle", container=False,
                              scale=0, min_width=200)
     toggle.input(None, toggle, None, js="(on) => { window.genmodelsPresenter(on); return []; }")
+    Context.root_block.load(None, None, toggle,
+                            js="() => new URLSearchParams(window.location.search).get('presenter') === '1'")
     return toggle
-
-
-def sync_toggle_on_load(app: gr.Blocks, toggle: gr.Checkbox) -> None:
-    app.load(None, None, toggle, js="() => new URLSearchParams(window.location.search).get('presenter') === '1'")
