@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.browser import chromium, sampler_click_to_final
+from benchmarks.browser import chromium, first_open_seconds, sampler_click_to_final
 from benchmarks.classroom import minimal_app_calls, run_classroom
 from benchmarks.served import SyncSession
 from benchmarks.timing import Latency, ServedApp
@@ -20,6 +20,7 @@ HTTP_SAMPLER_RUNS = {  # (api_name, arguments, target p95 ms): the issue's singl
     "diffusion_sample, 16 images, DDIM 50": ("diffusion_sample", [0, "DDIM", 50, 16], 3500.0),
 }
 BROWSER_TARGET_S = {"Latent diffusion, 4 images, DDIM 50 (the tab's default)": 2.0}
+FIRST_OPEN_TARGET_MS = 1000.0  # a tab's first open, from the click (the landing tab: from the page being drawn)
 
 
 def endpoint_rows(url: str, tabs, calls: int) -> list[Latency]:
@@ -62,6 +63,25 @@ def browser_rows(url: str, runs: int) -> list[Latency]:
             for name, seconds in sampler_click_to_final(url, runs).items()]
 
 
+def first_open_rows(url: str) -> list[Latency]:
+    """Each tab opened for the first time in a fresh page, in Chromium: click -> its main output on screen."""
+    if chromium() is None:
+        return []
+    import app
+
+    titles = {tab_id: title for title, tab_id, _ in app.TABS}
+    rows = []
+    for tab_id, seconds in first_open_seconds(url, titles).items():
+        if tab_id == "page":
+            rows.append(Latency.from_times("The page: address entered -> tab bar drawn (Chromium)",
+                                           [1000 * s for s in seconds], None))
+        else:
+            rows.append(Latency.from_times(f"First open of {titles[tab_id]}: click -> its result (Chromium"
+                                           f"{'; from the page drawn' if tab_id == next(iter(titles)) else ''})",
+                                           [1000 * s for s in seconds], FIRST_OPEN_TARGET_MS))
+    return rows
+
+
 def classroom(url: str, pid: int, seconds: float, soak_seconds: float = 0.0, students: int = 60) -> dict[str, dict]:
     """Light calls only, then 10% heavy, on the app (and, when soak_seconds, a longer 10%-heavy run whose RSS
     start -> end is the memory check); then the minimal app under the light load."""
@@ -84,7 +104,7 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
         warm_up_s = served.warm_up_seconds()  # before the first call: what a lecturer opening the page gets
         rows = endpoint_rows(served.url, tabs, calls)
         sampler, frames = sampler_rows(served.url, runs)
-        rows += sampler + browser_rows(served.url, runs)
+        rows += sampler + browser_rows(served.url, runs) + first_open_rows(served.url)
         load = classroom(served.url, served.process.pid, classroom_seconds, soak_seconds) if classroom_seconds else {}
         return {"latency": rows, "frames_per_run": frames, "classroom": load, "cold_start_s": served.cold_start_s,
                 "warm_up_s": warm_up_s, "server_peak_rss_mb": served.peak_rss_mb()}

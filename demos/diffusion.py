@@ -287,7 +287,7 @@ def _build_reverse(tab: gr.Tab) -> None:
         with gr.Column(min_width=160):
             run_button = gr.Button("Denoise from x_T", variant="primary")
             stop_button = gr.Button("Stop", size="sm")
-    status = gr.Markdown("Press **Denoise from x_T**.")
+    status = gr.Markdown("Press **Denoise from x_T**.", elem_id="diffusion-status")
     with gr.Row():
         x_t = output_image("x_t", elem_id="diffusion-x-t", height=300, elem_classes=[GRID_CLASS])
         x0_hat = output_image("x̂_0: the model's guess of the clean image", height=300,

@@ -8,6 +8,12 @@ Two per-request costs of Gradio 6 that a minimal app does not show, both found b
 - After every event the queue rebuilds a pandas summary of the last 10,000 events for its monitoring page (off
   here): a cost that grows with the number of calls served. It is computed once per million events instead.
 
+One race: Gradio names a cached output picture by the hash of its bytes and writes it in place, truncating first;
+when two sessions get the same picture (every student opening the landing tab gets its default result), one
+session's browser can fetch the file while another rewrites it, and the server fails the fetch ("Too little data for
+declared Content-Length"): the picture never shows. Seen in the benchmark's first-open runs. Here a cached picture
+is written once, whole (a temporary file, then renamed), and an existing one is reused.
+
 And one limit of its queue: a bound on the whole queue only. Sixty students on two cores ask for more sampler runs
 than the machine can do (each is seconds of compute); unbounded, a run waited two minutes behind the others. So a
 concurrency group can have its own bound on waiting requests: past it a request is turned away at once, and the page
@@ -18,8 +24,10 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterable
 
 from core.runtime import keep_freed_memory
@@ -37,6 +45,7 @@ def configure_gradio(waiting_limits: dict[str, int] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY_N_EVENTS))
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", str(ANALYTICS_EVENTS_KEPT))
     lighten_sessions()
+    write_cached_pictures_once()
     limit_waiting(waiting_limits or {})
     keep_freed_memory()
 
@@ -76,6 +85,29 @@ def limit_waiting(limits: dict[str, int]) -> None:
 
     queueing.Queue.push = push
     queueing.Queue._waiting_limits = True
+
+
+def write_cached_pictures_once() -> None:
+    """Gradio's save_pil_to_cache, but a picture's file is written whole and never rewritten (see the module's
+    docstring): same bytes, same name, so an existing file is the same picture."""
+    from gradio import processing_utils
+
+    if getattr(processing_utils, "_cached_once", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = processing_utils.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+        path = (folder / f"{name}.{format}").resolve()
+        if not path.is_file():
+            folder.mkdir(exist_ok=True, parents=True)
+            with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as part:
+                part.write(data)
+            os.replace(part.name, path)
+        return str(path)
+
+    processing_utils.save_pil_to_cache = save_pil_to_cache
+    processing_utils._cached_once = True
 
 
 def lighten_sessions() -> None:

@@ -332,12 +332,12 @@ def build(tab: gr.Tab) -> None:
         verdict = gr.Label(label="The classifier on the result", num_top_classes=3)
         hope = gr.Markdown(arithmetic_preset(next(iter(ARITHMETIC_PRESETS)))[3])
 
-    gr.Markdown("### Training: the reconstruction and KL terms compete")
-    reconstruction_curve, kl_curve = training_curves()
-    with gr.Row():
-        gr.LinePlot(reconstruction_curve, x="epoch", y="reconstruction (nats)", color="model",
-                    label="Test reconstruction term per epoch")
-        gr.LinePlot(kl_curve, x="epoch", y="KL (nats)", color="model", label="Test KL term per epoch")
+    with gr.Accordion("Training: the reconstruction and KL terms compete", open=False):
+        reconstruction_curve, kl_curve = training_curves()
+        with gr.Row():
+            gr.LinePlot(reconstruction_curve, x="epoch", y="reconstruction (nats)", color="model",
+                        label="Test reconstruction term per epoch")
+            gr.LinePlot(kl_curve, x="epoch", y="KL (nats)", color="model", label="Test KL term per epoch")
     gr.Dataframe(model_summary(), label="Full test set after training (cards). A dimension is in use when its code "
                  "μⱼ varies over the data (variance > 0.01); the KL term holds the others at the prior.",
                  interactive=False)

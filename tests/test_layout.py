@@ -5,34 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.browser import CHROMIUM_FLAGS
+from benchmarks.browser import CHROMIUM_FLAGS, MAIN, wait_for_main_output
 from tests.conftest import require_chromium
 
 PROJECTOR = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
 OPEN_TIMEOUT_MS = 90_000  # a first open computes the tab's result; the CI machine may be slow
-# tab id -> (inner tab to click first or None, main button's name or "#element id", main output's element id,
-# samples per row of the main output at the defaults or None)
-MAIN = {
-    "autoencoder": (None, "Reconstruct", "ae-reconstructions", None),
-    "divergence": (None, "Compute", "div-numbers", None),
-    "vae": (None, "Reconstruct", "vae-reconstructions", None),
-    "gan": (None, "Sample", "gan-samples", 8),
-    "toy_gan": (None, "Train", "toy-gan-frame", None),
-    "stylegan": (None, "Sample", "stylegan-samples", 8),
-    "cgan": (None, "Sample", "cgan-samples", 8),
-    "pix2pix": (None, "Translate the drawing", "pix2pix-photo", None),
-    "unpaired": (None, "#unpaired-examples", "unpaired-translated", None),
-    "diffusion": ("Reverse: denoising", "Denoise from x_T", "diffusion-x-t", 4),
-    "clip": (None, "Score", "clip-probabilities", None),
-    "latent_diffusion": (None, "Generate", "ldm-decoded", 4),
-}
-IMAGE_TABS = {"autoencoder", "vae", "gan", "toy_gan", "stylegan", "cgan", "pix2pix", "unpaired", "diffusion",
-              "latent_diffusion"}
-SHOWS_TEXT = {"clip": "%", "divergence": "KL"}  # the text tabs' main output, once filled
-SHOWS_A_PICTURE = """(id) => { const box = document.getElementById(id);
-    const image = box && box.querySelector('img');
-    return image !== null && image.complete && image.naturalWidth > 0; }"""
 # Gradio's label badge sits in a block's top-left corner; it must not cover the block's picture.
 LABEL_OVERLAPS = """() => {
   const overlaps = [];
@@ -94,11 +72,7 @@ def test_each_tab_opens_from_its_link_with_its_main_control_and_a_real_result_on
                                "[aria-selected=\"true\"]') !== null", timeout=30_000)
         if inner:
             page.get_by_role("tab", name=inner, exact=True).click()
-        if tab_id in IMAGE_TABS:
-            page.wait_for_function(SHOWS_A_PICTURE, arg=output, timeout=OPEN_TIMEOUT_MS)
-        elif tab_id in SHOWS_TEXT:  # a result that grows its box when it arrives: measure it once there
-            page.wait_for_function(f"() => document.getElementById('{output}')?.innerText.includes('{SHOWS_TEXT[tab_id]}')",
-                                   timeout=OPEN_TIMEOUT_MS)
+        wait_for_main_output(page, tab_id, OPEN_TIMEOUT_MS)  # a text result grows its box: measure it once there
         assert page.evaluate("() => window.scrollY") == 0
         control = (page.locator(button) if button.startswith("#") else
                    page.get_by_role("button", name=button, exact=True)).first
@@ -119,7 +93,7 @@ def test_presenter_mode_has_large_text_and_samples(browser, server_url, tab_id):
         page.wait_for_function("() => document.body.classList.contains('presenter')", timeout=30_000)
         if inner:
             page.get_by_role("tab", name=inner, exact=True).click()
-        page.wait_for_function(SHOWS_A_PICTURE, arg=output, timeout=OPEN_TIMEOUT_MS)
+        wait_for_main_output(page, tab_id, OPEN_TIMEOUT_MS)
         font_px = page.evaluate("""() => Math.min(...[...document.querySelectorAll('.tab-lead p')]
             .filter((p) => p.offsetParent !== null).map((p) => parseFloat(getComputedStyle(p).fontSize)))""")
         assert font_px >= 18

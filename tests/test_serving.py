@@ -3,10 +3,12 @@ settings, lazy session configs, the background warm-up and bounded per-session s
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 import time
 from dataclasses import dataclass
 
 import gradio as gr
+import numpy as np
 import pytest
 import torch
 
@@ -113,6 +115,23 @@ def test_new_sessions_do_not_copy_every_blocks_config(monkeypatch):
     monkeypatch.setattr(BlocksConfig, "config_for_block", staticmethod(lambda *a, **k: calls.append(1) or original(*a, **k)))
     session = state_holder.SessionState(blocks)
     assert calls == [] and session.config_values == {}
+
+
+def test_a_cached_picture_is_written_whole_once_and_never_rewritten_under_a_reader(tmp_path):
+    from gradio import processing_utils
+    from PIL import Image
+
+    serving.write_cached_pictures_once()
+    picture = Image.fromarray(np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3))
+    first = Path(processing_utils.save_pil_to_cache(picture, str(tmp_path), format="png"))
+    before = first.stat()
+    with first.open("rb") as reader:  # a browser fetching it while a second session gets the same picture
+        again = processing_utils.save_pil_to_cache(picture, str(tmp_path), format="png")
+        data = reader.read()
+    assert again == str(first)
+    assert (first.stat().st_ino, first.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert Image.open(first).tobytes() == picture.tobytes() and len(data) == before.st_size
+    assert [p.name for p in first.parent.iterdir()] == ["image.png"]  # no temporary file left behind
 
 
 def test_warm_up_runs_every_task_in_order_past_a_failure(caplog):
