@@ -1,12 +1,14 @@
-"""fp32 vs bf16 autocast for the samplers' networks: what it costs in sample quality and gains in speed.
+"""fp32 vs bf16 autocast for the samplers' networks and the GANs' generators: what it costs in sample quality and
+gains in speed.
 
     python -m benchmarks.precision [--samples 600] [--per-class 50] [--speed-only]   # 10 minutes on 2 cores
 
 Quality: the pixel DDPM's DDIM-50 samples and latent diffusion's "a photo of a {class}" samples at w = 4, each drawn
 from the same seeds in fp32 and in bf16: FD vs the Fashion-MNIST test set (evaluation-classifier features), the
 latent model's class consistency, the mean absolute pixel difference between the paired images, and as the yardstick
-the FD between two fp32 sample sets from different seeds (how much FD moves by chance alone). Speed: one network call
-at each tab's default batch, on one thread and on all. Writes benchmarks/precision.json.
+the FD between two fp32 sample sets from different seeds (how much FD moves by chance alone). The same for the DCGAN's
+and the StyleGAN's samples (psi 1), whose 16-image grids are the light calls a class makes most. Speed: one network
+call at each tab's default batch, on one thread and on all. Writes benchmarks/precision.json.
 """
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from core import diffusion, latent_diffusion
+from core import diffusion, gan, latent, latent_diffusion, stylegan
 from core.metrics import classifier_outputs, frechet_distance, load_classifier
-from core.runtime import bf16_is_faster_on_cpu, generator, in_precision
+from core.runtime import autocast, bf16_is_faster_on_cpu, generator, in_precision
 from core.train.common import fashion_mnist
 from core.train.diffusion import sample_images
 from core.train.latent_diffusion import evaluate_denoiser
@@ -28,6 +30,7 @@ from core.train.latent_diffusion import evaluate_denoiser
 OUT = Path(__file__).resolve().parent / "precision.json"
 STEPS = 50
 SEED, OTHER_SEED = 0, 1
+GAN_SAMPLES = 2000  # per precision: a GAN draws them in seconds
 
 
 def _call_ms(call, x: torch.Tensor, threads: int, repeats: int = 10) -> float:
@@ -55,8 +58,45 @@ def speed() -> dict:
         for n in threads:
             rows[f"{name}, {n} thread(s)"] = {"fp32_ms": _call_ms(make(False), x, n),
                                                "bf16_ms": _call_ms(make(True), x, n)}
+    for name, draw in _generators().items():
+        z = latent.noise_from_seed(SEED, LATENT_DIMS[name], 16)
+        for n in threads:
+            rows[f"{name}, 16 images, {n} thread(s)"] = {
+                label: _call_ms(lambda x, _t, bf16=bf16: draw(x, bf16), z, n) for label, bf16 in (("fp32_ms", False), ("bf16_ms", True))}
     torch.set_num_threads(os.cpu_count() or 1)
     return rows
+
+
+LATENT_DIMS = {}
+
+
+def _generators() -> dict:
+    """name -> draw(z, bf16): images in [0, 1] from the bundled DCGAN and StyleGAN (psi 1: no truncation)."""
+    dcgan, style = gan.load("gan"), stylegan.load()
+    LATENT_DIMS.update({"DCGAN generator": dcgan.config.latent_dim, "StyleGAN generator": style.config.latent_dim})
+
+    def precision(function):
+        def draw(z: torch.Tensor, bf16: bool) -> torch.Tensor:
+            with torch.inference_mode(), autocast(bf16):
+                return function(z).float()
+        return draw
+
+    return {"DCGAN generator": precision(dcgan.generate),
+            "StyleGAN generator": precision(lambda z: style.synthesize(style.map(z)))}
+
+
+def generator_quality(test_features: torch.Tensor, classifier, samples: int) -> dict:
+    out = {}
+    for name, draw in _generators().items():
+        images = {label: torch.cat([draw(z, bf16) for z in latent.noise_from_seed(seed, LATENT_DIMS[name], samples).split(250)])
+                  for label, bf16, seed in (("fp32", False, SEED), ("bf16", True, SEED), ("fp32, other seeds", False, OTHER_SEED))}
+        with torch.inference_mode():
+            features = {label: classifier_outputs(classifier, x)[0] for label, x in images.items()}
+        out[name] = {"samples": samples,
+                     "fd_vs_test": {label: round(frechet_distance(f, test_features), 3) for label, f in features.items()},
+                     "fd_fp32_vs_fp32_other_seeds": round(frechet_distance(features["fp32"], features["fp32, other seeds"]), 3),
+                     "mean_abs_pixel_difference_fp32_vs_bf16": round((images["fp32"] - images["bf16"]).abs().mean().item(), 4)}
+    return out
 
 
 @torch.inference_mode()
@@ -93,6 +133,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=600, help="pixel DDPM samples per precision")
     parser.add_argument("--per-class", type=int, default=50, help="latent diffusion samples per class per precision")
     parser.add_argument("--speed-only", action="store_true", help="re-measure the speed, keep the quality figures")
+    parser.add_argument("--generators-only", action="store_true",
+                        help="re-measure the speed and the GANs' quality, keep the samplers' quality figures")
     args = parser.parse_args()
     if args.speed_only:
         results = json.loads(OUT.read_text()) | {"speed_per_network_call": speed()}
@@ -103,9 +145,16 @@ def main() -> None:
     classifier = load_classifier()
     with torch.inference_mode():
         test_features, _ = classifier_outputs(classifier, test_x)
+    if args.generators_only:
+        results = json.loads(OUT.read_text()) | {"speed_per_network_call": speed(),
+                                                 "generators": generator_quality(test_features, classifier, GAN_SAMPLES)}
+        OUT.write_text(json.dumps(results, indent=1) + "\n")
+        print(json.dumps({key: results[key] for key in ("speed_per_network_call", "generators")}, indent=1))
+        return
     results = {"cpu_has_fast_bf16": bf16_is_faster_on_cpu(), "speed_per_network_call": speed(),
                "pixel_ddpm": pixel_quality(test_features, classifier, args.samples),
-               "latent_diffusion": latent_quality(test_x, args.per_class)}
+               "latent_diffusion": latent_quality(test_x, args.per_class),
+               "generators": generator_quality(test_features, classifier, GAN_SAMPLES)}
     OUT.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results, indent=1))
 

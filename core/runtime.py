@@ -70,6 +70,12 @@ def inference_bf16() -> bool:
     return use_bf16("auto")
 
 
+def inference_autocast() -> contextlib.AbstractContextManager:
+    """bf16 autocast where inference_bf16() chose it, for pictures that are only shown (a sample grid): on this
+    CPU it halves a GAN's or StyleGAN's 16-image grid (benchmarks/precision.py). Outputs may be bf16: .float()."""
+    return autocast(inference_bf16())
+
+
 def in_precision(network: Callable[..., torch.Tensor], bf16: bool) -> Callable[..., torch.Tensor]:
     """`network` called under bf16 autocast with its output back in fp32 (the sampler's arithmetic stays fp32);
     `network` itself when bf16 is False."""

@@ -8,6 +8,7 @@ from core import gan, latent
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample
 from core.plots import named_grid
+from core.runtime import inference_autocast
 from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice,
                           friendly_errors, intro, output_image, seed_input, seed_path_controls, valid_seed)
 
@@ -34,8 +35,8 @@ Choose a class and G should draw that class; the evaluation classifier checks wh
 
 def _samples(model: gan.GAN, seed: int, n: int, classes: torch.Tensor | None = None) -> torch.Tensor:
     z = latent.noise_from_seed(seed, model.config.latent_dim, n)
-    with torch.inference_mode():
-        return model.generate(z, classes)
+    with torch.inference_mode(), inference_autocast():
+        return model.generate(z, classes).float()
 
 
 # --- unconditional GAN --------------------------------------------------------------------------------------
@@ -56,9 +57,9 @@ def interpolate(seed_a, seed_b, steps):
     z_a = latent.noise_from_seed(valid_seed(seed_a), model.config.latent_dim)[0]
     z_b = latent.noise_from_seed(valid_seed(seed_b), model.config.latent_dim)[0]
     t = torch.linspace(0, 1, steps)
-    with torch.inference_mode():
-        linear = model.generate(latent.lerp(z_a, z_b, t))
-        spherical = model.generate(latent.slerp(z_a, z_b, t))
+    with torch.inference_mode(), inference_autocast():
+        linear = model.generate(latent.lerp(z_a, z_b, t)).float()
+        spherical = model.generate(latent.slerp(z_a, z_b, t)).float()
     return image_grid(linear, columns=steps, scale=3), image_grid(spherical, columns=steps, scale=3)
 
 
@@ -116,8 +117,8 @@ def conditional_images(class_name, seed, n) -> tuple[torch.Tensor, list[int]]:
     classes = list(range(len(FASHION_CLASSES))) if chosen is None else [chosen]
     y = torch.tensor(classes).repeat(n)
     z = latent.noise_from_seed(valid_seed(seed), model.config.latent_dim, n).repeat_interleave(len(classes), 0)
-    with torch.inference_mode():
-        images = model.generate(z, y)
+    with torch.inference_mode(), inference_autocast():
+        images = model.generate(z, y).float()
     return images.view(n, len(classes), *images.shape[1:]), classes
 
 

@@ -8,6 +8,7 @@ from core import latent, stylegan
 from core.data import FASHION_CLASSES, image_grid
 from core.metrics import classifier_outputs, load_classifier
 from core.plots import CLASS_COLOURS, scatter_codes
+from core.runtime import inference_autocast
 from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int,
                           checkpoint_notice, friendly_errors, intro, output_image, seed_input, seed_path_controls,
                           valid_seed)
@@ -40,8 +41,8 @@ def sample(seed, n, psi):
     model = stylegan.load()
     n = bounded_int(n, "The number of samples", 1, MAX_GRID_SAMPLES)
     psi = bounded_float(psi, "Truncation psi", 0.0, 1.5)
-    with torch.inference_mode():
-        images = model.synthesize(stylegan.truncate(_w(model, valid_seed(seed), n), model.w_avg, psi))
+    with torch.inference_mode(), inference_autocast():
+        images = model.synthesize(stylegan.truncate(_w(model, valid_seed(seed), n), model.w_avg, psi)).float()
     return image_grid(images, columns=min(n, 8), scale=3)
 
 
@@ -54,10 +55,10 @@ def interpolate(seed_a, seed_b, steps):
     z_a = latent.noise_from_seed(valid_seed(seed_a), dim)[0]
     z_b = latent.noise_from_seed(valid_seed(seed_b), dim)[0]
     t = torch.linspace(0, 1, steps)
-    with torch.inference_mode():
-        in_z = model.synthesize(model.map(latent.lerp(z_a, z_b, t)))
-        w_a, w_b = model.map(torch.stack([z_a, z_b]))
-        in_w = model.synthesize(latent.lerp(w_a, w_b, t))
+    with torch.inference_mode(), inference_autocast():
+        in_z = model.synthesize(model.map(latent.lerp(z_a, z_b, t))).float()
+        w_a, w_b = model.map(torch.stack([z_a, z_b])).float()
+        in_w = model.synthesize(latent.lerp(w_a, w_b, t)).float()
     return image_grid(in_z, columns=steps, scale=3), image_grid(in_w, columns=steps, scale=3)
 
 
@@ -71,11 +72,11 @@ def mix(row_seeds, column_seeds, crossover):
     columns = _parse_seeds(column_seeds, "column")
     ws_rows = model.broadcast(torch.cat([_w(model, s) for s in rows]))
     ws_columns = model.broadcast(torch.cat([_w(model, s) for s in columns]))
-    with torch.inference_mode():
-        cells = [model.synthesize(stylegan.style_mix(ws_rows[r : r + 1], ws_columns[c : c + 1], CROSSOVERS[crossover]))
+    with torch.inference_mode(), inference_autocast():
+        cells = [model.synthesize(stylegan.style_mix(ws_rows[r : r + 1], ws_columns[c : c + 1], CROSSOVERS[crossover])).float()
                  for r in range(len(rows)) for c in range(len(columns))]
-        column_images = model.synthesize(ws_columns)
-        row_images = model.synthesize(ws_rows)
+        column_images = model.synthesize(ws_columns).float()
+        row_images = model.synthesize(ws_rows).float()
     blank = torch.ones(1, 1, 28, 28)  # top-left corner of the table
     table = [blank, column_images]
     for r in range(len(rows)):
