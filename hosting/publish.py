@@ -20,7 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LEFT_OUT = ("tests/", ".ci/")  # tracked, but no use on a Space
 MAX_PLAIN_FILE_BYTES = 10 * 2**20  # the Hub refuses larger files stored as plain git blobs
-SUPPORTED_PYTHON = ("3.10", "3.12")  # what ZeroGPU Spaces run (the free CPU Spaces run these too)
+# ZeroGPU Spaces run Python 3.10 or 3.12, and requirements.txt needs 3.11+ (numpy 2.4); its pins resolve on 3.12
+# (checked: pip install --dry-run --python-version 3.12 --only-binary=:all: -r requirements.txt)
+SUPPORTED_PYTHON = ("3.12",)
 BINARY_SUFFIXES = {".safetensors", ".npz", ".npy", ".png", ".jpg", ".jpeg", ".webp", ".gif", ".bin", ".pt", ".pth",
                    ".ttf", ".otf", ".woff2", ".pdf", ".zip", ".gz"}
 
@@ -94,7 +96,8 @@ def front_matter_problems(root: Path = ROOT) -> list[str]:
     if not data.app_file or not (root / data.app_file).is_file():
         problems.append(f"app_file {data.app_file!r} is not a file of this repository.")
     if str(data.python_version) not in SUPPORTED_PYTHON:
-        problems.append(f"python_version is {data.python_version!r}; ZeroGPU Spaces run {' or '.join(SUPPORTED_PYTHON)}.")
+        problems.append(f"python_version is {data.python_version!r}; use {' or '.join(SUPPORTED_PYTHON)} (ZeroGPU "
+                        "runs 3.10 or 3.12, and requirements.txt needs 3.11 or later).")
     hardware = data.to_dict().get("suggested_hardware")
     known = [flavor.value for flavor in SpaceHardware]
     if hardware is not None and hardware not in known:
