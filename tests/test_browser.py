@@ -105,7 +105,7 @@ def test_vae_latent_map_click_decodes_a_point(page):
 def test_vae_example_reconstructs_at_each_size_and_arithmetic_shows_its_strip(page):
     open_tab(page, "VAE")
     page.locator("#vae-examples button.thumbnail-item").nth(5).click()  # the sandal
-    page.get_by_role("button", name="Reconstruct").click()
+    page.get_by_role("button", name="Reconstruct", exact=True).click()
     reconstructions = page.locator("#vae-reconstructions img")
     reconstructions.nth(3).wait_for(state="visible", timeout=30_000)
     assert reconstructions.count() == 4  # input, 2-D, 5-D, 20-D
