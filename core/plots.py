@@ -33,15 +33,16 @@ REAL_COLOUR = (34, 139, 34)  # green: real points, and where D says "real"
 FAKE_COLOUR = (128, 60, 170)  # purple: generated points, and where D says "fake"
 
 
-def decision_background(decision: torch.Tensor, size: int, probability: bool) -> Image.Image:
+def decision_background(decision: torch.Tensor, size: int, probability: bool, strength: float = 0.55) -> Image.Image:
     """D over the plane as colour: purple where it says fake, white at 0.5 (undecided), green where it says real.
-    Critic scores (unbounded) are centred on their median and scaled by their largest deviation."""
+    Critic scores (unbounded) are centred on their median and scaled by their largest deviation. strength: the
+    colour at a sure verdict (pale by default, so that points drawn over it stay readable; 1 for a map alone)."""
     if probability:
         signed = decision * 2 - 1
     else:
         centred = decision - decision.median()
         signed = centred / centred.abs().max().clamp(min=1e-8)
-    strength = signed.abs().clamp(max=1).unsqueeze(-1) * 0.55  # pale, so the points stay readable
+    strength = signed.abs().clamp(max=1).unsqueeze(-1) * strength
     colour = torch.where(signed.unsqueeze(-1) >= 0, torch.tensor(REAL_COLOUR), torch.tensor(FAKE_COLOUR)).float()
     rgb = (255 * (1 - strength) + colour * strength).round().byte().numpy()
     return Image.fromarray(rgb, "RGB").resize((size, size), Image.BILINEAR)
@@ -81,9 +82,10 @@ def heat_colour(value: float) -> tuple[int, int, int]:
     return tuple(round(c + (h - c) * v) for c, h in zip(HEAT_COLD, HEAT_HOT))
 
 
-def heat_image(values: torch.Tensor, scale: int = 8) -> Image.Image:
-    """(H, W) values in [0, 1] -> the heat_colour map as a crisp picture (white 0, deep blue 1), upscaled."""
-    v = values.detach().float().clamp(0, 1).cpu().unsqueeze(-1)
+def heat_image(values: torch.Tensor, scale: int = 8, vmax: float = 1.0) -> Image.Image:
+    """(H, W) values in [0, vmax] -> the heat_colour map as a crisp picture (white 0, deep blue vmax and above),
+    upscaled."""
+    v = (values.detach().float() / vmax).clamp(0, 1).cpu().unsqueeze(-1)
     cold, hot = torch.tensor(HEAT_COLD, dtype=torch.float32), torch.tensor(HEAT_HOT, dtype=torch.float32)
     rgb = (cold + (hot - cold) * v).round().byte().numpy()
     image = Image.fromarray(rgb, "RGB")
@@ -194,4 +196,33 @@ def named_grid(grid: Image.Image, columns: list[str], rows: list[str] | None = N
         draw.text((left + j * cell_w + cell_w / 2, header / 2), name, fill="black", font=font, anchor="mm")
     for i, name in enumerate(rows or []):
         draw.text((left - 6, header + i * cell_h + cell_h / 2), name, fill="black", font=font, anchor="rm")
+    return canvas
+
+
+COLOUR_BAR_PX = 34  # the legend's height under a picture: a bar and a line of labels
+
+
+def with_colour_bar(image: Image.Image, colours: list[tuple[int, int, int]], labels: list[str],
+                    height: int = COLOUR_BAR_PX) -> Image.Image:
+    """The picture with its legend under it: a bar running through `colours` from left to right, and `labels`
+    spread evenly beneath it (the first at the left end, the last at the right). Pillow's default font has no
+    mathematical signs (−, ≥): labels in plain ASCII."""
+    width = image.width
+    bar_height = max(8, height // 3)
+    canvas = Image.new("RGB", (width, image.height + height), "white")
+    canvas.paste(image, (0, 0))
+    stops = torch.tensor(colours, dtype=torch.float32)
+    position = torch.linspace(0, len(colours) - 1, width)
+    low = position.floor().long().clamp(max=len(colours) - 2) if len(colours) > 1 else torch.zeros(width, dtype=torch.long)
+    fraction = (position - low).unsqueeze(-1)
+    row = stops[low] if len(colours) == 1 else stops[low] * (1 - fraction) + stops[low + 1] * fraction
+    bar = row.round().byte().unsqueeze(0).expand(bar_height, -1, -1).contiguous().numpy()
+    canvas.paste(Image.fromarray(bar, "RGB"), (0, image.height + 2))
+    draw = ImageDraw.Draw(canvas)
+    font = _font(max(10, height - bar_height - 8))
+    top = image.height + bar_height + 3
+    for i, label in enumerate(labels):
+        text_width = draw.textlength(label, font=font)
+        x = 0 if i == 0 else width - text_width if i == len(labels) - 1 else i * width / (len(labels) - 1) - text_width / 2
+        draw.text((x, top), label, fill="#111827", font=font)
     return canvas

@@ -96,7 +96,7 @@ def image_input(label: str = "Input image") -> gr.Image:
     return gr.Image(label=label, type="pil", image_mode=None, sources=["upload", "clipboard"], height=240)
 
 
-def sketchpad(label: str = "Draw: pick the brush in the toolbar, then draw one garment") -> gr.Sketchpad:
+def sketchpad(label: str = "Draw one garment") -> gr.Sketchpad:
     # A small canvas keeps each upload cheap; strokes come back opaque on a transparent RGBA canvas.
     return gr.Sketchpad(label=label, type="numpy", canvas_size=(280, 280), height=340, layers=False,
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"))

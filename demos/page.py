@@ -3,6 +3,7 @@
 - `?tab=<tab id>` opens that tab (the ids of app.TABS), by clicking its button as a user would, so the tab's own
   opening event runs; the address follows the open tab, so a lecturer can copy it into a slide.
 - `?presenter=1`, or the "Presenter mode" toggle: text of at least 18 px and larger pictures, for a projector.
+- Every sketchpad starts with its brush chosen.
 """
 from __future__ import annotations
 
@@ -89,6 +90,21 @@ def page_js(tabs: list[tuple[str, str]]) -> str:
       : TAB_IDS.find((key) => TABS[key] === button.textContent.trim());
     if (id) setParam("tab", id);
   });
+  // A sketchpad opens with no tool chosen ("select the draw tool to start"): choose its brush once it appears, so
+  // that a drag on the canvas draws at once instead of after finding a 16-px icon.
+  // Looked for at most twice a second after the page's elements change (a tab's content is added when it first
+  // opens), so that streamed frames cost the page nothing more.
+  let brushTimer = null;
+  const chooseBrushes = () => {
+    brushTimer = null;
+    for (const brush of document.querySelectorAll('button[aria-label="Brush"]:not([data-chosen])')) {
+      if (brush.offsetParent === null) continue;  // in a tab not shown yet: chosen when it shows
+      brush.dataset.chosen = "1";
+      brush.click();
+    }
+  };
+  new MutationObserver(() => { if (brushTimer === null) brushTimer = setTimeout(chooseBrushes, 500); })
+    .observe(document.body, {childList: true, subtree: true});
 }
 """ % (json.dumps(dict(tabs)), PRESENTER_CLASS)
 

@@ -11,7 +11,7 @@ from core import pix2pix
 from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, load_emoji_sample, to_display
 from core.metrics import colourfulness, sharpness, ssim
-from core.plots import decision_background
+from core.plots import FAKE_COLOUR, REAL_COLOUR, decision_background, with_colour_bar
 from demos.common import (checkpoint_notice, friendly_errors, garment_examples, image_input, intro, output_image,
                           sketchpad)
 
@@ -63,7 +63,8 @@ def show_patch_verdict(realness: torch.Tensor, model: pix2pix.Pix2Pix) -> Image.
     and the padding around a 28 px garment is cut off again."""
     spread = F.interpolate(realness, size=(model.size, model.size), mode="bilinear", align_corners=False)
     side = model.data.size * max(1, DISPLAY_SIZE // model.data.size)  # the pictures' displayed size
-    return decision_background(model.from_model(spread * 2 - 1)[0, 0], side, probability=True)
+    verdict = decision_background(model.from_model(spread * 2 - 1)[0, 0], side, probability=True, strength=1.0)
+    return with_colour_bar(verdict, [FAKE_COLOUR, (255, 255, 255), REAL_COLOUR], ["fake", "D(x, y) = 0.5", "real"])
 
 
 @friendly_errors
@@ -185,7 +186,7 @@ def build(tab: gr.Tab) -> None:
             dataset = gr.Radio(DATASET_CHOICES, value="fashion", label="Model (data set)")
             with gr.Tabs():
                 with gr.Tab("Draw"):
-                    drawing = sketchpad("Draw an outline: pick the brush in the toolbar")
+                    drawing = sketchpad("Draw an outline")
                     draw_button = gr.Button("Translate the drawing", variant="primary")
                 with gr.Tab("Pictures"):
                     pictures = gr.Gallery(held_out_pictures("fashion"), label="Held-out pictures (never trained on): click one, its Canny edges go in",

@@ -63,7 +63,7 @@ def _drawn_points(drawing):
     try:
         return toy_gan.points_from_ink(to_grayscale_ink(drawing))
     except EmptyImageError:
-        raise ValueError("The 'drawn' distribution needs a drawing: pick the brush, draw a shape, then train.") from None
+        raise ValueError("The 'drawn' distribution needs a drawing: draw a shape on the canvas, then train.") from None
 
 
 def _summary(frame: toy_gan.ToyFrame, config: toy_gan.ToyGANConfig, steps_per_second: float) -> str:
@@ -142,7 +142,7 @@ def build(tab: gr.Tab) -> None:
     with gr.Row():
         losses = gr.LinePlot(x="step", y="loss", color="player", label="Losses per generator step")
         with gr.Accordion("Draw your own distribution (choose 'drawn' above)", open=False):
-            drawing = sketchpad("Draw the real distribution: pick the brush, draw shapes; ink becomes data")
+            drawing = sketchpad("Draw the real distribution: ink becomes data")
 
     controls = [distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed]
     preset.input(apply_preset, preset, [distribution, loss, k, batch_size, lr_d, lr_g, latent_dim],

@@ -6,6 +6,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from core.data import load_sample
+from core.plots import COLOUR_BAR_PX
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +158,8 @@ def test_text_to_image_streams_over_http_and_rejects_bad_values(client):
 def test_pix2pix_and_translate_over_http(client, garment_png):
     edges, photo, blurry, verdict, note = client.predict(handle_file(garment_png), "fashion", "picture",
                                                          api_name="/pix2pix")
-    assert all(Image.open(path).size == (252, 252) for path in (edges, photo, blurry, verdict))  # 28 px x 9
+    assert all(Image.open(path).size == (252, 252) for path in (edges, photo, blurry))  # 28 px x 9
+    assert Image.open(verdict).size == (252, 252 + COLOUR_BAR_PX)  # with its legend
     assert "SSIM" in note
     with pytest.raises(Exception, match="model must be|not in the list of choices"):
         client.predict(handle_file(garment_png), "cats", "auto", api_name="/pix2pix")

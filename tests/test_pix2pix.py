@@ -11,6 +11,7 @@ from core import pix2pix
 from core.blocks import PatchDiscriminator, UNetGenerator
 from core.data import FASHION_CLASSES, EmptyImageError, edge_map, is_line_drawing, load_emoji_sample, sketch_to_edges
 from core.metrics import classifier_outputs, colourfulness, load_classifier, sharpness
+from core.plots import COLOUR_BAR_PX
 from demos import pix2pix as tab
 
 FASHION, EMOJI = pix2pix.PAIRED_SETS["fashion"], pix2pix.PAIRED_SETS["emoji"]
@@ -238,7 +239,7 @@ def test_the_drawings_offered_to_try_work():
 
 def test_a_drawing_comes_back_as_a_picture_from_both_models():
     edges, photo, blurry, verdict, note = tab.translate(np.asarray(draw_outline()), "emoji", "drawing")
-    assert edges.size == photo.size == blurry.size == verdict.size == (256, 256)
+    assert edges.size == photo.size == blurry.size == (256, 256) and verdict.size == (256, 256 + COLOUR_BAR_PX)
     assert photo.mode == "RGB" and np.asarray(photo).std() > 5
     assert "drawing" in note and "patches" in note
 

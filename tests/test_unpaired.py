@@ -9,6 +9,7 @@ import torch
 
 from core import unpaired
 from core.metrics import classifier_outputs, load_classifier
+from core.plots import COLOUR_BAR_PX
 from demos import unpaired as tab
 from tests.conftest import torch_generator
 
@@ -89,7 +90,7 @@ def test_the_cycle_comes_home_and_translation_changes_the_image(translations, di
 def test_translate_shows_the_translation_the_cycle_and_the_error(sample):
     sneaker = sample.images[np.flatnonzero(sample.labels == unpaired.UnpairedConfig.domain_u)[0]]
     translated, cycled, error, note = tab.translate(sneaker, "u->v")
-    assert translated.size == cycled.size == error.size == (224, 224)
+    assert translated.size == cycled.size == (224, 224) and error.size == (224, 224 + COLOUR_BAR_PX)
     assert "Cycle error" in note and "classifier reads" in note
 
 
