@@ -56,8 +56,10 @@ def test_denoise_panel_shows_images_and_psnr(page):
 
 
 def test_drawing_goes_through_the_models(page):
-    open_tab(page, "Draw")
-    page.get_by_role("button", name="Brush").click()
+    open_tab(page, "Draw")  # no tool to pick: the page chooses the brush when a sketchpad shows
+    page.wait_for_function("() => document.querySelector('button[aria-label=\"Brush\"][data-chosen]') !== null",
+                           timeout=10_000)
+    assert page.get_by_text("select the draw tool to start").count() == 0
     canvas = page.locator("canvas").first
     canvas.wait_for(state="visible", timeout=10_000)
     canvas.scroll_into_view_if_needed()
