@@ -148,14 +148,20 @@ def confusion_heatmap(confusion, class_names: list[str], cell: int = 44, label_w
     return canvas
 
 
+SCHEDULE_COLOURS = ("#4e79a7", "#e15759", "#59a14f")
+
+
 def schedule_chart(curves: dict[str, list[float]], marker: int, width: int = 520, height: int = 260,
-                   colours: tuple[str, ...] = ("#4e79a7", "#e15759", "#59a14f")) -> Image.Image:
-    """Curves over t = 1..T on a [0, 1] axis, with a vertical line at t = marker and each curve's value there."""
-    margin_left, margin_bottom, margin_top = 40, 28, 10
-    plot_w, plot_h = width - margin_left - 10, height - margin_bottom - margin_top
+                   colours: tuple[str, ...] = SCHEDULE_COLOURS, legend: bool = True,
+                   font_size: int = 12) -> Image.Image:
+    """Curves over t = 1..T on a [0, 1] axis, with a vertical line at t = marker and each curve's value there.
+    legend: each curve's name and value at the marker drawn in the chart (False: the page shows the names, in a
+    font that has their symbols; Pillow's default has no √ or ᾱ)."""
+    margin_left, margin_bottom, margin_top = 3 * font_size + 4, 2 * font_size + 4, font_size
+    plot_w, plot_h = width - margin_left - 2 * font_size, height - margin_bottom - margin_top  # room for "1000"
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
-    font = _font(12)
+    font = _font(font_size)
     total = len(next(iter(curves.values())))
 
     def point(t: int, value: float) -> tuple[float, float]:
@@ -176,8 +182,9 @@ def schedule_chart(curves: dict[str, list[float]], marker: int, width: int = 520
         draw.line([point(t + 1, v) for t, v in enumerate(values)], fill=colour, width=2)
         x, y = point(marker, values[marker - 1])
         draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=colour)
-        draw.text((margin_left + 8, margin_top + 6 + 16 * k), f"{name} = {values[marker - 1]:.3f}", fill=colour,
-                  font=font)
+        if legend:
+            draw.text((margin_left + 8, margin_top + 6 + 16 * k), f"{name} = {values[marker - 1]:.3f}", fill=colour,
+                      font=font)
     return canvas
 
 

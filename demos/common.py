@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
+from core.plots import CLASS_COLOURS
 from core.runtime import COMPUTE
 from core.data import DatasetNotFoundError, EmptyImageError, FASHION_CLASSES, load_sample, to_display, to_model_input
 
@@ -73,6 +74,16 @@ def intro(text: str, more_label: str = "What this shows") -> gr.Markdown:
         with gr.Accordion(more_label, open=False):
             gr.Markdown(details, latex_delimiters=LATEX)
     return shown
+
+
+def colour_legend(entries: Iterable[tuple[str, str]]) -> str:
+    """HTML for a figure's legend in the page's own font: a coloured dot before each name, for (colour, name)."""
+    return " ".join(f'<span style="color:{colour}">●</span>&nbsp;{name}' for colour, name in entries)
+
+
+def class_legend() -> str:
+    """The ten classes in core.plots.CLASS_COLOURS, as the scatter plots colour them."""
+    return colour_legend(zip(CLASS_COLOURS, FASHION_CLASSES))
 
 
 def missing_checkpoints(names: Iterable[str]) -> list[str]:

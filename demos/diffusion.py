@@ -12,10 +12,10 @@ import torch
 from core import diffusion
 from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, to_model_input
-from core.plots import schedule_chart
+from core.plots import SCHEDULE_COLOURS, schedule_chart
 from core.runtime import generator, in_precision, inference_bf16
-from demos.common import (GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, friendly_errors, image_sources,
-                          intro, opening_run, output_image, replay_stride, sample_image, seed_input, stream_steps,
+from demos.common import (GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, colour_legend, friendly_errors,
+                          image_sources, intro, opening_run, output_image, replay_stride, sample_image, seed_input, stream_steps,
                           valid_seed)
 
 T = diffusion.NUM_TRAIN_STEPS
@@ -24,6 +24,7 @@ MAX_IMAGES = 16
 SAMPLERS = {"DDIM": "ddim", "DDPM": "ddpm"}  # shown name -> core.diffusion.sample's
 DDIM_STEPS = diffusion.ddim_step_counts()  # the counts that divide T = 1000
 BACK_STEPS = 50
+SCHEDULE_CURVES = ("√ᾱ_t (signal)", "√(1 − ᾱ_t) (noise)", "SNR / (1 + SNR) = ᾱ_t")  # the schedule chart's curves
 # The reverse process's jobs use every core: batches of 28-px convolutions gain from a second thread where the
 # latent model's tiny steps do not (served DDIM 50 x 16: 3.4-3.5 s this way, 4.6-6.6 s with two threads for all).
 SAMPLER_THREADS = os.cpu_count()
@@ -97,9 +98,9 @@ def forward(image, t, seed):
             f"Check: (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t) should be N(0, 1) noise. Closed form: mean {closed_stats[0]:+.3f}, "
             f"std {closed_stats[1]:.3f}; {t} single steps: mean {stepped_stats[0]:+.3f}, std {stepped_stats[1]:.3f} "
             f"(784 pixels each).")
-    chart = schedule_chart({"√ᾱ_t (signal)": alpha_bars.sqrt().tolist(),
-                            "√(1 − ᾱ_t) (noise)": (1 - alpha_bars).sqrt().tolist(),
-                            "SNR / (1 + SNR) = ᾱ_t": alpha_bars.tolist()}, marker=t)
+    curves = (alpha_bars.sqrt(), (1 - alpha_bars).sqrt(), alpha_bars)
+    chart = schedule_chart({name: curve.tolist() for name, curve in zip(SCHEDULE_CURVES, curves)}, marker=t,
+                           width=420, height=360, legend=False, font_size=20)
     strip_image = image_grid(diffusion.to_image_range(strip), columns=len(STRIP_STEPS), scale=4)
     return (_grid(closed), _grid(stepped), strip_image, text, chart)
 
@@ -253,9 +254,11 @@ def _build_forward(tab: gr.Tab) -> None:
                 t = gr.Slider(1, T, value=250, step=1, label="t")
                 noise_seed = seed_input("Seed of ε")
             with gr.Row():
-                closed = output_image("x_t by the closed form")
-                stepped = output_image("x_t by t single steps")
-                chart = gr.Image(label="Schedule", type="pil", format="png", height=270, interactive=False)
+                closed = output_image("x_t, closed form")
+                stepped = output_image("x_t, t single steps")
+                with gr.Column(min_width=200):
+                    chart = gr.Image(label="Schedule over t", type="pil", format="png", height=270, interactive=False)
+                    gr.HTML(colour_legend(zip(SCHEDULE_COLOURS, SCHEDULE_CURVES)))
             numbers = gr.Markdown()
             strip = gr.Image(label=f"One ε, t = {', '.join(map(str, STRIP_STEPS))}", type="pil", format="png",
                              interactive=False)

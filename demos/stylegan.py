@@ -5,12 +5,12 @@ import gradio as gr
 import torch
 
 from core import latent, stylegan
-from core.data import FASHION_CLASSES, image_grid
+from core.data import image_grid
 from core.metrics import classifier_outputs, load_classifier
-from core.plots import CLASS_COLOURS, scatter_codes
+from core.plots import named_grid, scatter_codes
 from core.runtime import inference_autocast
 from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int,
-                          checkpoint_notice, friendly_errors, intro, output_image, seed_input, seed_path_controls,
+                          checkpoint_notice, class_legend, friendly_errors, intro, output_image, seed_input, seed_path_controls,
                           valid_seed)
 
 SCATTER_SAMPLES = 600
@@ -81,7 +81,13 @@ def mix(row_seeds, column_seeds, crossover):
     table = [blank, column_images]
     for r in range(len(rows)):
         table += [row_images[r : r + 1], torch.cat(cells[r * len(columns) : (r + 1) * len(columns)])]
-    return image_grid(torch.cat(table), columns=len(columns) + 1, scale=3)
+    grid = image_grid(torch.cat(table), columns=len(columns) + 1, scale=3)
+    cell = (28 + 1) * 3  # a sample and its gutter, as image_grid draws them at scale 3
+    return named_grid(grid, ["", *(f"seed {s}" for s in columns)], ["", *(f"seed {s}" for s in rows)],
+                      cell=(cell, cell), header=MIX_HEADER_PX, row_width=MIX_ROW_NAMES_PX)
+
+
+MIX_HEADER_PX, MIX_ROW_NAMES_PX = 24, 84  # the mixing table's margins for its seeds' names
 
 
 def _parse_seeds(text, which: str) -> list[int]:
@@ -115,12 +121,11 @@ def _z_versus_w(seed: int):
         pixels = ((plane / scale * 0.45 + 0.5) * SCATTER_SIZE).tolist()
         pictures.append(scatter_codes([(x, SCATTER_SIZE - y) for x, y in pixels], classes, SCATTER_SIZE, radius=2))
         scores.append(stylegan.nearest_centroid_accuracy(codes, classes))
-    legend = " ".join(f'<span style="color:{c}">●</span>&nbsp;{name}' for c, name in zip(CLASS_COLOURS, FASHION_CLASSES))
     half = SCATTER_SAMPLES // 2
     text = (f"Class of the output read off the code by the nearest class centroid (fit on {half} codes, tested on "
             f"{half}): "
             f"**from z: {100 * scores[0]:.0f}%**, **from w: {100 * scores[1]:.0f}%** (chance: about 10%).")
-    return pictures[0], pictures[1], text + "<br>" + legend
+    return pictures[0], pictures[1], text + "<br>" + class_legend()
 
 
 def build(tab: gr.Tab) -> None:

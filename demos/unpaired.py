@@ -143,7 +143,7 @@ def build(tab: gr.Tab) -> None:
             with gr.Row():
                 translated = output_image("Translated", elem_id="unpaired-translated")
                 cycled = output_image("Cycled back", elem_id="unpaired-cycled")
-                error = output_image("Where the cycle lost something: |x − cycled|", elem_id="unpaired-error")
+                error = output_image("Cycle error |x − cycled|", elem_id="unpaired-error")
             note = gr.Markdown()
     gr.Markdown("### Both directions on held-out shoes")
     with gr.Row():

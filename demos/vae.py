@@ -9,10 +9,10 @@ from core import latent, vae
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, image_grid, load_sample, to_model_input
 from core.metrics import load_classifier, mse
-from core.plots import CLASS_COLOURS, mark, scatter_codes
+from core.plots import mark, scatter_codes
 from core.runtime import generator
-from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice, display,
-                          friendly_errors, image_input, image_sources, intro, output_gallery, output_image,
+from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice, class_legend,
+                          display, friendly_errors, image_input, image_sources, intro, output_gallery, output_image,
                           sample_image, seed_input, valid_seed)
 
 MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
@@ -288,8 +288,7 @@ def build(tab: gr.Tab) -> None:
                 decode_model = gr.Radio(MODEL_CHOICES, value=2, label="Model")
                 z_text = gr.Textbox(value="0, 0", label="z (comma-separated)")
             decode_button = gr.Button("Decode z")
-            gr.HTML(" ".join(f'<span style="color:{colour}">●</span>&nbsp;{name}'
-                             for colour, name in zip(CLASS_COLOURS, FASHION_CLASSES)))
+            gr.HTML(class_legend())
         manifold = gr.Image(label="Decoded manifold over the same window", type="pil", format="png",
                             interactive=False, height=MAP_SIZE + 40)
 

@@ -105,11 +105,12 @@ def test_interpolations_share_their_endpoints():
 
 def test_mixing_table_cells_take_after_their_row_when_it_gives_most_layers():
     table = np.asarray(tab.mix("1, 2", "3, 4, 5", "everything but the last layer from the row")).astype(float)
-    assert table.shape[1] / table.shape[0] == pytest.approx(4 / 3, rel=0.05)  # 4 columns x 3 rows of cells
     step, cell = 29 * 3, 28 * 3
+    top, left = tab.MIX_HEADER_PX + 3, tab.MIX_ROW_NAMES_PX + 3  # the seeds' names, then the grid's outer gutter
+    assert table.shape[:2] == (top + 3 * step, left + 4 * step)  # 4 columns x 3 rows of cells
 
     def at(r, c):
-        return table[3 + r * step: 3 + r * step + cell, 3 + c * step: 3 + c * step + cell]
+        return table[top + r * step: top + r * step + cell, left + c * step: left + c * step + cell]
 
     for r in (1, 2):
         for c in (1, 2, 3):
