@@ -158,7 +158,7 @@ def build(tab: gr.Tab) -> None:
     checkpoint_notice(RECONSTRUCTION_MODELS)
     with gr.Row():
         with gr.Column(scale=1, min_width=420):
-            input_image = image_input("Input image (upload, or pick / draw below)")
+            input_image = image_input("Input image: upload, or pick one below")
             reconstruct_button = gr.Button("Reconstruct", variant="primary")
             image_sources(input_image, "ae", ood, "Not garments (out of distribution)")
         with gr.Column(scale=1, min_width=420):

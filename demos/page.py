@@ -16,6 +16,7 @@ from demos.common import GRID_CLASS
 
 PRESENTER_CLASS = "presenter"
 PRESENTER_FONT_PX = 20  # body text in presenter mode (the issue's floor is 18 px)
+PHONE_MAX_WIDTH_PX = 640  # narrower than this, the page lays itself out for a phone
 
 CSS = f"""
 .checkpoint-notice {{ border-left: 4px solid #d97706; padding-left: 0.75em; }}
@@ -31,6 +32,12 @@ CSS = f"""
 /* A streaming output keeps Gradio's accent border but not its endless pulse: repainting four pulsing boxes cost
    headless Chromium 0.3 s of CPU per 2-s text-to-image run, on the cores the sampler needs (measured) */
 .wrap.generating {{ animation: none !important; }}
+/* A phone: the title on one line and no presenter toggle (a projector's setting), so the tab's own controls
+   start higher; the title row took 230 px of an 844-px screen */
+@media (max-width: {PHONE_MAX_WIDTH_PX}px) {{
+  #page-title h1 {{ font-size: 24px; }}
+  #presenter-toggle {{ display: none; }}
+}}
 body.{PRESENTER_CLASS} .gradio-container {{
   --text-xxs: 14px; --text-xs: 16px; --text-sm: 18px; --text-md: {PRESENTER_FONT_PX}px; --text-lg: 22px;
   --text-xl: 26px; --text-xxl: 30px;

@@ -1,6 +1,6 @@
 """The page on a projector (1400x900) and on a phone (390x844), in headless Chromium: every tab opened by its deep
 link shows a real result at once, its main control and main picture on the first screen, no label over a picture;
-presenter mode has large text and samples; on a phone nothing scrolls sideways."""
+presenter mode has large text and samples; on a phone nothing scrolls sideways and the title row stays short."""
 from __future__ import annotations
 
 import pytest
@@ -125,5 +125,8 @@ def test_on_a_phone_every_tab_opens_and_nothing_scrolls_sideways(browser, server
             page.wait_for_function(f"() => document.getElementById('tab-{tab_id}')?.offsetParent != null",
                                    timeout=30_000)
             assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], tab_id
+        header = page.locator("#page-header").bounding_box()
+        assert header["height"] <= 140, header  # the title row leaves the screen to the tab (it took 230 px)
+        assert not page.locator("#presenter-toggle").is_visible()
     finally:
         page.close()
