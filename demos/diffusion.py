@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 
 import gradio as gr
 import numpy as np
@@ -205,6 +206,27 @@ def replay(history, position):
     return _grid_of_snapshot(x_t), _grid_of_snapshot(x0_hat), f"Replay: {caption}"
 
 
+PLAY_FRAME_S = 0.12  # the replay played by itself: about 8 steps a second, a 50-step run in 6 s
+REPLAY_QUEUE = {"concurrency_id": "replay", "concurrency_limit": 8}  # plays mostly wait: their own group
+
+
+def play(history, position):
+    """Play the replay: the kept steps from `position` (from the first when already at the last) to the end,
+    one every PLAY_FRAME_S, moving the slider along. Each picture is a light call on the compute worker; the
+    waits between them are here, off the worker. Pause cancels it."""
+    try:
+        if not history:
+            raise ValueError("Run the sampler first; the replay plays its steps.")
+        start = bounded_int(position, "The replay position", 1, len(history))
+    except ValueError as error:
+        raise gr.Error(str(error), title="Cannot do that") from None
+    start = 1 if start == len(history) else start
+    for step in range(start, len(history) + 1):
+        yield *replay(history, step), gr.update(value=step)
+        if step < len(history):
+            time.sleep(PLAY_FRAME_S)
+
+
 def _card_summary() -> str:
     try:
         metrics = read_card("ddpm")["metrics"]
@@ -297,6 +319,9 @@ def _build_reverse(tab: gr.Tab) -> None:
                               elem_classes=[GRID_CLASS])
     # Steps of the last run, to scrub through once it is done (the last step is the final samples).
     position = gr.Slider(1, 2, value=1, step=1, label="Replay the run's steps", visible=False)
+    with gr.Row():
+        play_button = gr.Button("▶ Play the steps", size="sm")
+        pause_button = gr.Button("❚❚ Pause", size="sm")
     final = output_image("Final samples", elem_id="diffusion-final", visible=False)  # the API's last output
     with gr.Accordion("How the U-Net was trained: the loss ‖ε − ε_θ‖² over training, and by t", open=False):
         curve, by_t = training_curves()
@@ -310,6 +335,9 @@ def _build_reverse(tab: gr.Tab) -> None:
     stop_button.click(None, None, None, cancels=[run], api_name="diffusion_stop", api_visibility="private")
     position.input(replay, [history, position], [x_t, x0_hat, status], api_name="diffusion_replay",
                    api_visibility="private", show_progress="hidden")
+    playing = play_button.click(play, [history, position], [x_t, x0_hat, status, position], api_name="diffusion_play",
+                                api_visibility="private", show_progress="hidden", **REPLAY_QUEUE)
+    pause_button.click(None, None, None, cancels=[playing], api_name="diffusion_pause", api_visibility="private")
     tab.select(default_run, None, outputs, api_name="diffusion_open_reverse", api_visibility="private")
 
 

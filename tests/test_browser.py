@@ -171,6 +171,14 @@ def test_diffusion_tab_noises_and_denoises(page):
     page.locator("#diffusion-x-t img").wait_for(state="visible", timeout=30_000)
     page.get_by_text("Replay the run's steps").wait_for(timeout=30_000)
     shot(page, "diffusion.png")
+    status = "() => document.querySelector('#diffusion-status').textContent"
+    page.get_by_role("button", name="▶ Play the steps").click()  # plays the run from its first step
+    page.wait_for_function(f"() => ({status})().includes('Replay: step 5 of 50')", timeout=30_000)
+    page.get_by_role("button", name="❚❚ Pause").click()
+    page.wait_for_timeout(500)
+    paused = page.evaluate(status)
+    page.wait_for_timeout(1000)  # about 8 steps' worth
+    assert "Replay: step" in paused and page.evaluate(status) == paused
 
 
 def test_latent_diffusion_tab_draws_the_prompt(page):

@@ -259,6 +259,20 @@ def test_replay_rejects_positions_outside_the_run():
         tab.replay([], 1)
 
 
+def test_play_moves_the_replay_to_the_end_and_starts_over_from_the_last_step(monkeypatch):
+    import gradio as gr
+
+    monkeypatch.setattr(tab, "PLAY_FRAME_S", 0.0)
+    *_, history = list(tab.sample(0, "DDIM", 5, 1))[-1]
+    frames = list(tab.play(history, 3))
+    assert [frame[3]["value"] for frame in frames] == [3, 4, 5]
+    assert "step 5 of 5" in frames[-1][2] and frames[-1][0].shape == tab.replay(history, 5)[0].shape
+    assert [frame[3]["value"] for frame in tab.play(history, 5)] == [1, 2, 3, 4, 5]  # at the end: from the start
+    for history_, position, message in (([], 1, "Run the sampler first"), (history, 9, "replay position")):
+        with pytest.raises(gr.Error, match=message):
+            list(tab.play(history_, position))
+
+
 @pytest.mark.parametrize("args, message", [
     ((0, "Euler", 10, 2), "Choose a sampler"),
     ((0, "DDIM", 0, 2), "DDIM steps must lie between"),
