@@ -67,8 +67,11 @@ def _drawn_points(drawing):
 
 
 def _summary(frame: toy_gan.ToyFrame, config: toy_gan.ToyGANConfig, steps_per_second: float) -> str:
-    lines = [f"**Step {frame.step} of {config.steps}** · {steps_per_second:.0f} generator steps/s · "
-             f"D loss {frame.d_loss:.3f} · G loss {frame.g_loss:.3f}"]
+    if frame.step == 0:  # before any update there is no loss to report
+        lines = [f"**Step 0 of {config.steps}**: no update yet."]
+    else:
+        lines = [f"**Step {frame.step} of {config.steps}** · {steps_per_second:.0f} generator steps/s · "
+                 f"D loss {frame.d_loss:.3f} · G loss {frame.g_loss:.3f}"]
     if frame.metrics:
         m = frame.metrics
         lines.append(f"**Modes covered: {m['modes_covered']} of {m['modes_total']}** · "

@@ -89,6 +89,12 @@ def test_the_handler_streams_images_text_and_losses():
     assert set(losses["player"]) == {"D", "G"} and losses["step"].max() == 100
 
 
+def test_the_opening_frame_reports_no_loss_before_any_update():
+    image, text, _ = tab.opening_frame("ring", "non_saturating", 2000, 1, 256, 1e-3, 1e-3, 2, 0)
+    assert image.size == (tab.FRAME_SIZE, tab.FRAME_SIZE)
+    assert "Step 0 of 2000" in text and "nan" not in text.lower() and "press **Train**" in text
+
+
 def test_the_handler_trains_on_a_drawing():
     drawing = rgba_drawing(strokes=[(100, 40, 120, 240)])  # a horizontal bar
     image, text, _ = list(tab.train_live("drawn", "non_saturating", 50, 1, 64, 1e-3, 1e-3, 2, 0, drawing))[-1]
