@@ -12,7 +12,8 @@ One race: Gradio names a cached output picture by the hash of its bytes and writ
 when two sessions get the same picture (every student opening the landing tab gets its default result), one
 session's browser can fetch the file while another rewrites it, and the server fails the fetch ("Too little data for
 declared Content-Length"): the picture never shows. Seen in the benchmark's first-open runs. Here a cached picture
-is written once, whole (a temporary file, then renamed), and an existing one is reused.
+is written once, whole (a temporary file, then renamed), and an existing one is reused, its age for the hourly
+cache cleanup starting over.
 
 And one limit of its queue: a bound on the whole queue only. Sixty students on two cores ask for more sampler runs
 than the machine can do (each is seconds of compute); unbounded, a run waited two minutes behind the others. So a
@@ -99,7 +100,9 @@ def write_cached_pictures_once() -> None:
         data = processing_utils.encode_pil_to_bytes(img, format)
         folder = Path(cache_dir) / processing_utils.hash_bytes(data)
         path = (folder / f"{name}.{format}").resolve()
-        if not path.is_file():
+        try:
+            os.utime(path)  # the same picture again: it stays, and its age for delete_cache starts over
+        except FileNotFoundError:
             folder.mkdir(exist_ok=True, parents=True)
             with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as part:
                 part.write(data)

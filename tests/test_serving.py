@@ -117,7 +117,10 @@ def test_new_sessions_do_not_copy_every_blocks_config(monkeypatch):
     assert calls == [] and session.config_values == {}
 
 
-def test_a_cached_picture_is_written_whole_once_and_never_rewritten_under_a_reader(tmp_path):
+def test_a_cached_picture_is_written_whole_once_and_never_rewritten_under_a_reader(tmp_path, monkeypatch):
+    import builtins
+    import io
+
     from gradio import processing_utils
     from PIL import Image
 
@@ -125,14 +128,24 @@ def test_a_cached_picture_is_written_whole_once_and_never_rewritten_under_a_read
     picture = Image.fromarray(np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3))
     first = Path(processing_utils.save_pil_to_cache(picture, str(tmp_path), format="png"))
     before = first.stat()
-    with first.open("rb") as reader:  # a browser fetching it while a second session gets the same picture
+    writes = []  # files opened for writing while a second session gets the same picture
+    for module, name in ((builtins, "open"), (io, "open")):
+        original = getattr(module, name)
+
+        def recording(file, mode="r", *args, _original=original, **kwargs):
+            if any(flag in mode for flag in "wa+"):
+                writes.append(Path(file).resolve())
+            return _original(file, mode, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, recording)
+    with first.open("rb") as reader:  # a browser fetching it meanwhile
         again = processing_utils.save_pil_to_cache(picture, str(tmp_path), format="png")
         data = reader.read()
-    assert again == str(first)
-    assert (first.stat().st_ino, first.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    monkeypatch.undo()
+    assert again == str(first) and first.resolve() not in writes  # Gradio's own save truncated and rewrote it
+    assert first.stat().st_ino == before.st_ino and first.stat().st_ctime_ns >= before.st_ctime_ns  # age restarts
     assert Image.open(first).tobytes() == picture.tobytes() and len(data) == before.st_size
     assert [p.name for p in first.parent.iterdir()] == ["image.png"]  # no temporary file left behind
-
 
 def test_warm_up_runs_every_task_in_order_past_a_failure(caplog):
     done = []
