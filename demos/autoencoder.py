@@ -158,7 +158,7 @@ def build(tab: gr.Tab) -> None:
     checkpoint_notice(RECONSTRUCTION_MODELS)
     with gr.Row():
         with gr.Column(scale=1, min_width=420):
-            input_image = image_input("Input image: upload, or pick one below")
+            input_image = image_input("Input image: upload, or pick one below", value=sample_image(0))
             reconstruct_button = gr.Button("Reconstruct", variant="primary")
             image_sources(input_image, "ae", ood, "Not garments (out of distribution)")
         with gr.Column(scale=1, min_width=420):
@@ -185,12 +185,14 @@ def build(tab: gr.Tab) -> None:
     denoise_table = gr.Dataframe(headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR",
                                  elem_id="ae-psnr")
 
-    # The landing tab: every page load picks the first example, whose change listeners below fill both panels.
-    Context.root_block.load(friendly_errors(lambda: sample_image(0)), None, input_image, api_name="ae_open",
-                            api_visibility="private")
     reconstruction_outputs = [outputs_gallery, table, note]
     denoise_inputs = [input_image, noise_type, level, seed]
     denoise_outputs = [noisy_image, denoised_image, plain_image, clean_image, denoise_table]
+    # The landing tab: every page load fills both panels from the example the input opens with.
+    Context.root_block.load(_when_image(reconstruct, 3), input_image, reconstruction_outputs, api_name="ae_open",
+                            api_visibility="private")
+    Context.root_block.load(_when_image(denoise, 5), denoise_inputs, denoise_outputs, api_name="ae_open_denoising",
+                            api_visibility="private")
 
     reconstruct_button.click(reconstruct, input_image, reconstruction_outputs, api_name="ae_reconstruct")
     bases.expand(linear_bases, None, [pca_basis, ae_basis, bases_note], api_name="ae_linear_bases")

@@ -189,7 +189,7 @@ def build(tab: gr.Tab) -> None:
     checkpoint_notice(["clip"])
     with gr.Row():
         with gr.Column(min_width=420):
-            image = image_input("Which text fits this image?")
+            image = image_input("Which text fits this image?", value=sample_image(OPENING_EXAMPLE))
             image_sources(image, "clip", extra_examples=emoji_examples(), extra_label="Held-out emoji (colour)")
         with gr.Column(min_width=420):
             texts = gr.Textbox(value=DEFAULT_TEXTS, lines=4, max_lines=MAX_TEXTS,
@@ -223,8 +223,8 @@ def build(tab: gr.Tab) -> None:
                  [image, texts, read_as], [probabilities, similarities, note], api_name="clip_refresh",
                  api_visibility="private")
     zero_shot_button.click(zero_shot, template, [zero_shot_text, confusion], api_name="clip_zero_shot")
-    tab.select(friendly_errors(lambda: sample_image(OPENING_EXAMPLE)), None, image, api_name="clip_open_example",
-               api_visibility="private")  # its change listener scores it against the default texts
+    tab.select(score, [image, texts, read_as], [probabilities, similarities, note], api_name="clip_open_example",
+               api_visibility="private")  # the example the input opens with, against the default texts
     tab.select(similarity_matrix, None, [matrix, matrix_text], api_name="clip_open", api_visibility="private").then(
         zero_shot, template, [zero_shot_text, confusion], api_name="clip_open_zero_shot", api_visibility="private")
 

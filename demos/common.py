@@ -102,9 +102,11 @@ def checkpoint_notice(names: Iterable[str]) -> gr.Markdown:
     return gr.Markdown(text, visible=bool(missing), elem_classes=["checkpoint-notice"])
 
 
-def image_input(label: str = "Input image") -> gr.Image:
+def image_input(label: str = "Input image", value=None) -> gr.Image:
+    """An image input. value: the picture it opens with (a tab then computes its result from it in one round trip,
+    where filling it on opening costs two: the picture to the page, then back with the change event)."""
     # PIL, not numpy: a palette, 16-bit or CMYK file keeps its meaning (core.data.to_pil reads every mode)
-    return gr.Image(label=label, type="pil", image_mode=None, sources=["upload", "clipboard"], height=240)
+    return gr.Image(value=value, label=label, type="pil", image_mode=None, sources=["upload", "clipboard"], height=240)
 
 
 def sketchpad(label: str = "Draw one garment") -> gr.Sketchpad:

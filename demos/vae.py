@@ -269,7 +269,7 @@ def build(tab: gr.Tab) -> None:
     gr.Markdown("### Latent size: a higher dimension captures more")
     with gr.Row():
         with gr.Column(min_width=420):
-            input_image = image_input()
+            input_image = image_input(value=sample_image(0))
             reconstruct_button = gr.Button("Reconstruct", variant="primary")
             image_sources(input_image, "vae")
         with gr.Column(min_width=420):
@@ -345,8 +345,8 @@ def build(tab: gr.Tab) -> None:
     input_image.change(lambda image: [gr.skip()] * 2 if image is None else reconstruct(image), input_image,
                        [reconstructions, errors], api_name="vae_refresh", api_visibility="private")
     # Opening the tab fills every panel, so a lecturer lands on a working page rather than empty frames.
-    tab.select(friendly_errors(lambda: sample_image(0)), None, input_image, api_name="vae_open_example",
-               api_visibility="private")  # its change listener reconstructs it
+    tab.select(reconstruct, input_image, [reconstructions, errors], api_name="vae_open_example",
+               api_visibility="private")  # the example the input opens with
     tab.select(explorer_open, None, [latent_map, manifold, point_text], api_name="vae_explorer",
                api_visibility="private").then(
         sample_each, [seed, count, temperature], sample_grids, api_name="vae_open_samples", api_visibility="private").then(

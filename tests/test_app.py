@@ -164,6 +164,6 @@ def test_pix2pix_and_translate_over_http(client, garment_png):
     with pytest.raises(Exception, match="model must be|not in the list of choices"):
         client.predict(handle_file(garment_png), "cats", "auto", api_name="/pix2pix")
     translated, cycled, error, note = client.predict(handle_file(garment_png), "v->u", api_name="/translate")
-    assert Image.open(error).size == (224, 224) and "Cycle error" in note
+    assert Image.open(error).size == (224, 224 + COLOUR_BAR_PX) and "Cycle error" in note  # with its legend
     with pytest.raises(Exception, match="direction|not in the list of choices"):
         client.predict(handle_file(garment_png), "up", api_name="/translate")
