@@ -58,8 +58,8 @@ def speed() -> dict:
         for n in threads:
             rows[f"{name}, {n} thread(s)"] = {"fp32_ms": _call_ms(make(False), x, n),
                                                "bf16_ms": _call_ms(make(True), x, n)}
-    for name, draw in _generators().items():
-        z = latent.noise_from_seed(SEED, LATENT_DIMS[name], 16)
+    for name, (dim, draw) in _generators().items():
+        z = latent.noise_from_seed(SEED, dim, 16)
         for n in threads:
             rows[f"{name}, 16 images, {n} thread(s)"] = {
                 label: _call_ms(lambda x, _t, bf16=bf16: draw(x, bf16), z, n) for label, bf16 in (("fp32_ms", False), ("bf16_ms", True))}
@@ -67,13 +67,9 @@ def speed() -> dict:
     return rows
 
 
-LATENT_DIMS = {}
-
-
 def _generators() -> dict:
-    """name -> draw(z, bf16): images in [0, 1] from the bundled DCGAN and StyleGAN (psi 1: no truncation)."""
+    """name -> (size of z, draw(z, bf16)): images in [0, 1] from the bundled DCGAN and StyleGAN (psi 1)."""
     dcgan, style = gan.load("gan"), stylegan.load()
-    LATENT_DIMS.update({"DCGAN generator": dcgan.config.latent_dim, "StyleGAN generator": style.config.latent_dim})
 
     def precision(function):
         def draw(z: torch.Tensor, bf16: bool) -> torch.Tensor:
@@ -81,14 +77,14 @@ def _generators() -> dict:
                 return function(z).float()
         return draw
 
-    return {"DCGAN generator": precision(dcgan.generate),
-            "StyleGAN generator": precision(lambda z: style.synthesize(style.map(z)))}
+    return {"DCGAN generator": (dcgan.config.latent_dim, precision(dcgan.generate)),
+            "StyleGAN generator": (style.config.latent_dim, precision(lambda z: style.synthesize(style.map(z))))}
 
 
 def generator_quality(test_features: torch.Tensor, classifier, samples: int) -> dict:
     out = {}
-    for name, draw in _generators().items():
-        images = {label: torch.cat([draw(z, bf16) for z in latent.noise_from_seed(seed, LATENT_DIMS[name], samples).split(250)])
+    for name, (dim, draw) in _generators().items():
+        images = {label: torch.cat([draw(z, bf16) for z in latent.noise_from_seed(seed, dim, samples).split(250)])
                   for label, bf16, seed in (("fp32", False, SEED), ("bf16", True, SEED), ("fp32, other seeds", False, OTHER_SEED))}
         with torch.inference_mode():
             features = {label: classifier_outputs(classifier, x)[0] for label, x in images.items()}

@@ -301,6 +301,11 @@ def to_display(x: torch.Tensor | np.ndarray, scale: int = 8) -> Image.Image:
     return pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
 
 
+def grid_cell_px(side: int = 28, scale: int = 4, pad: int = 1) -> int:
+    """The pitch of image_grid's cells in its picture: one image of `side` pixels and its gutter, upscaled."""
+    return (side + pad) * scale
+
+
 def image_grid(images: torch.Tensor, columns: int, scale: int = 4, pad: int = 1) -> Image.Image:
     """(N, C, H, W) in [0, 1], C = 1 or 3 -> one crisp grid image with `pad` pixel gutters."""
     n, channels, h, w = images.shape

@@ -25,6 +25,17 @@ DISPLAY_SCALE = 8  # 28 px -> 224 px, nearest neighbour: crisp pixels on a proje
 PRESENTABLE_ERRORS = (EmptyImageError, CheckpointError, DatasetNotFoundError, ValueError, TypeError)
 
 
+def presentable(error: Exception, where: str) -> gr.Error:
+    """The gr.Error the page shows for `error`: its own sentence for the errors core raises on bad input, a plain
+    "internal error" for a bug (logged with its traceback, naming `where`)."""
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, PRESENTABLE_ERRORS):
+        return gr.Error(str(error), title="Cannot do that")
+    log.exception("handler %s failed", where)  # a bug: say so plainly, details in the server log
+    return gr.Error(f"Internal error ({type(error).__name__}); the server log has the details.")
+
+
 def friendly_errors(handler: Callable[..., T], threads: int | None = None) -> Callable[..., T]:
     """Run a handler on the compute worker and turn the errors core raises into a gr.Error a presenter can act on;
     the app keeps running.
@@ -34,12 +45,7 @@ def friendly_errors(handler: Callable[..., T], threads: int | None = None) -> Ca
     while iterating. `threads`: intra-op threads for this handler's jobs (None: the worker's default)."""
 
     def translate(error: Exception) -> gr.Error:
-        if isinstance(error, gr.Error):
-            return error
-        if isinstance(error, PRESENTABLE_ERRORS):
-            return gr.Error(str(error), title="Cannot do that")
-        log.exception("handler %s failed", handler.__name__)  # a bug: say so plainly, details in the server log
-        return gr.Error(f"Internal error ({type(error).__name__}); the server log has the details.")
+        return presentable(error, handler.__name__)
 
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)

@@ -16,7 +16,7 @@ from core.data import image_grid, to_model_input
 from core.plots import SCHEDULE_COLOURS, schedule_chart
 from core.runtime import generator, in_precision, inference_bf16
 from demos.common import (GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, colour_legend, friendly_errors,
-                          image_sources, intro, opening_run, output_image, replay_stride, sample_image, seed_input, stream_steps,
+                          image_sources, intro, opening_run, output_image, presentable, replay_stride, sample_image, seed_input, stream_steps,
                           valid_seed)
 
 T = diffusion.NUM_TRAIN_STEPS
@@ -196,13 +196,16 @@ def run_length(sampler: str, steps: int) -> int:
     return T if sampler == "DDPM" else steps
 
 
+def _replay_position(history, position) -> int:
+    if not history:
+        raise ValueError("Run the sampler first; the replay shows its steps.")
+    return bounded_int(position, "The replay position", 1, len(history))
+
+
 @friendly_errors
 def replay(history, position):
     """The replay slider: the kept step at `position` (1-based) -> (x_t, x̂_0, caption)."""
-    if not history:
-        raise ValueError("Run the sampler first; the replay shows its steps.")
-    position = bounded_int(position, "The replay position", 1, len(history))
-    caption, x_t, x0_hat = history[position - 1]
+    caption, x_t, x0_hat = history[_replay_position(history, position) - 1]
     return _grid_of_snapshot(x_t), _grid_of_snapshot(x0_hat), f"Replay: {caption}"
 
 
@@ -215,11 +218,9 @@ def play(history, position):
     one every PLAY_FRAME_S, moving the slider along. Each picture is a light call on the compute worker; the
     waits between them are here, off the worker. Pause cancels it."""
     try:
-        if not history:
-            raise ValueError("Run the sampler first; the replay plays its steps.")
-        start = bounded_int(position, "The replay position", 1, len(history))
-    except ValueError as error:
-        raise gr.Error(str(error), title="Cannot do that") from None
+        start = _replay_position(history, position)
+    except Exception as error:
+        raise presentable(error, "play") from None
     start = 1 if start == len(history) else start
     for step in range(start, len(history) + 1):
         yield *replay(history, step), gr.update(value=step)

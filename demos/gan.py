@@ -6,7 +6,7 @@ import torch
 
 from core import gan, latent
 from core.checkpoints import CheckpointError, read_card
-from core.data import FASHION_CLASSES, image_grid, load_sample
+from core.data import FASHION_CLASSES, grid_cell_px, image_grid, load_sample
 from core.plots import named_grid
 from core.runtime import inference_autocast
 from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice,
@@ -127,7 +127,7 @@ def conditional_sample(class_name, seed, n):
     """A class (or all ten) and a seed -> samples G(z, y): one column per class (named), one row per z; for one
     class, its samples in rows of up to 8."""
     images, classes = conditional_images(class_name, seed, n)
-    n, cell = len(images), (28 + 1) * CGAN_SCALE
+    n, cell = len(images), grid_cell_px(scale=CGAN_SCALE)
     if len(classes) == 1:  # one class: its samples in rows of up to 8, under the class's name
         grid = image_grid(images.flatten(0, 1), columns=min(n, 8), scale=CGAN_SCALE)
         return named_grid(grid, [FASHION_CLASSES[classes[0]]], cell=(grid.width, cell))

@@ -100,7 +100,7 @@ def page_js(tabs: list[tuple[str, str]]) -> str:
   // A sketchpad opens with no tool chosen ("select the draw tool to start"): choose its brush once it appears, so
   // that a drag on the canvas draws at once instead of after finding a 16-px icon.
   // Looked for at most twice a second after the page's elements change (a tab's content is added when it first
-  // opens), so that streamed frames cost the page nothing more.
+  // opens), not at every streamed frame (with it in place, text-to-image click -> final measured 1.75 s in Chromium).
   let brushTimer = null;
   const chooseBrushes = () => {
     brushTimer = null;

@@ -5,7 +5,7 @@ import gradio as gr
 import torch
 
 from core import latent, stylegan
-from core.data import image_grid
+from core.data import grid_cell_px, image_grid
 from core.metrics import classifier_outputs, load_classifier
 from core.plots import named_grid, scatter_codes
 from core.runtime import inference_autocast
@@ -82,7 +82,7 @@ def mix(row_seeds, column_seeds, crossover):
     for r in range(len(rows)):
         table += [row_images[r : r + 1], torch.cat(cells[r * len(columns) : (r + 1) * len(columns)])]
     grid = image_grid(torch.cat(table), columns=len(columns) + 1, scale=3)
-    cell = (28 + 1) * 3  # a sample and its gutter, as image_grid draws them at scale 3
+    cell = grid_cell_px(scale=3)
     return named_grid(grid, ["", *(f"seed {s}" for s in columns)], ["", *(f"seed {s}" for s in rows)],
                       cell=(cell, cell), header=MIX_HEADER_PX, row_width=MIX_ROW_NAMES_PX)
 

@@ -7,7 +7,7 @@ import torch
 
 from core import unpaired
 from core.checkpoints import CheckpointError, read_card
-from core.data import FASHION_CLASSES, image_grid, load_sample, to_display, to_model_input
+from core.data import FASHION_CLASSES, grid_cell_px, image_grid, load_sample, to_display, to_model_input
 from core.metrics import classifier_if_trained, top_classes
 from core.plots import HEAT_COLD, HEAT_HOT, heat_image, named_grid, with_colour_bar
 from demos.common import (DISPLAY_SCALE, checkpoint_notice, friendly_errors, garment_examples, image_input, intro,
@@ -95,7 +95,7 @@ def translate_grid():
     grid = image_grid(torch.cat(rows), columns=EXAMPLES_PER_DOMAIN, scale=4)
     u, v = FASHION_CLASSES[DOMAIN_U].lower(), FASHION_CLASSES[DOMAIN_V].lower()
     names = [f"u: {u}", "G_A(u)", "G_B(G_A(u))", f"v: {v}", "G_B(v)", "G_A(G_B(v))"]
-    return named_grid(grid, [], names, cell=(29 * 4, 29 * 4), header=4, row_width=GRID_ROW_NAMES_PX)
+    return named_grid(grid, [], names, cell=(grid_cell_px(scale=4),) * 2, header=4, row_width=GRID_ROW_NAMES_PX)
 
 
 GRID_ROW_NAMES_PX = 110  # the grid's margin for its row names
