@@ -8,8 +8,8 @@ import os
 import gradio as gr
 
 from core.runtime import COMPUTE
-from demos import (autoencoder, clip, diffusion, divergence, gan, latent_diffusion, page, pix2pix, serving, stylegan,
-                   toy_gan, unpaired, vae)
+from demos import (autoencoder, clip, diffusion, divergence, gan, intake, latent_diffusion, page, pix2pix, serving,
+                   stylegan, toy_gan, unpaired, vae)
 from demos.common import LONG_RUN_QUEUE, MAX_WAITING_LONG_RUNS
 
 TABS = (  # (title, tab id, builder): lecture order; short titles, so that all twelve fit one row on a 1280 px screen
@@ -52,7 +52,7 @@ def build_app() -> gr.Blocks:
 def launch_options() -> dict:
     """What launch() needs besides the address: the theme, the page's CSS and script (demos/page.py)."""
     return dict(theme=THEME, css=page.CSS, js=page.page_js([(tab_id, title) for title, tab_id, _ in TABS]),
-                max_file_size="10mb", share=False, show_error=True)
+                max_file_size="10mb", share=False, show_error=True, app_kwargs=intake.app_options())
 
 
 def warm_up() -> None:

@@ -5,6 +5,7 @@ Images inside core are float tensors in [0, 1], shape (B, 1, 28, 28) for Fashion
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import struct
 from dataclasses import dataclass
@@ -144,6 +145,43 @@ class EmptyImageError(ValueError):
 
 
 MAX_INPUT_SIDE = 1024  # larger inputs are shrunk first: nothing here needs more, and a huge upload stays cheap
+MAX_PICTURE_PIXELS = 40_000_000  # a 40-megapixel photo still opens; a decompression bomb (a few KB) does not
+PICTURE_FORMS = "PNG, JPEG, GIF, WebP or BMP"
+
+
+class PictureFileError(ValueError):
+    """A file that is not a picture this app can read, in a sentence."""
+
+
+def check_picture_file(source: str | Path | bytes, name: str | None = None) -> int:
+    """Check that `source` (a path, or the file's bytes) is a whole picture of at most MAX_PICTURE_PIXELS; return its
+    number of frames (more than 1: an animation, of which the first is used). `name`: the file's original name."""
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    except OSError:
+        raise PictureFileError("the file could not be read: upload it again.") from None
+    if not data:
+        raise PictureFileError("the file is empty.")
+    head = data[:1024].lstrip().lower()
+    if (name or "").lower().endswith(".svg") or head.startswith((b"<?xml", b"<svg")) or b"<svg" in head:
+        raise PictureFileError(f"SVG drawings cannot be read here; export it as a {PICTURE_FORMS} picture.")
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            width, height = picture.size
+            if width * height > MAX_PICTURE_PIXELS:
+                raise PictureFileError(f"the picture is {width:,} × {height:,} pixels; at most "
+                                       f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels are accepted.")
+            frames = getattr(picture, "n_frames", 1)
+            picture.load()
+    except Image.DecompressionBombError:
+        raise PictureFileError(f"the picture has more than {MAX_PICTURE_PIXELS // 1_000_000} megapixels.") from None
+    except Image.UnidentifiedImageError:
+        raise PictureFileError(f"the file is not a picture; send a {PICTURE_FORMS} file.") from None
+    except PictureFileError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error):
+        raise PictureFileError("the picture file is damaged or cut short; save it again or pick another.") from None
+    return frames
 
 
 def to_pil(image) -> Image.Image:
@@ -506,7 +544,8 @@ def load_emoji(size: int = EMOJI_SIZE) -> EmojiSet:
     return EmojiSet(np.stack(images), tuple(names), tuple(codepoints))
 
 __all__ = [
-    "FASHION_CLASSES", "IMAGE_SIZE", "ImageSet", "DatasetNotFoundError", "EmptyImageError",
+    "FASHION_CLASSES", "IMAGE_SIZE", "ImageSet", "DatasetNotFoundError", "EmptyImageError", "PictureFileError",
+    "check_picture_file", "MAX_PICTURE_PIXELS",
     "load_fashion_mnist", "load_sample", "load_training_data", "write_sample",
     "to_pil", "frame_object", "to_grayscale_ink", "to_model_input", "to_colour_input", "to_display", "image_grid", "signed_to_rgb",
     "out_of_distribution_examples", "EmojiSet", "load_emoji", "load_emoji_sample", "write_emoji_sample", "render_emoji",

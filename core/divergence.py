@@ -51,11 +51,13 @@ def parse_distribution(values, name: str = "p") -> Distribution:
         raise DistributionError(f"{name} holds a value that is not a finite number.")
     if (numbers < 0).any():
         raise DistributionError(f"{name} holds a negative value ({numbers.min():g}): probabilities are never negative.")
-    total = numbers.sum()
-    if total <= 0:
+    largest = numbers.max()
+    if largest <= 0:
         raise DistributionError(f"{name} sums to 0: at least one outcome needs a positive probability.")
+    total = numbers.sum() if largest < 1e300 else math.inf  # 1e308 + 1e308 overflows: scale by the largest first
     normalised = abs(total - 1.0) > NORMALISE_TOLERANCE
-    return Distribution(numbers / total, normalised)
+    scaled = numbers / largest
+    return Distribution(scaled / scaled.sum(), normalised)
 
 
 def information(p: np.ndarray) -> np.ndarray:

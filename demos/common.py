@@ -17,6 +17,7 @@ from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
 from core.plots import CLASS_COLOURS
 from core.runtime import COMPUTE
 from core.data import DatasetNotFoundError, EmptyImageError, FASHION_CLASSES, load_sample, to_display, to_model_input
+from demos import intake
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ def friendly_errors(handler: Callable[..., T], threads: int | None = None) -> Ca
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
         def streaming(*args, **kwargs):
+            for note in intake.notes(args):
+                gr.Warning(note)
             try:
                 yield from COMPUTE.iterate(handler(*args, **kwargs), COMPUTE.LONG_RUN, threads)
             except Exception as error:
@@ -59,6 +62,8 @@ def friendly_errors(handler: Callable[..., T], threads: int | None = None) -> Ca
 
     @functools.wraps(handler)
     def wrapped(*args, **kwargs):
+        for note in intake.notes(args):  # here, in the event's thread, a warning reaches the page
+            gr.Warning(note)
         try:
             return COMPUTE.run(lambda: handler(*args, **kwargs), COMPUTE.LIGHT, threads)
         except Exception as error:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from core.runtime import keep_freed_memory
+from demos import intake
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def configure_gradio(waiting_limits: dict[str, int] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY_N_EVENTS))
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", str(ANALYTICS_EVENTS_KEPT))
     lighten_sessions()
+    intake.install()
     write_cached_pictures_once()
     limit_waiting(waiting_limits or {})
     keep_freed_memory()

@@ -1,5 +1,6 @@
 """Tab "StyleGAN": the mapping network z -> w, truncation in W, Z vs W interpolation, style mixing."""
 import functools
+import re
 
 import gradio as gr
 import torch
@@ -92,7 +93,7 @@ MIX_HEADER_PX, MIX_ROW_NAMES_PX = 24, 84  # the mixing table's margins for its s
 
 def _parse_seeds(text, which: str) -> list[int]:
     parts = str(text).replace(",", " ").split()
-    if not all(part.lstrip("-").isdigit() for part in parts):
+    if not all(re.fullmatch(r"-?[0-9]{1,12}", part) for part in parts):  # ASCII digits: '²' is a digit to isdigit
         raise ValueError(f"The {which} seeds must be whole numbers separated by commas, e.g. '1, 2, 3'.")
     seeds = [valid_seed(int(part)) for part in parts]
     if not 1 <= len(seeds) <= 6:

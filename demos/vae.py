@@ -361,7 +361,7 @@ def build(tab: gr.Tab) -> None:
                         api_visibility="private")
     # /vae_sample takes the model as an argument; the page shows all three side by side instead, so this endpoint
     # is bound to a hidden model input and a trigger the page never fires: it is for API clients.
-    api_model = gr.Number(value=20, visible=False)
+    api_model = gr.Radio(MODEL_CHOICES, value=20, label="Model", visible=False)
     gr.Button(visible=False).click(sample, [api_model, seed, count, temperature], sample_grids[-1],
                                    api_name="vae_sample")
     interpolate_button.click(interpolate, [interpolation_model, image_a, image_b, steps],
