@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import autoencoder, classifier, clip, diffusion, divergence, gan, pix2pix, unpaired, vae
+from benchmarks import autoencoder, classifier, clip, diffusion, divergence, gan, pix2pix, sessions, unpaired, vae
 from benchmarks.served_path import measure_served
 from benchmarks.timing import peak_rss_mb
 
@@ -42,6 +42,8 @@ def markdown(results: dict) -> str:
                          f"{c['light_p50_s']} | {c['light_p95_s']} | {c['heavy_p50_s'] or '–'} | "
                          f"{c['heavy_p95_s'] or '–'} | {c.get('turned_away_heavy', 0)} | {c['errors']} | {c.get('rss_start_mb')} → {c.get('rss_end_mb')} |")
         lines.append("")
+    if served.get("sessions"):
+        lines += [sessions.markdown(served["sessions"]), ""]
     lines += ["## In process (the handler alone)", "", *_latency_table(results["latency"]), "",
               f"Peak RSS of the benchmark process {results['peak_rss_mb']} MB.", "",
               "| checkpoint | metric | value |", "|---|---|---|"]
@@ -60,9 +62,12 @@ def main() -> None:
                         help="length of each classroom load run (0 skips them)")
     parser.add_argument("--soak-seconds", type=float, default=300.0,
                         help="length of the classroom memory soak (0 skips it)")
+    parser.add_argument("--sessions", type=int, default=1000,
+                        help="one-call sessions for the memory-per-session run (0 skips it)")
     parser.add_argument("--served-only", action="store_true", help="skip the in-process latency and quality")
     args = parser.parse_args()
     served = measure_served(TABS, max(5, args.calls // 2), args.runs, args.classroom_seconds, args.soak_seconds)
+    served["sessions"] = sessions.run(args.sessions) if args.sessions else None
     served["latency"] = [row.__dict__ | {"meets_target": row.meets_target} for row in served["latency"]]
     latency = [] if args.served_only else [row for tab in TABS for row in tab.handler_latency(args.calls)]
     quality = {}

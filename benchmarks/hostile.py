@@ -211,7 +211,7 @@ def run(url: str, endpoints: list[str] | None = None) -> list[Outcome]:
 
 def main() -> None:
     import app as app_module
-    from tests.conftest import free_port
+    from benchmarks.timing import free_port
 
     server = app_module.build_app()
     port = free_port()

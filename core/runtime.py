@@ -135,6 +135,18 @@ def keep_freed_memory() -> bool:
     return bool(libc.mallopt(m_mmap_threshold, 256 * 2**20)) and bool(libc.mallopt(m_trim_threshold, 2**30))
 
 
+def release_freed_memory() -> bool:
+    """Hand the memory that malloc keeps freed back to the system now (glibc's malloc_trim): after a crowd's
+    sessions are let go, so that the process shrinks back (keep_freed_memory otherwise keeps its peak). False where
+    the C library has no malloc_trim."""
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def compute_threads() -> int:
     """Intra-op threads for the compute worker's jobs: every core but one, which stays free for the server's own
     work (decoding requests, encoding and sending pictures); env GENMODELS_THREADS overrides.

@@ -236,14 +236,17 @@ def install() -> None:
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call: bool = False):
         expected = block_fn.inputs
-        if len(inputs) < len(expected):
+        if len(inputs) != len(expected):  # extra values were silently dropped: a caller's mistake goes unseen
             names = ", ".join(label_of(block) for block in expected)
-            count = f"{len(expected)} value" + ("s" if len(expected) > 1 else "")
-            raise InputError(f"This call takes {count} ({names}), not {len(inputs)}.")
+            takes = f"{len(expected)} value{'s' if len(expected) > 1 else ''} ({names})" if expected else "no values"
+            raise InputError(f"This call takes {takes}, not {len(inputs)}.")
         inputs = list(inputs)
         for index, block in enumerate(expected):
             if not block.stateful and index not in block_fn.component_prop_inputs:
-                inputs[index] = check_value(block, inputs[index])
+                # the session's copy, as Gradio's preprocessing uses it: a handler may have changed its settings
+                # (the replay slider's maximum follows the run)
+                session_block = state[block._id] if state is not None and block._id in state else block
+                inputs[index] = check_value(session_block, inputs[index])
         try:
             return await gradio_preprocess(self, block_fn, inputs, state, explicit_call)
         except gr.Error:

@@ -15,6 +15,10 @@ declared Content-Length"): the picture never shows. Seen in the benchmark's firs
 is written once, whole (a temporary file, then renamed), and an existing one is reused, its age for the hourly
 cache cleanup starting over.
 
+Sessions are never let go in Gradio 6: a session's state values expire, but the session itself (its config copy,
+every block a handler updated) stays until 10,000 newer ones push it out. Here a session unused for an hour is
+dropped whole, and the memory it held goes back to the system (`python -m benchmarks.sessions` measures it).
+
 And one limit of its queue: a bound on the whole queue only. Sixty students on two cores ask for more sampler runs
 than the machine can do (each is seconds of compute); unbounded, a run waited two minutes behind the others. So a
 concurrency group can have its own bound on waiting requests: past it a request is turned away at once, and the page
@@ -23,6 +27,7 @@ says so (Gradio's "This application is currently busy. Please try again."; an AP
 from __future__ import annotations
 
 import copy
+import datetime
 import logging
 import os
 import tempfile
@@ -31,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from core.runtime import keep_freed_memory
+from core.runtime import keep_freed_memory, release_freed_memory
 from demos import intake
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,7 @@ def configure_gradio(waiting_limits: dict[str, int] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY_N_EVENTS))
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", str(ANALYTICS_EVENTS_KEPT))
     lighten_sessions()
+    expire_sessions(session_ttl_s())
     intake.install()
     write_cached_pictures_once()
     limit_waiting(waiting_limits or {})
@@ -132,6 +138,55 @@ def lighten_sessions() -> None:
 
     state_holder.SessionState.__init__ = __init__
     state_holder.SessionState._lazy_configs = True
+
+
+SESSION_TTL_S = 3600.0  # as long as Gradio keeps a closed page's state for its return
+TRIM_EVERY_S = 60.0  # memory freed by dropped sessions goes back to the system at most this often
+
+
+def session_ttl_s() -> float:
+    """Seconds a session may stay unused before it is let go; env GENMODELS_SESSION_TTL_S overrides (the
+    benchmark's session run uses a short one)."""
+    value = os.environ.get("GENMODELS_SESSION_TTL_S")
+    return max(1.0, float(value)) if value else SESSION_TTL_S
+
+
+def expire_sessions(ttl_s: float) -> None:
+    """Let go of every session unused for `ttl_s` seconds: its state (with its delete callbacks) and the session
+    itself (see the module's docstring). Runs in Gradio's once-a-second sweep of expired state."""
+    from gradio import state_holder
+
+    holder = state_holder.StateHolder
+    holder._session_ttl_s = ttl_s
+    if getattr(holder, "_expiring_sessions", False):
+        return
+    gradio_sweep = holder.delete_all_expired_state
+
+    def delete_all_expired_state(self) -> None:
+        gradio_sweep(self)
+        if drop_idle_sessions(self, self._session_ttl_s):
+            now = time.monotonic()
+            if now - getattr(self, "_trimmed_at", 0.0) >= TRIM_EVERY_S:
+                self._trimmed_at = now
+                release_freed_memory()
+
+    holder.delete_all_expired_state = delete_all_expired_state
+    holder._expiring_sessions = True
+
+
+def drop_idle_sessions(holder, ttl_s: float) -> int:
+    """Remove the sessions of a Gradio StateHolder unused for `ttl_s` seconds; returns how many. A page that comes
+    back later starts a fresh session (its controls send their own values with every event)."""
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=ttl_s)
+    with holder.lock:  # checked and removed together: a session used meanwhile stays
+        idle = [session for session, used in holder.time_last_used.items() if used < cutoff]
+        dropped = [holder.session_data.pop(session, None) for session in idle]
+        for session in idle:
+            del holder.time_last_used[session]
+    for session_state in dropped:
+        for component, value, _ in session_state.state_components if session_state is not None else ():
+            component.delete_callback(value)  # as Gradio's own expiry of a State value does
+    return len(idle)
 
 
 def warm_up_in_background(tasks: Iterable[tuple[str, Callable[[], object]]]) -> threading.Thread:

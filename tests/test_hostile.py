@@ -167,6 +167,12 @@ def test_every_hostile_call_gets_a_sentence_or_a_result(hostile_outcomes, server
     assert not internal, "\n".join(internal[:20])
 
 
+def test_extra_values_are_refused_not_silently_dropped(hostile_outcomes):
+    extra = [outcome for outcome in hostile_outcomes if outcome.value == "too many values"]
+    assert len(extra) == len({outcome.endpoint for outcome in hostile_outcomes})
+    assert all(outcome.kind == "message" and "This call takes" in outcome.text for outcome in extra), extra[:3]
+
+
 def test_the_documented_text_form_of_a_choice_runs(server_url):
     api = hostile.RawApi(server_url)
     kind, text = api.call("/diffusion_sample", [0, "DDIM", "2", 1])

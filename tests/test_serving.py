@@ -167,6 +167,54 @@ def test_per_session_state_expires():
     assert states and all(state.time_to_live is not None for state in states)
 
 
+def test_sessions_unused_past_their_time_to_live_are_let_go_whole_and_used_ones_stay():
+    import datetime
+
+    from gradio import state_holder
+
+    with gr.Blocks() as blocks:
+        replay = gr.State([], time_to_live=1800)
+        gr.Textbox()
+    holder = state_holder.StateHolder()
+    holder.set_blocks(blocks)
+    deleted = []
+    replay.delete_callback = deleted.append
+    for session in ("left", "still here"):
+        holder[session][replay._id] = [session]
+    holder.time_last_used["left"] -= datetime.timedelta(seconds=61)
+    assert serving.drop_idle_sessions(holder, ttl_s=60) == 1
+    assert list(holder.session_data) == ["still here"] and list(holder.time_last_used) == ["still here"]
+    assert deleted == [["left"]]  # the State's delete callback ran, as for Gradio's own expiry
+    assert holder["still here"][replay._id] == ["still here"]
+    assert serving.drop_idle_sessions(holder, ttl_s=60) == 0
+
+
+def test_the_sweep_gradio_runs_every_second_lets_idle_sessions_go(monkeypatch):
+    import datetime
+
+    from gradio import state_holder
+
+    monkeypatch.setattr(state_holder.StateHolder, "delete_all_expired_state",
+                        state_holder.StateHolder.delete_all_expired_state)  # undone after the test
+    monkeypatch.setattr(state_holder.StateHolder, "_expiring_sessions", False, raising=False)
+    serving.expire_sessions(ttl_s=30)
+    with gr.Blocks() as blocks:
+        gr.Textbox()
+    holder = state_holder.StateHolder()
+    holder.set_blocks(blocks)
+    holder["old"], holder["new"]
+    holder.time_last_used["old"] -= datetime.timedelta(seconds=31)
+    holder.delete_all_expired_state()
+    assert list(holder.session_data) == ["new"]
+
+
+def test_the_session_time_to_live_is_an_hour_unless_the_environment_says(monkeypatch):
+    monkeypatch.delenv("GENMODELS_SESSION_TTL_S", raising=False)
+    assert serving.session_ttl_s() == 3600
+    monkeypatch.setenv("GENMODELS_SESSION_TTL_S", "20")
+    assert serving.session_ttl_s() == 20
+
+
 def test_the_benchmarks_browser_protocol_client_reads_results_and_refusals(server_url):
     from benchmarks.served import SyncSession
 
