@@ -197,7 +197,7 @@ def build(tab: gr.Tab) -> None:
                                           allow_preview=False, format="png", elem_id="pix2pix-drawings")
                 with gr.Tab("Upload"):
                     upload = image_input("A picture or a line drawing")
-                    kind = gr.Radio(KIND_CHOICES, value="auto", label="It is")
+                    kind = gr.Radio(KIND_CHOICES, value="auto", label="Read it as")
                     upload_button = gr.Button("Translate", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
