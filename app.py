@@ -36,16 +36,17 @@ QUEUE_SIZE = 256  # requests waiting at once; past it a caller is told the serve
 
 def build_app() -> gr.Blocks:
     serving.configure_gradio({LONG_RUN_QUEUE["concurrency_id"]: MAX_WAITING_LONG_RUNS})
-    with gr.Blocks(title="Generative models, live", analytics_enabled=False,
-                   delete_cache=(3600, 3600)) as app:  # every hour, drop cached outputs older than an hour
-        page.header("Generative models, live", "Each tab runs a model trained by this repository's own recipes.")
-        with gr.Tabs():
-            for title, tab_id, build in TABS:
-                with gr.Tab(title, id=tab_id, elem_id=f"tab-{tab_id}") as tab:
-                    build(tab)  # the tab, for work that should wait until it is opened
-    # All model work runs on core.runtime.COMPUTE, one job at a time, light calls first; these limits only bound
-    # how many requests Gradio hands over at once (long runs share demos.common.LONG_RUN_QUEUE).
-    app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
+    with serving.server_app_built_once():  # launch() builds it
+        with gr.Blocks(title="Generative models, live", analytics_enabled=False,
+                       delete_cache=(3600, 3600)) as app:  # every hour, drop cached outputs older than an hour
+            page.header("Generative models, live", "Each tab runs a model trained by this repository's own recipes.")
+            with gr.Tabs():
+                for title, tab_id, build in TABS:
+                    with gr.Tab(title, id=tab_id, elem_id=f"tab-{tab_id}") as tab:
+                        build(tab)  # the tab, for work that should wait until it is opened
+        # All model work runs on core.runtime.COMPUTE, one job at a time, light calls first; these limits only bound
+        # how many requests Gradio hands over at once (long runs share demos.common.LONG_RUN_QUEUE).
+        app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     return app
 
 

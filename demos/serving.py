@@ -26,6 +26,7 @@ says so (Gradio's "This application is currently busy. Please try again."; an AP
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import logging
@@ -187,6 +188,22 @@ def drop_idle_sessions(holder, ttl_s: float) -> int:
         for component, value, _ in session_state.state_components if session_state is not None else ():
             component.delete_callback(value)  # as Gradio's own expiry of a State value does
     return len(idle)
+
+
+@contextlib.contextmanager
+def server_app_built_once():
+    """While building the Blocks, Gradio builds its server app (about 250 routes, the API description and the
+    config of every block: 0.15-0.25 s for this app's 431 components) when the Blocks close and again when they are
+    queued, and launch() builds it once more, replacing both. Inside this context the first two are skipped; only
+    launch() builds it (cold start, issue 14)."""
+    from gradio import routes
+
+    gradio_create_app = routes.App.__dict__["create_app"]
+    routes.App.create_app = staticmethod(lambda *args, **kwargs: None)
+    try:
+        yield
+    finally:
+        routes.App.create_app = gradio_create_app
 
 
 def warm_up_in_background(tasks: Iterable[tuple[str, Callable[[], object]]]) -> threading.Thread:

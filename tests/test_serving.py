@@ -287,3 +287,20 @@ def test_a_full_long_run_queue_turns_the_next_click_away_at_once_and_light_calls
     assert "server is busy" in turned_away.message and "1 runs like this one are waiting" in turned_away.message
     assert light.success
     assert results["running"].success and results["waiting"].success
+
+
+def test_the_server_app_is_built_at_launch_only(monkeypatch):
+    from gradio import routes
+
+    built = []
+    gradio_create_app = routes.App.__dict__["create_app"]
+    monkeypatch.setattr(routes.App, "create_app",
+                        staticmethod(lambda *args, **kwargs: built.append(1) or gradio_create_app.__func__(*args, **kwargs)))
+    with serving.server_app_built_once():
+        with gr.Blocks() as blocks:
+            gr.Button().click(lambda: None, api_name="noop")
+        blocks.queue()
+    assert built == []  # Gradio builds it when the Blocks close and when they are queued
+    with gr.Blocks():
+        pass
+    assert built  # outside the context, Gradio builds it again (twice, as the Blocks close)
