@@ -17,12 +17,13 @@ from demos.common import (checkpoint_notice, example_indices, friendly_errors, i
 MAX_TEXTS = 20
 MAX_TEXT_CHARACTERS = 200
 DEFAULT_TEXTS = "a photo of a sneaker\na photo of a sandal\na photo of an ankle boot\na photo of a bag\na red apple"
-INTRO = """
+INTRO = r"""
 ## CLIP: images and texts in one space
-An image encoder f and a text encoder g are trained together so that an image and its caption land close.
+An image encoder $f$ and a text encoder $g$ are trained together so that an image and its caption land close.
 
-For a batch of N pairs, the N × N matrix of **cosine similarities × exp(t)** should peak on its diagonal
-(a cross-entropy over rows and over columns; exp(t) = 1 / temperature is learned). Comparing an image with
+For a batch of $N$ pairs, the $N \times N$ matrix of scaled cosine similarities
+$s_{ij} = e^{t} \cos(f(\text{image}_i), g(\text{text}_j))$ should peak on its diagonal (a cross-entropy over rows and
+over columns; $e^{t}$ = 1 / temperature is learned). Comparing an image with
 several texts and taking a softmax over their scores picks the best caption; with one prompt per class,
 "a photo of a {class}", CLIP classifies images it was never trained to classify: **zero-shot**.
 

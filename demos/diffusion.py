@@ -34,21 +34,23 @@ FORWARD_INTRO = rf"""
 Each step adds a little Gaussian noise; composed, the steps have a closed form,
 $x_t = \sqrt{{\bar\alpha_t}}\, x_0 + \sqrt{{1 - \bar\alpha_t}}\, \varepsilon$: any $x_t$ in one jump. Slide t.
 
-The lecture's step adds a little Gaussian noise, **x_t = √(1 − α_t) · x_(t−1) + √α_t · ε_t**, with α_t (the step's
-noise variance; β_t in the DDPM paper) rising linearly from {diffusion.ALPHA_START} to {diffusion.ALPHA_END} over
-T = {T} steps. Composing the steps gives the closed form **x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε**, ᾱ_t = ∏(1 − α_s):
-any x_t in one jump. Slide t: left, the closed form; right, t single steps with fresh noise each time — different
-draws of the same distribution N(√ᾱ_t x_0, (1 − ᾱ_t) I).
+The lecture's step adds a little Gaussian noise, $x_t = \sqrt{{1 - \alpha_t}}\, x_{{t-1}} + \sqrt{{\alpha_t}}\, \varepsilon_t$,
+with $\alpha_t$ (the step's noise variance; $\beta_t$ in the DDPM paper) rising linearly from {diffusion.ALPHA_START} to
+{diffusion.ALPHA_END} over $T = {T}$ steps. Composing the steps gives the closed form
+$x_t = \sqrt{{\bar\alpha_t}}\, x_0 + \sqrt{{1 - \bar\alpha_t}}\, \varepsilon$ with $\bar\alpha_t = \prod_{{s \le t}} (1 - \alpha_s)$:
+any $x_t$ in one jump. Slide t: left, the closed form; right, t single steps with fresh noise each time — different
+draws of the same distribution $\mathcal{{N}}(\sqrt{{\bar\alpha_t}}\, x_0, (1 - \bar\alpha_t) I)$.
 """
 REVERSE_INTRO = r"""
 ## Diffusion, backward: a U-Net removes the noise
 Sampling starts from pure noise $x_T$; a trained U-Net $\varepsilon_\theta(x_t, t)$ predicts the noise in $x_t$,
 and each step removes some of it.
 
-A U-Net ε_θ(x_t, t) was trained (`python -m core.train ddpm`) with the lecture's loss
-‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²: it predicts the noise in x_t. Sampling starts from pure noise x_T and
-removes the predicted noise step by step. Left: x_t as it is denoised; right: the model's current guess of the clean
-image, x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t. **DDPM** takes all 1,000 steps and adds fresh noise in each;
+A U-Net $\varepsilon_\theta(x_t, t)$ was trained (`python -m core.train ddpm`) with the lecture's loss
+$\lVert \varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon, t) \rVert^2$: it predicts
+the noise in $x_t$. Sampling starts from pure noise $x_T$ and removes the predicted noise step by step. Left: $x_t$
+as it is denoised; right: the model's current guess of the clean image,
+$\hat{x}_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \hat\varepsilon) / \sqrt{\bar\alpha_t}$. **DDPM** takes all 1,000 steps and adds fresh noise in each;
 **DDIM** uses the same network but jumps deterministically through fewer steps.
 """
 

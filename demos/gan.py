@@ -20,15 +20,16 @@ G turns noise $z \sim N(0, I)$ into an image; D says *real* or *fake*. They play
 $\min_G \max_D V(D, G) = \mathbb{E}_x[\log D(x)] + \mathbb{E}_z[\log(1 - D(G(z)))]$.
 
 This DCGAN-style pair was trained by `python -m core.train gan` on Fashion-MNIST with the lecture's loop
-(k = 1). D ascends V; G descends the **non-saturating** −log D(G(z)) — the same goal, D(G(z)) = 1, but it still
-has a gradient when D confidently rejects the fakes early on, where log(1 − D(G(z))) is flat.
+($k = 1$). D ascends $V$; G descends the **non-saturating** $-\log D(G(z))$ — the same goal, $D(G(z)) = 1$, but it
+still has a gradient when D confidently rejects the fakes early on, where $\log(1 - D(G(z)))$ is flat.
 """
-CGAN_INTRO = """
+CGAN_INTRO = r"""
 ## Conditional GAN
 "As well as a sample from the noise, a vector indicating the class is provided to both G and D."
 
 Here G gets
-the one-hot class beside z, and D gets it through a projection term, so D judges *a real image of this class*.
+the one-hot class $y$ beside $z$, $G(z, y)$, and D gets it through a projection term, $D(x, y)$, so D judges *a real
+image of this class*.
 Choose a class and G should draw that class; the evaluation classifier checks whether it did.
 """
 

@@ -29,9 +29,9 @@ def class_prompt(name: str) -> str:
 
 PROMPTS = [class_prompt(name) for name in CLASS_PROMPT_NAMES] + [
     "a picture of a dark sneaker", "a light dress", "a handbag", "a pair of trousers on a black background"]
-INTRO = """
+INTRO = r"""
 ## Latent diffusion: text to image, as in Stable Diffusion
-A U-Net denoises a small **latent** z instead of the pixels, steered by your prompt through cross-attention;
+A U-Net denoises a small **latent** $z$ instead of the pixels, steered by your prompt through cross-attention;
 a decoder D turns the result into an image.
 
 Denoising 28x28 pixels is slow, so Stable Diffusion moves the diffusion into the **latent space of an
@@ -40,8 +40,8 @@ autoencoder** whose encoder E and decoder D are trained first and then fixed. He
 result into pixels. The text reaches the U-Net through **cross-attention** on the token states of this app's own
 CLIP text encoder (the CLIP tab). **Classifier-free guidance**: the U-Net also learned to denoise without text
 (captions were dropped 10% of the time); each step mixes both predictions,
-ε̂ = ε(z_t, ∅) + w · (ε(z_t, text) − ε(z_t, ∅)). w = 0 ignores the prompt, w = 1 is plain conditioning, larger w
-follows the prompt harder (and costs variety).
+$\hat\varepsilon = \varepsilon_\theta(z_t, \varnothing) + w\,(\varepsilon_\theta(z_t, \text{text}) - \varepsilon_\theta(z_t, \varnothing))$.
+$w = 0$ ignores the prompt, $w = 1$ is plain conditioning, larger $w$ follows the prompt harder (and costs variety).
 """
 
 

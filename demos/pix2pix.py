@@ -22,17 +22,18 @@ DISPLAY_SIZE = 256  # both data sets shown at the same size: 28 px x 9 (nearest)
 EMOJI_EXAMPLES = 15
 COMPARISON_COLUMNS = 8
 
-INTRO = """
+INTRO = r"""
 ## pix2pix: an image as the condition
 A conditional GAN whose condition is a whole image x: here an **edge map**, and the output is the picture y it
 came from (Isola et al. 2017).
 
-Pairs are synthesised, as the lecture says: x = Canny edges of a real picture y.
+Pairs are synthesised, as the lecture says: $x$ = Canny edges of a real picture $y$.
 
 - **G** is a U-Net: an encoder down to 1×1 and a decoder back up, with skip connections that carry *where the
   edges are* straight across. **D** is a PatchGAN: it sees the pair (x, y) and says real or fake for each patch.
-- L_cGAN(G, D) = E[log D(x, y)] + E[log(1 − D(x, G(x, z)))] , L_L1(G) = E‖y − G(x, z)‖₁ ,
-  **G\\* = arg min_G max_D L_cGAN(G, D) + λ L_L1(G)** with λ = 100.
+- $\mathcal{L}_{cGAN}(G, D) = \mathbb{E}[\log D(x, y)] + \mathbb{E}[\log(1 - D(x, G(x, z)))]$,
+  $\mathcal{L}_{L1}(G) = \mathbb{E}\lVert y - G(x, z) \rVert_1$, and
+  $G^* = \arg\min_G \max_D \mathcal{L}_{cGAN}(G, D) + \lambda \mathcal{L}_{L1}(G)$ with $\lambda = 100$.
 - **L1 only** (trained without D) gets the layout right but averages what it cannot be sure of: a blur.
   The cGAN term punishes anything D can tell from a real patch. Both are shown for the same input.
 

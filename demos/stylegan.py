@@ -16,15 +16,15 @@ from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_ST
 
 SCATTER_SAMPLES = 600
 SCATTER_SIZE = 360
-INTRO = """
+INTRO = r"""
 ## StyleGAN: learn where the noise should go
-A **mapping network** f (an 8-layer MLP) turns the Gaussian z into an intermediate code **w = f(z)** that can take
-the data's shape; every layer of the synthesis network is steered by w.
+A **mapping network** $f$ (an 8-layer MLP) turns the Gaussian $z$ into an intermediate code **$w = f(z)$** that can
+take the data's shape; every layer of the synthesis network is steered by $w$.
 
-A GAN's input z is a smooth Gaussian; the data may be skewed and fragmented. Forcing one onto the other
-distorts it, so StyleGAN first passes z through a **mapping network** f, an 8-layer MLP, to an intermediate
-code **w = f(z)** that can take the data's shape. The synthesis network starts from a learned constant; every
-layer is steered by w through AdaIN: normalise each channel, then scale and shift it by a style A(w).
+A GAN's input $z$ is a smooth Gaussian; the data may be skewed and fragmented, and forcing one onto the other
+distorts it: hence the mapping network. The synthesis network starts from a learned constant; every layer is
+steered by $w$ through AdaIN, $\text{AdaIN}(x_i, y) = y_{s,i} \frac{x_i - \mu(x_i)}{\sigma(x_i)} + y_{b,i}$: normalise
+each channel, then scale and shift it by a style $y = A(w)$.
 Trained here at 28 px by `python -m core.train stylegan` (no noise inputs or progressive growing at this size).
 """
 CROSSOVERS = {"coarse (7 px layers) from the row": 2, "coarse + middle (7-14 px) from the row": 4,

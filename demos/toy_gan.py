@@ -13,16 +13,16 @@ FRAME_SIZE = 420
 MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see FRAME_INTERVAL_S)
 FRAME_INTERVAL_S = 0.12  # never let the picture freeze longer than this: at least ~5 frames a second
 MAX_SAMPLES_PER_RUN = 12_000_000  # points pushed through G and D per run: about a minute on 2 cores at worst
-INTRO = """
+INTRO = r"""
 ## Training a GAN, live
 The lecture's algorithm on 2-D points, trained from scratch on the server while you watch: for each iteration,
-**k steps of D** (ascend log D(x) + log(1 − D(G(z))), G fixed), then **one step of G** (D fixed).
+**k steps of D** (ascend $\log D(x) + \log(1 - D(G(z)))$, G fixed), then **one step of G** (D fixed).
 
 Green dots are real samples, purple circles are G(z) for a fixed batch of z; the background is D's verdict:
-green where it says *real*, purple where it says *fake*, white where it cannot tell (D = 0.5). (With WGAN-GP,
+green where it says *real*, purple where it says *fake*, white where it cannot tell ($D = 0.5$). (With WGAN-GP,
 D is a critic with unbounded scores: the map is centred on its median score, so white means "median", not
 "undecided".) Quality as in the unrolled-GAN and VEEGAN papers' 2-D experiments: a generated point is *high
-quality* within 3σ of a mode; a mode is *covered* when such points reach it.
+quality* within $3\sigma$ of a mode; a mode is *covered* when such points reach it.
 """
 PRESETS = {
     "Ring of 8, non-saturating (covers the ring)": dict(distribution="ring", loss="non_saturating", k=1,

@@ -19,18 +19,18 @@ DIRECTION_CHOICES = [(f"{FASHION_CLASSES[DOMAIN_U]} → {FASHION_CLASSES[DOMAIN_
 EXAMPLES_PER_DOMAIN = 8
 ERROR_MAP_MAX = 0.25  # the cycle error shown fully blue: a pixel off by a quarter of the range (mean errors are ~0.05)
 
-INTRO = f"""
+INTRO = rf"""
 ## Unpaired translation: DualGAN / CycleGAN
-pix2pix needs pairs (x, y). Here there are none: only a pile of **{FASHION_CLASSES[DOMAIN_U]}s** (domain U) and a
+pix2pix needs pairs $(x, y)$. Here there are none: only a pile of **{FASHION_CLASSES[DOMAIN_U]}s** (domain U) and a
 separate pile of **{FASHION_CLASSES[DOMAIN_V]}s** (domain V); a **cycle** back to the input replaces the pairs.
 
 In DualGAN's notation, as in the lecture:
 
-- **G_A**: U → V and **G_B**: V → U (two pix2pix-style U-Nets); **D_A** tells real v from G_A(u), **D_B** real u
-  from G_B(v) (two PatchGANs).
-- **Cycle loss**: λ_U‖u − G_B(G_A(u))‖ + λ_V‖v − G_A(G_B(v))‖. A translation must look like the other domain
+- **$G_A$**: U → V and **$G_B$**: V → U (two pix2pix-style U-Nets); **$D_A$** tells real $v$ from $G_A(u)$,
+  **$D_B$** real $u$ from $G_B(v)$ (two PatchGANs).
+- **Cycle loss**: $\lambda_U \lVert u - G_B(G_A(u)) \rVert + \lambda_V \lVert v - G_A(G_B(v)) \rVert$. A translation must look like the other domain
   *and* keep enough of the input to come back: that is what replaces the missing pairs.
-- The lecture writes DualGAN's Wasserstein terms (− D_B(G_B(v)) − D_A(G_A(u)) for the generators). The shipped
+- The lecture writes DualGAN's Wasserstein terms ($-D_B(G_B(v)) - D_A(G_A(u))$ for the generators). The shipped
   model uses CycleGAN's least-squares form of the same terms, which trains stably on a CPU without weight clipping.
 
 Pick a held-out shoe, upload or draw one, and choose a direction: you see the translation, the way back, and

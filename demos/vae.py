@@ -18,16 +18,17 @@ from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bound
 MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
 MAP_SIZE = 420  # pixels of the latent map
 MANIFOLD_STEPS = 15
-INTRO = """
+INTRO = r"""
 ## Variational autoencoders
-The encoder gives a distribution q(z|x) = N(μ, σ²), not a point; a sample z = μ + σ·ε goes to the decoder.
+The encoder gives a distribution $q(z \mid x) = \mathcal{N}(\mu, \sigma^2)$, not a point; a sample
+$z = \mu + \sigma \odot \varepsilon$, $\varepsilon \sim \mathcal{N}(0, I)$, goes to the decoder.
 
-Training maximises the ELBO = reconstruction term − KL(q(z|x) ‖ N(0, I)): the KL term packs the codes around the
-origin so that **z ~ N(0, I) decodes to new images** — the decoder becomes a generative model. Three MLP VAEs
+Training maximises the ELBO, $\mathbb{E}_{q(z \mid x)}[\log p(x \mid z)] - KL(q(z \mid x) \,\|\, \mathcal{N}(0, I))$:
+the KL term packs the codes around the origin so that **$z \sim \mathcal{N}(0, I)$ decodes to new images** — the decoder becomes a generative model. Three MLP VAEs
 with the lecture's latent sizes, 2, 5 and 20, trained on Fashion-MNIST.
 
-The decoder is Gaussian, p(x|z) = N(x̂, s² I), with one learned noise level s: the reconstruction term is the
-lecture's *reconstruction error*, ‖x − x̂‖² / 2s² + 784·log s + const. It is a density, so where the model fits
+The decoder is Gaussian, $p(x \mid z) = \mathcal{N}(\hat{x}, s^2 I)$, with one learned noise level $s$: the
+reconstruction term is the lecture's *reconstruction error*, $\lVert x - \hat{x} \rVert^2 / 2s^2 + 784 \log s + \text{const}$. It is a density, so where the model fits
 well it is above 1 and the nats are negative: compare them between models, not with zero.
 """
 
