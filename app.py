@@ -53,7 +53,8 @@ def build_app() -> gr.Blocks:
 def launch_options() -> dict:
     """What launch() needs besides the address: the theme, the page's CSS and script (demos/page.py)."""
     return dict(theme=THEME, css=page.CSS, js=page.page_js([(tab_id, title) for title, tab_id, _ in TABS]),
-                max_file_size="10mb", share=False, show_error=True, app_kwargs=intake.app_options())
+                max_file_size="10mb", share=False, show_error=True,
+                app_kwargs=intake.app_options() | serving.app_options())
 
 
 def warm_up() -> None:

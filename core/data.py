@@ -147,6 +147,7 @@ class EmptyImageError(ValueError):
 MAX_INPUT_SIDE = 1024  # larger inputs are shrunk first: nothing here needs more, and a huge upload stays cheap
 MAX_PICTURE_PIXELS = 40_000_000  # a 40-megapixel photo still opens; a decompression bomb (a few KB) does not
 PICTURE_FORMS = "PNG, JPEG, GIF, WebP or BMP"
+PICTURE_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")  # Pillow's (JPEG opens MPO too); EPS (Ghostscript) etc. refused
 
 
 class PictureFileError(ValueError):
@@ -166,12 +167,13 @@ def check_picture_file(source: str | Path | bytes, name: str | None = None) -> i
     if (name or "").lower().endswith(".svg") or head.startswith((b"<?xml", b"<svg")) or b"<svg" in head:
         raise PictureFileError(f"SVG drawings cannot be read here; export it as a {PICTURE_FORMS} picture.")
     try:
-        with Image.open(io.BytesIO(data)) as picture:
+        with Image.open(io.BytesIO(data), formats=PICTURE_FORMATS) as picture:
             width, height = picture.size
             if width * height > MAX_PICTURE_PIXELS:
                 raise PictureFileError(f"the picture is {width:,} × {height:,} pixels; at most "
                                        f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels are accepted.")
-            frames = getattr(picture, "n_frames", 1)
+            # a phone's JPEG may hold a second picture (MPO: a depth or gain map): a photo, not an animation
+            frames = getattr(picture, "n_frames", 1) if picture.format in ("GIF", "PNG", "WEBP") else 1
             picture.load()
     except Image.DecompressionBombError:
         raise PictureFileError(f"the picture has more than {MAX_PICTURE_PIXELS // 1_000_000} megapixels.") from None

@@ -16,8 +16,9 @@ is written once, whole (a temporary file, then renamed), and an existing one is 
 cache cleanup starting over.
 
 Sessions are never let go in Gradio 6: a session's state values expire, but the session itself (its config copy,
-every block a handler updated) stays until 10,000 newer ones push it out. Here a session unused for an hour is
-dropped whole, and the memory it held goes back to the system (`python -m benchmarks.sessions` measures it).
+every block a handler updated) stays until 10,000 newer ones push it out. Here a session that no page holds open
+(its heartbeat connection) and that was unused for an hour is dropped whole, and the memory it held goes back to the
+system (`python -m benchmarks.sessions` measures it).
 
 And one limit of its queue: a bound on the whole queue only. Sixty students on two cores ask for more sampler runs
 than the machine can do (each is seconds of compute); unbounded, a run waited two minutes behind the others. So a
@@ -31,6 +32,7 @@ import copy
 import datetime
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -143,18 +145,50 @@ def lighten_sessions() -> None:
 
 SESSION_TTL_S = 3600.0  # as long as Gradio keeps a closed page's state for its return
 TRIM_EVERY_S = 60.0  # memory freed by dropped sessions goes back to the system at most this often
+HEARTBEAT_PATH = re.compile(r"/heartbeat/([^/]+)/?$")
+CONNECTED: dict[str, int] = {}  # session -> its open heartbeat connections (an open page, a gradio_client)
 
 
 def session_ttl_s() -> float:
-    """Seconds a session may stay unused before it is let go; env GENMODELS_SESSION_TTL_S overrides (the
-    benchmark's session run uses a short one)."""
+    """Seconds a session may stay unused, once no page holds it open, before it is let go; env
+    GENMODELS_SESSION_TTL_S overrides (the benchmark's session run uses a short one)."""
     value = os.environ.get("GENMODELS_SESSION_TTL_S")
     return max(1.0, float(value)) if value else SESSION_TTL_S
 
 
+class HeartbeatTracker:
+    """ASGI middleware: which sessions have a heartbeat connection open now. An open page holds one for as long as
+    it is open, however long it sits idle, so its session is never let go; a closed page's or a plain HTTP caller's
+    session is, once unused for the time-to-live."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        found = HEARTBEAT_PATH.search(scope.get("path", "")) if scope["type"] == "http" else None
+        if found is None:
+            return await self.app(scope, receive, send)
+        session = found.group(1)
+        CONNECTED[session] = CONNECTED.get(session, 0) + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            CONNECTED[session] -= 1
+            if CONNECTED[session] <= 0:
+                del CONNECTED[session]
+
+
+def app_options() -> dict:
+    """launch(app_kwargs=…): the served app's middleware (HeartbeatTracker)."""
+    from starlette.middleware import Middleware
+
+    return {"middleware": [Middleware(HeartbeatTracker)]}
+
+
 def expire_sessions(ttl_s: float) -> None:
-    """Let go of every session unused for `ttl_s` seconds: its state (with its delete callbacks) and the session
-    itself (see the module's docstring). Runs in Gradio's once-a-second sweep of expired state."""
+    """Let go of every session that no page holds open and that was unused for `ttl_s` seconds: its state (with
+    its delete callbacks) and the session itself (see the module's docstring). Runs in Gradio's once-a-second sweep
+    of expired state; the memory goes back to the system on a thread of its own, at most once a minute."""
     from gradio import state_holder
 
     holder = state_holder.StateHolder
@@ -165,25 +199,30 @@ def expire_sessions(ttl_s: float) -> None:
 
     def delete_all_expired_state(self) -> None:
         gradio_sweep(self)
-        if drop_idle_sessions(self, self._session_ttl_s):
+        try:  # an error here must not end Gradio's sweep task (it has no guard): logged, tried again next second
+            if drop_idle_sessions(self, self._session_ttl_s, CONNECTED):
+                self._trim_pending = True
             now = time.monotonic()
-            if now - getattr(self, "_trimmed_at", 0.0) >= TRIM_EVERY_S:
-                self._trimmed_at = now
-                release_freed_memory()
+            if getattr(self, "_trim_pending", False) and now - getattr(self, "_trimmed_at", 0.0) >= TRIM_EVERY_S:
+                self._trim_pending, self._trimmed_at = False, now
+                threading.Thread(target=release_freed_memory, name="trim", daemon=True).start()
+        except Exception:
+            log.exception("letting idle sessions go failed")
 
     holder.delete_all_expired_state = delete_all_expired_state
     holder._expiring_sessions = True
 
 
-def drop_idle_sessions(holder, ttl_s: float) -> int:
-    """Remove the sessions of a Gradio StateHolder unused for `ttl_s` seconds; returns how many. A page that comes
-    back later starts a fresh session (its controls send their own values with every event)."""
+def drop_idle_sessions(holder, ttl_s: float, held_open=()) -> int:
+    """Remove the sessions of a Gradio StateHolder unused for `ttl_s` seconds, but those in `held_open`; returns how
+    many. A page that comes back later starts a fresh session (its controls send their values with every event)."""
     cutoff = datetime.datetime.now() - datetime.timedelta(seconds=ttl_s)
     with holder.lock:  # checked and removed together: a session used meanwhile stays
-        idle = [session for session, used in holder.time_last_used.items() if used < cutoff]
+        idle = [session for session, used in list(holder.time_last_used.items())
+                if used < cutoff and session not in held_open]
         dropped = [holder.session_data.pop(session, None) for session in idle]
         for session in idle:
-            del holder.time_last_used[session]
+            holder.time_last_used.pop(session, None)
     for session_state in dropped:
         for component, value, _ in session_state.state_components if session_state is not None else ():
             component.delete_callback(value)  # as Gradio's own expiry of a State value does

@@ -138,6 +138,19 @@ def test_good_picture_files_pass_and_an_animation_counts_its_frames():
         assert check_picture_file(files[name], name) == 1
 
 
+def test_a_phone_photo_with_a_second_picture_is_a_photo_and_other_formats_are_refused():
+    import io
+
+    photo, depth = Image.new("RGB", (40, 30), "red"), Image.new("RGB", (40, 30), "grey")
+    mpo, tiff = io.BytesIO(), io.BytesIO()
+    photo.save(mpo, format="MPO", save_all=True, append_images=[depth])
+    photo.save(tiff, format="TIFF")
+    assert Image.open(io.BytesIO(mpo.getvalue())).n_frames == 2
+    assert check_picture_file(mpo.getvalue(), "photo.jpg") == 1  # not "an animation of 2 frames"
+    with pytest.raises(PictureFileError, match="not a picture; send a PNG, JPEG, GIF, WebP or BMP"):
+        check_picture_file(tiff.getvalue(), "scan.tiff")
+
+
 def test_the_pixel_bound_is_checked_before_decoding(tmp_path):
     side = int(math.isqrt(MAX_PICTURE_PIXELS)) + 1
     path = tmp_path / "big.png"

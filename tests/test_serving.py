@@ -187,6 +187,9 @@ def test_sessions_unused_past_their_time_to_live_are_let_go_whole_and_used_ones_
     assert deleted == [["left"]]  # the State's delete callback ran, as for Gradio's own expiry
     assert holder["still here"][replay._id] == ["still here"]
     assert serving.drop_idle_sessions(holder, ttl_s=60) == 0
+    holder.time_last_used["still here"] -= datetime.timedelta(seconds=61)
+    assert serving.drop_idle_sessions(holder, ttl_s=60, held_open={"still here"}) == 0  # a page open, idle
+    assert list(holder.session_data) == ["still here"]
 
 
 def test_the_sweep_gradio_runs_every_second_lets_idle_sessions_go(monkeypatch):
@@ -196,7 +199,8 @@ def test_the_sweep_gradio_runs_every_second_lets_idle_sessions_go(monkeypatch):
 
     monkeypatch.setattr(state_holder.StateHolder, "delete_all_expired_state",
                         state_holder.StateHolder.delete_all_expired_state)  # undone after the test
-    monkeypatch.setattr(state_holder.StateHolder, "_expiring_sessions", False, raising=False)
+    for name, value in (("_expiring_sessions", False), ("_session_ttl_s", None), ("_trim_pending", False)):
+        monkeypatch.setattr(state_holder.StateHolder, name, value, raising=False)  # undone: the test server's own
     serving.expire_sessions(ttl_s=30)
     with gr.Blocks() as blocks:
         gr.Textbox()
@@ -206,6 +210,20 @@ def test_the_sweep_gradio_runs_every_second_lets_idle_sessions_go(monkeypatch):
     holder.time_last_used["old"] -= datetime.timedelta(seconds=31)
     holder.delete_all_expired_state()
     assert list(holder.session_data) == ["new"]
+
+
+def test_the_heartbeat_tracker_knows_which_sessions_a_page_holds_open():
+    import asyncio
+
+    seen = []
+
+    async def gradio_app(scope, receive, send):
+        seen.append(dict(serving.CONNECTED))
+
+    tracker = serving.HeartbeatTracker(gradio_app)
+    asyncio.run(tracker({"type": "http", "path": "/gradio_api/heartbeat/abc123"}, None, None))
+    asyncio.run(tracker({"type": "http", "path": "/gradio_api/queue/data"}, None, None))
+    assert seen == [{"abc123": 1}, {}] and serving.CONNECTED == {}
 
 
 def test_the_session_time_to_live_is_an_hour_unless_the_environment_says(monkeypatch):
@@ -304,3 +322,16 @@ def test_the_server_app_is_built_at_launch_only(monkeypatch):
     with gr.Blocks():
         pass
     assert built  # outside the context, Gradio builds it again (twice, as the Blocks close)
+
+
+def test_a_connected_client_holds_its_session_open_on_the_served_app(server_url):
+    from gradio_client import Client
+
+    client = Client(server_url, verbose=False)
+    try:
+        deadline = time.monotonic() + 10
+        while client.session_hash not in serving.CONNECTED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.session_hash in serving.CONNECTED  # its heartbeat passed through HeartbeatTracker
+    finally:
+        client.close()
