@@ -15,7 +15,7 @@ from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, to_model_input
 from core.plots import SCHEDULE_COLOURS, schedule_chart
 from core.runtime import generator, in_precision, inference_bf16
-from demos.common import (GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, colour_legend, friendly_errors,
+from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, colour_legend, friendly_errors,
                           image_sources, intro, opening_run, output_image, presentable, replay_stride, sample_image, seed_input, stream_steps,
                           valid_seed)
 
@@ -310,16 +310,17 @@ def _build_reverse(tab: gr.Tab) -> None:
     with gr.Row(equal_height=True):
         seed = seed_input("Seed of x_T")
         sampler = gr.Radio(list(SAMPLERS), value="DDIM", label="Sampler")
-        steps = gr.Dropdown(list(DDIM_STEPS), value=50, label="DDIM steps (they divide 1,000; DDPM takes all 1,000)")
+        steps = gr.Dropdown(list(DDIM_STEPS), value=50, label="DDIM steps (÷ 1,000)",
+                                info="DDPM takes all 1,000")
         n = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
         with gr.Column(min_width=160):
             run_button = gr.Button("Denoise from x_T", variant="primary")
             stop_button = gr.Button("Stop", size="sm")
     status = gr.Markdown("Press **Denoise from x_T**.", elem_id="diffusion-status")
     with gr.Row():
-        x_t = output_image("x_t", elem_id="diffusion-x-t", height=300, elem_classes=[GRID_CLASS])
+        x_t = output_image("x_t", elem_id="diffusion-x-t", height=300, elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
         x0_hat = output_image("x̂_0: the model's guess of the clean image", height=300,
-                              elem_classes=[GRID_CLASS])
+                              elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
     # Steps of the last run, to scrub through once it is done (the last step is the final samples).
     position = gr.Slider(1, 2, value=1, step=1, label="Replay the run's steps", visible=False)
     with gr.Row():

@@ -13,7 +13,7 @@ from core.checkpoints import CheckpointError, read_card
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, unknown_words
 from core.data import image_grid, signed_to_rgb
 from core.runtime import generator, in_precision, inference_bf16
-from demos.common import (GRID_CLASS, LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors,
+from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors,
                           intro, opening_run, output_image, seed_input, stream_steps, valid_seed)
 
 MAX_IMAGES = 8
@@ -167,10 +167,10 @@ def build(tab: gr.Tab) -> None:
         with gr.Column(scale=2):
             status = gr.Markdown("Press **Generate**.", elem_id="ldm-status")
             with gr.Row():
-                decoded = output_image("D(z_t): the noisy latent, decoded", elem_id="ldm-decoded", height=300,
-                                       elem_classes=[GRID_CLASS])
-                guess = output_image("D(ẑ_0): the model's guess, decoded", height=300,
-                                     elem_classes=[GRID_CLASS])
+                decoded = output_image("D(z_t): z_t decoded", elem_id="ldm-decoded", height=300,
+                                       elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
+                guess = output_image("D(ẑ_0): the guess, decoded", height=300,
+                                     elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
             latent_view = output_image("z_t of the first image: 4 channels of 8x8 (blue −, red +)", height=200)
             final = output_image("Final images", elem_id="ldm-final", visible=False)  # the API's last output
     with gr.Accordion("Pixel space vs latent space: the cost of a step", open=False):

@@ -12,10 +12,13 @@ import json
 import gradio as gr
 from gradio.context import Context
 
-from demos.common import GRID_CLASS
+from demos.common import FEW_ROWS_CLASS, GRID_CLASS
 
 PRESENTER_CLASS = "presenter"
 PRESENTER_FONT_PX = 20  # body text in presenter mode (the issue's floor is 18 px)
+PRESENTER_GRID_MIN_PX, PRESENTER_GRID_MAX_PX = 420, 600  # a sample grid's box in presenter mode, label included
+PRESENTER_FEW_ROWS_MIN_PX = 300  # the same for a grid of at most 2 rows (diffusion's panels): 100 px a sample still
+LABEL_STRIP_PX = 40  # above a picture, for its label and toolbar
 PHONE_MAX_WIDTH_PX = 640  # narrower than this, the page lays itself out for a phone
 
 CSS = f"""
@@ -27,7 +30,7 @@ CSS = f"""
 #page-title p {{ margin: 0; }}
 #presenter-toggle {{ flex: 0 0 auto; width: auto; }}
 /* A picture's label and toolbar on their own line above it, never over it */
-.block > label.float + div {{ padding-top: 40px; box-sizing: border-box; }}
+.block > label.float + div {{ padding-top: {LABEL_STRIP_PX}px; box-sizing: border-box; }}
 .block > label.float + .image-container > .top-panel {{ top: 2px; }}
 /* A streaming output keeps Gradio's accent border but not its endless pulse: repainting four pulsing boxes cost
    headless Chromium 0.3 s of CPU per 2-s text-to-image run, on the cores the sampler needs (measured) */
@@ -49,6 +52,11 @@ body.{PRESENTER_CLASS} .gradio-container {{
 }}
 body.{PRESENTER_CLASS} .prose, body.{PRESENTER_CLASS} .prose * {{ font-size: {PRESENTER_FONT_PX}px; }}
 body.{PRESENTER_CLASS} .{GRID_CLASS} {{ height: 600px !important; }}
+/* Gradio draws pictures with object-fit: scale-down, never larger than their pixels (a 32-sample grid: 87 px a
+   sample); in presenter mode a grid fills its box from the top, and the page script fits the box to the screen */
+body.{PRESENTER_CLASS} .{GRID_CLASS} img {{ object-fit: contain !important; object-position: center top; }}
+body.{PRESENTER_CLASS} #page-title p {{ display: none; }}
+.{FEW_ROWS_CLASS} {{ --presenter-grid-min: {PRESENTER_FEW_ROWS_MIN_PX}; }}
 body.{PRESENTER_CLASS} .prose h1 {{ font-size: 32px; }}
 body.{PRESENTER_CLASS} .prose h2 {{ font-size: 28px; }}
 body.{PRESENTER_CLASS} .prose h3 {{ font-size: 24px; }}
@@ -63,6 +71,7 @@ def page_js(tabs: list[tuple[str, str]]) -> str:
   const TABS = %s;
   const TAB_IDS = Object.keys(TABS);
   const PRESENTER = "%s";
+  const LABEL_STRIP_PX = %d;  // the strip reserved above a picture for its label (CSS below)
   const setParam = (key, value) => {
     const url = new URL(window.location.href);
     if (value === null) url.searchParams.delete(key); else url.searchParams.set(key, value);
@@ -71,6 +80,7 @@ def page_js(tabs: list[tuple[str, str]]) -> str:
   window.genmodelsPresenter = (on) => {
     document.body.classList.toggle(PRESENTER, on);
     setParam("presenter", on ? "1" : null);
+    setTimeout(() => window.genmodelsFitGrids && window.genmodelsFitGrids(), 50);
   };
   const params = new URLSearchParams(window.location.search);
   if (params.get("presenter") === "1") document.body.classList.add(PRESENTER);
@@ -110,10 +120,38 @@ def page_js(tabs: list[tuple[str, str]]) -> str:
       brush.click();
     }
   };
-  new MutationObserver(() => { if (brushTimer === null) brushTimer = setTimeout(chooseBrushes, 500); })
-    .observe(document.body, {childList: true, subtree: true});
+  // Presenter mode: each sample grid on screen gets the height left below its top on the first screen (between
+  // GRID_MIN_PX and GRID_MAX_PX), so that the samples are as large as fits and end above the screen's bottom edge.
+  const fitGrids = () => {
+    const presenting = document.body.classList.contains(PRESENTER);
+    for (const grid of document.querySelectorAll(".%s")) {
+      if (!presenting) {  // Gradio's own height back
+        if (grid.dataset.height !== undefined) { grid.style.height = grid.dataset.height; delete grid.dataset.height; }
+        continue;
+      }
+      if (grid.offsetParent === null) continue;
+      if (grid.dataset.height === undefined) grid.dataset.height = grid.style.height;
+      const top = grid.getBoundingClientRect().top + window.scrollY;
+      const least = parseFloat(getComputedStyle(grid).getPropertyValue("--presenter-grid-min")) || %d;
+      let height = Math.max(least, Math.min(%d, window.innerHeight - top - 8));
+      const image = grid.querySelector("img");
+      if (image && image.naturalWidth) {  // a wide grid needs less: no empty band under it
+        const needed = LABEL_STRIP_PX + (grid.clientWidth - 16) * image.naturalHeight / image.naturalWidth;
+        height = Math.min(height, Math.ceil(needed) + 8);
+      }
+      grid.style.setProperty("height", height + "px", "important");
+    }
+  };
+  window.genmodelsFitGrids = fitGrids;
+  window.addEventListener("resize", fitGrids);
+  document.addEventListener("click", () => setTimeout(fitGrids, 50));
+  fitGrids();
+  new MutationObserver(() => {
+    if (brushTimer === null) brushTimer = setTimeout(() => { chooseBrushes(); fitGrids(); }, 500);
+  }).observe(document.body, {childList: true, subtree: true});
 }
-""" % (json.dumps(dict(tabs)), PRESENTER_CLASS)
+""" % (json.dumps(dict(tabs)), PRESENTER_CLASS, LABEL_STRIP_PX, GRID_CLASS, PRESENTER_GRID_MIN_PX,
+       PRESENTER_GRID_MAX_PX)
 
 
 def header(title: str, subtitle: str) -> gr.Checkbox:

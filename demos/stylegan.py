@@ -25,6 +25,10 @@ A GAN's input $z$ is a smooth Gaussian; the data may be skewed and fragmented, a
 distorts it: hence the mapping network. The synthesis network starts from a learned constant; every layer is
 steered by $w$ through AdaIN, $\text{AdaIN}(x_i, y) = y_{s,i} \frac{x_i - \mu(x_i)}{\sigma(x_i)} + y_{b,i}$: normalise
 each channel, then scale and shift it by a style $y = A(w)$.
+
+**Truncation** trades variety for quality: $w' = \bar{w} + \psi\,(w - \bar{w})$ pulls each code towards the
+average $\bar{w}$ ($\psi = 1$: none, $\psi = 0$: the average garment only).
+
 Trained here at 28 px by `python -m core.train stylegan` (no noise inputs or progressive growing at this size).
 """
 CROSSOVERS = {"coarse (7 px layers) from the row": 2, "coarse + middle (7-14 px) from the row": 4,
@@ -135,7 +139,7 @@ def build(tab: gr.Tab) -> None:
     with gr.Row(equal_height=True):
         seed = seed_input()
         count = gr.Slider(1, MAX_GRID_SAMPLES, value=32, step=1, label="Samples")
-        psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ: w' = w_avg + ψ (w − w_avg); 1 none")
+        psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ (1: none)")
         sample_button = gr.Button("Sample", variant="primary")
     samples = output_image("G(z) through w'", elem_id="stylegan-samples", height=GRID_HEIGHT,
                            elem_classes=[GRID_CLASS])

@@ -32,12 +32,20 @@ LABEL_OVERLAPS = """() => {
 }"""
 
 
-# The picture is drawn with object-fit: contain, so its element's box can be wider than what shows: the drawn scale
-# is the smaller of the two ratios of box to picture.
+# The picture is drawn with object-fit contain or scale-down (Gradio's default: never above its own pixels), so its
+# element's box can be larger than what shows: the drawn scale is the smaller of the two ratios of box to picture,
+# and at most 1 for scale-down.
 RENDERED_SAMPLE_PX = """([id, perRow]) => { const image = document.querySelector('#' + id + ' img');
     const box = image.getBoundingClientRect();
-    const scale = Math.min(box.width / image.naturalWidth, box.height / image.naturalHeight);
+    let scale = Math.min(box.width / image.naturalWidth, box.height / image.naturalHeight);
+    if (getComputedStyle(image).objectFit === 'scale-down') scale = Math.min(scale, 1);
     return image.naturalWidth * scale / perRow; }"""
+# The drawn picture's bottom edge (object-position top: the picture starts at its box's top).
+DRAWN_BOTTOM_PX = """(id) => { const image = document.querySelector('#' + id + ' img');
+    const box = image.getBoundingClientRect();
+    const scale = Math.min(box.width / image.naturalWidth, box.height / image.naturalHeight);
+    return box.top + image.naturalHeight * scale; }"""
+PRESENTER_FIRST_SCREEN = ("gan", "stylegan", "cgan", "latent_diffusion")  # their grids also end on the first screen
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +105,12 @@ def test_presenter_mode_has_large_text_and_samples(browser, server_url, tab_id):
         font_px = page.evaluate("""() => Math.min(...[...document.querySelectorAll('.tab-lead p')]
             .filter((p) => p.offsetParent !== null).map((p) => parseFloat(getComputedStyle(p).fontSize)))""")
         assert font_px >= 18
+        page.wait_for_timeout(700)  # the page script fits the grids to the screen (at most every 0.5 s)
         sample_px = page.evaluate(RENDERED_SAMPLE_PX, [output, per_row])
         assert sample_px >= 96, f"{sample_px:.0f} px per sample"
+        if tab_id in PRESENTER_FIRST_SCREEN:
+            bottom = page.evaluate(DRAWN_BOTTOM_PX, output)
+            assert bottom <= PROJECTOR["height"], f"the samples end at {bottom:.0f} px"
         assert page.get_by_label("Presenter mode").is_checked()
     finally:
         page.close()
