@@ -18,7 +18,7 @@ from torch import nn
 
 from core.blocks import mlp
 from core.checkpoints import load_model
-from core.runtime import MODELS
+from core.runtime import MODELS, model_device, on_model_device
 
 IMAGE_SIZE = 28
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -40,9 +40,10 @@ class Autoencoder(nn.Module):
     def latent_numel(self) -> int:
         """How many numbers the code of one image holds."""
         with torch.no_grad():
-            return self.encode(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)).numel()
+            return self.encode(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE, device=model_device(self))).numel()
 
     @torch.inference_mode()
+    @on_model_device
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Encode, store the code as float16 (the bytes the compression ratio counts), decode, clip to [0, 1]."""
         z = self.encode(x).to(torch.float16).float()
@@ -341,7 +342,7 @@ class Reconstruction:
 def reconstruct_with(name: str, model: Autoencoder, x: torch.Tensor) -> Reconstruction:
     """x (1, 1, 28, 28) -> the model's reconstruction and its error."""
     x_hat = model.reconstruct(x)
-    code_shape = tuple(model.encode(x).shape[1:])
+    code_shape = tuple(model.encode(x.to(model_device(model))).shape[1:])
     error = ((x_hat - x) ** 2).mean().item()
     return Reconstruction(name, x_hat, error, _psnr(error), code_shape, math.prod(code_shape) * LATENT_BYTES_PER_VALUE, None)
 

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 
+from core import runtime
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a Space needs Git LFS above this
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
@@ -59,7 +61,8 @@ def load_model(model_class: type[ModelT], name: str, **from_pretrained_kwargs: A
         if unfilled:
             raise CheckpointError(f"The checkpoint '{name}' lacks {len(unfilled)} of the model's tensors "
                                   f"(first: {unfilled[0]}). {hint}")
-    return model.eval().requires_grad_(False)  # bundled models only infer: no autograd bookkeeping, ever
+    # bundled models only infer: no autograd bookkeeping, ever; they sit on runtime.device()
+    return runtime.place(model.eval().requires_grad_(False))
 
 
 def read_card(name: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.runtime import on_cpu
+
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -348,6 +350,7 @@ def grid_cell_px(side: int = 28, scale: int = 4, pad: int = 1) -> int:
 
 def image_grid(images: torch.Tensor, columns: int, scale: int = 4, pad: int = 1) -> Image.Image:
     """(N, C, H, W) in [0, 1], C = 1 or 3 -> one crisp grid image with `pad` pixel gutters."""
+    images = on_cpu(images.detach())
     n, channels, h, w = images.shape
     rows = (n + columns - 1) // columns
     canvas = torch.full((channels, rows * (h + pad) + pad, columns * (w + pad) + pad), 0.5)

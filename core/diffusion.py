@@ -256,23 +256,26 @@ def _run(scheduler, timesteps: torch.Tensor, eps_model, x: torch.Tensor, generat
                             x0_hat=out.pred_original_sample)
 
 
-def ddpm_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, generator: torch.Generator) -> Iterator[DiffusionStep]:
+def ddpm_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, generator: torch.Generator,
+                on: torch.device | None = None) -> Iterator[DiffusionStep]:
     """Ancestral DDPM sampling: x_T ~ N(0, I), then all T steps x_{t−1} ~ p_θ(x_{t−1} | x_t), each adding fresh noise.
 
-    `eps_model(x_t, t)` returns ε̂ (any conditioning and guidance live inside it). Yields every step.
+    `eps_model(x_t, t)` returns ε̂ (any conditioning and guidance live inside it). Yields every step. `on`: the
+    ε-network's device, where the loop runs (x_T is drawn on the generator's device, the CPU, so that a seed gives
+    the same x_T everywhere).
     """
     scheduler = ddpm_scheduler(alphas)
     scheduler.set_timesteps(len(alphas))
-    x = torch.randn(shape, generator=generator)
+    x = torch.randn(shape, generator=generator).to(on or "cpu")
     yield from _run(scheduler, scheduler.timesteps, eps_model, x, generator)
 
 
 def ddim_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_steps: int,
-                generator: torch.Generator) -> Iterator[DiffusionStep]:
+                generator: torch.Generator, on: torch.device | None = None) -> Iterator[DiffusionStep]:
     """DDIM (Song et al. 2021), deterministic (η = 0): the same trained ε_θ, but it jumps from t to t − T/num_steps,
     x_(t−Δ) = √ᾱ_(t−Δ) x̂_0 + √(1 − ᾱ_(t−Δ)) ε̂. Only x_T is random. num_steps must divide T."""
     scheduler = ddim_scheduler(alphas, num_steps)
-    x = torch.randn(shape, generator=generator)
+    x = torch.randn(shape, generator=generator).to(on or "cpu")  # on: as in ddpm_sample
     yield from _run(scheduler, scheduler.timesteps, eps_model, x, generator, eta=0.0)
 
 
@@ -288,13 +291,14 @@ def ddim_denoise_from(eps_model, x_t: torch.Tensor, t: int, alphas: torch.Tensor
 
 
 def sample(eps_model, shape: tuple[int, ...], sampler: str, num_steps: int, generator: torch.Generator,
-           alphas: torch.Tensor | None = None) -> Iterator[DiffusionStep]:
-    """`ddpm` (all T steps; num_steps is ignored) or `ddim` (num_steps of them) from x_T ~ N(0, I)."""
+           alphas: torch.Tensor | None = None, on: torch.device | None = None) -> Iterator[DiffusionStep]:
+    """`ddpm` (all T steps; num_steps is ignored) or `ddim` (num_steps of them) from x_T ~ N(0, I), run on `on`
+    (the ε-network's device; default the CPU)."""
     alphas = noise_schedule() if alphas is None else alphas
     if sampler == "ddpm":
-        return ddpm_sample(eps_model, shape, alphas, generator)
+        return ddpm_sample(eps_model, shape, alphas, generator, on)
     if sampler == "ddim":
-        return ddim_sample(eps_model, shape, alphas, num_steps, generator)
+        return ddim_sample(eps_model, shape, alphas, num_steps, generator, on)
     raise ValueError(f"Choose a sampler among {', '.join(SAMPLERS)}, not {sampler!r}.")
 
 

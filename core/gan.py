@@ -19,7 +19,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from core.checkpoints import load_model
-from core.runtime import MODELS
+from core.runtime import MODELS, on_model_device
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
@@ -123,13 +123,16 @@ class GAN(nn.Module, PyTorchModelHubMixin):
         y = self.check_classes(y)
         return None if y is None else F.one_hot(y, self.config.num_classes).float()
 
+    @on_model_device
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """G(z) or G(z, y): images (B, 1, 28, 28) in [0, 1]."""
         return self.generator(z, self.one_hot(y))
 
+    @on_model_device
     def d_logit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.discriminator(x, self.check_classes(y))
 
+    @on_model_device
     def d_probability(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """D(x): the discriminator's probability that x is real, (B,)."""
         return torch.sigmoid(self.d_logit(x, y))

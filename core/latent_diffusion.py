@@ -128,7 +128,7 @@ class LatentDiffusion:
         with torch.inference_mode():
             text, empty = encode_text(self.clip, [prompt]), encode_text(self.clip, [""])
         eps_model = guided_noise(self.unet, text, empty, guidance, bf16)
-        return diffusion.sample(eps_model, (n, *LATENT_SHAPE), sampler, num_steps, generator)
+        return diffusion.sample(eps_model, (n, *LATENT_SHAPE), sampler, num_steps, generator, on=self.unet.device)
 
 
 def pad_context(context: TextContext, other: TextContext) -> TextContext:

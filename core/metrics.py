@@ -14,7 +14,7 @@ from torch import nn
 
 from core.checkpoints import CheckpointError, load_model
 from core.data import FASHION_CLASSES
-from core.runtime import MODELS
+from core.runtime import MODELS, model_device, on_cpu, on_model_device
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,12 @@ class EvalClassifier(nn.Module, PyTorchModelHubMixin):
         )
         self.classifier = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, config.num_classes))
 
+    @on_model_device
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 28, 28) in [0, 1] -> (B, feature_dim)."""
         return self.head(self.body(x * 2 - 1))
 
+    @on_model_device
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 28, 28) in [0, 1] -> (B, num_classes) logits."""
         return self.classifier(self.features(x))
@@ -74,9 +76,9 @@ def classifier_outputs(model: EvalClassifier, images: torch.Tensor, batch_size: 
     model.eval()
     features, predictions = [], []
     for chunk in images.split(batch_size):
-        f = model.features(chunk.float())
-        features.append(f)
-        predictions.append(model.classifier(f).argmax(dim=1))
+        f = model.features(chunk.float().to(model_device(model)))
+        features.append(on_cpu(f))
+        predictions.append(on_cpu(model.classifier(f).argmax(dim=1)))
     return torch.cat(features), torch.cat(predictions)
 
 
@@ -126,7 +128,7 @@ def class_consistency_by_class(predictions: torch.Tensor, requested: torch.Tenso
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-image mean squared error of (B, C, H, W) images -> (B,)."""
-    return ((x.float() - y.float()) ** 2).flatten(1).mean(dim=1)
+    return ((x.float() - y.float().to(x.device)) ** 2).flatten(1).mean(dim=1)
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:

@@ -26,7 +26,7 @@ from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_
 from core.checkpoints import load_model
 from core.data import (EmptyImageError, edge_map, is_line_drawing, sketch_to_edges, to_colour_input,
                        to_grayscale_ink, to_model_input)
-from core.runtime import MODELS
+from core.runtime import MODELS, on_model_device
 
 LAMBDA_L1 = 100.0  # the paper's λ
 
@@ -97,10 +97,12 @@ class Pix2Pix(nn.Module, PyTorchModelHubMixin):
             raise ValueError(f"Expected edge maps of shape (B, {', '.join(map(str, expected))}), got {tuple(edges.shape)}.")
         return edges
 
+    @on_model_device
     def translate(self, edges: torch.Tensor) -> torch.Tensor:
         """G(x): edge maps (B, 1, size, size) in {0, 1} -> pictures (B, C, size, size) in [0, 1]."""
         return self.from_model(self.generator(self.to_model(self.check_edges(edges))))
 
+    @on_model_device
     def patch_realness(self, edges: torch.Tensor, pictures: torch.Tensor) -> torch.Tensor:
         """D(x, y) per patch: (B, 1, P, P) probabilities that each patch of the pair is real (cGAN model only)."""
         if self.discriminator is None:

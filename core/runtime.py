@@ -18,9 +18,71 @@ import torch
 T = TypeVar("T")
 
 
+DEVICE_VARIABLE = "GENMODELS_DEVICE"
+
+
 def device() -> torch.device:
-    """CUDA when present, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """Where models run, for inference and training: $GENMODELS_DEVICE when set (cpu, cuda, cuda:1, mps), else CUDA
+    when present, else the CPU. A device that is not there is refused in a sentence, not mistaken for the CPU."""
+    chosen = os.environ.get(DEVICE_VARIABLE, "").strip().lower()
+    if not chosen:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        target = torch.device(chosen)
+    except RuntimeError as error:
+        raise ValueError(f"{DEVICE_VARIABLE}={chosen!r} names no device; use cpu, cuda, cuda:N or mps.") from error
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{DEVICE_VARIABLE}={chosen!r}, but this machine has no CUDA device; unset it or use cpu.")
+    if target.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{DEVICE_VARIABLE}={chosen!r}, but this machine has no MPS device; unset it or use cpu.")
+    return target
+
+
+def place(model: torch.nn.Module, on: torch.device | None = None) -> torch.nn.Module:
+    """`model` moved to `on` (default: device()). Its inputs follow it through `on_model_device` methods."""
+    return model.to(on or device())
+
+
+def _moved(value, target: torch.device):
+    if isinstance(value, torch.Tensor):
+        return value if value.device == target else value.to(target)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_moved(v, target) for v in value)
+    return value
+
+
+def on_cpu(value):
+    """A tensor (or a tuple or list of them) brought back to the CPU, to be shown or counted."""
+    return _moved(value, torch.device("cpu"))
+
+
+def on_model_device(method: Callable[..., T]) -> Callable[..., T]:
+    """For a model's public method: its tensor arguments go to the model's device, and its tensor results come back
+    to the device the first tensor argument came from.
+
+    Inputs are made on the CPU on purpose: seeded noise from a CPU generator (a seed gives the same samples on
+    every device) and pictures from the page. So the tabs hand CPU tensors in and get CPU tensors back, ready to
+    show, while the network runs on the GPU; training, whose tensors already sit on the model's device, pays one
+    comparison per call."""
+
+    @functools.wraps(method)
+    def call(model, *args, **kwargs):
+        target = model_device(model)
+        arguments = itertools.chain(args, kwargs.values())
+        home = next((a.device for a in arguments if isinstance(a, torch.Tensor)), target)
+        if home == target:
+            return method(model, *args, **kwargs)
+        result = method(model, *_moved(args, target), **{k: _moved(v, target) for k, v in kwargs.items()})
+        return _moved(result, home)
+
+    return call
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's parameters (or buffers) are on: where inputs built for it should go."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,9 +120,10 @@ def use_bf16(choice: str = "auto", on: torch.device | None = None) -> bool:
 
 def autocast(enabled: bool, on: torch.device | None = None) -> contextlib.AbstractContextManager:
     """bf16 autocast on the given device when enabled, else a no-op context."""
-    if not enabled:
+    kind = (on or device()).type
+    if not enabled or kind not in ("cpu", "cuda", "mps", "xpu"):  # others (meta) have no autocast: fp32
         return contextlib.nullcontext()
-    return torch.autocast((on or device()).type, dtype=torch.bfloat16)
+    return torch.autocast(kind, dtype=torch.bfloat16)
 
 
 @functools.lru_cache(maxsize=1)
@@ -242,16 +305,25 @@ class ComputeWorker:
 COMPUTE = ComputeWorker()
 
 
-def gpu(function: Callable[..., T]) -> Callable[..., T]:
-    """`spaces.GPU` on a ZeroGPU Space (it lends a GPU per call); a no-op everywhere else."""
-    if os.environ.get("SPACES_ZERO_GPU"):
-        try:
-            import spaces  # only present on Hugging Face Spaces
+def on_zero_gpu() -> bool:
+    """True on a ZeroGPU Space: its environment variable is set and its `spaces` package is there."""
+    if not os.environ.get("SPACES_ZERO_GPU"):
+        return False
+    try:
+        import spaces  # noqa: F401  (only present on Hugging Face Spaces)
+    except ImportError:
+        return False
+    return True
 
-            return spaces.GPU(function)
-        except ImportError:
-            pass
-    return function
+
+def gpu(function: Callable[..., T], seconds: int = 60) -> Callable[..., T]:
+    """`spaces.GPU(duration=seconds)` on a ZeroGPU Space (it lends a GPU for each call, for at most `seconds`; a
+    shorter duration gets a visitor a GPU sooner); `function` itself everywhere else."""
+    if not on_zero_gpu():
+        return function
+    import spaces
+
+    return spaces.GPU(duration=seconds)(function)
 
 
 def generator(seed: int, on: torch.device | None = None) -> torch.Generator:

@@ -23,7 +23,7 @@ from torch import nn
 
 from core.checkpoints import load_model
 from core.gan import Discriminator, GANConfig
-from core.runtime import MODELS
+from core.runtime import MODELS, on_model_device
 
 IMAGE_SIZE = 28
 
@@ -136,6 +136,7 @@ class StyleGAN(nn.Module, PyTorchModelHubMixin):
     def num_ws(self) -> int:
         return self.synthesis.num_ws
 
+    @on_model_device
     def map(self, z: torch.Tensor) -> torch.Tensor:
         """w = f(z): (B, latent_dim) -> (B, w_dim)."""
         return self.mapping(z)
@@ -144,6 +145,7 @@ class StyleGAN(nn.Module, PyTorchModelHubMixin):
         """One w for every styled layer: (B, w_dim) -> (B, num_ws, w_dim)."""
         return w.unsqueeze(1).expand(-1, self.num_ws, -1)
 
+    @on_model_device
     def synthesize(self, w: torch.Tensor) -> torch.Tensor:
         """Images from w (B, w_dim) or per-layer ws (B, num_ws, w_dim)."""
         ws = self.broadcast(w) if w.dim() == 2 else w
@@ -152,16 +154,19 @@ class StyleGAN(nn.Module, PyTorchModelHubMixin):
                              f"not {tuple(w.shape)}.")
         return self.synthesis(ws)
 
+    @on_model_device
     def generate(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
         """G(z) = synthesis(truncate(f(z), psi)): images (B, 1, 28, 28) in [0, 1]."""
         return self.synthesize(truncate(self.map(z), self.w_avg, psi))
 
+    @on_model_device
     def d_probability(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.discriminator(x))
 
 
 def truncate(w: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
     """The truncation trick in W: w' = w_avg + psi (w - w_avg). psi = 1: unchanged; psi = 0: the average image."""
+    w_avg = w_avg.to(w.device)
     return w_avg + psi * (w - w_avg)
 
 

@@ -24,7 +24,7 @@ from torch import nn
 from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
 from core.checkpoints import checkpoint_path, load_model
 from core.data import FASHION_CLASSES
-from core.runtime import MODELS
+from core.runtime import MODELS, on_model_device
 
 IMAGE_SIZE = 28
 MODEL_SIZE = 32  # the U-Net's power of two: garments are padded by 2 pixels of background
@@ -64,10 +64,12 @@ class DualGAN(nn.Module, PyTorchModelHubMixin):
     def generator_for(self, direction: str) -> UNetGenerator:
         return {"u->v": self.g_a, "v->u": self.g_b}[check_direction(direction)]
 
+    @on_model_device
     def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
         """G_A(u) for direction "u->v", G_B(v) for "v->u": (B, 1, 28, 28) in [0, 1] -> the same shape."""
         return from_model(self.generator_for(direction)(to_model(check_images(images))))
 
+    @on_model_device
     def cycle(self, images: torch.Tensor, direction: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(translated, cycled back): for "u->v", (G_A(u), G_B(G_A(u))); for "v->u", (G_B(v), G_A(G_B(v))).
         The way back takes the translation as the networks made it (32 px, unclamped), as in training."""

@@ -25,7 +25,7 @@ from torch import nn
 
 from core.blocks import mlp
 from core.checkpoints import checkpoint_path, load_model
-from core.runtime import MODELS
+from core.runtime import MODELS, model_device, on_model_device
 
 IMAGE_SIZE = 28
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -53,11 +53,13 @@ class VAE(nn.Module, PyTorchModelHubMixin):
         self.decoder = mlp((config.latent_dim, *widths[::-1]))
         self.log_noise_level = nn.Parameter(torch.tensor(math.log(config.initial_noise_level)))
 
+    @on_model_device
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, 1, 28, 28) in [0, 1] -> mu, log sigma^2, each (B, latent_dim)."""
         h = self.encoder(x.flatten(1))
         return self.to_mu(h), self.to_logvar(h)
 
+    @on_model_device
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, latent_dim) -> x_hat (B, 1, 28, 28) in [0, 1], the mean of p(x|z). Samples show x_hat, not x_hat
         plus pixel noise of level s (as is customary: the noise is the part the model does not explain)."""
@@ -68,6 +70,7 @@ class VAE(nn.Module, PyTorchModelHubMixin):
         """s of p(x|z) = N(x_hat, s^2 I), learned with the rest."""
         return float(self.log_noise_level.detach().exp())
 
+    @on_model_device
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, generator)
@@ -77,7 +80,8 @@ class VAE(nn.Module, PyTorchModelHubMixin):
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """z = mu + sigma * eps, eps ~ N(0, I), sigma = exp(log sigma^2 / 2): a sample of q(z|x) through which
     gradients reach mu and sigma."""
-    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    drawn_on = mu.device if generator is None else generator.device  # a seeded CPU generator draws on the CPU
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=drawn_on).to(mu.device)
     return mu + torch.exp(0.5 * logvar) * eps
 
 
@@ -111,6 +115,7 @@ class ELBOTerms:
 
 
 def elbo_terms(model: VAE, x: torch.Tensor, generator: torch.Generator | None = None) -> ELBOTerms:
+    x = x.to(model_device(model))
     x_hat, mu, logvar = model(x, generator)
     return ELBOTerms(reconstruction_nll(x_hat, x, model.log_noise_level), kl_to_standard_normal(mu, logvar))
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
 from core.plots import CLASS_COLOURS
-from core.runtime import COMPUTE
+from core.runtime import COMPUTE, gpu, on_zero_gpu
 from core.data import DatasetNotFoundError, EmptyImageError, FASHION_CLASSES, load_sample, to_display, to_model_input
 from demos import intake
 
@@ -37,27 +37,42 @@ def presentable(error: Exception, where: str) -> gr.Error:
     return gr.Error(f"Internal error ({type(error).__name__}); the server log has the details.")
 
 
-def friendly_errors(handler: Callable[..., T], threads: int | None = None) -> Callable[..., T]:
+GPU_SECONDS, LONG_RUN_GPU_SECONDS = 30, 120  # the ZeroGPU lease of a call and of a streamed run
+
+
+def friendly_errors(handler: Callable[..., T], threads: int | None = None, uses_models: bool = True) -> Callable[..., T]:
     """Run a handler on the compute worker and turn the errors core raises into a gr.Error a presenter can act on;
     the app keeps running.
 
     Plain handlers are light calls: they go before the next step of any long run. Streaming (generator) handlers
     are long runs (samplers, live training): each step goes to the worker as its own job, and their errors arise
-    while iterating. `threads`: intra-op threads for this handler's jobs (None: the worker's default)."""
+    while iterating. `threads`: intra-op threads for this handler's jobs (None: the worker's default).
+
+    On a ZeroGPU Space a handler that `uses_models` runs under `spaces.GPU` instead, in the event's thread:
+    ZeroGPU lends the GPU per call and queues the calls itself. Handlers with no network (the divergence numbers,
+    the toy GAN's two small MLPs, showing a drawing) say uses_models=False and stay on the CPU worker. The
+    wrapper's `zero_gpu` attribute holds the spaces.GPU function, or None."""
 
     def translate(error: Exception) -> gr.Error:
         return presentable(error, handler.__name__)
 
-    if inspect.isgeneratorfunction(handler):
+    streams = inspect.isgeneratorfunction(handler)
+    on_gpu = gpu(handler, LONG_RUN_GPU_SECONDS if streams else GPU_SECONDS) if uses_models and on_zero_gpu() else None
+
+    if streams:
         @functools.wraps(handler)
         def streaming(*args, **kwargs):
             for note in intake.notes(args):
                 gr.Warning(note)
             try:
-                yield from COMPUTE.iterate(handler(*args, **kwargs), COMPUTE.LONG_RUN, threads)
+                if on_gpu is not None:
+                    yield from on_gpu(*args, **kwargs)
+                else:
+                    yield from COMPUTE.iterate(handler(*args, **kwargs), COMPUTE.LONG_RUN, threads)
             except Exception as error:
                 raise translate(error) from error
 
+        streaming.zero_gpu = on_gpu
         return streaming
 
     @functools.wraps(handler)
@@ -65,10 +80,13 @@ def friendly_errors(handler: Callable[..., T], threads: int | None = None) -> Ca
         for note in intake.notes(args):  # here, in the event's thread, a warning reaches the page
             gr.Warning(note)
         try:
+            if on_gpu is not None:
+                return on_gpu(*args, **kwargs)
             return COMPUTE.run(lambda: handler(*args, **kwargs), COMPUTE.LIGHT, threads)
         except Exception as error:
             raise translate(error) from error
 
+    wrapped.zero_gpu = on_gpu
     return wrapped
 
 
@@ -199,7 +217,7 @@ def image_sources(target: gr.Image, prefix: str, extra_examples: dict[str, Image
             return extra_examples[names[evt.index]]
 
         extra.select(pick_extra, None, target, api_name=f"{prefix}_pick_extra", api_visibility="private")
-    draw_button.click(friendly_errors(lambda drawing: display(to_model_input(drawing))), sketch, target,
+    draw_button.click(friendly_errors(lambda drawing: display(to_model_input(drawing)), uses_models=False), sketch, target,
                       api_name=f"{prefix}_use_drawing", api_visibility="private")
 
 

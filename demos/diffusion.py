@@ -14,7 +14,7 @@ from core import diffusion
 from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid, to_model_input
 from core.plots import SCHEDULE_COLOURS, schedule_chart
-from core.runtime import generator, in_precision, inference_bf16
+from core.runtime import generator, in_precision, inference_bf16, model_device, on_cpu
 from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, colour_legend, friendly_errors,
                           image_sources, intro, opening_run, output_image, presentable, replay_stride, sample_image, seed_input, stream_steps,
                           valid_seed)
@@ -82,7 +82,7 @@ def _noised(image, t, seed) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, i
     return x0, eps, diffusion.q_sample(x0, a_bar, eps), t, rng
 
 
-@friendly_errors
+@functools.partial(friendly_errors, uses_models=False)  # the closed form: no network
 def forward(image, t, seed):
     """An image and a step t (1..T) -> x_t by the closed form, x_t by t single steps, a strip over t, the numbers."""
     x0, eps, closed, t, rng = _noised(image, t, seed)
@@ -113,11 +113,11 @@ def denoise_back(image, t, seed):
     """The slider's x_t handed to the trained U-Net: DDIM from t down to 0 (streams x_0 | x_t | current estimate)."""
     x0, _, x_t, t, _ = _noised(image, t, seed)
     model = diffusion.load()
-    run = diffusion.ddim_denoise_from(in_precision(model, inference_bf16()), x_t, t, diffusion.noise_schedule(),
-                                      BACK_STEPS)
+    run = diffusion.ddim_denoise_from(in_precision(model, inference_bf16()), x_t.to(model_device(model)), t,
+                                      diffusion.noise_schedule(), BACK_STEPS)
 
     def render(item):
-        return (image_grid(diffusion.to_image_range(torch.cat([x0, x_t, item.x_t])), columns=3, scale=6),)
+        return (image_grid(diffusion.to_image_range(torch.cat([x0, x_t, on_cpu(item.x_t)])), columns=3, scale=6),)
 
     for frame in stream_steps(run, render):
         item = frame.item
@@ -151,7 +151,7 @@ def _status(item, elapsed: float, sampler: str) -> str:
 def _snapshot(item) -> tuple[str, torch.Tensor, torch.Tensor]:
     """A step as a replay keeps it: its caption and both images as uint8 (a rendered grid is 30 times larger)."""
     def compact(x: torch.Tensor) -> torch.Tensor:
-        return (diffusion.to_image_range(x) * 255).round().to(torch.uint8)
+        return on_cpu((diffusion.to_image_range(x) * 255).round().to(torch.uint8))  # kept in the session
 
     return _caption(item), compact(item.x_t), compact(item.x0_hat)
 
@@ -166,7 +166,8 @@ def sample(seed, sampler, steps, n):
     sampler, steps, n = _check_run(sampler, steps, n)
     model = diffusion.load()
     rng = generator(valid_seed(seed))
-    run = diffusion.sample(in_precision(model, inference_bf16()), (n, 1, 28, 28), SAMPLERS[sampler], steps, rng)
+    run = diffusion.sample(in_precision(model, inference_bf16()), (n, 1, 28, 28), SAMPLERS[sampler], steps, rng,
+                           on=model_device(model))
     history: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     # A new run clears the last one's final grid and replay at once (also when this run is stopped early).
     yield gr.skip(), gr.skip(), f"**{sampler}**: starting from x_T ~ N(0, I)…", None, gr.update(visible=False), []
@@ -204,7 +205,7 @@ def _replay_position(history, position) -> int:
     return bounded_int(position, "The replay position", 1, len(history))
 
 
-@friendly_errors
+@functools.partial(friendly_errors, uses_models=False)  # the session's kept pictures
 def replay(history, position):
     """The replay slider: the kept step at `position` (1-based) -> (x_t, x̂_0, caption)."""
     caption, x_t, x0_hat = history[_replay_position(history, position) - 1]

@@ -1,4 +1,5 @@
 """Background tab: information, entropy, KL and JS divergence of two editable discrete distributions."""
+import functools
 import math
 
 import gradio as gr
@@ -33,7 +34,7 @@ def _number(value: float) -> float | str:
     return "∞" if math.isinf(value) else round(value, 4)
 
 
-@friendly_errors
+@functools.partial(friendly_errors, uses_models=False)  # numbers only
 def divergence(p_text, q_text):
     """p, q -> numbers table, per-outcome table, bar data for p and q, bar data for the KL terms, a note."""
     c = dv.compare(p_text, q_text)

@@ -1,4 +1,5 @@
 """Tab "GAN live": the lecture's training loop on 2-D points, streamed frame by frame."""
+import functools
 import time
 
 import gradio as gr
@@ -82,7 +83,7 @@ def _summary(frame: toy_gan.ToyFrame, config: toy_gan.ToyGANConfig, steps_per_se
     return "  \n".join(lines)
 
 
-@friendly_errors
+@functools.partial(friendly_errors, uses_models=False)  # two small MLPs: the CPU is the right place
 def train_live(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed, drawing=None):
     """Train a toy GAN from scratch and stream (frame, summary, losses) every few generator steps."""
     config = _config(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed)
@@ -98,7 +99,7 @@ def train_live(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim,
         yield image, _summary(frame, config, rate), pd.DataFrame(history, columns=["step", "loss", "player"])
 
 
-@friendly_errors
+@functools.partial(friendly_errors, uses_models=False)
 def opening_frame(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed):
     """What the tab shows as it opens: G and D of the current settings before any training (step 0)."""
     run = train_live.__wrapped__(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed)

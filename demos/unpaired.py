@@ -161,9 +161,9 @@ def build(tab: gr.Tab) -> None:
         return (shown(image), chosen, *translate(image, chosen))
 
     gallery.select(pick, None, [source, direction, *outputs], api_name="unpaired_pick", api_visibility="private")
-    upload_button.click(friendly_errors(shown), upload, source, api_name="unpaired_show_upload",
+    upload_button.click(friendly_errors(shown, uses_models=False), upload, source, api_name="unpaired_show_upload",
                         api_visibility="private").success(translate, [upload, direction], outputs, api_name="translate")
-    draw_button.click(friendly_errors(shown), drawing, source, api_name="unpaired_show_drawing",
+    draw_button.click(friendly_errors(shown, uses_models=False), drawing, source, api_name="unpaired_show_drawing",
                       api_visibility="private").success(translate, [drawing, direction], outputs,
                                                      api_name="unpaired_drawing", api_visibility="private")
     direction.input(retranslate, [source, direction], outputs, api_name="unpaired_direction", api_visibility="private")
