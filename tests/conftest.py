@@ -8,6 +8,9 @@ import pytest
 import torch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Every handler runs with the device override set to the CPU, where the thresholds were measured, also on a
+# machine with a GPU; tests/test_device.py checks the device path itself.
+os.environ.setdefault("GENMODELS_DEVICE", "cpu")
 
 
 @pytest.fixture(scope="session")
