@@ -209,6 +209,12 @@ def run(url: str, endpoints: list[str] | None = None) -> list[Outcome]:
     return outcomes
 
 
+def write_results(counts: dict[str, int], outcomes: list[Outcome]) -> None:
+    """hostile.json with one outcome a line: a diff between two runs shows the calls whose answer changed."""
+    lines = ",\n".join("  " + json.dumps(asdict(o), ensure_ascii=False) for o in outcomes)
+    RESULTS.write_text(f'{{"counts": {json.dumps(counts)},\n "outcomes": [\n{lines}\n]}}\n')
+
+
 def main() -> None:
     import app as app_module
     from benchmarks.timing import free_port
@@ -226,7 +232,7 @@ def main() -> None:
     for outcome in outcomes:
         if outcome.kind in ("internal", "no answer"):
             print(f"{outcome.endpoint} {outcome.parameter}={outcome.value}: {outcome.text[:160]}")
-    RESULTS.write_text(json.dumps({"counts": counts, "outcomes": [asdict(o) for o in outcomes]}, indent=1))
+    write_results(counts, outcomes)
     server.close()
 
 

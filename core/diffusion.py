@@ -280,14 +280,15 @@ def ddim_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_ste
 
 
 def ddim_denoise_from(eps_model, x_t: torch.Tensor, t: int, alphas: torch.Tensor, num_steps: int,
-                      generator: torch.Generator | None = None) -> Iterator[DiffusionStep]:
+                      generator: torch.Generator | None = None, on: torch.device | None = None) -> Iterator[DiffusionStep]:
     """DDIM started from a given x_t (the lecture's t, 1-based) instead of pure noise, as SDEdit / img2img do:
-    t, t − T/num_steps, ... while above 0, then x_0. A small t gives the image back; a large t, a new one."""
+    t, t − T/num_steps, ... while above 0, then x_0. A small t gives the image back; a large t, a new one.
+    `on`: the ε-network's device, as in ddpm_sample (x_t is moved there)."""
     if not 1 <= t <= len(alphas):
         raise ValueError(f"t must lie between 1 and {len(alphas)}, not {t}.")
     scheduler = ddim_scheduler(alphas, num_steps)  # fixes the stride T / num_steps ...
     timesteps = torch.arange(t - 1, -1, -(len(alphas) // num_steps))  # ... which we start at t
-    yield from _run(scheduler, timesteps, eps_model, x_t, generator, eta=0.0)
+    yield from _run(scheduler, timesteps, eps_model, x_t if on is None else x_t.to(on), generator, eta=0.0)
 
 
 def sample(eps_model, shape: tuple[int, ...], sampler: str, num_steps: int, generator: torch.Generator,

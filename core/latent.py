@@ -3,8 +3,8 @@ import torch
 
 
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """(1 - t) z0 + t z1 for each t: (T,) -> (T, D), on z0's device."""
-    t = t.to(z0.device).view(-1, 1)
+    """(1 - t) z0 + t z1 for each t: (T,) -> (T, D)."""
+    t = t.view(-1, 1)
     return (1 - t) * z0 + t * z1
 
 
@@ -13,7 +13,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
     Under a Gaussian prior most mass sits near the sphere of radius sqrt(D); the straight line between two codes cuts
     inside it, through atypical, low-norm codes. slerp keeps the path near typical norms."""
-    t = t.to(z0.device).view(-1, 1)
+    t = t.view(-1, 1)
     n0, n1 = z0.norm(), z1.norm()
     u0, u1 = z0 / n0.clamp(min=1e-8), z1 / n1.clamp(min=1e-8)
     cosine = (u0 * u1).sum()

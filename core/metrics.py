@@ -128,7 +128,7 @@ def class_consistency_by_class(predictions: torch.Tensor, requested: torch.Tenso
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-image mean squared error of (B, C, H, W) images -> (B,)."""
-    return ((x.float() - y.float().to(x.device)) ** 2).flatten(1).mean(dim=1)
+    return ((x.float() - y.float()) ** 2).flatten(1).mean(dim=1)
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:

@@ -113,8 +113,8 @@ def denoise_back(image, t, seed):
     """The slider's x_t handed to the trained U-Net: DDIM from t down to 0 (streams x_0 | x_t | current estimate)."""
     x0, _, x_t, t, _ = _noised(image, t, seed)
     model = diffusion.load()
-    run = diffusion.ddim_denoise_from(in_precision(model, inference_bf16()), x_t.to(model_device(model)), t,
-                                      diffusion.noise_schedule(), BACK_STEPS)
+    run = diffusion.ddim_denoise_from(in_precision(model, inference_bf16()), x_t, t, diffusion.noise_schedule(),
+                                      BACK_STEPS, on=model_device(model))
 
     def render(item):
         return (image_grid(diffusion.to_image_range(torch.cat([x0, x_t, on_cpu(item.x_t)])), columns=3, scale=6),)
@@ -311,8 +311,7 @@ def _build_reverse(tab: gr.Tab) -> None:
     with gr.Row(equal_height=True):
         seed = seed_input("Seed of x_T")
         sampler = gr.Radio(list(SAMPLERS), value="DDIM", label="Sampler")
-        steps = gr.Dropdown(list(DDIM_STEPS), value=50, label="DDIM steps (÷ 1,000)",
-                                info="DDPM takes all 1,000")
+        steps = gr.Dropdown(list(DDIM_STEPS), value=50, label="DDIM steps (÷ 1,000)", info="DDPM takes all 1,000")
         n = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
         with gr.Column(min_width=160):
             run_button = gr.Button("Denoise from x_T", variant="primary")
