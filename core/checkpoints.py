@@ -76,6 +76,11 @@ def read_card(name: str) -> dict[str, Any]:
         raise CheckpointError(f"The card of '{name}' is corrupt. Rebuild it with `{rebuild_command(name)}`.") from error
 
 
+def write_card(name: str, card: dict[str, Any], root: Path | None = None) -> None:
+    """Write <root>/<name>/card.json (a recipe's own output; never edited by hand)."""
+    ((root or checkpoint_root()) / name / "card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+
+
 def save_model(model: torch.nn.Module, name: str, card: dict[str, Any], root: Path | None = None,
                storage_dtype: torch.dtype = torch.float32) -> Path:
     """Write <root>/<name>/ with save_pretrained + card.json; refuse files a Space could not host without LFS.
@@ -87,7 +92,7 @@ def save_model(model: torch.nn.Module, name: str, card: dict[str, Any], root: Pa
     model.to(storage_dtype).save_pretrained(str(folder))
     model.float()
     (folder / "README.md").unlink(missing_ok=True)  # the mixin's generic model card; card.json is ours
-    (folder / "card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    write_card(name, card, folder.parent)
     too_big = [p.name for p in folder.iterdir() if p.stat().st_size > MAX_FILE_BYTES]
     if too_big:
         raise CheckpointError(f"{folder}: {too_big} exceed 10 MB; shrink the model.")

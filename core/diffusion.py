@@ -10,7 +10,8 @@ and, composing the steps, the closed form
 
 A network ε_θ(x_t, t) learns to predict the noise with the simplified loss ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖².
 Sampling starts from x_T ~ N(0, I) and removes the predicted noise step by step, with diffusers' schedulers doing
-the bookkeeping: DDPM (ancestral, all T steps) and DDIM (deterministic, any number of steps). Each sampler is a
+the bookkeeping: DDPM (ancestral, all T steps), DDIM (deterministic, fewer steps) and DPM-Solver++ (a
+second-order solver of the same ODE, fewer still). A pixel model's samplers clamp each x̂_0 to the data's range. Each sampler is a
 generator that yields every step, so a tab can stream frames and a test can inspect them.
 
 Indices: the lecture counts t = 1..T; tensors here are indexed 0..T−1, so `alphas[t - 1]` is the lecture's α_t.
@@ -31,7 +32,7 @@ from core.checkpoints import load_model
 from core.runtime import MODELS
 
 if TYPE_CHECKING:  # diffusers is imported on first use: it adds seconds to the app's cold start
-    from diffusers import DDIMScheduler, DDPMScheduler
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 NUM_TRAIN_STEPS = 1000  # T, the DDPM paper's
 ALPHA_START, ALPHA_END = 1e-4, 0.02  # the lecture's α_1 and α_T (the paper's β_1, β_T), linear in between
@@ -216,94 +217,144 @@ class DiffusionStep:
     x0_hat: torch.Tensor
 
 
+SAMPLERS = ("ddim", "dpm++", "ddpm")  # core names; DDPM takes all T steps
+FAST_STEP_COUNTS = (5, 10, 20, 25, 50, 100)  # the counts a tab offers: DPM-Solver++ takes any, DDIM a divisor of T
+
+
 def ddim_step_counts(num_train_steps: int = NUM_TRAIN_STEPS) -> tuple[int, ...]:
     """The DDIM step counts that divide T: diffusers' DDIM strides by T // n, so only these land exactly on x_0."""
     return tuple(n for n in range(1, num_train_steps + 1) if num_train_steps % n == 0)
 
 
-def scheduler_kwargs(alphas: torch.Tensor) -> dict:
-    """Our schedule in diffusers' terms: its `betas` are the lecture's α_t."""
-    return dict(num_train_timesteps=len(alphas), trained_betas=alphas.tolist(), clip_sample=False)
+def check_step_count(sampler: str, num_steps: int, num_train_steps: int = NUM_TRAIN_STEPS) -> int:
+    """The number of network calls a sampler will make: T for DDPM; for DDIM a divisor of T; for DPM-Solver++
+    any count from 1 to T. Raises ValueError with the allowed counts otherwise."""
+    if sampler == "ddpm":
+        return num_train_steps
+    if sampler == "ddim" and num_steps not in ddim_step_counts(num_train_steps):
+        raise ValueError(f"DDIM steps must divide {num_train_steps}: one of "
+                         f"{', '.join(map(str, ddim_step_counts(num_train_steps)))}; not {num_steps}.")
+    if sampler == "dpm++" and not 1 <= num_steps <= num_train_steps:
+        raise ValueError(f"DPM-Solver++ takes 1 to {num_train_steps} steps, not {num_steps}.")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"Choose a sampler among {', '.join(SAMPLERS)}, not {sampler!r}.")
+    return num_steps
 
 
-def ddpm_scheduler(alphas: torch.Tensor) -> DDPMScheduler:
+def scheduler_kwargs(alphas: torch.Tensor, clip_x0: bool = False) -> dict:
+    """Our schedule in diffusers' terms: its `betas` are the lecture's α_t. clip_x0: clamp x̂_0 to the data's
+    range [−1, 1] before each update (pixel models; a latent has no such range)."""
+    return dict(num_train_timesteps=len(alphas), trained_betas=alphas.tolist(), clip_sample=clip_x0)
+
+
+def ddpm_scheduler(alphas: torch.Tensor, clip_x0: bool = False) -> DDPMScheduler:
     from diffusers import DDPMScheduler
 
-    return DDPMScheduler(**scheduler_kwargs(alphas), variance_type="fixed_small")
+    return DDPMScheduler(**scheduler_kwargs(alphas, clip_x0), variance_type="fixed_small")
 
 
-def ddim_scheduler(alphas: torch.Tensor, num_steps: int) -> DDIMScheduler:
+def ddim_scheduler(alphas: torch.Tensor, num_steps: int, clip_x0: bool = False) -> DDIMScheduler:
     """DDIM over num_steps of the T training steps, the first at t = T (pure noise), the last landing on x_0."""
-    if num_steps not in ddim_step_counts(len(alphas)):
-        raise ValueError(f"DDIM steps must divide {len(alphas)}: one of {', '.join(map(str, ddim_step_counts(len(alphas))))}; "
-                         f"not {num_steps}.")
+    check_step_count("ddim", num_steps, len(alphas))
     from diffusers import DDIMScheduler
 
-    scheduler = DDIMScheduler(**scheduler_kwargs(alphas), set_alpha_to_one=True, timestep_spacing="trailing")
+    scheduler = DDIMScheduler(**scheduler_kwargs(alphas, clip_x0), set_alpha_to_one=True, timestep_spacing="trailing")
+    scheduler.set_timesteps(num_steps)
+    return scheduler
+
+
+def dpm_solver_scheduler(alphas: torch.Tensor, num_steps: int, clip_x0: bool = False) -> DPMSolverMultistepScheduler:
+    """DPM-Solver++ (Lu et al. 2022), second-order multistep, over num_steps from t = T down to x_0: it solves the
+    same reverse ODE that DDIM steps through to first order, so it needs fewer steps for the same samples.
+    clip_x0 as in scheduler_kwargs (here diffusers' thresholding, which at a maximum of 1 is a clamp)."""
+    check_step_count("dpm++", num_steps, len(alphas))
+    from diffusers import DPMSolverMultistepScheduler
+
+    scheduler = DPMSolverMultistepScheduler(num_train_timesteps=len(alphas), trained_betas=alphas.tolist(),
+                                            algorithm_type="dpmsolver++", solver_order=2, thresholding=clip_x0,
+                                            sample_max_value=1.0, timestep_spacing="trailing")
     scheduler.set_timesteps(num_steps)
     return scheduler
 
 
 def _run(scheduler, timesteps: torch.Tensor, eps_model, x: torch.Tensor, generator: torch.Generator | None,
-         **step_kwargs) -> Iterator[DiffusionStep]:
-    """The reverse loop shared by the samplers: ε̂ = ε_θ(x_t, t), then the scheduler's update to the next t."""
+         alphas: torch.Tensor, clip_x0: bool, **step_kwargs) -> Iterator[DiffusionStep]:
+    """The reverse loop shared by the samplers: ε̂ = ε_θ(x_t, t), x̂_0 from the closed form, then the scheduler's
+    update to the next t."""
+    alpha_bars = alpha_bar(alphas)
     for i, t in enumerate(timesteps):
         eps_hat = eps_model(x, t).float()
+        x0_hat = predicted_x0(x, alpha_bars[int(t)].item(), eps_hat)
         out = scheduler.step(eps_hat, t, x, generator=generator, **step_kwargs)
         x = out.prev_sample
         t_next = int(timesteps[i + 1]) + 1 if i + 1 < len(timesteps) else 0
         yield DiffusionStep(step=i + 1, total=len(timesteps), t=int(t) + 1, t_next=t_next, x_t=x,
-                            x0_hat=out.pred_original_sample)
+                            x0_hat=x0_hat.clamp(-1.0, 1.0) if clip_x0 else x0_hat)
+
+
+def _noise(shape: tuple[int, ...], generator: torch.Generator, on: torch.device | None) -> torch.Tensor:
+    """x_T ~ N(0, I), drawn on the generator's device (the CPU, so that a seed gives the same x_T everywhere) and
+    moved to `on`, the ε-network's device, where the loop runs."""
+    return torch.randn(shape, generator=generator).to(on or "cpu")
 
 
 def ddpm_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, generator: torch.Generator,
-                on: torch.device | None = None) -> Iterator[DiffusionStep]:
+                on: torch.device | None = None, clip_x0: bool = False) -> Iterator[DiffusionStep]:
     """Ancestral DDPM sampling: x_T ~ N(0, I), then all T steps x_{t−1} ~ p_θ(x_{t−1} | x_t), each adding fresh noise.
 
     `eps_model(x_t, t)` returns ε̂ (any conditioning and guidance live inside it). Yields every step. `on`: the
-    ε-network's device, where the loop runs (x_T is drawn on the generator's device, the CPU, so that a seed gives
-    the same x_T everywhere).
+    ε-network's device (see _noise); clip_x0 as in scheduler_kwargs.
     """
-    scheduler = ddpm_scheduler(alphas)
+    scheduler = ddpm_scheduler(alphas, clip_x0)
     scheduler.set_timesteps(len(alphas))
-    x = torch.randn(shape, generator=generator).to(on or "cpu")
-    yield from _run(scheduler, scheduler.timesteps, eps_model, x, generator)
+    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, clip_x0)
 
 
 def ddim_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_steps: int,
-                generator: torch.Generator, on: torch.device | None = None) -> Iterator[DiffusionStep]:
+                generator: torch.Generator, on: torch.device | None = None,
+                clip_x0: bool = False) -> Iterator[DiffusionStep]:
     """DDIM (Song et al. 2021), deterministic (η = 0): the same trained ε_θ, but it jumps from t to t − T/num_steps,
     x_(t−Δ) = √ᾱ_(t−Δ) x̂_0 + √(1 − ᾱ_(t−Δ)) ε̂. Only x_T is random. num_steps must divide T."""
-    scheduler = ddim_scheduler(alphas, num_steps)
-    x = torch.randn(shape, generator=generator).to(on or "cpu")  # on: as in ddpm_sample
-    yield from _run(scheduler, scheduler.timesteps, eps_model, x, generator, eta=0.0)
+    scheduler = ddim_scheduler(alphas, num_steps, clip_x0)
+    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, clip_x0,
+                    eta=0.0)
+
+
+def dpm_solver_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_steps: int,
+                      generator: torch.Generator, on: torch.device | None = None,
+                      clip_x0: bool = False) -> Iterator[DiffusionStep]:
+    """DPM-Solver++(2M): deterministic like DDIM, but each update also uses the previous step's x̂_0 (a second-order
+    multistep solver of the reverse ODE), so 10-20 steps come close to DDIM's 50. Any num_steps from 1 to T."""
+    scheduler = dpm_solver_scheduler(alphas, num_steps, clip_x0)
+    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, clip_x0)
 
 
 def ddim_denoise_from(eps_model, x_t: torch.Tensor, t: int, alphas: torch.Tensor, num_steps: int,
-                      generator: torch.Generator | None = None, on: torch.device | None = None) -> Iterator[DiffusionStep]:
+                      generator: torch.Generator | None = None, on: torch.device | None = None,
+                      clip_x0: bool = False) -> Iterator[DiffusionStep]:
     """DDIM started from a given x_t (the lecture's t, 1-based) instead of pure noise, as SDEdit / img2img do:
     t, t − T/num_steps, ... while above 0, then x_0. A small t gives the image back; a large t, a new one.
     `on`: the ε-network's device, as in ddpm_sample (x_t is moved there)."""
     if not 1 <= t <= len(alphas):
         raise ValueError(f"t must lie between 1 and {len(alphas)}, not {t}.")
-    scheduler = ddim_scheduler(alphas, num_steps)  # fixes the stride T / num_steps ...
+    scheduler = ddim_scheduler(alphas, num_steps, clip_x0)  # fixes the stride T / num_steps ...
     timesteps = torch.arange(t - 1, -1, -(len(alphas) // num_steps))  # ... which we start at t
-    yield from _run(scheduler, timesteps, eps_model, x_t if on is None else x_t.to(on), generator, eta=0.0)
+    yield from _run(scheduler, timesteps, eps_model, x_t if on is None else x_t.to(on), generator, alphas, clip_x0,
+                    eta=0.0)
 
 
 def sample(eps_model, shape: tuple[int, ...], sampler: str, num_steps: int, generator: torch.Generator,
-           alphas: torch.Tensor | None = None, on: torch.device | None = None) -> Iterator[DiffusionStep]:
-    """`ddpm` (all T steps; num_steps is ignored) or `ddim` (num_steps of them) from x_T ~ N(0, I), run on `on`
-    (the ε-network's device; default the CPU)."""
+           alphas: torch.Tensor | None = None, on: torch.device | None = None,
+           clip_x0: bool = False) -> Iterator[DiffusionStep]:
+    """`ddpm` (all T steps; num_steps is ignored), `ddim` or `dpm++` (num_steps of them) from x_T ~ N(0, I), run on
+    `on` (the ε-network's device; default the CPU). clip_x0: clamp x̂_0 to [−1, 1] (pixel models)."""
     alphas = noise_schedule() if alphas is None else alphas
+    check_step_count(sampler, num_steps, len(alphas))
     if sampler == "ddpm":
-        return ddpm_sample(eps_model, shape, alphas, generator, on)
+        return ddpm_sample(eps_model, shape, alphas, generator, on, clip_x0)
     if sampler == "ddim":
-        return ddim_sample(eps_model, shape, alphas, num_steps, generator, on)
-    raise ValueError(f"Choose a sampler among {', '.join(SAMPLERS)}, not {sampler!r}.")
-
-
-SAMPLERS = ("ddim", "ddpm")
+        return ddim_sample(eps_model, shape, alphas, num_steps, generator, on, clip_x0)
+    return dpm_solver_sample(eps_model, shape, alphas, num_steps, generator, on, clip_x0)
 
 
 def last_step(steps: Iterator[DiffusionStep]) -> DiffusionStep:

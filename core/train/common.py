@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from core import runtime
-from core.checkpoints import checkpoint_root, code_commit, environment_facts
+from core.checkpoints import REPO_ROOT, checkpoint_root, code_commit, environment_facts
 from core.data import load_training_data
 
 
@@ -129,15 +129,74 @@ def command_line(recipe: str, config: Any, defaults: Any) -> str:
 
 
 class Stopwatch:
-    """Wall time of a run, and the code commit it started from (edits made while it trains do not count)."""
+    """Wall time of a run (plus `earlier` seconds of the sessions it resumes), and the code commit it started from
+    (edits made while it trains do not count)."""
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
+    def __init__(self, earlier: float = 0.0) -> None:
+        self.start = time.perf_counter() - earlier
         self.commit = code_commit()
 
     @property
     def seconds(self) -> float:
         return round(time.perf_counter() - self.start, 1)
+
+
+# ---- training that spans sessions: a saved state to resume from ----------------------------------------------------
+
+RESUME_IGNORES = ("steps", "stop_after_minutes", "save_every", "resume", "eval_samples")  # may change between sessions
+
+
+def training_state_path(recipe: str) -> Path:
+    """runs/<recipe>/state.pt: the latest training state (weights, optimizer, RNG, curves), not shipped."""
+    return REPO_ROOT / "runs" / recipe / "state.pt"
+
+
+def save_training_state(path: Path, *, step: int, config: Any, modules: dict[str, torch.nn.Module],
+                        optimizers: dict[str, torch.optim.Optimizer], generator: torch.Generator,
+                        curves: IntervalMeans, seconds: float, extra: dict[str, Any] | None = None) -> None:
+    """Everything a run needs to go on where it stopped (weights, optimizer moments, RNG, step, curves; the data
+    order restarts with a fresh shuffle); written to a temporary file, then renamed, so that a run killed mid-write
+    leaves the previous state intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"step": step, "config": dataclasses.asdict(config), "seconds": seconds,
+             "modules": {name: m.state_dict() for name, m in modules.items()},
+             "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
+             "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+             "curves": {"curves": curves.curves, "sums": curves._sums, "count": curves._count},
+             "extra": extra or {}}
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def load_training_state(path: Path, *, config: Any, modules: dict[str, torch.nn.Module],
+                        optimizers: dict[str, torch.optim.Optimizer], generator: torch.Generator,
+                        curves: IntervalMeans) -> dict[str, Any] | None:
+    """Restore a saved state into the given objects; returns {"step", "seconds", "extra"}, or None without a state.
+    Refuses (ValueError) a state saved with different settings, other than those in RESUME_IGNORES."""
+    if not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    now, defaults, then = dataclasses.asdict(config), dataclasses.asdict(type(config)()), state["config"]
+    changed = [f"{k}: {then.get(k)!r} then, {v!r} now" for k, v in now.items()
+               if k not in RESUME_IGNORES and then.get(k, defaults[k]) != v]  # a field added since: its default
+    if changed:
+        raise ValueError(f"{path} was saved with other settings ({'; '.join(changed)}). Start over with "
+                         "--no-resume, or resume with the same settings.")
+    for name, module in modules.items():
+        module.load_state_dict(state["modules"][name])
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    curves.curves, curves._sums, curves._count = (state["curves"]["curves"], state["curves"]["sums"],
+                                                  state["curves"]["count"])
+    return {"step": state["step"], "seconds": state["seconds"], "extra": state["extra"]}
+
+
+def out_of_time(clock: Stopwatch, session_start: float, stop_after_minutes: float) -> bool:
+    """True once this session has trained stop_after_minutes (0: no limit)."""
+    return stop_after_minutes > 0 and clock.seconds - session_start >= 60 * stop_after_minutes
 
 
 def make_card(

@@ -1,6 +1,12 @@
 """Recipe `ddpm`: the pixel-space ε-predictor on Fashion-MNIST with the DDPM paper's simplified loss.
 
-    python -m core.train ddpm      # about 45 minutes on 2 CPU cores (bf16 autocast)
+    python -m core.train ddpm                          # about 1 s a step on 2 CPU cores (bf16 autocast)
+    python -m core.train ddpm --stop-after-minutes 100 # train for a while, save, evaluate; run again to go on
+    python -m core.train ddpm --init-from ddpm         # start from the shipped weights instead of from scratch
+    python -m core.train ddpm --evaluate-only          # re-measure the shipped checkpoint into its card
+
+The run saves its state (weights, EMA, optimizer, RNG, curves) to runs/ddpm/state.pt every `save_every` steps and
+resumes from it when started again with the same settings, so training can span sessions.
 
 Each step: x_0 from the data (in [−1, 1], mirrored half the time), t uniform in 1..T, ε ~ N(0, I),
 x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, and a gradient step on ‖ε − ε_θ(x_t, t)‖². The shipped weights are an exponential
@@ -14,14 +20,16 @@ from dataclasses import dataclass
 import torch
 
 from core import runtime
-from core.checkpoints import save_model
 from core.diffusion import (NUM_TRAIN_STEPS, ALPHA_END, ALPHA_START, DiffusionUNet, UNetConfig, alpha_bar,
-                            ddim_sample, last_step, noise_schedule, q_sample, simple_loss, to_image_range,
+                            last_step, noise_schedule, q_sample, sample, simple_loss, to_image_range,
                             to_model_range)
-from core.metrics import class_histogram, classifier_outputs, frechet_distance, classifier_if_trained
+from core.checkpoints import load_model, read_card, save_model, write_card
+from core.metrics import (class_histogram, classifier_if_trained, classifier_outputs, frechet_distance,
+                          roughness_limit, speckled_share)
 from core.train.augment import random_flip_and_shift
-from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, learning_rate, make_card,
-                               optimizer_step, output_root, progress, start_recipe, fashion_mnist)
+from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, fashion_mnist,
+                               learning_rate, load_training_state, make_card, optimizer_step, out_of_time,
+                               output_root, progress, save_training_state, start_recipe, training_state_path)
 
 
 @dataclass(frozen=True)
@@ -35,9 +43,18 @@ class TrainConfig:
     ema_decay: float = 0.999
     eval_samples: int = 1000
     eval_ddim_steps: int = 50
+    init_from: str = ""  # a checkpoint folder (e.g. "ddpm") whose weights start the model and its EMA
+    save_every: int = 250  # steps between saved training states (runs/ddpm/state.pt)
+    resume: bool = True  # go on from runs/ddpm/state.pt when it exists
+    stop_after_minutes: float = 0.0  # end this session's training after this long (0: run all steps), then evaluate
+    evaluate_only: bool = False  # no training: re-measure checkpoints/ddpm and rewrite its card's metrics
     seed: int = 0
     bf16: str = "auto"
     dry_run: bool = False
+
+
+# The card's sampler table (the DDIM paper's Table 1, measured here): (sampler, steps) pairs, each on eval_samples.
+SAMPLER_TABLE = (("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpm++", 10), ("dpm++", 20))
 
 
 @torch.inference_mode()
@@ -55,45 +72,110 @@ def loss_by_timestep(model, x0: torch.Tensor, alpha_bars: torch.Tensor, generato
 
 
 @torch.inference_mode()
-def sample_images(model, n: int, num_steps: int, generator: torch.Generator, batch_size: int = 250) -> torch.Tensor:
-    """n DDIM samples in [0, 1], (n, 1, 28, 28)."""
-    alphas = noise_schedule()
+def sample_images(model, n: int, num_steps: int, generator: torch.Generator, batch_size: int = 250,
+                  sampler: str = "ddim") -> torch.Tensor:
+    """n samples in [0, 1], (n, 1, 28, 28), x̂_0 clamped to the data's range at each step."""
     images = []
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
-        final = last_step(ddim_sample(model, (m, 1, 28, 28), alphas, num_steps, generator))
+        final = last_step(sample(model, (m, 1, 28, 28), sampler, num_steps, generator, clip_x0=True))
         images.append(to_image_range(final.x_t))
     return torch.cat(images)
 
 
 @torch.inference_mode()
-def evaluate(model, test_x: torch.Tensor, n: int, num_steps: int, generator: torch.Generator) -> dict:
-    """FD of n DDIM samples vs the test set (evaluation-classifier features) and the classes they fall into."""
-    samples = sample_images(model, n, num_steps, generator)
+def evaluate(model, test_x: torch.Tensor, n: int, num_steps: int, generator: torch.Generator,
+             table: tuple[tuple[str, int], ...] = SAMPLER_TABLE) -> dict:
+    """FD of n DDIM samples vs the test set (evaluation-classifier features), the classes they fall into and the
+    share of speckled samples; then the same FD for each (sampler, steps) of `table`, each from the same seed."""
     classifier = classifier_if_trained()
     if classifier is None:
         return {}
-    sample_features, predictions = classifier_outputs(classifier, samples)
     test_features, _ = classifier_outputs(classifier, test_x)
-    shares = class_histogram(predictions)
-    return {"sampler_for_metrics": f"DDIM, {num_steps} steps, eta 0", "samples_for_metrics": n,
-            "fd_samples_vs_test": round(frechet_distance(sample_features, test_features), 3),
-            "min_class_share_of_samples": min(shares.values()), "class_shares_of_samples": shares}
+    rough_limit = roughness_limit(test_x)
+    seed = int(torch.randint(0, 2**31, (1,), generator=generator))
+
+    def measure(sampler: str, steps: int) -> dict:
+        clock = Stopwatch()
+        samples = sample_images(model, n, steps, torch.Generator().manual_seed(seed), sampler=sampler)
+        seconds = clock.seconds
+        features, predictions = classifier_outputs(classifier, samples)
+        shares = class_histogram(predictions)
+        return {"sampler": sampler, "steps": steps, "fd": round(frechet_distance(features, test_features), 3),
+                "min_class_share": min(shares.values()), "speckled_share": speckled_share(samples, rough_limit),
+                "ms_per_sample": round(1000 * seconds / n, 2), "shares": shares}
+
+    main_row = measure("ddim", num_steps)
+    rows = [main_row] + [measure(*key) for key in table if key != ("ddim", num_steps)]
+    for row in rows:
+        row.pop("shares") if row is not main_row else None
+    shares = main_row.pop("shares")
+    return {"sampler_for_metrics": f"DDIM, {num_steps} steps, eta 0, x̂_0 clamped to [-1, 1]",
+            "samples_for_metrics": n,
+            "fd_samples_vs_test": main_row["fd"],
+            "min_class_share_of_samples": min(shares.values()), "class_shares_of_samples": shares,
+            "speckled_share": main_row["speckled_share"],
+            "speckle_rule": f"roughness above the 99th percentile of the test images' ({rough_limit:.4f})",
+            "sampler_table": sorted(rows, key=lambda row: (row["sampler"], row["steps"]))}
+
+
+def _history(name: str) -> dict:
+    """What the weights a run starts from had behind them (from their card), so the new card can add it up."""
+    card = read_card(name)
+    metrics = card["metrics"]
+    return {"checkpoint": name, "command": card["command"], "code_commit": card["code_commit"],
+            "created": card["created"], "fd_samples_vs_test": metrics.get("fd_samples_vs_test"),
+            "steps": metrics.get("total_training_steps", card["steps"]),
+            "training_seconds": metrics.get("total_training_seconds", metrics["training_seconds"])}
+
+
+def _evaluate_shipped(cfg: TrainConfig) -> dict:
+    """--evaluate-only: measure checkpoints/ddpm again (today's evaluation code) and rewrite its card's metrics."""
+    generator = start_recipe(cfg).generator
+    _, _, test_x, _ = fashion_mnist(cfg.dry_run)
+    model = load_model(DiffusionUNet, "ddpm").cpu()
+    card = read_card("ddpm")
+    clock = Stopwatch()
+    table = (("ddim", 2), ("dpm++", 2)) if cfg.dry_run else SAMPLER_TABLE
+    card["metrics"] |= evaluate(model, test_x, 16 if cfg.dry_run else cfg.eval_samples,
+                                2 if cfg.dry_run else cfg.eval_ddim_steps, generator, table)
+    card["evaluated"] = {"command": "python -m core.train ddpm --evaluate-only", "code_commit": clock.commit,
+                         "seconds": clock.seconds}
+    if not cfg.dry_run:
+        write_card("ddpm", card)
+    print(f"ddpm: {card['metrics']}")
+    return card
 
 
 def main(cfg: TrainConfig) -> dict:
+    if cfg.evaluate_only:
+        return _evaluate_shipped(cfg)
     generator, device, bf16 = start_recipe(cfg)
     train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
     alpha_bars = alpha_bar(noise_schedule()).float()
-    model = DiffusionUNet(UNetConfig(channels=cfg.channels, blocks_per_level=cfg.blocks_per_level)).to(device).train()
+    model = DiffusionUNet(UNetConfig(channels=cfg.channels, blocks_per_level=cfg.blocks_per_level))
+    history = {}
+    if cfg.init_from:
+        model.load_state_dict(load_model(DiffusionUNet, cfg.init_from).state_dict())
+        history = _history(cfg.init_from)
+    model = model.to(device).train()
     average = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     steps = 2 if cfg.dry_run else cfg.steps
-    batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
     curves = IntervalMeans(("loss",))
-    clock = Stopwatch()
+    objects = dict(config=cfg, modules={"model": model, "average": average}, optimizers={"adam": optimizer},
+                   generator=generator, curves=curves)
+    state_file = output_root(True) / "state.pt" if cfg.dry_run else training_state_path("ddpm")
+    resumed = load_training_state(state_file, **objects) if cfg.resume else None
+    step, earlier = (resumed["step"], resumed["seconds"]) if resumed else (0, 0.0)
+    history = resumed["extra"].get("history", history) if resumed else history
+    if resumed:
+        print(f"ddpm: resuming at step {step} of {steps} from {state_file}")
+    batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
+    clock = Stopwatch(earlier)
     bar = progress(steps, "ddpm")
-    for step in range(steps):
+    bar.update(step)
+    while step < steps and not out_of_time(clock, earlier, cfg.stop_after_minutes):
         x0 = to_model_range(random_flip_and_shift(train_x[next(batches)], generator, max_shift=0)).to(device)
         t = torch.randint(0, NUM_TRAIN_STEPS, (len(x0),), generator=generator)
         eps = torch.randn(x0.shape, generator=generator)
@@ -102,24 +184,34 @@ def main(cfg: TrainConfig) -> dict:
             loss = simple_loss(eps, model(x_t, t.to(device)))
         optimizer_step(optimizer, loss, learning_rate(step, cfg))
         ema_update(average, model, cfg.ema_decay)
-        curves.add(loss.item(), last=step + 1 == steps)
+        step += 1
+        curves.add(loss.item(), last=step == steps)
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        if step % cfg.save_every == 0 or step == steps:
+            save_training_state(state_file, step=step, seconds=clock.seconds, extra={"history": history},
+                                **objects)
     bar.close()
+    save_training_state(state_file, step=step, seconds=clock.seconds, extra={"history": history}, **objects)
     training_seconds = clock.seconds
 
     model = average.cpu().eval()
     n = 16 if cfg.dry_run else cfg.eval_samples
     metrics = {"training_seconds": training_seconds,
-               "seconds_per_training_step": round(training_seconds / steps, 3),
+               "seconds_per_training_step": round(training_seconds / max(1, step), 3),
+               "trained_steps": step, "planned_steps": steps,
+               "total_training_steps": step + history.get("steps", 0),
+               "total_training_seconds": round(training_seconds + history.get("training_seconds", 0.0), 1),
+               "continued_from": history or None,
                "schedule": f"linear alpha_t (the paper's beta_t) from {ALPHA_START} to {ALPHA_END}, T = {NUM_TRAIN_STEPS}",
                "test_loss_by_t_decile": loss_by_timestep(model, to_model_range(test_x[:1000]), alpha_bars, generator)}
-    metrics |= evaluate(model, test_x, n, 2 if cfg.dry_run else cfg.eval_ddim_steps, generator)
+    table = (("ddim", 2), ("dpm++", 2)) if cfg.dry_run else SAMPLER_TABLE
+    metrics |= evaluate(model, test_x, n, 2 if cfg.dry_run else cfg.eval_ddim_steps, generator, table)
     card = make_card(
         "ddpm", cfg, defaults=TrainConfig(),
         data="Fashion-MNIST train (60,000 images, no labels), mirrored at random; metrics vs the 10,000 test images"
         if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
+        steps=step, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
     )
     folder = save_model(model, "ddpm", card, output_root(cfg.dry_run))
     print(f"ddpm: {metrics}; wrote {folder}")
