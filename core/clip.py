@@ -102,6 +102,12 @@ def fill_template(template: str, class_name: str) -> str:
     return template.replace("{class}", "{}").replace("{}", class_name)
 
 
+def class_prompt(name: str) -> str:
+    """ "a photo of a {class}", with "an" before a vowel (the text encoder knows both)."""
+    article = "an" if name[0] in "aeiou" else "a"
+    return fill_template(ZERO_SHOT_TEMPLATE.replace("a {}", f"{article} {{}}"), name)
+
+
 # --- images ---------------------------------------------------------------------------------------------------
 
 def to_pixel_values(images: torch.Tensor) -> torch.Tensor:

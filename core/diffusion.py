@@ -11,7 +11,7 @@ and, composing the steps, the closed form
 A network ε_θ(x_t, t) learns to predict the noise with the simplified loss ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖².
 Sampling starts from x_T ~ N(0, I) and removes the predicted noise step by step, with diffusers' schedulers doing
 the bookkeeping: DDPM (ancestral, all T steps), DDIM (deterministic, fewer steps) and DPM-Solver++ (a
-second-order solver of the same ODE, fewer still). A pixel model's samplers clamp each x̂_0 to the data's range. Each sampler is a
+second-order solver of the same ODE, fewer still). Each may hold x̂_0 to the data's range (clamped_x0). Each sampler is a
 generator that yields every step, so a tab can stream frames and a test can inspect them.
 
 Indices: the lecture counts t = 1..T; tensors here are indexed 0..T−1, so `alphas[t - 1]` is the lecture's α_t.
@@ -241,55 +241,79 @@ def check_step_count(sampler: str, num_steps: int, num_train_steps: int = NUM_TR
     return num_steps
 
 
-def scheduler_kwargs(alphas: torch.Tensor, clip_x0: bool = False) -> dict:
-    """Our schedule in diffusers' terms: its `betas` are the lecture's α_t. clip_x0: clamp x̂_0 to the data's
-    range [−1, 1] before each update (pixel models; a latent has no such range)."""
-    return dict(num_train_timesteps=len(alphas), trained_betas=alphas.tolist(), clip_sample=clip_x0)
+def scheduler_kwargs(alphas: torch.Tensor) -> dict:
+    """Our schedule in diffusers' terms: its `betas` are the lecture's α_t. (x̂_0 is clamped by clamped_x0, before
+    the scheduler sees ε̂, the same way for every sampler.)"""
+    return dict(num_train_timesteps=len(alphas), trained_betas=alphas.tolist(), clip_sample=False)
 
 
-def ddpm_scheduler(alphas: torch.Tensor, clip_x0: bool = False) -> DDPMScheduler:
+PIXEL_RANGE = (-1.0, 1.0)  # the pixel model's data range: x̂_0 outside it is an error of the network
+
+
+def clamped_x0(eps_model, alphas: torch.Tensor, low: torch.Tensor | float, high: torch.Tensor | float):
+    """ε_θ with its x̂_0 held to the data's range: x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t is clamped to [low, high]
+    (numbers, or per-channel tensors (C,)) and ε̂ re-derived from it, ε̂' = (x_t − √ᾱ_t clamp(x̂_0)) / √(1 − ᾱ_t).
+
+    Every sampler then moves toward a guess inside the range (DDPM's and DDIM's clip_sample, Imagen's static
+    thresholding). A guess outside it is a mistake of the network that a step would otherwise carry into x_(t−1):
+    speckle in pixel space, blobs in latent space."""
+    alpha_bars = alpha_bar(alphas)
+
+    def shape(bound, x):
+        bound = torch.as_tensor(bound, dtype=x.dtype, device=x.device)
+        return bound.reshape(1, -1, *([1] * (x.dim() - 2))) if bound.dim() else bound
+
+    def eps_clamped(x_t: torch.Tensor, t) -> torch.Tensor:
+        eps_hat = eps_model(x_t, t).float()
+        a = alpha_bars[int(t)].item()
+        x0 = torch.maximum(torch.minimum(predicted_x0(x_t, a, eps_hat), shape(high, x_t)), shape(low, x_t))
+        return (x_t - math.sqrt(a) * x0) / math.sqrt(1.0 - a)
+
+    return eps_clamped
+
+
+def ddpm_scheduler(alphas: torch.Tensor) -> DDPMScheduler:
     from diffusers import DDPMScheduler
 
-    return DDPMScheduler(**scheduler_kwargs(alphas, clip_x0), variance_type="fixed_small")
+    return DDPMScheduler(**scheduler_kwargs(alphas), variance_type="fixed_small")
 
 
-def ddim_scheduler(alphas: torch.Tensor, num_steps: int, clip_x0: bool = False) -> DDIMScheduler:
+def ddim_scheduler(alphas: torch.Tensor, num_steps: int) -> DDIMScheduler:
     """DDIM over num_steps of the T training steps, the first at t = T (pure noise), the last landing on x_0."""
     check_step_count("ddim", num_steps, len(alphas))
     from diffusers import DDIMScheduler
 
-    scheduler = DDIMScheduler(**scheduler_kwargs(alphas, clip_x0), set_alpha_to_one=True, timestep_spacing="trailing")
+    scheduler = DDIMScheduler(**scheduler_kwargs(alphas), set_alpha_to_one=True, timestep_spacing="trailing")
     scheduler.set_timesteps(num_steps)
     return scheduler
 
 
-def dpm_solver_scheduler(alphas: torch.Tensor, num_steps: int, clip_x0: bool = False) -> DPMSolverMultistepScheduler:
+def dpm_solver_scheduler(alphas: torch.Tensor, num_steps: int) -> DPMSolverMultistepScheduler:
     """DPM-Solver++ (Lu et al. 2022), second-order multistep, over num_steps from t = T down to x_0: it solves the
-    same reverse ODE that DDIM steps through to first order, so it needs fewer steps for the same samples.
-    clip_x0 as in scheduler_kwargs (here diffusers' thresholding, which at a maximum of 1 is a clamp)."""
+    same reverse ODE that DDIM steps through to first order, so it needs fewer steps for the same samples."""
     check_step_count("dpm++", num_steps, len(alphas))
     from diffusers import DPMSolverMultistepScheduler
 
     scheduler = DPMSolverMultistepScheduler(num_train_timesteps=len(alphas), trained_betas=alphas.tolist(),
-                                            algorithm_type="dpmsolver++", solver_order=2, thresholding=clip_x0,
-                                            sample_max_value=1.0, timestep_spacing="trailing")
+                                            algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="trailing")
     scheduler.set_timesteps(num_steps)
     return scheduler
 
 
 def _run(scheduler, timesteps: torch.Tensor, eps_model, x: torch.Tensor, generator: torch.Generator | None,
-         alphas: torch.Tensor, clip_x0: bool, **step_kwargs) -> Iterator[DiffusionStep]:
-    """The reverse loop shared by the samplers: ε̂ = ε_θ(x_t, t), x̂_0 from the closed form, then the scheduler's
-    update to the next t."""
+         alphas: torch.Tensor, x0_range: tuple | None, **step_kwargs) -> Iterator[DiffusionStep]:
+    """The reverse loop shared by the samplers: ε̂ = ε_θ(x_t, t) (its x̂_0 clamped to x0_range, see clamped_x0),
+    x̂_0 from the closed form, then the scheduler's update to the next t."""
     alpha_bars = alpha_bar(alphas)
+    if x0_range is not None:
+        eps_model = clamped_x0(eps_model, alphas, *x0_range)
     for i, t in enumerate(timesteps):
         eps_hat = eps_model(x, t).float()
         x0_hat = predicted_x0(x, alpha_bars[int(t)].item(), eps_hat)
         out = scheduler.step(eps_hat, t, x, generator=generator, **step_kwargs)
         x = out.prev_sample
         t_next = int(timesteps[i + 1]) + 1 if i + 1 < len(timesteps) else 0
-        yield DiffusionStep(step=i + 1, total=len(timesteps), t=int(t) + 1, t_next=t_next, x_t=x,
-                            x0_hat=x0_hat.clamp(-1.0, 1.0) if clip_x0 else x0_hat)
+        yield DiffusionStep(step=i + 1, total=len(timesteps), t=int(t) + 1, t_next=t_next, x_t=x, x0_hat=x0_hat)
 
 
 def _noise(shape: tuple[int, ...], generator: torch.Generator, on: torch.device | None) -> torch.Tensor:
@@ -299,62 +323,63 @@ def _noise(shape: tuple[int, ...], generator: torch.Generator, on: torch.device 
 
 
 def ddpm_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, generator: torch.Generator,
-                on: torch.device | None = None, clip_x0: bool = False) -> Iterator[DiffusionStep]:
+                on: torch.device | None = None, x0_range: tuple | None = None) -> Iterator[DiffusionStep]:
     """Ancestral DDPM sampling: x_T ~ N(0, I), then all T steps x_{t−1} ~ p_θ(x_{t−1} | x_t), each adding fresh noise.
 
     `eps_model(x_t, t)` returns ε̂ (any conditioning and guidance live inside it). Yields every step. `on`: the
-    ε-network's device (see _noise); clip_x0 as in scheduler_kwargs.
+    ε-network's device (see _noise); x0_range: (low, high) to clamp each x̂_0 to (see clamped_x0), or None.
     """
-    scheduler = ddpm_scheduler(alphas, clip_x0)
+    scheduler = ddpm_scheduler(alphas)
     scheduler.set_timesteps(len(alphas))
-    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, clip_x0)
+    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, x0_range)
 
 
 def ddim_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_steps: int,
                 generator: torch.Generator, on: torch.device | None = None,
-                clip_x0: bool = False) -> Iterator[DiffusionStep]:
+                x0_range: tuple | None = None) -> Iterator[DiffusionStep]:
     """DDIM (Song et al. 2021), deterministic (η = 0): the same trained ε_θ, but it jumps from t to t − T/num_steps,
     x_(t−Δ) = √ᾱ_(t−Δ) x̂_0 + √(1 − ᾱ_(t−Δ)) ε̂. Only x_T is random. num_steps must divide T."""
-    scheduler = ddim_scheduler(alphas, num_steps, clip_x0)
-    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, clip_x0,
+    scheduler = ddim_scheduler(alphas, num_steps)
+    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, x0_range,
                     eta=0.0)
 
 
 def dpm_solver_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_steps: int,
                       generator: torch.Generator, on: torch.device | None = None,
-                      clip_x0: bool = False) -> Iterator[DiffusionStep]:
+                      x0_range: tuple | None = None) -> Iterator[DiffusionStep]:
     """DPM-Solver++(2M): deterministic like DDIM, but each update also uses the previous step's x̂_0 (a second-order
     multistep solver of the reverse ODE), so 10-20 steps come close to DDIM's 50. Any num_steps from 1 to T."""
-    scheduler = dpm_solver_scheduler(alphas, num_steps, clip_x0)
-    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, clip_x0)
+    scheduler = dpm_solver_scheduler(alphas, num_steps)
+    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, x0_range)
 
 
 def ddim_denoise_from(eps_model, x_t: torch.Tensor, t: int, alphas: torch.Tensor, num_steps: int,
                       generator: torch.Generator | None = None, on: torch.device | None = None,
-                      clip_x0: bool = False) -> Iterator[DiffusionStep]:
+                      x0_range: tuple | None = None) -> Iterator[DiffusionStep]:
     """DDIM started from a given x_t (the lecture's t, 1-based) instead of pure noise, as SDEdit / img2img do:
     t, t − T/num_steps, ... while above 0, then x_0. A small t gives the image back; a large t, a new one.
     `on`: the ε-network's device, as in ddpm_sample (x_t is moved there)."""
     if not 1 <= t <= len(alphas):
         raise ValueError(f"t must lie between 1 and {len(alphas)}, not {t}.")
-    scheduler = ddim_scheduler(alphas, num_steps, clip_x0)  # fixes the stride T / num_steps ...
+    scheduler = ddim_scheduler(alphas, num_steps)  # fixes the stride T / num_steps ...
     timesteps = torch.arange(t - 1, -1, -(len(alphas) // num_steps))  # ... which we start at t
-    yield from _run(scheduler, timesteps, eps_model, x_t if on is None else x_t.to(on), generator, alphas, clip_x0,
+    yield from _run(scheduler, timesteps, eps_model, x_t if on is None else x_t.to(on), generator, alphas, x0_range,
                     eta=0.0)
 
 
 def sample(eps_model, shape: tuple[int, ...], sampler: str, num_steps: int, generator: torch.Generator,
            alphas: torch.Tensor | None = None, on: torch.device | None = None,
-           clip_x0: bool = False) -> Iterator[DiffusionStep]:
+           x0_range: tuple | None = None) -> Iterator[DiffusionStep]:
     """`ddpm` (all T steps; num_steps is ignored), `ddim` or `dpm++` (num_steps of them) from x_T ~ N(0, I), run on
-    `on` (the ε-network's device; default the CPU). clip_x0: clamp x̂_0 to [−1, 1] (pixel models)."""
+    `on` (the ε-network's device; default the CPU). x0_range: (low, high) to clamp each x̂_0 to, e.g. PIXEL_RANGE
+    (see clamped_x0); None leaves it free."""
     alphas = noise_schedule() if alphas is None else alphas
     check_step_count(sampler, num_steps, len(alphas))
     if sampler == "ddpm":
-        return ddpm_sample(eps_model, shape, alphas, generator, on, clip_x0)
+        return ddpm_sample(eps_model, shape, alphas, generator, on, x0_range)
     if sampler == "ddim":
-        return ddim_sample(eps_model, shape, alphas, num_steps, generator, on, clip_x0)
-    return dpm_solver_sample(eps_model, shape, alphas, num_steps, generator, on, clip_x0)
+        return ddim_sample(eps_model, shape, alphas, num_steps, generator, on, x0_range)
+    return dpm_solver_sample(eps_model, shape, alphas, num_steps, generator, on, x0_range)
 
 
 def last_step(steps: Iterator[DiffusionStep]) -> DiffusionStep:

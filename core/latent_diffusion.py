@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from core.blocks import crop_from_model, pad_to_model
-from core.checkpoints import load_model
-from core.clip import CLIPBundle, load_bundle
+from core.checkpoints import CheckpointError, load_model, read_card
+from core.clip import CLASS_PROMPT_NAMES, CLIPBundle, class_prompt, cosine_similarities, load_bundle
 from core import diffusion
 from core.diffusion import DiffusionStep
 from core.runtime import MODELS, in_precision
@@ -114,12 +114,25 @@ def guided_noise(unet: UNet2DConditionModel, text: TextContext, empty: TextConte
     return eps_model
 
 
+LATENT_RANGE_STDS = 4.0  # ẑ_0 is held within the training latents' mean ± this many standard deviations, per channel
+
+
+def latent_range(channel_mean: Sequence[float], channel_std: Sequence[float],
+                 stds: float = LATENT_RANGE_STDS) -> tuple[torch.Tensor, torch.Tensor]:
+    """(low, high) per latent channel: μ_c ∓ k σ_c of the training latents z_0 = s · E(x). The channels are far from
+    zero-mean (s only scales their overall variance to 1), so a fixed range like the pixels' [−1, 1] would not fit."""
+    mean, std = torch.tensor(channel_mean), torch.tensor(channel_std)
+    return mean - stds * std, mean + stds * std
+
+
 @dataclass
 class LatentDiffusion:
-    """The three frozen parts: autoencoder, text encoder (the bundled CLIP), and the conditional ε-predictor."""
+    """The three frozen parts: autoencoder, text encoder (the bundled CLIP), and the conditional ε-predictor;
+    latent_range, when known, holds each step's guess ẑ_0 inside the training latents' range (see latent_range)."""
     autoencoder: AutoencoderKL
     unet: UNet2DConditionModel
     clip: CLIPBundle
+    latent_range: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def sample(self, prompt: str, n: int, guidance: float, num_steps: int, generator: torch.Generator,
                sampler: str = "ddim", bf16: bool = False) -> Iterator[DiffusionStep]:
@@ -128,7 +141,43 @@ class LatentDiffusion:
         with torch.inference_mode():
             text, empty = encode_text(self.clip, [prompt]), encode_text(self.clip, [""])
         eps_model = guided_noise(self.unet, text, empty, guidance, bf16)
-        return diffusion.sample(eps_model, (n, *LATENT_SHAPE), sampler, num_steps, generator, on=self.unet.device)
+        return diffusion.sample(eps_model, (n, *LATENT_SHAPE), sampler, num_steps, generator, on=self.unet.device,
+                                x0_range=self.latent_range)
+
+
+@dataclass(frozen=True)
+class TracedStep:
+    """A reverse step with what CLIP makes of it: the decoded guess D(ẑ_0 / s) and, averaged over the images, its
+    cosine similarity to the prompt and to class_prompt(name) for each of the ten classes."""
+    diffusion: DiffusionStep
+    x0_image: torch.Tensor  # (n, 1, 28, 28) in [0, 1]
+    prompt_similarity: float | None  # None without a prompt
+    class_similarities: tuple[float, ...]  # in CLASS_PROMPT_NAMES order
+
+    @property
+    def step(self) -> int:
+        return self.diffusion.step
+
+    @property
+    def total(self) -> int:
+        return self.diffusion.total
+
+
+def trace_prompt(model: LatentDiffusion, run: Iterator[DiffusionStep], prompt: str,
+                 bf16: bool = False) -> Iterator[TracedStep]:
+    """Follow a text-to-image run with CLIP: at each step, decode the model's guess ẑ_0 and measure
+    cos(f(D(ẑ_0)), g(prompt)), the image-text similarity CLIP was trained on. Early guesses are blurry averages
+    that match every prompt about equally; the step where the prompt's curve pulls away from the other classes' is
+    where the text takes hold of the image."""
+    decode_ = in_precision(lambda z: decode(model.autoencoder, z), bf16)
+    with torch.inference_mode():
+        texts = [class_prompt(name) for name in CLASS_PROMPT_NAMES] + ([prompt] if prompt else [])
+        text_embeddings = model.clip.embed_texts(texts)
+        for item in run:
+            images = decode_(item.x0_hat).float().clamp(0.0, 1.0)
+            similarity = cosine_similarities(model.clip.embed_images(images), text_embeddings).mean(dim=0).tolist()
+            yield TracedStep(item, images, similarity[-1] if prompt else None,
+                             tuple(similarity[:len(CLASS_PROMPT_NAMES)]))
 
 
 def pad_context(context: TextContext, other: TextContext) -> TextContext:
@@ -158,4 +207,13 @@ def load() -> LatentDiffusion:
 
     unet = MODELS.get(DENOISER_CHECKPOINT, lambda: load_model(UNet2DConditionModel, DENOISER_CHECKPOINT,
                                                               **QUIET_DIFFUSERS_LOAD))
-    return LatentDiffusion(load_autoencoder(), unet, load_bundle())
+    return LatentDiffusion(load_autoencoder(), unet, load_bundle(), shipped_latent_range())
+
+
+def shipped_latent_range() -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The latent range from the denoiser's card (its recipe measures the training latents), or None without it."""
+    try:
+        metrics = read_card(DENOISER_CHECKPOINT)["metrics"]
+        return latent_range(metrics["latent_channel_mean"], metrics["latent_channel_std"])
+    except (CheckpointError, KeyError):
+        return None

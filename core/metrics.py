@@ -89,6 +89,18 @@ def top_classes(model: EvalClassifier, images: torch.Tensor) -> list[tuple[str, 
     return [(FASHION_CLASSES[i], p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
 
 
+BLOB_BELOW = 0.5  # a sample the classifier gives no class even an even chance: a blob, not a garment
+
+
+def unreadable_share(model: EvalClassifier, images: torch.Tensor, below: float = BLOB_BELOW,
+                     batch_size: int = 500) -> float:
+    """The share of images whose most likely class has a softmax probability under `below` (blobs)."""
+    with torch.inference_mode():
+        top = torch.cat([on_cpu(torch.softmax(model(chunk.float()), dim=1).max(dim=1).values)
+                         for chunk in images.split(batch_size)])
+    return round((top < below).float().mean().item(), 4)
+
+
 def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     return (predictions == labels).float().mean().item()
 

@@ -22,8 +22,8 @@ from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_in
 T = diffusion.NUM_TRAIN_STEPS
 STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)
 MAX_IMAGES = 16
-SAMPLERS = {"DDIM": "ddim", "DDPM": "ddpm"}  # shown name -> core.diffusion.sample's
-DDIM_STEPS = diffusion.ddim_step_counts()  # the counts that divide T = 1000
+SAMPLERS = {"DDIM": "ddim", "DPM-Solver++": "dpm++", "DDPM": "ddpm"}  # shown name -> core.diffusion.sample's
+STEP_CHOICES = diffusion.ddim_step_counts()  # the counts that divide T = 1000: DDIM's, and DPM-Solver++ takes any
 BACK_STEPS = 50
 SCHEDULE_CURVES = ("√ᾱ_t (signal)", "√(1 − ᾱ_t) (noise)", "SNR / (1 + SNR) = ᾱ_t")  # the schedule chart's curves
 # The reverse process's jobs use every core: batches of 28-px convolutions gain from a second thread where the
@@ -50,8 +50,9 @@ A U-Net $\varepsilon_\theta(x_t, t)$ was trained (`python -m core.train ddpm`) w
 $\lVert \varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon, t) \rVert^2$: it predicts
 the noise in $x_t$. Sampling starts from pure noise $x_T$ and removes the predicted noise step by step. Left: $x_t$
 as it is denoised; right: the model's current guess of the clean image,
-$\hat{x}_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \hat\varepsilon) / \sqrt{\bar\alpha_t}$. **DDPM** takes all 1,000 steps and adds fresh noise in each;
-**DDIM** uses the same network but jumps deterministically through fewer steps.
+$\hat{x}_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \hat\varepsilon) / \sqrt{\bar\alpha_t}$, clamped to the images' range. **DDPM** takes all
+1,000 steps and adds fresh noise in each; **DDIM** uses the same network but jumps deterministically through fewer
+steps; **DPM-Solver++** also reuses the previous step's $\hat{x}_0$ (a second-order solver), so 10-20 steps suffice.
 """
 
 
@@ -114,7 +115,7 @@ def denoise_back(image, t, seed):
     x0, _, x_t, t, _ = _noised(image, t, seed)
     model = diffusion.load()
     run = diffusion.ddim_denoise_from(in_precision(model, inference_bf16()), x_t, t, diffusion.noise_schedule(),
-                                      BACK_STEPS, on=model_device(model))
+                                      BACK_STEPS, on=model_device(model), x0_range=diffusion.PIXEL_RANGE)
 
     def render(item):
         return (image_grid(diffusion.to_image_range(torch.cat([x0, x_t, on_cpu(item.x_t)])), columns=3, scale=6),)
@@ -132,10 +133,8 @@ def _check_run(sampler, steps, n) -> tuple[str, int, int]:
     if sampler not in SAMPLERS:
         raise ValueError(f"Choose a sampler among {', '.join(SAMPLERS)}, not {sampler!r}.")
     n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
-    steps = T if sampler == "DDPM" else bounded_int(steps, "The number of DDIM steps", 1, T)
-    if steps not in DDIM_STEPS:
-        raise ValueError(f"DDIM steps must divide {T}: one of {', '.join(map(str, DDIM_STEPS))}; not {steps}.")
-    return sampler, steps, n
+    steps = T if sampler == "DDPM" else bounded_int(steps, "The number of steps", 1, T)
+    return sampler, diffusion.check_step_count(SAMPLERS[sampler], steps), n
 
 
 def _caption(item) -> str:
@@ -167,12 +166,12 @@ def sample(seed, sampler, steps, n):
     model = diffusion.load()
     rng = generator(valid_seed(seed))
     run = diffusion.sample(in_precision(model, inference_bf16()), (n, 1, 28, 28), SAMPLERS[sampler], steps, rng,
-                           on=model_device(model))
+                           on=model_device(model), x0_range=diffusion.PIXEL_RANGE)
     history: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     # A new run clears the last one's final grid and replay at once (also when this run is stopped early).
     yield gr.skip(), gr.skip(), f"**{sampler}**: starting from x_T ~ N(0, I)…", None, gr.update(visible=False), []
 
-    for frame in stream_steps(run, _snapshot, keep_every=replay_stride(run_length(sampler, steps))):
+    for frame in stream_steps(run, _snapshot, keep_every=replay_stride(steps)):
         if frame.keep:
             history.append(frame.pictures)
         if not frame.show:
@@ -185,7 +184,7 @@ def sample(seed, sampler, steps, n):
                history if final else gr.skip())
 
 
-DEFAULT_RUN = (0, "DDIM", 50, 8)  # seed, sampler, steps, images: the reverse tab's controls as it opens
+DEFAULT_RUN = (0, "DPM-Solver++", 20, 8)  # seed, sampler, steps, images: the reverse tab's controls as it opens
 
 
 default_run = opening_run(  # what the reverse process shows as it opens, with its steps to replay
@@ -194,9 +193,6 @@ default_run = opening_run(  # what the reverse process shows as it opens, with i
     f"{DEFAULT_RUN[0]}), computed when the server started: scrub its steps below, or press **Denoise from x_T** for "
     "a run of your own.")
 
-
-def run_length(sampler: str, steps: int) -> int:
-    return T if sampler == "DDPM" else steps
 
 
 def _replay_position(history, position) -> int:
@@ -244,6 +240,22 @@ def _card_summary() -> str:
             f"features); the rarest class, {min(shares, key=shares.get)}, is {100 * min(shares.values()):.1f}% of "
             f"them. Training: {metrics['training_seconds'] / 60:.0f} minutes on "
             f"2 CPU cores.")
+
+
+SHOWN_SAMPLER = {core: shown for shown, core in SAMPLERS.items()}
+
+
+def sampler_table() -> pd.DataFrame:
+    """From the card: FD, the rarest class and the speckled share by sampler and step count (as the DDIM paper's
+    Table 1 compares samplers), all on the same number of samples from the same seeds."""
+    columns = ["Sampler", "Steps", "FD (lower is better)", "Rarest class", "Speckled", "ms per image"]
+    try:
+        rows = read_card("ddpm")["metrics"].get("sampler_table", [])
+    except CheckpointError:
+        rows = []
+    return pd.DataFrame([[SHOWN_SAMPLER.get(r["sampler"], r["sampler"]), r["steps"], r["fd"],
+                          f"{100 * r['min_class_share']:.1f}%", f"{100 * r['speckled_share']:.1f}%", r["ms_per_sample"]]
+                         for r in rows], columns=columns)
 
 
 def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -310,8 +322,8 @@ def _build_reverse(tab: gr.Tab) -> None:
     intro(REVERSE_INTRO + "\n\n" + _card_summary())
     with gr.Row(equal_height=True):
         seed = seed_input("Seed of x_T")
-        sampler = gr.Radio(list(SAMPLERS), value="DDIM", label="Sampler")
-        steps = gr.Dropdown(list(DDIM_STEPS), value=50, label="DDIM steps (÷ 1,000)", info="DDPM takes all 1,000")
+        sampler = gr.Radio(list(SAMPLERS), value=DEFAULT_RUN[1], label="Sampler")
+        steps = gr.Dropdown(list(STEP_CHOICES), value=DEFAULT_RUN[2], label="Steps", info="DDPM takes all 1,000")
         n = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
         with gr.Column(min_width=160):
             run_button = gr.Button("Denoise from x_T", variant="primary")
@@ -327,6 +339,10 @@ def _build_reverse(tab: gr.Tab) -> None:
         play_button = gr.Button("▶ Play the steps", size="sm")
         pause_button = gr.Button("❚❚ Pause", size="sm")
     final = output_image("Final samples", elem_id="diffusion-final", visible=False)  # the API's last output
+    table = sampler_table()
+    if len(table):
+        with gr.Accordion("Which sampler, how many steps: FD measured on the card's samples", open=False):
+            gr.Dataframe(table, interactive=False, elem_id="diffusion-sampler-table")
     with gr.Accordion("How the U-Net was trained: the loss ‖ε − ε_θ‖² over training, and by t", open=False):
         curve, by_t = training_curves()
         with gr.Row():

@@ -10,7 +10,7 @@ import torch
 
 from core import diffusion, latent_diffusion
 from core.checkpoints import CheckpointError, read_card
-from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, unknown_words
+from core.clip import CLASS_PROMPT_NAMES, class_prompt, unknown_words
 from core.data import image_grid, signed_to_rgb
 from core.runtime import generator, in_precision, inference_bf16
 from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors,
@@ -18,13 +18,11 @@ from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_fl
 
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
-MAX_STEPS = 200  # DDIM steps; each is two U-Net calls (guidance) and a decode
-DDIM_STEPS = tuple(n for n in diffusion.ddim_step_counts() if n <= MAX_STEPS)
+MAX_STEPS = 200  # each step is two U-Net calls (guidance), a decode and CLIP's look at the guess
+STEP_CHOICES = tuple(n for n in diffusion.ddim_step_counts() if n <= MAX_STEPS)  # DDIM's; DPM-Solver++ takes any
+SAMPLERS = {"DPM-Solver++": "dpm++", "DDIM": "ddim"}  # shown name -> core.diffusion.sample's (no DDPM: 1,000 steps)
+PROMPT_CURVE, RIVAL_CURVE = "your prompt", "closest other class"
 CHECKPOINTS = (latent_diffusion.AUTOENCODER_CHECKPOINT, latent_diffusion.DENOISER_CHECKPOINT, "clip")
-def class_prompt(name: str) -> str:
-    """ "a photo of a {class}", with "an" before a vowel (the text encoder knows both)."""
-    article = "an" if name[0] in "aeiou" else "a"
-    return ZERO_SHOT_TEMPLATE.replace("a {}", f"{article} {{}}").format(name)
 
 
 PROMPTS = [class_prompt(name) for name in CLASS_PROMPT_NAMES] + [
@@ -42,6 +40,9 @@ CLIP text encoder (the CLIP tab). **Classifier-free guidance**: the U-Net also l
 (captions were dropped 10% of the time); each step mixes both predictions,
 $\hat\varepsilon = \varepsilon_\theta(z_t, \varnothing) + w\,(\varepsilon_\theta(z_t, \text{text}) - \varepsilon_\theta(z_t, \varnothing))$.
 $w = 0$ ignores the prompt, $w = 1$ is plain conditioning, larger $w$ follows the prompt harder (and costs variety).
+**When does the prompt take hold?** At every step CLIP compares the decoded guess $D(\hat z_0)$ with your prompt: the
+chart plots that similarity beside the one to the closest other class ("a photo of a …"); where the two lines part,
+the text has decided what the image is.
 """
 
 
@@ -85,27 +86,64 @@ def _prompt_note(model: latent_diffusion.LatentDiffusion, prompt: str) -> str:
     return ""
 
 
+class PromptCurve:
+    """The chart's rows, one pair per step: CLIP's similarity of the decoded guess to the prompt, and to the closest
+    class prompt that is not the prompt itself (the rival it has to beat)."""
+
+    def __init__(self, prompt: str):
+        own = [i for i, name in enumerate(CLASS_PROMPT_NAMES) if class_prompt(name) == prompt]
+        self.rivals = [i for i in range(len(CLASS_PROMPT_NAMES)) if i not in own]
+        self.rows: list[tuple[int, float, str]] = []
+        self.has_prompt = bool(prompt)
+
+    def add(self, traced: latent_diffusion.TracedStep) -> None:
+        if self.has_prompt:
+            self.rows.append((traced.step, traced.prompt_similarity, PROMPT_CURVE))
+        self.rows.append((traced.step, max(traced.class_similarities[i] for i in self.rivals), RIVAL_CURVE))
+
+    def frame(self, total: int) -> gr.LinePlot:
+        data = pd.DataFrame(self.rows, columns=["step", "CLIP similarity", "curve"])
+        return gr.LinePlot(data, x_lim=[1, max(total, 2)])
+
+
+def _check_sampler(sampler) -> str:
+    if sampler not in SAMPLERS:
+        raise ValueError(f"Choose a sampler among {', '.join(SAMPLERS)}, not {sampler!r}.")
+    return sampler
+
+
 @friendly_errors
-def text_to_image(prompt, guidance, steps, seed, n):
-    """A prompt -> images: DDIM in latent space with classifier-free guidance; streams each step decoded."""
+def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
+    """A prompt -> images: a fast sampler in latent space with classifier-free guidance; streams each step decoded,
+    with CLIP's similarity between the prompt and each step's decoded guess."""
     prompt = _check_prompt(prompt)
+    sampler = _check_sampler(sampler)
     guidance = bounded_float(guidance, "The guidance scale w", 0.0, MAX_GUIDANCE)
-    steps = bounded_int(steps, "The number of DDIM steps", 1, MAX_STEPS)
+    steps = diffusion.check_step_count(SAMPLERS[sampler], bounded_int(steps, "The number of steps", 1, MAX_STEPS))
     n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
     model = latent_diffusion.load()
     note = _prompt_note(model, prompt)
-    run = model.sample(prompt, n, guidance, steps, generator(valid_seed(seed)), bf16=inference_bf16())  # checks steps
+    bf16 = inference_bf16()
+    run = model.sample(prompt, n, guidance, steps, generator(valid_seed(seed)), sampler=SAMPLERS[sampler], bf16=bf16)
+    curve = PromptCurve(prompt)
+
+    def traced():
+        for item in latent_diffusion.trace_prompt(model, run, prompt, bf16):
+            curve.add(item)
+            yield item
 
     def render(item):
-        return *_decoded(model, item.x_t, item.x0_hat), _latent_view(item.x_t)
+        return (_decoded(model, item.diffusion.x_t)[0], _grid(item.x0_image), _latent_view(item.diffusion.x_t),
+                curve.frame(item.total))
 
-    for frame in stream_steps(run, render):
-        item = frame.item
-        decoded, guess, latent_view = frame.pictures
-        status = (f"**DDIM step {item.step} of {item.total}: t = {item.t} → {item.t_next}** · "
-                  f"{1000 * frame.elapsed / item.step:.1f} ms per step, decoding included")
+    for frame in stream_steps(traced(), render):
+        item = frame.item.diffusion
+        decoded, guess, latent_view, chart = frame.pictures
+        status = (f"**{sampler} step {item.step} of {item.total}: t = {item.t} → {item.t_next}** · "
+                  f"{1000 * frame.elapsed / item.step:.1f} ms per step, decoding and CLIP included")
         final = item.step == item.total
-        yield decoded, guess, latent_view, "  \n".join(filter(None, [status, note])), decoded if final else gr.skip()
+        yield (decoded, guess, latent_view, chart, "  \n".join(filter(None, [status, note])),
+               decoded if final else gr.skip())
 
 
 def measure_costs() -> pd.DataFrame:
@@ -139,13 +177,14 @@ def measure_costs() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-DEFAULT_RUN = (PROMPTS[9], latent_diffusion.DEFAULT_GUIDANCE, 50, 0, 4)  # prompt, w, steps, seed, images
+DEFAULT_RUN = (PROMPTS[9], latent_diffusion.DEFAULT_GUIDANCE, 20, 0, 4, "DPM-Solver++")  # prompt, w, steps, seed,
+# images, sampler
 
 
 default_run = opening_run(  # what the tab shows as it opens
-    text_to_image, DEFAULT_RUN, 3,
-    f"**The tab's default run** (\"{DEFAULT_RUN[0]}\", w = {DEFAULT_RUN[1]:g}, DDIM {DEFAULT_RUN[2]} steps, seed "
-    f"{DEFAULT_RUN[3]}), computed when the server started: press **Generate** for a run of your own.")
+    text_to_image, DEFAULT_RUN, 4,
+    f"**The tab's default run** (\"{DEFAULT_RUN[0]}\", w = {DEFAULT_RUN[1]:g}, {DEFAULT_RUN[5]} {DEFAULT_RUN[2]} "
+    f"steps, seed {DEFAULT_RUN[3]}), computed when the server started: press **Generate** for a run of your own.")
 
 
 def build(tab: gr.Tab) -> None:
@@ -161,7 +200,8 @@ def build(tab: gr.Tab) -> None:
                                      label="Guidance scale w")
                 n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images")
             with gr.Row():
-                steps = gr.Dropdown(list(DDIM_STEPS), value=50, label="DDIM steps (divisors of 1,000)")
+                sampler = gr.Radio(list(SAMPLERS), value=DEFAULT_RUN[5], label="Sampler")
+                steps = gr.Dropdown(list(STEP_CHOICES), value=DEFAULT_RUN[2], label="Steps")
                 seed = seed_input("Seed of z_T")
             gr.Examples([[p] for p in PROMPTS], [prompt], label="Prompts", examples_per_page=14)
         with gr.Column(scale=2):
@@ -171,13 +211,17 @@ def build(tab: gr.Tab) -> None:
                                        elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
                 guess = output_image("D(ẑ_0): the guess, decoded", height=300,
                                      elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
-            latent_view = output_image("z_t of the first image: 4 channels of 8x8 (blue −, red +)", height=200)
+            with gr.Row():
+                latent_view = output_image("z_t of the first image: 4 channels of 8x8 (blue −, red +)", height=200)
+                chart = gr.LinePlot(x="step", y="CLIP similarity", color="curve", height=220, elem_id="ldm-clip-curve",
+                                    label="CLIP: the decoded guess vs your prompt, step by step",
+                                    color_map={PROMPT_CURVE: "#d62728", RIVAL_CURVE: "#7f7f7f"})
             final = output_image("Final images", elem_id="ldm-final", visible=False)  # the API's last output
     with gr.Accordion("Pixel space vs latent space: the cost of a step", open=False):
         costs = gr.Dataframe(label="Measured on this machine", interactive=False)
         measure = gr.Button("Measure one step in each space")
-    outputs = [decoded, guess, latent_view, status, final]
-    run_button.click(text_to_image, [prompt, guidance, steps, seed, n], outputs, api_name="text_to_image",
+    outputs = [decoded, guess, latent_view, chart, status, final]
+    run_button.click(text_to_image, [prompt, guidance, steps, seed, n, sampler], outputs, api_name="text_to_image",
                      **LONG_RUN_QUEUE)
     measure.click(friendly_errors(measure_costs), None, costs, api_name="diffusion_costs", api_visibility="private")
     tab.select(default_run, None, outputs, api_name="ldm_open", api_visibility="private")

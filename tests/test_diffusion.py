@@ -8,6 +8,7 @@ from diffusers import DDPMScheduler
 
 from core import diffusion
 from demos import diffusion as tab
+from core.metrics import roughness, roughness_limit, speckled_share
 from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
 ALPHAS = diffusion.noise_schedule()
@@ -101,6 +102,84 @@ def test_ddim_from_a_noised_image_returns_to_it_with_the_oracle(t):
     assert torch.allclose(trace[-1].x_t, POINT, atol=1e-3)
 
 
+@pytest.mark.parametrize("steps", [1, 7, 20, 300])
+def test_dpm_solver_with_the_oracle_recovers_the_data_point_in_any_step_count(steps):
+    trace = list(diffusion.dpm_solver_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
+    assert len(trace) == steps and trace[0].t == diffusion.NUM_TRAIN_STEPS and trace[-1].t_next == 0
+    assert all(a.t_next == b.t for a, b in zip(trace, trace[1:]))
+    assert torch.allclose(trace[-1].x_t, POINT.expand(3, -1, -1, -1), atol=1e-3)
+
+
+def test_dpm_solver_is_more_accurate_than_ddim_at_the_same_step_count():
+    """Data x_0 ~ N(μ, s²) per pixel: then ε has an exact predictor and the reverse ODE an exact endpoint (it maps
+    x_T to the same quantile of the data, x_0 = μ + s · (x_T − √ᾱ_T μ) / √(ᾱ_T s² + 1 − ᾱ_T)). Both samplers solve that
+    ODE: DDIM to first order (doubling the steps halves its error), DPM-Solver++(2M) to second order (doubling
+    them cuts the error by about four)."""
+    mu, spread = POINT, 0.2
+
+    def gaussian_oracle(x_t, t):
+        a = ALPHA_BARS[int(t)].float()
+        return (1 - a).sqrt() * (x_t - a.sqrt() * mu) / (a * spread**2 + 1 - a)
+
+    x_T = torch.randn((256, 1, 4, 4), generator=torch_generator(6))
+    a_T = ALPHA_BARS[-1].float()
+    exact = mu + spread * (x_T - a_T.sqrt() * mu) / (a_T * spread**2 + 1 - a_T).sqrt()
+
+    def error(sampler, steps):
+        final = diffusion.last_step(diffusion.sample(gaussian_oracle, x_T.shape, sampler, steps, torch_generator(6)))
+        return (final.x_t - exact).abs().mean().item()
+
+    ddim_50, ddim_100, dpm_50, dpm_100 = error("ddim", 50), error("ddim", 100), error("dpm++", 50), error("dpm++", 100)
+    assert 1.5 < ddim_50 / ddim_100 < 2.5 and dpm_50 / dpm_100 > 3.5
+    assert dpm_50 < 0.5 * ddim_50 and dpm_100 < 0.01
+
+
+def test_x0_range_keeps_every_guess_in_the_data_range_and_leaves_the_oracle_alone():
+    def overshoot(x_t, t):  # guesses x_0 far outside [−1, 1]
+        return -3 * x_t
+
+    for sampler in ("ddim", "dpm++", "ddpm"):
+        run = diffusion.sample(overshoot, (2, 1, 4, 4), sampler, 10, torch_generator(7), x0_range=diffusion.PIXEL_RANGE)
+        steps = [s for i, s in enumerate(run) if i < 20]
+        assert all(s.x0_hat.abs().max() <= 1.0 + 1e-4 for s in steps)  # up to rounding
+        unclipped = next(diffusion.sample(overshoot, (2, 1, 4, 4), sampler, 10, torch_generator(7)))
+        assert unclipped.x0_hat.abs().max() > 1.5  # so the check above has teeth
+    clipped = diffusion.last_step(diffusion.ddim_sample(oracle_for(POINT), (1, 1, 4, 4), ALPHAS, 10,
+                                                        torch_generator(3), x0_range=diffusion.PIXEL_RANGE))
+    assert torch.allclose(clipped.x_t, POINT, atol=1e-3)  # data inside the range is unchanged
+
+
+def test_clamped_x0_matches_diffusers_clip_sample_and_takes_a_range_per_channel():
+    from diffusers import DDIMScheduler
+
+    g = torch_generator(8)
+    x_t, eps_hat = torch.randn(2, 3, 4, 4, generator=g), 3 * torch.randn(2, 3, 4, 4, generator=g)
+    t = 900
+    theirs = DDIMScheduler(**{**diffusion.scheduler_kwargs(ALPHAS), "clip_sample": True}, set_alpha_to_one=True)
+    theirs.set_timesteps(10)
+    ours = DDIMScheduler(**diffusion.scheduler_kwargs(ALPHAS), set_alpha_to_one=True)
+    ours.set_timesteps(10)
+    clamped = diffusion.clamped_x0(lambda x, _: eps_hat, ALPHAS, -1.0, 1.0)
+    expected = theirs.step(eps_hat, t, x_t, use_clipped_model_output=True).prev_sample  # ε̂ re-derived, as ours
+    assert torch.allclose(ours.step(clamped(x_t, t), t, x_t).prev_sample, expected, atol=1e-4)
+    low, high = torch.tensor([-1.0, 0.0, 2.0]), torch.tensor([1.0, 0.5, 3.0])
+    per_channel = diffusion.clamped_x0(lambda x, _: eps_hat, ALPHAS, low, high)(x_t, t)
+    x0 = diffusion.predicted_x0(x_t, ALPHA_BARS[t].item(), per_channel)
+    assert torch.all(x0 >= low.view(1, 3, 1, 1) - 1e-4) and torch.all(x0 <= high.view(1, 3, 1, 1) + 1e-4)
+    assert torch.allclose(x0[:, 2].amin(), torch.tensor(2.0), atol=1e-4)  # channel 2 guessed lower: held at 2
+
+
+def test_step_counts_each_sampler_accepts():
+    assert diffusion.check_step_count("ddpm", 3) == diffusion.NUM_TRAIN_STEPS
+    assert diffusion.check_step_count("dpm++", 7) == 7
+    with pytest.raises(ValueError, match="must divide"):
+        diffusion.check_step_count("ddim", 7)
+    with pytest.raises(ValueError, match="1 to 1000"):
+        diffusion.check_step_count("dpm++", 0)
+    with pytest.raises(ValueError, match="Choose a sampler"):
+        diffusion.check_step_count("euler", 10)
+
+
 def test_ddim_is_deterministic_given_x_T():
     def wiggle(x_t, t):  # any fixed ε-model
         return 0.1 * torch.tanh(x_t)
@@ -138,6 +217,26 @@ def test_ddim_rejects_step_counts_that_would_not_land_on_x0():
             next(diffusion.ddim_sample(oracle_for(POINT), (1, 1, 4, 4), ALPHAS, steps, torch_generator()))
 
 
+# --- speckle: the roughness measure ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_roughness_limit():
+    from core.data import load_training_data
+
+    return roughness_limit(load_training_data("test").tensors()[0])
+
+
+def test_roughness_flags_speckle_and_passes_real_garments(sample_tensors, real_roughness_limit):
+    real = sample_tensors[0]
+    checkerboard = (torch.arange(28)[:, None] + torch.arange(28)[None, :]) % 2 == 0
+    speckled = real * checkerboard  # every other pixel of the garment dark: fragmented, high-contrast texture
+    assert speckled_share(real, real_roughness_limit) <= 0.03  # 1% of the test set, by the limit's definition
+    assert speckled_share(speckled, real_roughness_limit) >= 0.9
+    small = torch.zeros(1, 1, 28, 28)
+    small[..., 10:14, 10:14] = 1.0  # a small smooth square: low roughness per ink despite little ink
+    assert roughness(small).item() < roughness(speckled).median().item()
+
+
 # --- the U-Net ----------------------------------------------------------------------------------------------
 
 def test_unet_predicts_noise_of_the_input_shape_and_round_trips(tmp_path):
@@ -159,10 +258,24 @@ def test_unet_predicts_noise_of_the_input_shape_and_round_trips(tmp_path):
 
 @pytest.fixture(scope="module")
 def ddpm_samples():
+    """500 samples as the tab draws them by default (its sampler and step count, x̂_0 clamped)."""
     model = diffusion.load()
+    _, sampler, steps, _ = tab.DEFAULT_RUN
     with torch.inference_mode():
-        return torch.cat([diffusion.to_image_range(diffusion.last_step(diffusion.ddim_sample(
-            model, (250, 1, 28, 28), ALPHAS, 25, torch_generator(seed))).x_t) for seed in range(4)])
+        return torch.cat([diffusion.to_image_range(diffusion.last_step(diffusion.sample(
+            model, (250, 1, 28, 28), tab.SAMPLERS[sampler], steps, torch_generator(seed), x0_range=diffusion.PIXEL_RANGE)).x_t)
+            for seed in range(2)])
+
+
+def test_ddpm_samples_are_rarely_speckled(ddpm_samples, real_roughness_limit):
+    assert speckled_share(ddpm_samples, real_roughness_limit) <= 0.03
+
+
+def test_the_tabs_default_grid_has_no_speckled_sample(real_roughness_limit):
+    *_, history = tab.default_run()
+    _, final_x_t, _ = history[-1]  # the replay's last step: the final samples as uint8
+    assert len(final_x_t) == tab.DEFAULT_RUN[3]
+    assert speckled_share(final_x_t.float() / 255.0, real_roughness_limit) == 0
 
 
 def test_ddpm_samples_cover_every_class(ddpm_samples):
@@ -275,8 +388,9 @@ def test_play_moves_the_replay_to_the_end_and_starts_over_from_the_last_step(mon
 
 @pytest.mark.parametrize("args, message", [
     ((0, "Euler", 10, 2), "Choose a sampler"),
-    ((0, "DDIM", 0, 2), "DDIM steps must lie between"),
+    ((0, "DDIM", 0, 2), "number of steps must lie between"),
     ((0, "DDIM", 7, 2), "must divide 1000"),
+    ((0, "DPM-Solver++", 1001, 2), "number of steps must lie between"),
     ((0, "DDIM", 10, 17), "number of images must lie between"),
     ((-1, "DDIM", 10, 2), "seed"),
 ])

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import gradio as gr
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
 from core import latent_diffusion as ldm
-from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, load_bundle
+from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, class_prompt, load_bundle
 from core.diffusion import last_step
-from core.metrics import class_consistency, class_consistency_by_class, classifier_outputs, load_classifier
+from core.metrics import (class_consistency, class_consistency_by_class, classifier_outputs, load_classifier,
+                          unreadable_share)
+from core.train.latent_diffusion import prompted_samples as prompted_samples_of
 from demos import latent_diffusion as tab
 from tests.conftest import torch_generator
 
@@ -97,16 +100,9 @@ def test_the_bundled_autoencoder_keeps_more_than_the_conv_ae(sample_tensors):
 
 @pytest.fixture(scope="module")
 def prompted_samples():
-    """50 images per class from "a photo of a {class}", DDIM 25 steps, the tab's default guidance."""
-    model = ldm.load()
-    images, requested = [], []
-    with torch.inference_mode():
-        for c, name in enumerate(CLASS_PROMPT_NAMES):
-            final = last_step(model.sample(ZERO_SHOT_TEMPLATE.format(name), 50, ldm.DEFAULT_GUIDANCE, 25,
-                                           torch_generator(c)))
-            images.append(ldm.decode(model.autoencoder, final.x_t))
-            requested.append(torch.full((50,), c))
-    return torch.cat(images), torch.cat(requested)
+    """50 images per class from "a photo of a {class}" as the tab draws them by default (sampler, steps, w)."""
+    _, guidance, steps, _, _, sampler = tab.DEFAULT_RUN
+    return prompted_samples_of(ldm.load(), 50, guidance, tab.SAMPLERS[sampler], steps, torch_generator(0))
 
 
 def test_text_to_image_draws_the_class_the_prompt_names(prompted_samples):
@@ -114,17 +110,53 @@ def test_text_to_image_draws_the_class_the_prompt_names(prompted_samples):
     _, predictions = classifier_outputs(load_classifier(), images)
     overall = class_consistency(predictions, requested)
     by_class = class_consistency_by_class(predictions, requested)
-    assert overall >= 0.8, overall
-    assert min(by_class.values()) >= 0.5, by_class
+    assert overall >= 0.85, overall
+    assert min(by_class.values()) >= 0.6, by_class
+
+
+def test_text_to_image_rarely_starts_from_a_blob(prompted_samples):
+    """A blob: no class at even odds for the evaluation classifier. Real test images score so 4.7% of the time
+    (shirts and coats are often half-pullover), so the samples are held to the real rate, not to zero."""
+    from core.data import load_training_data
+
+    images, _ = prompted_samples
+    real = unreadable_share(load_classifier(), load_training_data("test").tensors()[0])
+    assert unreadable_share(load_classifier(), images) <= real + 0.015, real
+
+
+def test_clip_follows_the_prompt_taking_hold_step_by_step():
+    """CLIP's similarity of each step's decoded guess to the prompt rises over the run and ends above every other
+    class's prompt; to the other classes' prompts it does not rise (averaged over the ten classes, two seeds)."""
+    model = ldm.load()
+    own_rise, other_rise, wins = [], [], 0
+    for c, name in enumerate(CLASS_PROMPT_NAMES):
+        for seed in (0, 1):
+            prompt = class_prompt(name)
+            run = model.sample(prompt, 2, ldm.DEFAULT_GUIDANCE, 10, torch_generator(seed), sampler="dpm++")
+            trace = list(ldm.trace_prompt(model, run, prompt))
+            first, last = trace[0], trace[-1]
+            own_rise.append(last.prompt_similarity - first.prompt_similarity)
+            other_rise.append(np.mean([last.class_similarities[j] - first.class_similarities[j]
+                                       for j in range(len(CLASS_PROMPT_NAMES)) if j != c]))
+            wins += int(np.argmax(last.class_similarities) == c)
+            assert len(trace) == 10 and trace[-1].x0_image.shape == (2, 1, 28, 28)
+    assert np.mean(own_rise) > 0.05 and np.mean(other_rise) < 0.0, (np.mean(own_rise), np.mean(other_rise))
+    assert wins >= 16  # of 20 runs, the final guess is closest to its own class's prompt
 
 
 # --- the tab ------------------------------------------------------------------------------------------------
 
-def test_text_to_image_streams_and_ends_with_the_images():
-    frames = list(tab.text_to_image("a photo of a trouser", 4.0, 8, 0, 2))
-    decoded, guess, latent_view, status, final = frames[-1]
-    assert "step 8 of 8: t = 125 → 0" in status and final is decoded
+def test_text_to_image_streams_and_ends_with_the_images_and_the_clip_curve():
+    frames = list(tab.text_to_image("a photo of a trouser", 4.0, 8, 0, 2, "DDIM"))
+    decoded, guess, latent_view, chart, status, final = frames[-1]
+    assert "DDIM step 8 of 8: t = 125 → 0" in status and final is decoded
     assert decoded.shape == guess.shape and latent_view.ndim == 3
+    rows = pd.DataFrame(**{k: chart.value[k] for k in ("columns", "data")})
+    assert sorted(set(rows["curve"])) == sorted([tab.PROMPT_CURVE, tab.RIVAL_CURVE])
+    assert list(rows[rows["curve"] == tab.PROMPT_CURVE]["step"]) == list(range(1, 9))  # every step, not only frames
+    *_, chart, status, _ = list(tab.text_to_image("", 4.0, 5, 0, 1, "DPM-Solver++"))[-1]
+    assert "DPM-Solver++ step 5 of 5" in status
+    assert set(chart.value["data"][i][2] for i in range(len(chart.value["data"]))) == {tab.RIVAL_CURVE}  # no prompt
 
 
 def test_unknown_words_and_empty_prompts_are_explained():
@@ -138,8 +170,9 @@ def test_unknown_words_and_empty_prompts_are_explained():
     (("x" * 201, 4.0, 10, 0, 1), "at most 200"),
     (("a bag", -1, 10, 0, 1), "guidance scale"),
     (("a bag", float("nan"), 10, 0, 1), "guidance scale"),
-    (("a bag", 4.0, 0, 0, 1), "DDIM steps"),
-    (("a bag", 4.0, 7, 0, 1), "must divide 1000"),
+    (("a bag", 4.0, 0, 0, 1), "number of steps"),
+    (("a bag", 4.0, 7, 0, 1, "DDIM"), "must divide 1000"),
+    (("a bag", 4.0, 10, 0, 1, "DDPM"), "Choose a sampler"),
     (("a bag", 4.0, 10, 0, 9), "number of images"),
     ((["a bag"], 4.0, 10, 0, 1), "must be text"),
 ])

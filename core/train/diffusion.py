@@ -21,7 +21,7 @@ import torch
 
 from core import runtime
 from core.diffusion import (NUM_TRAIN_STEPS, ALPHA_END, ALPHA_START, DiffusionUNet, UNetConfig, alpha_bar,
-                            last_step, noise_schedule, q_sample, sample, simple_loss, to_image_range,
+                            PIXEL_RANGE, last_step, noise_schedule, q_sample, sample, simple_loss, to_image_range,
                             to_model_range)
 from core.checkpoints import load_model, read_card, save_model, write_card
 from core.metrics import (class_histogram, classifier_if_trained, classifier_outputs, frechet_distance,
@@ -78,7 +78,7 @@ def sample_images(model, n: int, num_steps: int, generator: torch.Generator, bat
     images = []
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
-        final = last_step(sample(model, (m, 1, 28, 28), sampler, num_steps, generator, clip_x0=True))
+        final = last_step(sample(model, (m, 1, 28, 28), sampler, num_steps, generator, x0_range=PIXEL_RANGE))
         images.append(to_image_range(final.x_t))
     return torch.cat(images)
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 import torch
 
 from core import runtime
-from core.checkpoints import CheckpointError, save_model
+from core.checkpoints import CheckpointError, read_card, save_model, write_card
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption, load_bundle
 from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, last_step, noise_schedule, q_sample, simple_loss
-from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DENOISER_CHECKPOINT, TEXT_DROPOUT,
-                                   LatentDiffusion, autoencoder_config, decode, denoiser_config, encode_text, load_autoencoder,
-                                   pad_images, unpad_images)
+from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DENOISER_CHECKPOINT,
+                                   LATENT_RANGE_STDS, TEXT_DROPOUT, LatentDiffusion, latent_range, autoencoder_config, decode, denoiser_config, encode_text, load,
+                                   load_autoencoder, pad_images, unpad_images)
 from core.metrics import (class_consistency, class_consistency_by_class, class_histogram, classifier_outputs,
-                          frechet_distance, load_classifier, mse, psnr)
+                          frechet_distance, load_classifier, mse, psnr, unreadable_share)
 from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, learning_rate, make_card,
                                optimizer_step, output_root, progress, start_recipe, fashion_mnist)
 
@@ -120,6 +120,7 @@ class DenoiserTrainConfig:
     eval_per_class: int = 100
     eval_ddim_steps: int = 50
     eval_guidance: tuple[float, ...] = (1.0, 2.0, 4.0, 7.0)
+    evaluate_only: bool = False  # no training: re-measure checkpoints/ldm and rewrite its card's metrics
     seed: int = 0
     bf16: str = "auto"
     dry_run: bool = False
@@ -139,36 +140,94 @@ class CaptionTable:
         return self.states[rows], self.mask[rows]
 
 
+# Samplers compared at the default guidance (each on eval_per_class samples per class): 20 steps must be enough.
+SAMPLER_TABLE = (("ddim", 50), ("ddim", 20), ("dpm++", 20), ("dpm++", 10))
+
+
 @torch.inference_mode()
-def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: int, num_steps: int,
-                      guidances: tuple[float, ...], generator: torch.Generator, bf16: bool = False) -> dict:
-    """For each guidance w: prompt "a photo of a {class}" per_class times per class (a quarter of that for w other
-    than the default); the share the evaluation
-    classifier reads as the named class (overall and per class), and the FD of the samples vs the test set."""
-    classifier = load_classifier()
-    test_features, _ = classifier_outputs(classifier, test_x)
-    results = {}
-    for w in guidances:
-        n = per_class if w == DEFAULT_GUIDANCE else max(1, per_class // 4)  # the tab's default gets the full count
-        images, requested = [], []
-        for c, name in enumerate(CLASS_PROMPT_NAMES):
-            final = last_step(model.sample(ZERO_SHOT_TEMPLATE.format(name), n, w, num_steps, generator, bf16=bf16))
-            images.append(decode(model.autoencoder, final.x_t))
-            requested.append(torch.full((n,), c))
-        images, requested = torch.cat(images), torch.cat(requested)
-        features, predictions = classifier_outputs(classifier, images)
-        results[f"guidance_{w:g}"] = {
-            "samples": len(images),
+def prompted_samples(model: LatentDiffusion, per_class: int, guidance: float, sampler: str, num_steps: int,
+                     generator: torch.Generator, bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """per_class images from "a photo of a {class}" for each class, and the class each one asked for."""
+    images, requested = [], []
+    for c, name in enumerate(CLASS_PROMPT_NAMES):
+        final = last_step(model.sample(ZERO_SHOT_TEMPLATE.format(name), per_class, guidance, num_steps, generator,
+                                       sampler=sampler, bf16=bf16))
+        images.append(decode(model.autoencoder, final.x_t))
+        requested.append(torch.full((per_class,), c))
+    return torch.cat(images).clamp(0, 1), torch.cat(requested)
+
+
+def prompt_metrics(classifier, images: torch.Tensor, requested: torch.Tensor, test_features: torch.Tensor) -> dict:
+    """How often the evaluation classifier reads the requested class (overall and per class), the share of blobs
+    (no class at even odds), the FD to the test set and the classes drawn."""
+    features, predictions = classifier_outputs(classifier, images)
+    return {"samples": len(images),
             "class_consistency": round(class_consistency(predictions, requested), 4),
             "class_consistency_by_class": class_consistency_by_class(predictions, requested),
+            "blob_share": unreadable_share(classifier, images),
             "fd_samples_vs_test": round(frechet_distance(features, test_features), 3),
             "class_shares_of_samples": class_histogram(predictions)}
-    return results
+
+
+@torch.inference_mode()
+def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: int, num_steps: int,
+                      guidances: tuple[float, ...], generator: torch.Generator, bf16: bool = False,
+                      table: tuple[tuple[str, int], ...] = SAMPLER_TABLE) -> dict:
+    """For each guidance w (DDIM, num_steps): prompt "a photo of a {class}" per_class times per class (a quarter of
+    that for w other than the default) and measure prompt_metrics; then, at the default w, each (sampler, steps)
+    of `table` on per_class images per class."""
+    classifier = load_classifier()
+    test_features, _ = classifier_outputs(classifier, test_x)
+    by_guidance = {}
+    for w in guidances:
+        n = per_class if w == DEFAULT_GUIDANCE else max(1, per_class // 4)  # the tab's default gets the full count
+        samples = prompted_samples(model, n, w, "ddim", num_steps, generator, bf16)
+        by_guidance[f"guidance_{w:g}"] = prompt_metrics(classifier, *samples, test_features)
+    by_sampler = []
+    for sampler, steps in table:
+        samples = prompted_samples(model, per_class, DEFAULT_GUIDANCE, sampler, steps, generator, bf16)
+        row = prompt_metrics(classifier, *samples, test_features)
+        by_sampler.append({"sampler": sampler, "steps": steps, **{k: row[k] for k in (
+            "class_consistency", "class_consistency_by_class", "blob_share", "fd_samples_vs_test")}})
+    return {"by_guidance": by_guidance, "by_sampler_at_default_guidance": by_sampler}
+
+
+def latent_channel_stats(means: torch.Tensor, scaling: float) -> dict:
+    """Mean and standard deviation per channel of the training latents s · E(x) (the encoder's means): the range
+    sampling holds ẑ_0 to (core.latent_diffusion.latent_range)."""
+    z = means * scaling
+    return {"latent_channel_mean": [round(v, 4) for v in z.mean(dim=(0, 2, 3)).tolist()],
+            "latent_channel_std": [round(v, 4) for v in z.std(dim=(0, 2, 3)).tolist()]}
+
+
+def _evaluate_shipped_denoiser(cfg: DenoiserTrainConfig) -> dict:
+    """--evaluate-only: measure checkpoints/ldm again (today's evaluation code) and rewrite its card's metrics."""
+    generator = start_recipe(cfg).generator
+    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
+    card = read_card(DENOISER_CHECKPOINT)
+    clock = Stopwatch()
+    autoencoder = load_autoencoder()
+    stats = latent_channel_stats(posterior_moments(autoencoder, train_x)[0], autoencoder.config.scaling_factor)
+    card["metrics"] |= stats
+    model = load()
+    model.latent_range = latent_range(stats["latent_channel_mean"], stats["latent_channel_std"])
+    per_class, steps = (2, 2) if cfg.dry_run else (cfg.eval_per_class, cfg.eval_ddim_steps)
+    table = (("ddim", 2), ("dpm++", 2)) if cfg.dry_run else SAMPLER_TABLE
+    card["metrics"] |= evaluate_denoiser(model, test_x, per_class, steps, cfg.eval_guidance, generator, table=table)
+    card["metrics"]["x0_range_for_metrics"] = f"latent mean ± {LATENT_RANGE_STDS:g} std per channel"
+    card["evaluated"] = {"command": f"python -m core.train {DENOISER_CHECKPOINT} --evaluate-only",
+                         "code_commit": clock.commit, "seconds": clock.seconds}
+    if not cfg.dry_run:
+        write_card(DENOISER_CHECKPOINT, card)
+    print(f"{DENOISER_CHECKPOINT}: {card['metrics']}")
+    return card
 
 
 def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
     from diffusers import UNet2DConditionModel
 
+    if cfg.evaluate_only:
+        return _evaluate_shipped_denoiser(cfg)
     generator, device, bf16 = start_recipe(cfg)
     rng = random.Random(cfg.seed)
     train_x, train_y, test_x, _ = fashion_mnist(cfg.dry_run)
@@ -208,13 +267,17 @@ def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
     training_seconds = clock.seconds
 
     unet = average.cpu().eval().half().float()  # shipped as float16 (16 MB in float32): measure what ships
+    stats = latent_channel_stats(means, scaling)
     metrics = {"training_seconds": training_seconds, "seconds_per_training_step": round(training_seconds / steps, 3),
                "autoencoder": AUTOENCODER_CHECKPOINT, "text_encoder": "clip (its text transformer's token states)",
-               "prompt_for_metrics": ZERO_SHOT_TEMPLATE, "sampler_for_metrics": f"DDIM, {cfg.eval_ddim_steps} steps"}
+               "prompt_for_metrics": ZERO_SHOT_TEMPLATE, "sampler_for_metrics": f"DDIM, {cfg.eval_ddim_steps} steps",
+               **stats, "x0_range_for_metrics": f"latent mean ± {LATENT_RANGE_STDS:g} std per channel"}
     try:
-        metrics["by_guidance"] = evaluate_denoiser(
-            LatentDiffusion(autoencoder, unet, clip), test_x, 2 if cfg.dry_run else cfg.eval_per_class,
-            2 if cfg.dry_run else cfg.eval_ddim_steps, cfg.eval_guidance, generator)
+        metrics |= evaluate_denoiser(
+            LatentDiffusion(autoencoder, unet, clip, latent_range(stats["latent_channel_mean"],
+                                                                  stats["latent_channel_std"])), test_x, 2 if cfg.dry_run else cfg.eval_per_class,
+            2 if cfg.dry_run else cfg.eval_ddim_steps, cfg.eval_guidance, generator,
+            table=(("ddim", 2), ("dpm++", 2)) if cfg.dry_run else SAMPLER_TABLE)
     except CheckpointError:
         pass
     card = make_card(
