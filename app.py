@@ -8,11 +8,11 @@ import os
 import gradio as gr
 
 from core.runtime import COMPUTE
-from demos import (autoencoder, clip, diffusion, divergence, gan, intake, latent_diffusion, page, pix2pix, serving,
-                   stylegan, toy_gan, unpaired, vae)
+from demos import (autoencoder, clip, diffusion, divergence, gan, intake, latent_diffusion, overview, page, pix2pix,
+                   serving, stylegan, toy_gan, unpaired, vae)
 from demos.common import LONG_RUN_QUEUE, MAX_WAITING_LONG_RUNS
 
-TABS = (  # (title, tab id, builder): lecture order; short titles, so that all twelve fit one row on a 1280 px screen
+TABS = (  # (title, tab id, builder): lecture order; short titles, so that all thirteen fit one row on a 1280 px screen
     ("Autoencoders", "autoencoder", autoencoder.build),
     ("Entropy & KL", "divergence", divergence.build),  # the lecture's background slides, before the VAE needs KL
     ("VAE", "vae", vae.build),
@@ -25,11 +25,13 @@ TABS = (  # (title, tab id, builder): lecture order; short titles, so that all t
     ("Diffusion", "diffusion", diffusion.build),
     ("CLIP", "clip", clip.build),  # the lecture places CLIP between DDPM and Stable Diffusion
     ("Latent diffusion", "latent_diffusion", latent_diffusion.build),  # Stable Diffusion: CLIP's text encoder conditions it
+    ("Overview", "overview", overview.build),  # the closing slide: the families side by side
 )
 # What the background warm-up does once the page is up, in the order a lecture reaches the tabs.
 WARM_UP = (("autoencoder", autoencoder.warm_up), ("vae", vae.warm_up), ("gan", gan.warm_up),
            ("stylegan", stylegan.warm_up), ("pix2pix", pix2pix.warm_up), ("unpaired", unpaired.warm_up),
-           ("diffusion", diffusion.warm_up), ("clip", clip.warm_up), ("latent_diffusion", latent_diffusion.warm_up))
+           ("diffusion", diffusion.warm_up), ("clip", clip.warm_up), ("latent_diffusion", latent_diffusion.warm_up),
+           ("overview", overview.warm_up))
 THEME = gr.themes.Soft()
 QUEUE_SIZE = 256  # requests waiting at once; past it a caller is told the server is busy
 

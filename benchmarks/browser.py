@@ -43,6 +43,7 @@ MAIN = {
     "diffusion": ("Reverse: denoising", "Denoise from x_T", "diffusion-x-t", 4),
     "clip": (None, "Score", "clip-probabilities", None),
     "latent_diffusion": (None, "Generate", "ldm-decoded", 4),
+    "overview": (None, "Sample every family", "overview-row-0", None),
 }
 SHOWS_TEXT = {"clip": "%", "divergence": "KL"}  # the text tabs' main output, once filled (the rest show a picture)
 SHOWS_A_PICTURE = """(id) => { const box = document.getElementById(id);
@@ -121,10 +122,10 @@ def click_to_final_image(page, button: str, status: str, done_text: str, final_i
 
 SAMPLER_RUNS = (  # (name, tab, exact tab name, inner tab or None, seed label, button, the status element, its text
     # at the last step, the image that shows the last step)
-    ("Latent diffusion, 4 images, DDIM 50 (the tab's default)", "Latent diffusion", False, None, "Seed of z_T",
-     "Generate", "#ldm-status", "step 50 of 50", "#ldm-decoded img"),
-    ("Diffusion, 8 images, DDIM 50 (the tab's default)", "Diffusion", True, "Reverse: denoising", "Seed of x_T",
-     "Denoise from x_T", "#diffusion-status", "step 50 of 50", "#diffusion-x-t img"),
+    ("Latent diffusion, 4 images, DPM-Solver++ 20 (the tab's default)", "Latent diffusion", False, None, "Seed of z_T",
+     "Generate", "#ldm-status", "step 20 of 20", "#ldm-decoded img"),
+    ("Diffusion, 8 images, DPM-Solver++ 20 (the tab's default)", "Diffusion", True, "Reverse: denoising", "Seed of x_T",
+     "Denoise from x_T", "#diffusion-status", "step 20 of 20", "#diffusion-x-t img"),
 )
 
 

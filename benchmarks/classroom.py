@@ -40,7 +40,7 @@ def light_calls(rng: random.Random) -> tuple[str, list]:
 def heavy_calls(rng: random.Random) -> tuple[str, list]:
     seed = rng.randrange(1000)
     return rng.choice([
-        ("text_to_image", ["a photo of a bag", 4.0, 50, seed, 4]),
+        ("text_to_image", ["a photo of a bag", 4.0, 50, seed, 4, "DDIM"]),
         ("diffusion_sample", [seed, "DDIM", 50, 8]),
     ])
 

@@ -94,17 +94,22 @@ def encode_text(clip: CLIPBundle, prompts: Sequence[str]) -> TextContext:
 
 
 def guided_noise(unet: UNet2DConditionModel, text: TextContext, empty: TextContext, guidance: float,
-                 bf16: bool = False):
+                 bf16: bool = False, unconditional: bool = False):
     """ε̂(z_t, t) with classifier-free guidance: ε_∅ + w (ε_c − ε_∅), both from one batched U-Net call.
 
     text and empty hold one prompt each; w = 1 is plain conditioning, w = 0 ignores the text. bf16: the U-Net
-    under bf16 autocast (the guidance arithmetic stays fp32)."""
+    under bf16 autocast (the guidance arithmetic stays fp32). Where one branch decides alone (w = 1: ε_c;
+    w = 0 or no prompt, `unconditional`: ε_∅) only that one is computed: half the cost, the same ε̂."""
 
     text, empty = pad_context(text, empty), pad_context(empty, text)
     network = in_precision(lambda *args, **kwargs: unet(*args, **kwargs).sample, bf16)
+    alone = empty if unconditional or guidance == 0 else text if guidance == 1 else None
 
     def eps_model(z_t: torch.Tensor, t) -> torch.Tensor:
         n = len(z_t)
+        if alone is not None:
+            context = alone.repeat(n)
+            return network(z_t, t, encoder_hidden_states=context.states, encoder_attention_mask=context.mask).float()
         states = torch.cat([empty.repeat(n).states, text.repeat(n).states])
         mask = torch.cat([empty.repeat(n).mask, text.repeat(n).mask])
         out = network(torch.cat([z_t, z_t]), t, encoder_hidden_states=states, encoder_attention_mask=mask).float()
@@ -140,7 +145,7 @@ class LatentDiffusion:
         bf16: the U-Net under bf16 autocast."""
         with torch.inference_mode():
             text, empty = encode_text(self.clip, [prompt]), encode_text(self.clip, [""])
-        eps_model = guided_noise(self.unet, text, empty, guidance, bf16)
+        eps_model = guided_noise(self.unet, text, empty, guidance, bf16, unconditional=not prompt)
         return diffusion.sample(eps_model, (n, *LATENT_SHAPE), sampler, num_steps, generator, on=self.unet.device,
                                 x0_range=self.latent_range)
 

@@ -146,6 +146,25 @@ def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
                decoded if final else gr.skip())
 
 
+def sampler_table() -> pd.DataFrame:
+    """From the card, at the default guidance: how often the evaluation classifier reads the prompted class, the
+    weakest class, the blob share and FD, by sampler and step count."""
+    columns = ["Sampler", "Steps", "Reads as the prompt", "Weakest class", "Blobs", "FD"]
+    try:
+        rows = read_card(latent_diffusion.DENOISER_CHECKPOINT)["metrics"].get("by_sampler_at_default_guidance", [])
+    except CheckpointError:
+        rows = []
+    shown = {core: name for name, core in SAMPLERS.items()}
+
+    def weakest(by_class: dict) -> str:
+        name = min(by_class, key=by_class.get)
+        return f"{name} {100 * by_class[name]:.0f}%"
+
+    return pd.DataFrame([[shown.get(r["sampler"], r["sampler"]), r["steps"], f"{100 * r['class_consistency']:.1f}%",
+                          weakest(r["class_consistency_by_class"]), f"{100 * r['blob_share']:.1f}%",
+                          r["fd_samples_vs_test"]] for r in rows], columns=columns)
+
+
 def measure_costs() -> pd.DataFrame:
     """Time one U-Net call for one image in pixel space (ddpm) and in latent space (ldm, both guidance branches),
     and put the training costs from the cards beside them."""
@@ -217,6 +236,11 @@ def build(tab: gr.Tab) -> None:
                                     label="CLIP: the decoded guess vs your prompt, step by step",
                                     color_map={PROMPT_CURVE: "#d62728", RIVAL_CURVE: "#7f7f7f"})
             final = output_image("Final images", elem_id="ldm-final", visible=False)  # the API's last output
+    table = sampler_table()
+    if len(table):
+        with gr.Accordion(f"Which sampler, how many steps: measured on the card's samples (w = "
+                          f"{latent_diffusion.DEFAULT_GUIDANCE:g})", open=False):
+            gr.Dataframe(table, interactive=False, elem_id="ldm-sampler-table")
     with gr.Accordion("Pixel space vs latent space: the cost of a step", open=False):
         costs = gr.Dataframe(label="Measured on this machine", interactive=False)
         measure = gr.Button("Measure one step in each space")

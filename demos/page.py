@@ -57,6 +57,8 @@ body.{PRESENTER_CLASS} .{GRID_CLASS} {{ height: 600px !important; }}
 body.{PRESENTER_CLASS} .{GRID_CLASS} img {{ object-fit: contain !important; object-position: center top; }}
 body.{PRESENTER_CLASS} #page-title p {{ display: none; }}
 .{FEW_ROWS_CLASS} {{ --presenter-grid-min: {PRESENTER_FEW_ROWS_MIN_PX}; }}
+/* thirteen tabs in one row at 1400 px (Gradio pads each tab button 16 px a side) */
+.tab-wrapper > .tab-container > button {{ padding-left: 9px; padding-right: 9px; }}  /* and the copy it measures */
 body.{PRESENTER_CLASS} .prose h1 {{ font-size: 32px; }}
 body.{PRESENTER_CLASS} .prose h2 {{ font-size: 28px; }}
 body.{PRESENTER_CLASS} .prose h3 {{ font-size: 24px; }}

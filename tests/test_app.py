@@ -147,12 +147,12 @@ def test_diffusion_sample_streams_steps_over_http(client):
 
 
 def test_text_to_image_streams_over_http_and_rejects_bad_values(client):
-    job = client.submit("a photo of a bag", 4.0, 10, 0, 1, api_name="/text_to_image")
+    job = client.submit("a photo of a bag", 4.0, 10, 0, 1, "DPM-Solver++", api_name="/text_to_image")
     job.result(timeout=120)
-    assert "step 10 of 10" in job.outputs()[-1][3]
+    assert "step 10 of 10" in job.outputs()[-1][4]
     with pytest.raises(Exception, match='"Guidance scale w" must be a number from 0 to 15'):
-        client.predict("a bag", 99.0, 10, 0, 1, api_name="/text_to_image")
-    assert client.predict("a bag", 4.0, 2, 0, 1, api_name="/text_to_image")  # the server survived
+        client.predict("a bag", 99.0, 10, 0, 1, "DDIM", api_name="/text_to_image")
+    assert client.predict("a bag", 4.0, 2, 0, 1, "DDIM", api_name="/text_to_image")  # the server survived
 
 
 def test_pix2pix_and_translate_over_http(client, garment_png):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -167,13 +168,13 @@ def test_diffusion_tab_noises_and_denoises(page):
     page.get_by_role("tab", name="Reverse: denoising", exact=True).click()
     page.get_by_text("The tab's default run").wait_for(timeout=120_000)  # a real run as the reverse process opens
     page.get_by_role("button", name="Denoise from x_T").click()
-    page.wait_for_function("() => document.body.innerText.includes('step 50 of 50')", timeout=120_000)
+    page.wait_for_function("() => document.body.innerText.includes('step 20 of 20')", timeout=120_000)
     page.locator("#diffusion-x-t img").wait_for(state="visible", timeout=30_000)
     page.get_by_text("Replay the run's steps").wait_for(timeout=30_000)
     shot(page, "diffusion.png")
     status = "() => document.querySelector('#diffusion-status').textContent"
     page.get_by_role("button", name="▶ Play the steps").click()  # plays the run from its first step
-    page.wait_for_function(f"() => ({status})().includes('Replay: step 5 of 50')", timeout=30_000)
+    page.wait_for_function(f"() => ({status})().includes('Replay: step 5 of 20')", timeout=30_000)
     page.get_by_role("button", name="❚❚ Pause").click()
     page.wait_for_timeout(500)
     paused = page.evaluate(status)
@@ -184,9 +185,33 @@ def test_diffusion_tab_noises_and_denoises(page):
 def test_latent_diffusion_tab_draws_the_prompt(page):
     open_tab(page, "Latent diffusion")
     page.get_by_role("button", name="Generate").click()
-    page.wait_for_function("() => document.body.innerText.includes('step 50 of 50')", timeout=120_000)
+    page.wait_for_function("() => document.body.innerText.includes('step 20 of 20')", timeout=120_000)
     page.locator("#ldm-decoded img").wait_for(state="visible", timeout=30_000)
+    page.locator("#ldm-clip-curve .vega-embed").wait_for(state="visible", timeout=30_000)  # CLIP's curve, drawn
     shot(page, "latent_diffusion.png")
+
+
+OVERVIEW_DIFFUSION_ROW = "() => document.querySelector('#overview-row-3 label')?.textContent ?? ''"  # its label
+
+
+def test_overview_tab_moves_when_the_diffusion_steps_change(page):
+    open_tab(page, "Overview")
+    page.locator("#overview-chart img").wait_for(state="visible", timeout=120_000)
+    page.wait_for_function(f"() => ({OVERVIEW_DIFFUSION_ROW})().includes('ms per image')", timeout=60_000)
+    before, chart_before = page.evaluate(OVERVIEW_DIFFUSION_ROW), page.locator("#overview-chart img").get_attribute("src")
+    assert "DPM-Solver++ 20" in before
+    page.locator("#overview-steps input").click()
+    page.get_by_role("option", name="DDIM 50").click()
+    page.wait_for_function(f"() => ({OVERVIEW_DIFFUSION_ROW})().includes('DDIM 50')", timeout=60_000)
+    after = page.evaluate(OVERVIEW_DIFFUSION_ROW)
+
+    def ms(label):
+        return float(re.search(r"([0-9.]+) ms per image", label).group(1))
+
+    assert ms(after) > ms(before)  # 50 network calls against 20: slower
+    assert page.locator("#overview-chart img").get_attribute("src") != chart_before  # the triangle was redrawn
+    assert "Fastest:" in page.locator("#overview-claims").text_content()
+    shot(page, "overview.png")
 
 
 def test_pix2pix_tab_translates_a_picked_drawing_and_compares(page):

@@ -57,11 +57,13 @@ def test_guidance_mixes_the_conditional_and_unconditional_predictions(clip, rand
         text = ldm.encode_text(clip, ["a photo of a dark sneaker"])
         empty = ldm.encode_text(clip, [""])
         eps = {w: ldm.guided_noise(random_unet, text, empty, w)(z, 400) for w in (0.0, 1.0, 3.0)}
+        no_prompt = ldm.guided_noise(random_unet, empty, empty, 3.0, unconditional=True)(z, 400)  # one branch
         direct_text = random_unet(z, 400, encoder_hidden_states=text.states.expand(2, -1, -1)).sample
         direct_empty = random_unet(z, 400, encoder_hidden_states=empty.states.expand(2, -1, -1)).sample
     assert torch.allclose(eps[0.0], direct_empty, atol=1e-4)  # w = 0: the text is ignored
     assert torch.allclose(eps[1.0], direct_text, atol=1e-4)  # w = 1: plain conditioning
     assert torch.allclose(eps[3.0], direct_empty + 3 * (direct_text - direct_empty), atol=1e-4)
+    assert torch.allclose(no_prompt, direct_empty, atol=1e-4)
     assert not torch.allclose(direct_text, direct_empty, atol=1e-3)  # the text reaches the U-Net
 
 

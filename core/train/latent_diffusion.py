@@ -146,12 +146,14 @@ SAMPLER_TABLE = (("ddim", 50), ("ddim", 20), ("dpm++", 20), ("dpm++", 10))
 
 @torch.inference_mode()
 def prompted_samples(model: LatentDiffusion, per_class: int, guidance: float, sampler: str, num_steps: int,
-                     generator: torch.Generator, bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """per_class images from "a photo of a {class}" for each class, and the class each one asked for."""
+                     generator: torch.Generator, bf16: bool = False,
+                     prompts: list[str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """per_class images from "a photo of a {class}" (or prompts[class]) for each class, and the class each one
+    asked for."""
     images, requested = [], []
     for c, name in enumerate(CLASS_PROMPT_NAMES):
-        final = last_step(model.sample(ZERO_SHOT_TEMPLATE.format(name), per_class, guidance, num_steps, generator,
-                                       sampler=sampler, bf16=bf16))
+        prompt = ZERO_SHOT_TEMPLATE.format(name) if prompts is None else prompts[c]
+        final = last_step(model.sample(prompt, per_class, guidance, num_steps, generator, sampler=sampler, bf16=bf16))
         images.append(decode(model.autoencoder, final.x_t))
         requested.append(torch.full((per_class,), c))
     return torch.cat(images).clamp(0, 1), torch.cat(requested)
@@ -189,7 +191,12 @@ def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: i
         row = prompt_metrics(classifier, *samples, test_features)
         by_sampler.append({"sampler": sampler, "steps": steps, **{k: row[k] for k in (
             "class_consistency", "class_consistency_by_class", "blob_share", "fd_samples_vs_test")}})
-    return {"by_guidance": by_guidance, "by_sampler_at_default_guidance": by_sampler}
+    unconditional = prompt_metrics(classifier, *prompted_samples(model, per_class, 0.0, "dpm++", 20, generator, bf16,
+                                                                 prompts=[""] * len(CLASS_PROMPT_NAMES)), test_features)
+    unconditional = {k: unconditional[k] for k in ("samples", "blob_share", "fd_samples_vs_test",
+                                                    "class_shares_of_samples")}
+    return {"by_guidance": by_guidance, "by_sampler_at_default_guidance": by_sampler,
+            "unconditional_dpm_solver_20": unconditional}
 
 
 def latent_channel_stats(means: torch.Tensor, scaling: float) -> dict:
