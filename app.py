@@ -9,7 +9,7 @@ import gradio as gr
 
 from core.runtime import COMPUTE
 from demos import (autoencoder, clip, diffusion, divergence, gan, intake, latent_diffusion, overview, page, pix2pix,
-                   serving, stylegan, toy_gan, unpaired, vae)
+                   presets, serving, stylegan, toy_gan, unpaired, vae)
 from demos.common import LONG_RUN_QUEUE, MAX_WAITING_LONG_RUNS
 
 TABS = (  # (title, tab id, builder): lecture order; short titles, so that all thirteen fit one row on a 1280 px screen
@@ -46,6 +46,7 @@ def build_app() -> gr.Blocks:
                 for title, tab_id, build in TABS:
                     with gr.Tab(title, id=tab_id, elem_id=f"tab-{tab_id}") as tab:
                         build(tab)  # the tab, for work that should wait until it is opened
+            presets.attach(app)  # ?preset=<slug>: a lecture slide's example
         # All model work runs on core.runtime.COMPUTE, one job at a time, light calls first; these limits only bound
         # how many requests Gradio hands over at once (long runs share demos.common.LONG_RUN_QUEUE).
         app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
@@ -54,7 +55,8 @@ def build_app() -> gr.Blocks:
 
 def launch_options() -> dict:
     """What launch() needs besides the address: the theme, the page's CSS and script (demos/page.py)."""
-    return dict(theme=THEME, css=page.CSS, js=page.page_js([(tab_id, title) for title, tab_id, _ in TABS]),
+    return dict(theme=THEME, css=page.CSS,
+                js=page.page_js([(tab_id, title) for title, tab_id, _ in TABS], presets.script_table()),
                 max_file_size="10mb", share=False, show_error=True,
                 app_kwargs=intake.app_options() | serving.app_options())
 

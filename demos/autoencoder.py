@@ -173,8 +173,9 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### Denoising: trained on noisy inputs against clean targets")
     with gr.Row():
-        noise_type = gr.Radio(NOISE_CHOICES, value="gaussian", label="Noise type")
-        level = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Level (σ for Gaussian, pixel share otherwise)")
+        noise_type = gr.Radio(NOISE_CHOICES, value="gaussian", label="Noise type", elem_id="ae-noise-type")
+        level = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Level (σ for Gaussian, pixel share otherwise)",
+                          elem_id="ae-noise-level")
         seed = seed_input()
         denoise_button = gr.Button("Add noise and denoise", variant="primary")
     with gr.Row():

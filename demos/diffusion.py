@@ -289,7 +289,7 @@ def _build_forward(tab: gr.Tab) -> None:
             image_sources(source, "diffusion")
         with gr.Column(scale=2):
             with gr.Row():
-                t = gr.Slider(1, T, value=250, step=1, label="t")
+                t = gr.Slider(1, T, value=250, step=1, label="t", elem_id="diffusion-t")
                 noise_seed = seed_input("Seed of ε")
             with gr.Row():
                 closed = output_image("x_t, closed form")
@@ -322,8 +322,9 @@ def _build_reverse(tab: gr.Tab) -> None:
     intro(REVERSE_INTRO + "\n\n" + _card_summary())
     with gr.Row(equal_height=True):
         seed = seed_input("Seed of x_T")
-        sampler = gr.Radio(list(SAMPLERS), value=DEFAULT_RUN[1], label="Sampler")
-        steps = gr.Dropdown(list(STEP_CHOICES), value=DEFAULT_RUN[2], label="Steps", info="DDPM takes all 1,000")
+        sampler = gr.Radio(list(SAMPLERS), value=DEFAULT_RUN[1], label="Sampler", elem_id="diffusion-sampler")
+        steps = gr.Dropdown(list(STEP_CHOICES), value=DEFAULT_RUN[2], label="Steps", info="DDPM takes all 1,000",
+                            elem_id="diffusion-steps")
         n = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
         with gr.Column(min_width=160):
             run_button = gr.Button("Denoise from x_T", variant="primary")

@@ -89,9 +89,9 @@ def build(tab: gr.Tab) -> None:
     initial = divergence(LECTURE_P, LECTURE_Q)  # pure arithmetic: the tab opens on the lecture's example, computed
     intro(INTRO)
     with gr.Row():
-        p_box = gr.Textbox(value=LECTURE_P, label="p(x), one number per outcome")
-        q_box = gr.Textbox(value=LECTURE_Q, label="q(x)")
-        preset = gr.Dropdown(list(PRESETS), value="The lecture's example", label="Preset")
+        p_box = gr.Textbox(value=LECTURE_P, label="p(x), one number per outcome", elem_id="div-p")
+        q_box = gr.Textbox(value=LECTURE_Q, label="q(x)", elem_id="div-q")
+        preset = gr.Dropdown(list(PRESETS), value="The lecture's example", label="Preset", elem_id="div-preset")
         button = gr.Button("Compute", variant="primary")
     with gr.Row():
         numbers = gr.Dataframe(initial[0], headers=["Quantity", "nats"], label="Numbers", interactive=False,

@@ -211,7 +211,7 @@ def build(tab: gr.Tab) -> None:
     intro(INTRO)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            prompt = gr.Textbox(value=DEFAULT_RUN[0], label="Prompt", max_lines=2,
+            prompt = gr.Textbox(value=DEFAULT_RUN[0], label="Prompt", max_lines=2, elem_id="ldm-prompt",
                                 max_length=latent_diffusion.MAX_PROMPT_CHARACTERS)
             run_button = gr.Button("Generate", variant="primary")
             with gr.Row():

@@ -14,6 +14,8 @@ from gradio.context import Context
 
 from demos.common import FEW_ROWS_CLASS, GRID_CLASS
 
+MARKER_ID = "preset-applied"  # a hidden box the server writes a lecture preset's slug into once its controls are set
+
 PRESENTER_CLASS = "presenter"
 PRESENTER_FONT_PX = 20  # body text in presenter mode (the issue's floor is 18 px)
 PRESENTER_GRID_MIN_PX, PRESENTER_GRID_MAX_PX = 420, 600  # a sample grid's box in presenter mode, label included
@@ -65,12 +67,14 @@ body.{PRESENTER_CLASS} .prose h3 {{ font-size: 24px; }}
 """
 
 
-def page_js(tabs: list[tuple[str, str]]) -> str:
-    """The script the page runs once loaded: deep links and presenter mode (see the module's docstring).
-    tabs: (tab id, its title) of the top-level tabs (a narrow tab bar's buttons carry only the title)."""
+def page_js(tabs: list[tuple[str, str]], presets: dict[str, dict] | None = None) -> str:
+    """The script the page runs once loaded: deep links, lecture presets and presenter mode (see the module's
+    docstring). tabs: (tab id, its title) of the top-level tabs (a narrow tab bar's buttons carry only the title);
+    presets: slug -> {"tab", "inner", "press"} (demos/presets.py)."""
     return """
 () => {
   const TABS = %s;
+  const PRESETS = %s;
   const TAB_IDS = Object.keys(TABS);
   const PRESENTER = "%s";
   const LABEL_STRIP_PX = %d;  // the strip reserved above a picture for its label (CSS below)
@@ -101,7 +105,9 @@ def page_js(tabs: list[tuple[str, str]]) -> str:
     if (tries > 0) setTimeout(() => openTab(id, tries - 1, menuOpened), 100);
   };
   const wanted = params.get("tab");
-  if (wanted && TAB_IDS.includes(wanted)) openTab(wanted, 100, false);
+  const preset = PRESETS[params.get("preset")];
+  if (preset) runPreset(params.get("preset"), preset);
+  else if (wanted && TAB_IDS.includes(wanted)) openTab(wanted, 100, false);
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button");
     if (!button || button.closest(".tabitem")) return;  // a button inside a tab's content
@@ -109,6 +115,36 @@ def page_js(tabs: list[tuple[str, str]]) -> str:
       : TAB_IDS.find((key) => TABS[key] === button.textContent.trim());
     if (id) setParam("tab", id);
   });
+  // A lecture preset: once the server has filled the controls (it then writes the slug into a hidden marker),
+  // open the tab and its sub-tab, and press the preset's button.
+  function runPreset(slug, preset) {
+    const marker = () => document.querySelector("#%s textarea, #%s input");
+    const clickNamed = (name, within) => {
+      const button = [...document.querySelectorAll(within)].find((b) => b.offsetParent !== null
+        && b.textContent.trim() === name);
+      if (button) button.click();
+      return Boolean(button);
+    };
+    const afterTab = (tries) => {
+      const open = [...document.querySelectorAll('button[role="tab"][aria-selected="true"]')]
+        .some((b) => b.dataset.tabId === preset.tab);
+      if (!open) { if (tries > 0) setTimeout(() => afterTab(tries - 1), 100); return; }
+      if (preset.inner) clickNamed(preset.inner, '.tabitem button[role="tab"]');
+      // Press once the tab's own opening result is in (its outputs are no longer pending): pressed earlier, the
+      // opening run could finish after the preset's and cover it.
+      const busy = () => [...document.querySelectorAll(".tabitem .pending")].some((el) => el.offsetParent !== null);
+      const press = (left) => {
+        if ((busy() || !clickNamed(preset.press, ".tabitem button")) && left > 0) setTimeout(() => press(left - 1), 100);
+      };
+      if (preset.press) setTimeout(() => press(600), 300);
+    };
+    const start = (tries) => {
+      const box = marker();
+      if (box && box.value === slug) { openTab(preset.tab, 100, false); afterTab(100); return; }
+      if (tries > 0) setTimeout(() => start(tries - 1), 100);
+    };
+    start(150);
+  }
   // A sketchpad opens with no tool chosen ("select the draw tool to start"): choose its brush once it appears, so
   // that a drag on the canvas draws at once instead of after finding a 16-px icon.
   // Looked for at most twice a second after the page's elements change (a tab's content is added when it first
@@ -152,8 +188,8 @@ def page_js(tabs: list[tuple[str, str]]) -> str:
     if (brushTimer === null) brushTimer = setTimeout(() => { chooseBrushes(); fitGrids(); }, 500);
   }).observe(document.body, {childList: true, subtree: true});
 }
-""" % (json.dumps(dict(tabs)), PRESENTER_CLASS, LABEL_STRIP_PX, GRID_CLASS, PRESENTER_GRID_MIN_PX,
-       PRESENTER_GRID_MAX_PX)
+""" % (json.dumps(dict(tabs)), json.dumps(presets or {}), PRESENTER_CLASS, LABEL_STRIP_PX, MARKER_ID, MARKER_ID,
+       GRID_CLASS, PRESENTER_GRID_MIN_PX, PRESENTER_GRID_MAX_PX)
 
 
 def header(title: str, subtitle: str) -> gr.Checkbox:

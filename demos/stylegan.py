@@ -139,7 +139,7 @@ def build(tab: gr.Tab) -> None:
     with gr.Row(equal_height=True):
         seed = seed_input()
         count = gr.Slider(1, MAX_GRID_SAMPLES, value=32, step=1, label="Samples")
-        psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ (1: none)")
+        psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ (1: none)", elem_id="stylegan-psi")
         sample_button = gr.Button("Sample", variant="primary")
     samples = output_image("G(z) through w'", elem_id="stylegan-samples", height=GRID_HEIGHT,
                            elem_classes=[GRID_CLASS])

@@ -125,23 +125,25 @@ def build(tab: gr.Tab) -> None:
                              interactive=False, height=FRAME_SIZE + 40, elem_id="toy-gan-frame")
             summary = gr.Markdown("Press **Train** to start from untrained G and D.")
         with gr.Column(scale=1, min_width=300):
-            preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Preset")
+            preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Preset", elem_id="toy-preset")
             with gr.Row():
                 train_button = gr.Button("Train", variant="primary")
                 stop_button = gr.Button("Stop")
-            distribution = gr.Radio(list(toy_gan.DISTRIBUTIONS), value=first["distribution"], label="Real distribution")
-            loss = gr.Radio(list(toy_gan.LOSSES), value=first["loss"], label="Loss",
+            distribution = gr.Radio(list(toy_gan.DISTRIBUTIONS), value=first["distribution"], label="Real distribution",
+                                    elem_id="toy-distribution")
+            loss = gr.Radio(list(toy_gan.LOSSES), value=first["loss"], label="Loss", elem_id="toy-loss",
                             info="minimax: the lecture's log(1 − D(G(z))); non_saturating: −log D(G(z)); "
                                  "wgan_gp: a critic with a gradient penalty (a remedy for mode collapse)")
             with gr.Row():
-                k = gr.Slider(1, 10, value=first["k"], step=1, label="k: D steps per G step")
+                k = gr.Slider(1, 10, value=first["k"], step=1, label="k: D steps per G step", elem_id="toy-k")
                 steps = gr.Slider(50, 5000, value=2000, step=50, label="Generator steps")
             with gr.Row():
-                lr_d = gr.Number(value=first["lr_d"], label="D learning rate", minimum=1e-6, maximum=0.1)
-                lr_g = gr.Number(value=first["lr_g"], label="G learning rate", minimum=1e-6, maximum=0.1)
+                lr_d = gr.Number(value=first["lr_d"], label="D learning rate", minimum=1e-6, maximum=0.1, elem_id="toy-lr-d")
+                lr_g = gr.Number(value=first["lr_g"], label="G learning rate", minimum=1e-6, maximum=0.1, elem_id="toy-lr-g")
             with gr.Row():
-                batch_size = gr.Slider(16, 1024, value=first["batch_size"], step=16, label="Batch size m")
-                latent_dim = gr.Slider(1, 256, value=first["latent_dim"], step=1, label="Size of z")
+                batch_size = gr.Slider(16, 1024, value=first["batch_size"], step=16, label="Batch size m",
+                                       elem_id="toy-batch-size")
+                latent_dim = gr.Slider(1, 256, value=first["latent_dim"], step=1, label="Size of z", elem_id="toy-latent-dim")
             seed = seed_input()
     with gr.Row():
         losses = gr.LinePlot(x="step", y="loss", color="player", label="Losses per generator step")

@@ -297,7 +297,7 @@ def build(tab: gr.Tab) -> None:
     with gr.Row():
         seed = seed_input()
         count = gr.Slider(1, MAX_GRID_SAMPLES, value=16, step=1, label="Samples per model")
-        temperature = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="Temperature T")
+        temperature = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="Temperature T", elem_id="vae-temperature")
         sample_button = gr.Button("Sample", variant="primary")
     with gr.Row():
         sample_grids = [output_image(f"{d}-D samples", elem_id=f"vae-samples-{d}") for d in vae.LATENT_SIZES]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.browser import CHROMIUM_FLAGS, MAIN, wait_for_main_output
+from benchmarks.browser import CHROMIUM_FLAGS, MAIN, SHOWS_A_PICTURE, SHOWS_TEXT, SHOWS_THE_TEXT, wait_for_main_output
+from demos.presets import PRESETS
 from tests.conftest import require_chromium
 
 PROJECTOR = {"width": 1400, "height": 900}
@@ -140,5 +141,45 @@ def test_on_a_phone_every_tab_opens_and_nothing_scrolls_sideways(browser, server
         header = page.locator("#page-header").bounding_box()
         assert header["height"] <= 140, header  # the title row leaves the screen to the tab (it took 230 px)
         assert not page.locator("#presenter-toggle").is_visible()
+    finally:
+        page.close()
+
+
+# The value a control shows: a radio's checked choice, else the first input or text box (sliders have two).
+CONTROL_VALUE = """(id) => { const box = document.getElementById(id); if (!box) return null;
+    const radio = box.querySelector('input[type=radio]:checked'); if (radio) return radio.value;
+    const field = box.querySelector('textarea, input'); return field ? field.value : null; }"""
+
+
+def _same(shown: str | None, wanted) -> bool:
+    if shown is None:
+        return False
+    if isinstance(wanted, (int, float)) and not isinstance(wanted, bool):
+        try:
+            return abs(float(shown) - wanted) < 1e-9
+        except ValueError:
+            return False
+    return shown == str(wanted)
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda preset: preset.slug)
+def test_each_lecture_preset_opens_its_tab_with_its_example(browser, server_url, preset):
+    page = open_page(browser, f"{server_url}?preset={preset.slug}", PROJECTOR)
+    try:
+        page.wait_for_function(f"() => document.querySelector('button[role=\"tab\"][data-tab-id=\"{preset.tab}\"]"
+                               "[aria-selected=\"true\"]') !== null", timeout=30_000)
+        for key, value in preset.values.items():  # the page may draw a control's new value a moment later
+            for _ in range(100):
+                if _same(page.evaluate(CONTROL_VALUE, key), value):
+                    break
+                page.wait_for_timeout(100)
+            assert _same(page.evaluate(CONTROL_VALUE, key), value), (key, page.evaluate(CONTROL_VALUE, key), value)
+        if preset.output and preset.tab in SHOWS_TEXT:
+            page.wait_for_function(SHOWS_THE_TEXT, arg=[preset.output, SHOWS_TEXT[preset.tab]], timeout=OPEN_TIMEOUT_MS)
+        elif preset.output:
+            page.wait_for_function(SHOWS_A_PICTURE, arg=preset.output, timeout=OPEN_TIMEOUT_MS)
+        if preset.expect:  # the preset's own example ran (not only the tab's opening result)
+            page.wait_for_function("(text) => document.body.innerText.includes(text)", arg=preset.expect,
+                                   timeout=OPEN_TIMEOUT_MS)
     finally:
         page.close()

@@ -66,3 +66,13 @@ def test_fewer_diffusion_steps_make_the_diffusion_row_faster():
 def test_unmeasured_step_counts_are_refused():
     with pytest.raises(gr.Error, match="sampler and steps"):
         tab.compare(0, "DDIM 7")
+
+
+def test_the_readme_lists_every_lecture_preset():
+    from pathlib import Path
+
+    from demos.presets import PRESETS, readme_table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert readme_table() in readme
+    assert len({p.slug for p in PRESETS}) == len(PRESETS)
