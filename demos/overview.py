@@ -14,7 +14,7 @@ import torch
 from core import diffusion, gan, latent, latent_diffusion, stylegan, trilemma, vae
 from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid
-from core.runtime import generator, in_precision, inference_autocast, inference_bf16
+from core.runtime import generator, in_precision, inference_autocast, inference_bf16, model_device
 from demos.common import checkpoint_notice, friendly_errors, intro, output_image, seed_input, valid_seed
 from demos.diffusion import SHOWN_SAMPLER, SAMPLERS as PIXEL_SAMPLERS
 
@@ -93,7 +93,7 @@ def _diffusion_family(sampler: str, steps: int) -> Family:
         model = diffusion.load()
         with torch.inference_mode():
             final = diffusion.last_step(diffusion.sample(in_precision(model, inference_bf16()), (n, 1, 28, 28),
-                                                         sampler, steps, generator(seed),
+                                                         sampler, steps, generator(seed), on=model_device(model),
                                                          x0_range=diffusion.PIXEL_RANGE))
         return diffusion.to_image_range(final.x_t)
 

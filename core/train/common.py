@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
 import tempfile
@@ -147,16 +148,44 @@ RESUME_IGNORES = ("steps", "stop_after_minutes", "save_every", "resume", "eval_s
 
 
 def training_state_path(recipe: str) -> Path:
-    """runs/<recipe>/state.pt: the latest training state (weights, optimizer, RNG, curves), not shipped."""
-    return REPO_ROOT / "runs" / recipe / "state.pt"
+    """runs/<recipe>/state.safetensors: the latest training state (weights, optimizer, RNG, curves), not shipped."""
+    return REPO_ROOT / "runs" / recipe / "state.safetensors"
+
+
+def _to_skeleton(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """A nested state (dicts with any keys, lists, tuples, numbers, strings, tensors) as JSON, its tensors moved
+    into `tensors` under their position's index (safetensors holds the tensors, the JSON the rest: no pickle)."""
+    if isinstance(value, torch.Tensor):
+        key = str(len(tensors))
+        tensors[key] = value.detach().cpu().clone().contiguous()
+        return {"tensor": key}
+    if isinstance(value, dict):
+        return {"dict": [[_to_skeleton(k, tensors), _to_skeleton(v, tensors)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return {"tuple" if isinstance(value, tuple) else "list": [_to_skeleton(v, tensors) for v in value]}
+    return {"value": value}
+
+
+def _from_skeleton(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    kind, content = next(iter(node.items()))
+    if kind == "tensor":
+        return tensors[content]
+    if kind == "dict":
+        return {_from_skeleton(k, tensors): _from_skeleton(v, tensors) for k, v in content}
+    if kind in ("list", "tuple"):
+        items = [_from_skeleton(v, tensors) for v in content]
+        return tuple(items) if kind == "tuple" else items
+    return content
 
 
 def save_training_state(path: Path, *, step: int, config: Any, modules: dict[str, torch.nn.Module],
                         optimizers: dict[str, torch.optim.Optimizer], generator: torch.Generator,
                         curves: IntervalMeans, seconds: float, extra: dict[str, Any] | None = None) -> None:
     """Everything a run needs to go on where it stopped (weights, optimizer moments, RNG, step, curves; the data
-    order restarts with a fresh shuffle); written to a temporary file, then renamed, so that a run killed mid-write
-    leaves the previous state intact."""
+    order restarts with a fresh shuffle), as safetensors with a JSON skeleton (no pickle); written to a temporary
+    file, then renamed, so that a run killed mid-write leaves the previous state intact."""
+    from safetensors.torch import save_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"step": step, "config": dataclasses.asdict(config), "seconds": seconds,
              "modules": {name: m.state_dict() for name, m in modules.items()},
@@ -164,8 +193,10 @@ def save_training_state(path: Path, *, step: int, config: Any, modules: dict[str
              "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
              "curves": {"curves": curves.curves, "sums": curves._sums, "count": curves._count},
              "extra": extra or {}}
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = json.dumps(_to_skeleton(state, tensors))
     partial = path.with_suffix(".partial")
-    torch.save(state, partial)
+    save_file(tensors, str(partial), metadata={"skeleton": skeleton})
     partial.replace(path)
 
 
@@ -174,9 +205,13 @@ def load_training_state(path: Path, *, config: Any, modules: dict[str, torch.nn.
                         curves: IntervalMeans) -> dict[str, Any] | None:
     """Restore a saved state into the given objects; returns {"step", "seconds", "extra"}, or None without a state.
     Refuses (ValueError) a state saved with different settings, other than those in RESUME_IGNORES."""
+    from safetensors import safe_open
+
     if not path.is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    with safe_open(str(path), framework="pt") as file:
+        tensors = {key: file.get_tensor(key) for key in file.keys()}
+        state = _from_skeleton(json.loads(file.metadata()["skeleton"]), tensors)
     now, defaults, then = dataclasses.asdict(config), dataclasses.asdict(type(config)()), state["config"]
     changed = [f"{k}: {then.get(k)!r} then, {v!r} now" for k, v in now.items()
                if k not in RESUME_IGNORES and then.get(k, defaults[k]) != v]  # a field added since: its default

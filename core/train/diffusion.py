@@ -5,7 +5,7 @@
     python -m core.train ddpm --init-from ddpm         # start from the shipped weights instead of from scratch
     python -m core.train ddpm --evaluate-only          # re-measure the shipped checkpoint into its card
 
-The run saves its state (weights, EMA, optimizer, RNG, curves) to runs/ddpm/state.pt every `save_every` steps and
+The run saves its state (weights, EMA, optimizer, RNG, curves) to runs/ddpm/state.safetensors every `save_every` steps and
 resumes from it when started again with the same settings, so training can span sessions.
 
 Each step: x_0 from the data (in [−1, 1], mirrored half the time), t uniform in 1..T, ε ~ N(0, I),
@@ -44,8 +44,8 @@ class TrainConfig:
     eval_samples: int = 1000
     eval_ddim_steps: int = 50
     init_from: str = ""  # a checkpoint folder (e.g. "ddpm") whose weights start the model and its EMA
-    save_every: int = 250  # steps between saved training states (runs/ddpm/state.pt)
-    resume: bool = True  # go on from runs/ddpm/state.pt when it exists
+    save_every: int = 250  # steps between saved training states (runs/ddpm/state.safetensors)
+    resume: bool = True  # go on from runs/ddpm/state.safetensors when it exists
     stop_after_minutes: float = 0.0  # end this session's training after this long (0: run all steps), then evaluate
     evaluate_only: bool = False  # no training: re-measure checkpoints/ddpm and rewrite its card's metrics
     seed: int = 0
@@ -165,7 +165,7 @@ def main(cfg: TrainConfig) -> dict:
     curves = IntervalMeans(("loss",))
     objects = dict(config=cfg, modules={"model": model, "average": average}, optimizers={"adam": optimizer},
                    generator=generator, curves=curves)
-    state_file = output_root(True) / "state.pt" if cfg.dry_run else training_state_path("ddpm")
+    state_file = output_root(True) / "state.safetensors" if cfg.dry_run else training_state_path("ddpm")
     resumed = load_training_state(state_file, **objects) if cfg.resume else None
     step, earlier = (resumed["step"], resumed["seconds"]) if resumed else (0, 0.0)
     history = resumed["extra"].get("history", history) if resumed else history
