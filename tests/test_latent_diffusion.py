@@ -9,7 +9,7 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
 from core import latent_diffusion as ldm
-from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, class_prompt, load_bundle
+from core.clip import CLASS_PROMPT_NAMES, class_prompt, load_bundle
 from core.diffusion import last_step
 from core.metrics import (class_consistency, class_consistency_by_class, classifier_outputs, load_classifier,
                           unreadable_share)
