@@ -134,15 +134,19 @@ def diffusion_choices() -> list[str]:
 DEFAULT_DIFFUSION = "DPM-Solver++ 20"
 
 
+def one_call_families() -> list[Family]:
+    """The families that draw a sample in one network call (no choice of steps)."""
+    return [Family(f"VAE ({VAE_LATENT}-D)", _vae_samples, _vae_card),
+            Family("GAN (DCGAN)", _gan_samples, lambda: _card_figures("gan")),
+            Family("StyleGAN", _stylegan_samples, lambda: _card_figures("stylegan"))]
+
+
 def families(diffusion_choice: str) -> list[Family]:
     shown, _, steps = diffusion_choice.rpartition(" ")
     if diffusion_choice not in diffusion_choices():
         raise ValueError(f"Choose the diffusion model's sampler and steps among {', '.join(diffusion_choices())}; "
                          f"not {diffusion_choice!r}.")
-    return [Family(f"VAE ({VAE_LATENT}-D)", _vae_samples, _vae_card),
-            Family("GAN (DCGAN)", _gan_samples, lambda: _card_figures("gan")),
-            Family("StyleGAN", _stylegan_samples, lambda: _card_figures("stylegan")),
-            _diffusion_family(PIXEL_SAMPLERS[shown], int(steps)),
+    return [*one_call_families(), _diffusion_family(PIXEL_SAMPLERS[shown], int(steps)),
             Family("Latent diffusion (no prompt)", _latent_samples, _latent_card)]
 
 
