@@ -280,12 +280,24 @@ def test_the_tabs_default_grid_has_no_speckled_sample(real_roughness_limit):
 
 def test_ddpm_samples_cover_every_class(ddpm_samples):
     shares = class_shares(ddpm_samples)
-    assert min(shares.values()) >= 0.03, shares
+    assert min(shares.values()) >= 0.05, shares  # a tenth each would be the data's share
 
 
 def test_ddpm_samples_are_far_closer_to_data_than_noise(ddpm_samples, sample_tensors):
     fd_samples, fd_noise = fd_samples_and_noise(ddpm_samples, sample_tensors[0])
     assert fd_samples < fd_noise / 4, (fd_samples, fd_noise)
+
+
+def test_ddpm_samples_beat_the_gans_by_a_fifth_on_fd(ddpm_samples, sample_tensors):
+    """The lecture's closing claim, measured: diffusion's samples are closer to the data than the GAN's."""
+    from core import gan, latent
+
+    model = gan.load("gan")
+    with torch.inference_mode():
+        gan_samples = model.generate(latent.sample_prior(len(ddpm_samples), model.config.latent_dim, torch_generator(1)))
+    fd_ddpm, _ = fd_samples_and_noise(ddpm_samples, sample_tensors[0])
+    fd_gan, _ = fd_samples_and_noise(gan_samples, sample_tensors[0])
+    assert fd_ddpm <= 0.8 * fd_gan, (fd_ddpm, fd_gan)
 
 
 def test_the_trained_model_predicts_noise_better_than_guessing_zero(sample_tensors):
