@@ -231,9 +231,9 @@ def build(tab: gr.Tab) -> None:
                 guess = output_image("D(ẑ_0): the guess, decoded", height=300,
                                      elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
             with gr.Row():
-                latent_view = output_image("z_t of the first image: 4 channels of 8x8 (blue −, red +)", height=200)
-                chart = gr.LinePlot(x="step", y="CLIP similarity", color="curve", height=220, elem_id="ldm-clip-curve",
-                                    label="CLIP: the decoded guess vs your prompt, step by step",
+                latent_view = output_image("z_t of image 1 (blue −, red +)", height=200)
+                chart = gr.LinePlot(x="step", y="CLIP similarity", color="curve", height=260, elem_id="ldm-clip-curve",
+                                    label="CLIP, step by step: your prompt (red) vs the closest other class (grey)",
                                     color_map={PROMPT_CURVE: "#d62728", RIVAL_CURVE: "#7f7f7f"})
             final = output_image("Final images", elem_id="ldm-final", visible=False)  # the API's last output
     table = sampler_table()
