@@ -168,11 +168,11 @@ def test_diffusion_tab_noises_and_denoises(page):
     page.get_by_role("tab", name="Reverse: denoising", exact=True).click()
     page.get_by_text("The tab's default run").wait_for(timeout=120_000)  # a real run as the reverse process opens
     page.get_by_role("button", name="Denoise from x_T").click()
-    page.wait_for_function("() => document.body.innerText.includes('step 20 of 20')", timeout=120_000)
+    status = "() => document.querySelector('#diffusion-status').textContent"
+    page.wait_for_function(f"() => ({status})().includes('step 20 of 20')", timeout=120_000)  # this run's end
     page.locator("#diffusion-x-t img").wait_for(state="visible", timeout=30_000)
     page.get_by_text("Replay the run's steps").wait_for(timeout=30_000)
     shot(page, "diffusion.png")
-    status = "() => document.querySelector('#diffusion-status').textContent"
     page.get_by_role("button", name="▶ Play the steps").click()  # plays the run from its first step
     page.wait_for_function(f"() => ({status})().includes('Replay: step 5 of 20')", timeout=30_000)
     page.get_by_role("button", name="❚❚ Pause").click()
