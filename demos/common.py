@@ -336,7 +336,16 @@ def opening_run(handler: Callable, args: tuple, status_index: int, status: str) 
         *_, last = handler.__wrapped__(*args)  # the handler itself, already on the worker
         return (*last[:status_index], status, *last[status_index + 1:])
 
-    return friendly_errors(last_frame)
+    def shown() -> tuple:
+        return fresh_updates(last_frame())
+
+    return friendly_errors(functools.wraps(last_frame)(shown))
+
+
+def fresh_updates(outputs: tuple) -> tuple:
+    """A remembered result handed out again: a copy of each gr.update dict, since Gradio pops "value" out of an
+    update as it sends it (the second visitor would get the component without its value)."""
+    return tuple(dict(output) if isinstance(output, dict) else output for output in outputs)
 
 
 def replay_stride(total_steps: int) -> int:

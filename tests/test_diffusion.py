@@ -1,6 +1,7 @@
 """Diffusion: the forward process against its closed form and diffusers, the samplers, the bundled DDPM, the tab."""
 from __future__ import annotations
 
+import gradio as gr
 import numpy as np
 import pytest
 import torch
@@ -328,7 +329,6 @@ def test_forward_tab_shows_both_routes_and_the_numbers(sample):
     (("image", 5.5, 0), "whole number"),
 ])
 def test_forward_tab_rejects_bad_input(sample, args, message):
-    import gradio as gr
 
     image = np.asarray(sample.images[0])
     args = tuple(image if a == "image" else a for a in args)
@@ -374,7 +374,6 @@ def test_sampling_streams_frames_and_ends_with_a_replay():
 
 
 def test_replay_rejects_positions_outside_the_run():
-    import gradio as gr
 
     history = [("step 1 of 1: t = 1000 → 0", np.zeros((2, 2)), np.zeros((2, 2)))]
     for bad in (0, 2, 1.5):
@@ -385,7 +384,6 @@ def test_replay_rejects_positions_outside_the_run():
 
 
 def test_play_moves_the_replay_to_the_end_and_starts_over_from_the_last_step(monkeypatch):
-    import gradio as gr
 
     monkeypatch.setattr(tab, "PLAY_FRAME_S", 0.0)
     *_, history = list(tab.sample(0, "DDIM", 5, 1))[-1]
@@ -407,15 +405,22 @@ def test_play_moves_the_replay_to_the_end_and_starts_over_from_the_last_step(mon
     ((-1, "DDIM", 10, 2), "seed"),
 ])
 def test_sampling_rejects_bad_input(args, message):
-    import gradio as gr
 
     with pytest.raises(gr.Error, match=message):
         list(tab.sample(*args))
 
 
 def test_missing_checkpoint_gives_the_rebuild_command_and_forward_still_works(empty_checkpoints, sample):
-    import gradio as gr
 
     with pytest.raises(gr.Error, match="python -m core.train ddpm"):
         list(tab.sample(0, "DDIM", 10, 1))
     assert tab.forward(np.asarray(sample.images[0]), 10, 0)[3]  # the forward process needs no model
+
+
+def test_every_visitor_gets_the_opening_runs_replay_at_its_last_step():
+    from gradio.blocks import postprocess_update_dict
+
+    for _ in range(2):  # Gradio pops an update's value as it sends it: the remembered run must hand out copies
+        slider = tab.default_run()[4]
+        assert slider["value"] == slider["maximum"] == tab.DEFAULT_RUN[2]  # 20 steps, every one kept
+        postprocess_update_dict(gr.Slider(1, 2), slider)
