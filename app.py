@@ -70,8 +70,8 @@ def warm_up() -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     app = build_app()
-    app.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+    serving.launch(
+        app, server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         prevent_thread_lock=True, **launch_options())
     warm_up()  # after the page is up

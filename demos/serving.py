@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
+import gradio as gr
+
 from core.runtime import keep_freed_memory, release_freed_memory
 from demos import intake
 
@@ -233,16 +235,41 @@ def drop_idle_sessions(holder, ttl_s: float, held_open=()) -> int:
 def server_app_built_once():
     """While building the Blocks, Gradio builds its server app (about 250 routes, the API description and the
     config of every block: 0.15-0.25 s for this app's 431 components) when the Blocks close and again when they are
-    queued, and launch() builds it once more, replacing both. Inside this context the first two are skipped; only
-    launch() builds it (cold start, issue 14)."""
+    queued, and launch() builds it once more, replacing both. Inside this context the first two are skipped, and so is
+    the page config the Blocks compute as they close (launch() computes it again with the theme, CSS and script): only
+    launch() builds them (cold start, issue 14)."""
     from gradio import routes
 
     gradio_create_app = routes.App.__dict__["create_app"]
+    gradio_config = gr.Blocks.__dict__["get_config_file"]
     routes.App.create_app = staticmethod(lambda *args, **kwargs: None)
+    gr.Blocks.get_config_file = lambda self: {}  # only the closing Blocks ask for it here
     try:
         yield
     finally:
         routes.App.create_app = gradio_create_app
+        gr.Blocks.get_config_file = gradio_config
+
+
+def launch(blocks: gr.Blocks, **options) -> None:
+    """blocks.launch(**options), with the page config computed once: launch() computes it, then computes it again,
+    unchanged, as it sets up the MCP server this app does not run (0.25 s each for this app's 431 components;
+    tests/test_serving.py checks that the config served is the one Gradio would compute now)."""
+    gradio_config = gr.Blocks.__dict__["get_config_file"]
+    computed: dict = {}
+
+    def config_once(self, *args, **kwargs):
+        if self is not blocks or args or kwargs:
+            return gradio_config(self, *args, **kwargs)
+        if "config" not in computed:
+            computed["config"] = gradio_config(self)
+        return computed["config"]
+
+    gr.Blocks.get_config_file = config_once
+    try:
+        blocks.launch(**options)
+    finally:
+        gr.Blocks.get_config_file = gradio_config
 
 
 def warm_up_in_background(tasks: Iterable[tuple[str, Callable[[], object]]]) -> threading.Thread:

@@ -46,11 +46,12 @@ def free_port() -> int:
 def server_url():
     """The app on a local port for the session's client and browser tests."""
     import app as app_module
+    from demos import serving
 
     app = app_module.build_app()
     port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-               **app_module.launch_options())
+    serving.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                   **app_module.launch_options())
     yield f"http://127.0.0.1:{port}/"
     app.close()
     from core.runtime import COMPUTE

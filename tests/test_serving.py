@@ -324,6 +324,27 @@ def test_the_server_app_is_built_at_launch_only(monkeypatch):
     assert built  # outside the context, Gradio builds it again (twice, as the Blocks close)
 
 
+def test_the_page_config_is_computed_once_at_launch_and_is_what_gradio_would_compute(monkeypatch):
+    from tests.conftest import free_port
+
+    calls = []
+    gradio_config = gr.Blocks.__dict__["get_config_file"]
+    monkeypatch.setattr(gr.Blocks, "get_config_file", lambda self: calls.append(1) or gradio_config(self))
+    with serving.server_app_built_once():
+        with gr.Blocks() as blocks:
+            gr.Slider(0, 10, label="a slider").change(lambda x: x, gr.Number(), gr.Number(), api_name="echo")
+        blocks.queue()
+    assert calls == []  # the closing Blocks' config is skipped too: launch() computes it with its options
+    serving.launch(blocks, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                   css=".x { color: red }", js="() => {}", theme=gr.themes.Soft())
+    try:
+        assert calls == [1]  # once, where Gradio computes it twice
+        assert blocks.config == gradio_config(blocks)  # nothing changed in between: the same config is served
+        assert blocks.config["css"] == ".x { color: red }"
+    finally:
+        blocks.close()
+
+
 def test_a_connected_client_holds_its_session_open_on_the_served_app(server_url):
     from gradio_client import Client
 
