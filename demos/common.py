@@ -328,13 +328,18 @@ def stream_steps(steps: Iterable, render: Callable[[Any], tuple], keep_every: in
             mark = time.perf_counter()
 
 
-def opening_run(handler: Callable, args: tuple, status_index: int, status: str) -> Callable[[], tuple]:
-    """What a sampler tab shows as it opens: the streaming `handler`'s run with `args`, computed once (the
-    background warm-up does it) and remembered; its last frame, with `status` in place of output `status_index`."""
+def opening_run(handler: Callable, args: tuple, status_index: int,
+                status: str | Callable[[str], str]) -> Callable[[], tuple]:
+    """What a tab shows as it opens: `handler`'s result for `args` (a streaming handler's last frame), computed once
+    (the background warm-up does it) and remembered, not per visitor; output `status_index` replaced by `status`, or
+    by status(the handler's own text) when it is a function."""
     @functools.lru_cache(maxsize=1)
     def last_frame() -> tuple:
-        *_, last = handler.__wrapped__(*args)  # the handler itself, already on the worker
-        return (*last[:status_index], status, *last[status_index + 1:])
+        last = handler.__wrapped__(*args)  # the handler itself, already on the worker
+        if inspect.isgenerator(last):
+            *_, last = last
+        i = status_index % len(last)
+        return (*last[:i], status(last[i]) if callable(status) else status, *last[i + 1:])
 
     def shown() -> tuple:
         return fresh_updates(last_frame())

@@ -2,7 +2,6 @@
 quality, coverage and speed side by side, and the generative learning trilemma drawn from those numbers."""
 from __future__ import annotations
 
-import functools
 import statistics
 import time
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from core import diffusion, gan, latent, latent_diffusion, stylegan, trilemma, v
 from core.checkpoints import CheckpointError, read_card
 from core.data import image_grid
 from core.runtime import generator, in_precision, inference_autocast, inference_bf16, model_device
-from demos.common import checkpoint_notice, fresh_updates, friendly_errors, intro, output_image, seed_input, valid_seed
+from demos.common import checkpoint_notice, friendly_errors, intro, opening_run, output_image, seed_input, valid_seed
 from demos.diffusion import SHOWN_SAMPLER, SAMPLERS as PIXEL_SAMPLERS
 
 ROW = 8  # samples per family
@@ -272,19 +271,8 @@ def build(tab: gr.Tab) -> None:
 
 OPENING_NOTE = ("*The opening view (seed 0) was measured when the server started; press **Sample every family** "
                 "to measure again now.* ")
-
-
-@functools.lru_cache(maxsize=1)
-def _opening_view() -> tuple:
-    *shown, claims = compare.__wrapped__(0, DEFAULT_DIFFUSION)  # the handler itself, on the warm-up's worker job
-    return (*shown, OPENING_NOTE + claims)
-
-
-@friendly_errors
-def default_compare() -> tuple:
-    """What the tab shows as it opens: computed once (the warm-up does it), not per visitor."""
-    return fresh_updates(_opening_view())
+default_compare = opening_run(compare, (0, DEFAULT_DIFFUSION), -1, lambda claims: OPENING_NOTE + claims)
 
 
 def warm_up() -> None:
-    _opening_view()
+    default_compare()
