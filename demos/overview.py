@@ -258,7 +258,8 @@ def build(tab: gr.Tab) -> None:
         run_button = gr.Button("Sample every family", variant="primary")
     with gr.Row():
         with gr.Column(scale=3):
-            rows = [output_image(f"family {i + 1}", elem_id=f"overview-row-{i}", height=110) for i in range(5)]
+            rows = [output_image(f"family {i + 1}", elem_id=f"overview-row-{i}", height=110, buttons=[])  # labels carry numbers
+                    for i in range(5)]
         with gr.Column(scale=2, min_width=320):
             chart = gr.Plot(show_label=False, elem_id="overview-chart", format="png")
     claims = gr.Markdown(elem_id="overview-claims")
