@@ -329,7 +329,6 @@ def test_forward_tab_shows_both_routes_and_the_numbers(sample):
     (("image", 5.5, 0), "whole number"),
 ])
 def test_forward_tab_rejects_bad_input(sample, args, message):
-
     image = np.asarray(sample.images[0])
     args = tuple(image if a == "image" else a for a in args)
     with pytest.raises(gr.Error, match=message):
@@ -374,7 +373,6 @@ def test_sampling_streams_frames_and_ends_with_a_replay():
 
 
 def test_replay_rejects_positions_outside_the_run():
-
     history = [("step 1 of 1: t = 1000 → 0", np.zeros((2, 2)), np.zeros((2, 2)))]
     for bad in (0, 2, 1.5):
         with pytest.raises(gr.Error, match="replay position"):
@@ -384,7 +382,6 @@ def test_replay_rejects_positions_outside_the_run():
 
 
 def test_play_moves_the_replay_to_the_end_and_starts_over_from_the_last_step(monkeypatch):
-
     monkeypatch.setattr(tab, "PLAY_FRAME_S", 0.0)
     *_, history = list(tab.sample(0, "DDIM", 5, 1))[-1]
     frames = list(tab.play(history, 3))
@@ -405,13 +402,11 @@ def test_play_moves_the_replay_to_the_end_and_starts_over_from_the_last_step(mon
     ((-1, "DDIM", 10, 2), "seed"),
 ])
 def test_sampling_rejects_bad_input(args, message):
-
     with pytest.raises(gr.Error, match=message):
         list(tab.sample(*args))
 
 
 def test_missing_checkpoint_gives_the_rebuild_command_and_forward_still_works(empty_checkpoints, sample):
-
     with pytest.raises(gr.Error, match="python -m core.train ddpm"):
         list(tab.sample(0, "DDIM", 10, 1))
     assert tab.forward(np.asarray(sample.images[0]), 10, 0)[3]  # the forward process needs no model
