@@ -3,39 +3,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator
 
 import torch
 from tqdm.auto import tqdm
 
-from core import runtime
 from core.checkpoints import REPO_ROOT, checkpoint_root, code_commit, environment_facts
 from core.data import load_training_data
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed the global RNG (training owns the process) and return a generator for data order and noise."""
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-class RecipeStart(NamedTuple):
-    generator: torch.Generator  # seeded from cfg.seed: data order and noise
-    device: torch.device
-    bf16: bool  # autocast to bfloat16 (cfg.bf16 "auto" decides by device)
-
-
-def start_recipe(cfg) -> RecipeStart:  # cfg has seed and bf16
-    """What every recipe does first: seed, pick the device, decide on bf16."""
-    generator = seed_everything(cfg.seed)
-    device = runtime.device()
-    return RecipeStart(generator, device, runtime.use_bf16(cfg.bf16, device))
 
 
 def fashion_mnist(dry_run: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -45,35 +24,14 @@ def fashion_mnist(dry_run: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return train_x, train_y, test_x, test_y
 
 
-def minibatches(n: int, batch_size: int, generator: torch.Generator, max_steps: int | None = None) -> Iterator[torch.Tensor]:
-    """Shuffled index batches over n items (drops the last incomplete batch when there is more than one)."""
-    order = torch.randperm(n, generator=generator)
-    count = max(1, n // batch_size)
-    for step in range(count if max_steps is None else min(count, max_steps)):
-        yield order[step * batch_size : (step + 1) * batch_size]
-
-
 def endless_minibatches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Shuffled index batches, reshuffled after each pass, forever (for loops counted in steps, not epochs)."""
+    """Shuffled index batches over n items, reshuffled after each pass, forever (a pass drops its last incomplete
+    batch when there is more than one)."""
+    batch_size = min(batch_size, n)
     while True:
-        yield from minibatches(n, min(batch_size, n), generator)
-
-
-def learning_rate(step: int, cfg) -> float:  # cfg has lr, warmup_steps, steps
-    """Linear warm-up over warmup_steps, then cosine decay from lr to lr/10 at the last step."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress_ = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_))))
-
-
-def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float) -> None:
-    """One gradient step at learning rate lr."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+        order = torch.randperm(n, generator=generator)
+        for step in range(max(1, n // batch_size)):
+            yield order[step * batch_size : (step + 1) * batch_size]
 
 
 class IntervalMeans:
@@ -112,16 +70,28 @@ def output_root(dry_run: bool) -> Path:
     return Path(tempfile.mkdtemp(prefix="dry-run-")) if dry_run else checkpoint_root()
 
 
+def flat_fields(config: Any, prefix: str = "") -> dict[str, Any]:
+    """A config's fields by flag name, nested configs' fields under "<field>.<name>" (the model's settings)."""
+    flat: dict[str, Any] = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            flat |= flat_fields(value, f"{prefix}{field.name}.")
+        else:
+            flat[prefix + field.name] = value
+    return flat
+
+
 def command_line(recipe: str, config: Any, defaults: Any) -> str:
     """The exact command that reproduces this run: the recipe plus every field that differs from its defaults."""
     parts = ["python -m core.train", recipe]
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if value == getattr(defaults, field.name):
+    default_values = flat_fields(defaults)
+    for name, value in flat_fields(config).items():
+        if name in default_values and value == default_values[name]:
             continue
-        flag = "--" + field.name.replace("_", "-")
+        flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
-            parts.append(flag if value else "--no-" + field.name.replace("_", "-"))
+            parts.append(flag if value else "--no-" + name.replace("_", "-"))
         elif isinstance(value, tuple):
             parts.append(flag + " " + " ".join(map(str, value)))
         else:
@@ -144,7 +114,7 @@ class Stopwatch:
 
 # ---- training that spans sessions: a saved state to resume from ----------------------------------------------------
 
-RESUME_IGNORES = ("steps", "stop_after_minutes", "save_every", "resume", "eval_samples")  # may change between sessions
+RESUME_IGNORES = ("steps", "stop_after_minutes", "save_every", "resume", "eval_samples", "eval_per_class", "init_from")  # may change between sessions
 
 
 def training_state_path(recipe: str) -> Path:

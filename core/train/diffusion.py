@@ -5,8 +5,8 @@
     python -m core.train ddpm --init-from ddpm         # start from the shipped weights instead of from scratch
     python -m core.train ddpm --evaluate-only          # re-measure the shipped checkpoint into its card
 
-The run saves its state (weights, EMA, optimizer, RNG, curves) to runs/ddpm/state.safetensors every `save_every` steps and
-resumes from it when started again with the same settings, so training can span sessions.
+The skeleton saves the training state (weights, EMA, optimizer, RNG, curves) to runs/ddpm/state.safetensors every
+`save_every` steps and resumes from it when started again with the same settings, so training can span sessions.
 
 Each step: x_0 from the data (in [−1, 1], mirrored half the time), t uniform in 1..T, ε ~ N(0, I),
 x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, and a gradient step on ‖ε − ε_θ(x_t, t)‖². The shipped weights are an exponential
@@ -19,38 +19,49 @@ from dataclasses import dataclass
 
 import torch
 
-from core import runtime
-from core.diffusion import (NUM_TRAIN_STEPS, ALPHA_END, ALPHA_START, DiffusionUNet, UNetConfig, alpha_bar,
-                            PIXEL_RANGE, last_step, noise_schedule, q_sample, sample, simple_loss, to_image_range,
-                            to_model_range)
-from core.checkpoints import load_model, read_card, save_model, write_card
-from core.metrics import (class_histogram, classifier_if_trained, classifier_outputs, frechet_distance,
-                          roughness_limit, speckled_share)
+from core.checkpoints import load_model, read_card, write_card
+from core.diffusion import (
+    ALPHA_END,
+    ALPHA_START,
+    NUM_TRAIN_STEPS,
+    PIXEL_RANGE,
+    DiffusionUNet,
+    UNetConfig,
+    alpha_bar,
+    last_step,
+    noise_schedule,
+    q_sample,
+    sample,
+    simple_loss,
+    to_image_range,
+    to_model_range,
+)
+from core.metrics import (
+    class_histogram,
+    classifier_if_trained,
+    classifier_outputs,
+    frechet_distance,
+    roughness_limit,
+    speckled_share,
+)
 from core.train.augment import random_flip_and_shift
-from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, fashion_mnist,
-                               learning_rate, load_training_state, make_card, optimizer_step, out_of_time,
-                               output_root, progress, save_training_state, start_recipe, training_state_path)
+from core.train.common import Stopwatch, ema_update, fashion_mnist
+from core.train.loop import Recipe, Run, TrainConfig, option
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    channels: tuple[int, ...] = (32, 64, 128)  # U-Net widths at 28, 14, 7 px
-    blocks_per_level: int = 1
+class DDPMTrainConfig(TrainConfig):
+    model: UNetConfig = option(UNetConfig(), "the ε-predicting U-Net's widths and blocks")
     steps: int = 4000
     batch_size: int = 128
-    lr: float = 5e-4  # Adam; linear warm-up, then cosine decay to a tenth
+    lr: float = 5e-4  # Adam
     warmup_steps: int = 200
-    ema_decay: float = 0.999
-    eval_samples: int = 1000
-    eval_ddim_steps: int = 50
-    init_from: str = ""  # a checkpoint folder (e.g. "ddpm") whose weights start the model and its EMA
-    save_every: int = 250  # steps between saved training states (runs/ddpm/state.safetensors)
-    resume: bool = True  # go on from runs/ddpm/state.safetensors when it exists
-    stop_after_minutes: float = 0.0  # end this session's training after this long (0: run all steps), then evaluate
-    evaluate_only: bool = False  # no training: re-measure checkpoints/ddpm and rewrite its card's metrics
-    seed: int = 0
-    bf16: str = "auto"
-    dry_run: bool = False
+    save_every: int = 250
+    ema_decay: float = option(0.999, "the shipped weights are this moving average of the trained ones")
+    eval_samples: int = option(1000, "samples measured for the card")
+    eval_ddim_steps: int = option(50, "DDIM steps of the card's main FD")
+    init_from: str = option("", "a checkpoint folder (e.g. ddpm) whose weights start the model and its EMA")
+    evaluate_only: bool = option(False, "no training: re-measure checkpoints/ddpm and rewrite its card's metrics")
 
 
 # The card's sampler table (the DDIM paper's Table 1, measured here): (sampler, steps) pairs, each on eval_samples.
@@ -129,16 +140,19 @@ def _history(name: str) -> dict:
             "training_seconds": metrics.get("total_training_seconds", metrics["training_seconds"])}
 
 
-def _evaluate_shipped(cfg: TrainConfig) -> dict:
+def _sampler_table(dry_run: bool) -> tuple[tuple[str, int], ...]:
+    return (("ddim", 2), ("dpm++", 2)) if dry_run else SAMPLER_TABLE
+
+
+def evaluate_shipped(cfg: DDPMTrainConfig) -> dict:
     """--evaluate-only: measure checkpoints/ddpm again (today's evaluation code) and rewrite its card's metrics."""
-    generator = start_recipe(cfg).generator
+    rng = torch.Generator().manual_seed(cfg.seed)
     _, _, test_x, _ = fashion_mnist(cfg.dry_run)
     model = load_model(DiffusionUNet, "ddpm").cpu()
     card = read_card("ddpm")
     clock = Stopwatch()
-    table = (("ddim", 2), ("dpm++", 2)) if cfg.dry_run else SAMPLER_TABLE
     card["metrics"] |= evaluate(model, test_x, 16 if cfg.dry_run else cfg.eval_samples,
-                                2 if cfg.dry_run else cfg.eval_ddim_steps, generator, table)
+                                2 if cfg.dry_run else cfg.eval_ddim_steps, rng, _sampler_table(cfg.dry_run))
     card["evaluated"] = {"command": "python -m core.train ddpm --evaluate-only", "code_commit": clock.commit,
                          "seconds": clock.seconds}
     if not cfg.dry_run:
@@ -147,72 +161,48 @@ def _evaluate_shipped(cfg: TrainConfig) -> dict:
     return card
 
 
-def main(cfg: TrainConfig) -> dict:
-    if cfg.evaluate_only:
-        return _evaluate_shipped(cfg)
-    generator, device, bf16 = start_recipe(cfg)
-    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
-    alpha_bars = alpha_bar(noise_schedule()).float()
-    model = DiffusionUNet(UNetConfig(channels=cfg.channels, blocks_per_level=cfg.blocks_per_level))
-    history = {}
-    if cfg.init_from:
-        model.load_state_dict(load_model(DiffusionUNet, cfg.init_from).state_dict())
-        history = _history(cfg.init_from)
-    model = model.to(device).train()
-    average = copy.deepcopy(model).requires_grad_(False)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    steps = 2 if cfg.dry_run else cfg.steps
-    curves = IntervalMeans(("loss",))
-    objects = dict(config=cfg, modules={"model": model, "average": average}, optimizers={"adam": optimizer},
-                   generator=generator, curves=curves)
-    state_file = output_root(True) / "state.safetensors" if cfg.dry_run else training_state_path("ddpm")
-    resumed = load_training_state(state_file, **objects) if cfg.resume else None
-    step, earlier = (resumed["step"], resumed["seconds"]) if resumed else (0, 0.0)
-    history = resumed["extra"].get("history", history) if resumed else history
-    if resumed:
-        print(f"ddpm: resuming at step {step} of {steps} from {state_file}")
-    batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
-    clock = Stopwatch(earlier)
-    bar = progress(steps, "ddpm")
-    bar.update(step)
-    while step < steps and not out_of_time(clock, earlier, cfg.stop_after_minutes):
-        x0 = to_model_range(random_flip_and_shift(train_x[next(batches)], generator, max_shift=0)).to(device)
-        t = torch.randint(0, NUM_TRAIN_STEPS, (len(x0),), generator=generator)
-        eps = torch.randn(x0.shape, generator=generator)
-        x_t = q_sample(x0, alpha_bars[t], eps)
-        with runtime.autocast(bf16, device):
-            loss = simple_loss(eps, model(x_t, t.to(device)))
-        optimizer_step(optimizer, loss, learning_rate(step, cfg))
-        ema_update(average, model, cfg.ema_decay)
-        step += 1
-        curves.add(loss.item(), last=step == steps)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-        if step % cfg.save_every == 0 or step == steps:
-            save_training_state(state_file, step=step, seconds=clock.seconds, extra={"history": history},
-                                **objects)
-    bar.close()
-    save_training_state(state_file, step=step, seconds=clock.seconds, extra={"history": history}, **objects)
-    training_seconds = clock.seconds
+class DDPMRecipe(Recipe):
+    data_note = "Fashion-MNIST train (60,000 images, no labels), mirrored at random; metrics vs the 10,000 test images"
 
-    model = average.cpu().eval()
-    n = 16 if cfg.dry_run else cfg.eval_samples
-    metrics = {"training_seconds": training_seconds,
-               "seconds_per_training_step": round(training_seconds / max(1, step), 3),
-               "trained_steps": step, "planned_steps": steps,
-               "total_training_steps": step + history.get("steps", 0),
-               "total_training_seconds": round(training_seconds + history.get("training_seconds", 0.0), 1),
-               "continued_from": history or None,
-               "schedule": f"linear alpha_t (the paper's beta_t) from {ALPHA_START} to {ALPHA_END}, T = {NUM_TRAIN_STEPS}",
-               "test_loss_by_t_decile": loss_by_timestep(model, to_model_range(test_x[:1000]), alpha_bars, generator)}
-    table = (("ddim", 2), ("dpm++", 2)) if cfg.dry_run else SAMPLER_TABLE
-    metrics |= evaluate(model, test_x, n, 2 if cfg.dry_run else cfg.eval_ddim_steps, generator, table)
-    card = make_card(
-        "ddpm", cfg, defaults=TrainConfig(),
-        data="Fashion-MNIST train (60,000 images, no labels), mirrored at random; metrics vs the 10,000 test images"
-        if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=step, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
-    )
-    folder = save_model(model, "ddpm", card, output_root(cfg.dry_run))
-    print(f"ddpm: {metrics}; wrote {folder}")
-    return card
+    def evaluate_shipped(self) -> dict:
+        return evaluate_shipped(self.cfg)
+
+    def setup(self, run: Run) -> None:
+        cfg = self.cfg
+        self.train_x, _, self.test_x, _ = fashion_mnist(run.dry_run)
+        self.alpha_bars = alpha_bar(noise_schedule()).float()
+        self.unet = DiffusionUNet(cfg.model)
+        if cfg.init_from:
+            self.unet.load_state_dict(load_model(DiffusionUNet, cfg.init_from).state_dict())
+            self.extra["history"] = _history(cfg.init_from)
+        self.average = copy.deepcopy(self.unet).requires_grad_(False)
+        self.models = {"model": self.unet, "average": self.average}
+        run.add_optimizer("adam", torch.optim.Adam(self.unet.parameters(), lr=cfg.lr))
+        self.order = run.minibatches(len(self.train_x), cfg.batch_size)
+
+    def train_step(self, run: Run) -> tuple[float, ...]:
+        """x_0 from the data, t ~ U{1..T}, ε ~ N(0, I), x_t by the closed form, a step on ||ε − ε_θ(x_t, t)||²."""
+        x0 = to_model_range(random_flip_and_shift(self.train_x[next(self.order)], run.rng, max_shift=0))
+        t = torch.randint(0, NUM_TRAIN_STEPS, (len(x0),), generator=run.rng)
+        eps = torch.randn(x0.shape, generator=run.rng)
+        x_t = q_sample(x0, self.alpha_bars[t], eps)
+        with run.autocast():
+            loss = simple_loss(eps.to(run.device), self.unet(x_t.to(run.device), t.to(run.device)))
+        run.update("adam", loss)
+        ema_update(self.average, self.unet, self.cfg.ema_decay)
+        return (loss.item(),)
+
+    def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:
+        cfg, history = self.cfg, self.extra.get("history", {})
+        model = self.average.cpu().eval()
+        metrics = {"planned_steps": run.steps,
+                   "total_training_steps": run.step + history.get("steps", 0),
+                   "total_training_seconds": round(run.training_seconds + history.get("training_seconds", 0.0), 1),
+                   "continued_from": history or None,
+                   "schedule": f"linear alpha_t (the paper's beta_t) from {ALPHA_START} to {ALPHA_END}, "
+                               f"T = {NUM_TRAIN_STEPS}",
+                   "test_loss_by_t_decile": loss_by_timestep(model, to_model_range(self.test_x[:1000]),
+                                                             self.alpha_bars, run.rng)}
+        metrics |= evaluate(model, self.test_x, run.sized(cfg.eval_samples, 16), run.sized(cfg.eval_ddim_steps, 2),
+                            run.rng, _sampler_table(run.dry_run))
+        return model, metrics

@@ -16,29 +16,48 @@ from dataclasses import dataclass
 
 import torch
 
-from core import runtime
-from core.checkpoints import CheckpointError, read_card, save_model, write_card
+from core.checkpoints import CheckpointError, read_card, write_card
 from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption, load_bundle
 from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, last_step, noise_schedule, q_sample, simple_loss
-from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DENOISER_CHECKPOINT,
-                                   LATENT_RANGE_STDS, TEXT_DROPOUT, LatentDiffusion, latent_range, autoencoder_config, decode, denoiser_config, encode_text, load,
-                                   load_autoencoder, pad_images, unpad_images)
-from core.metrics import (class_consistency, class_consistency_by_class, class_histogram, classifier_outputs,
-                          frechet_distance, load_classifier, mse, psnr, unreadable_share)
-from core.train.common import (IntervalMeans, Stopwatch, ema_update, endless_minibatches, learning_rate, make_card,
-                               optimizer_step, output_root, progress, start_recipe, fashion_mnist)
+from core.latent_diffusion import (
+    AUTOENCODER_CHECKPOINT,
+    DEFAULT_GUIDANCE,
+    DENOISER_CHECKPOINT,
+    LATENT_RANGE_STDS,
+    TEXT_DROPOUT,
+    LatentDiffusion,
+    autoencoder_config,
+    decode,
+    denoiser_config,
+    encode_text,
+    latent_range,
+    load,
+    load_autoencoder,
+    pad_images,
+    unpad_images,
+)
+from core.metrics import (
+    class_consistency,
+    class_consistency_by_class,
+    class_histogram,
+    classifier_outputs,
+    frechet_distance,
+    load_classifier,
+    mse,
+    psnr,
+    unreadable_share,
+)
+from core.train.common import Stopwatch, ema_update, fashion_mnist
+from core.train.loop import Recipe, Run, TrainConfig, option
 
 
 @dataclass(frozen=True)
-class AutoencoderTrainConfig:
+class AutoencoderTrainConfig(TrainConfig):
     steps: int = 1500
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 1e-3  # Adam
     warmup_steps: int = 100
-    kl_weight: float = 1e-4  # per image: sum of |x - D(z)| over pixels + kl_weight * KL; small, as in Stable Diffusion
-    seed: int = 0
-    bf16: str = "auto"
-    dry_run: bool = False
+    kl_weight: float = option(1e-4, "per image: sum of |x − D(z)| over pixels + kl_weight · KL (small, as in SD)")
 
 
 @torch.inference_mode()
@@ -52,78 +71,67 @@ def posterior_moments(autoencoder, images: torch.Tensor, batch_size: int = 500) 
     return torch.cat(means), torch.cat(stds)
 
 
-def main_autoencoder(cfg: AutoencoderTrainConfig) -> dict:
-    from diffusers import AutoencoderKL
+class AutoencoderRecipe(Recipe):
+    """Stage 1: E and D with an L1 reconstruction loss plus a small KL to N(0, I); then the scale s."""
 
-    generator, device, bf16 = start_recipe(cfg)
-    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
-    autoencoder = AutoencoderKL(**autoencoder_config()).to(device).train()
-    optimizer = torch.optim.Adam(autoencoder.parameters(), lr=cfg.lr)
-    steps = 2 if cfg.dry_run else cfg.steps
-    batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
-    curves = IntervalMeans(("reconstruction_l1", "kl"))
-    clock = Stopwatch()
-    bar = progress(steps, AUTOENCODER_CHECKPOINT)
-    for step in range(steps):
-        x = pad_images(train_x[next(batches)]).to(device)
-        with runtime.autocast(bf16, device):
-            posterior = autoencoder.encode(x).latent_dist
-            reconstruction = autoencoder.decode(posterior.sample(generator)).sample.float()
+    data_note = "Fashion-MNIST train (60,000 images, padded to 32 px); metrics on the 10,000 test images"
+    curve_names = ("reconstruction_l1", "kl")
+
+    def setup(self, run: Run) -> None:
+        from diffusers import AutoencoderKL
+
+        self.train_x, _, self.test_x, _ = fashion_mnist(run.dry_run)
+        self.autoencoder = AutoencoderKL(**autoencoder_config())
+        self.models = {"autoencoder": self.autoencoder}
+        run.add_optimizer("adam", torch.optim.Adam(self.autoencoder.parameters(), lr=self.cfg.lr))
+        self.order = run.minibatches(len(self.train_x), self.cfg.batch_size)
+
+    def train_step(self, run: Run) -> tuple[float, ...]:
+        x = pad_images(self.train_x[next(self.order)]).to(run.device)
+        with run.autocast():
+            posterior = self.autoencoder.encode(x).latent_dist
+            reconstruction = self.autoencoder.decode(posterior.sample(run.rng)).sample.float()
         l1 = (reconstruction - x).abs().flatten(1).sum(1).mean()
         kl = posterior.kl().float().mean()
-        optimizer_step(optimizer, l1 + cfg.kl_weight * kl, learning_rate(step, cfg))
-        curves.add(l1.item(), kl.item(), last=step + 1 == steps)
-        bar.update(1)
-        bar.set_postfix(l1=f"{l1.item():.1f}", kl=f"{kl.item():.0f}", refresh=False)
-    bar.close()
-    training_seconds = clock.seconds
+        run.update("adam", l1 + self.cfg.kl_weight * kl)
+        return l1.item(), kl.item()
 
-    autoencoder = autoencoder.cpu().eval()
-    means, stds = posterior_moments(autoencoder, train_x[:10_000])  # stage 2 trains on draws z = μ + σ·ε, so
-    draws = means + stds * torch.randn(means.shape, generator=generator)  # scale those to unit variance (as SD does)
-    scaling = round(1.0 / draws.std().item(), 5)
-    autoencoder.register_to_config(scaling_factor=scaling)
-    with torch.inference_mode():
-        test_means, test_stds = posterior_moments(autoencoder, test_x)
-        reconstructions = torch.cat([unpad_images(autoencoder.decode(m).sample) for m in test_means.split(500)])
-    metrics = {"training_seconds": training_seconds, "seconds_per_training_step": round(training_seconds / steps, 3),
-               "latent_shape": list(test_means.shape[1:]), "scaling_factor": scaling,
-               "test_mse": round(mse(reconstructions, test_x).mean().item(), 5),
-               "test_psnr_db": round(psnr(reconstructions, test_x).mean().item(), 2),
-               "mean_posterior_std": round(test_stds.mean().item(), 4)}
-    try:
-        classifier = load_classifier()
-        _, on_originals = classifier_outputs(classifier, test_x)
-        _, on_reconstructions = classifier_outputs(classifier, reconstructions)
-        metrics["classifier_agreement_on_reconstructions"] = round((on_originals == on_reconstructions).float().mean().item(), 4)
-    except CheckpointError:
-        pass
-    card = make_card(
-        AUTOENCODER_CHECKPOINT, cfg, defaults=AutoencoderTrainConfig(),
-        data="Fashion-MNIST train (60,000 images, padded to 32 px); metrics on the 10,000 test images"
-        if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
-    )
-    folder = save_model(autoencoder, AUTOENCODER_CHECKPOINT, card, output_root(cfg.dry_run))
-    print(f"{AUTOENCODER_CHECKPOINT}: {metrics}; wrote {folder}")
-    return card
+    def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:
+        autoencoder, test_x = self.autoencoder.cpu().eval(), self.test_x
+        means, stds = posterior_moments(autoencoder, self.train_x[:10_000])  # stage 2 trains on z = μ + σ·ε,
+        draws = means + stds * torch.randn(means.shape, generator=run.rng)  # so scale those to unit variance
+        scaling = round(1.0 / draws.std().item(), 5)
+        autoencoder.register_to_config(scaling_factor=scaling)
+        with torch.inference_mode():
+            test_means, test_stds = posterior_moments(autoencoder, test_x)
+            reconstructions = torch.cat([unpad_images(autoencoder.decode(m).sample) for m in test_means.split(500)])
+        metrics = {"latent_shape": list(test_means.shape[1:]), "scaling_factor": scaling,
+                   "test_mse": round(mse(reconstructions, test_x).mean().item(), 5),
+                   "test_psnr_db": round(psnr(reconstructions, test_x).mean().item(), 2),
+                   "mean_posterior_std": round(test_stds.mean().item(), 4)}
+        try:
+            classifier = load_classifier()
+            _, on_originals = classifier_outputs(classifier, test_x)
+            _, on_reconstructions = classifier_outputs(classifier, reconstructions)
+            agreement = (on_originals == on_reconstructions).float().mean().item()
+            metrics["classifier_agreement_on_reconstructions"] = round(agreement, 4)
+        except CheckpointError:
+            pass
+        return autoencoder, metrics
 
 
 @dataclass(frozen=True)
-class DenoiserTrainConfig:
+class DenoiserTrainConfig(TrainConfig):
     steps: int = 3000
     batch_size: int = 128
-    lr: float = 5e-4
+    lr: float = 5e-4  # Adam
     warmup_steps: int = 200
-    ema_decay: float = 0.999
-    text_dropout: float = TEXT_DROPOUT
-    eval_per_class: int = 100
-    eval_ddim_steps: int = 50
-    eval_guidance: tuple[float, ...] = (1.0, 2.0, 4.0, 7.0)
-    evaluate_only: bool = False  # no training: re-measure checkpoints/ldm and rewrite its card's metrics
-    seed: int = 0
-    bf16: str = "auto"
-    dry_run: bool = False
+    ema_decay: float = option(0.999, "the shipped U-Net is this moving average of the trained one")
+    text_dropout: float = option(TEXT_DROPOUT, "share of captions replaced by \"\" (classifier-free guidance)")
+    eval_per_class: int = option(100, "samples per class measured for the card")
+    eval_ddim_steps: int = option(50, "DDIM steps of the card's guidance rows")
+    eval_guidance: tuple[float, ...] = option((1.0, 2.0, 4.0, 7.0), "guidance scales w measured for the card")
+    evaluate_only: bool = option(False, "no training: re-measure checkpoints/ldm and rewrite its card's metrics")
 
 
 class CaptionTable:
@@ -209,7 +217,7 @@ def latent_channel_stats(means: torch.Tensor, scaling: float) -> dict:
 
 def _evaluate_shipped_denoiser(cfg: DenoiserTrainConfig) -> dict:
     """--evaluate-only: measure checkpoints/ldm again (today's evaluation code) and rewrite its card's metrics."""
-    generator = start_recipe(cfg).generator
+    generator = torch.Generator().manual_seed(cfg.seed)
     train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
     card = read_card(DENOISER_CHECKPOINT)
     clock = Stopwatch()
@@ -230,69 +238,61 @@ def _evaluate_shipped_denoiser(cfg: DenoiserTrainConfig) -> dict:
     return card
 
 
-def main_denoiser(cfg: DenoiserTrainConfig) -> dict:
-    from diffusers import UNet2DConditionModel
+class DenoiserRecipe(Recipe):
+    """Stage 2: ε_θ(z_t, t, c) on the frozen autoencoder's latents and the frozen CLIP text encoder's states."""
 
-    if cfg.evaluate_only:
-        return _evaluate_shipped_denoiser(cfg)
-    generator, device, bf16 = start_recipe(cfg)
-    rng = random.Random(cfg.seed)
-    train_x, train_y, test_x, _ = fashion_mnist(cfg.dry_run)
-    autoencoder, clip = load_autoencoder(), load_bundle()
-    captions = CaptionTable(clip, sorted(set(all_caption_words())) + [""])
-    means, stds = posterior_moments(autoencoder, train_x)
-    scaling = autoencoder.config.scaling_factor
-    alpha_bars = alpha_bar(noise_schedule()).float()
+    data_note = "Fashion-MNIST train (60,000 images, with captions from their labels); metrics vs the test set"
+    storage_dtype = torch.float16  # 16 MB in float32; `finish` measures the rounded weights that ship
 
-    unet = UNet2DConditionModel(**denoiser_config(clip.model.config.text_config.hidden_size)).to(device).train()
-    average = copy.deepcopy(unet).requires_grad_(False)
-    optimizer = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
-    steps = 2 if cfg.dry_run else cfg.steps
-    batches = endless_minibatches(len(train_x), cfg.batch_size, generator)
-    curves = IntervalMeans(("loss",))
-    clock = Stopwatch()
-    bar = progress(steps, DENOISER_CHECKPOINT)
-    for step in range(steps):
-        index = next(batches)
-        z0 = (means[index] + stds[index] * torch.randn(means[index].shape, generator=generator)) * scaling
-        texts = ["" if rng.random() < cfg.text_dropout else fashion_caption(int(y), x, rng)
-                 for x, y in zip(train_x[index], train_y[index])]
-        states, mask = captions.lookup(texts)
-        t = torch.randint(0, NUM_TRAIN_STEPS, (len(z0),), generator=generator)
-        eps = torch.randn(z0.shape, generator=generator)
-        z_t = q_sample(z0, alpha_bars[t], eps)
-        with runtime.autocast(bf16, device):
-            eps_hat = unet(z_t.to(device), t.to(device), encoder_hidden_states=states.to(device),
-                           encoder_attention_mask=mask.to(device)).sample
-        loss = simple_loss(eps.to(device), eps_hat)
-        optimizer_step(optimizer, loss, learning_rate(step, cfg))
-        ema_update(average, unet, cfg.ema_decay)
-        curves.add(loss.item(), last=step + 1 == steps)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-    bar.close()
-    training_seconds = clock.seconds
+    def evaluate_shipped(self) -> dict:
+        return _evaluate_shipped_denoiser(self.cfg)
 
-    unet = average.cpu().eval().half().float()  # shipped as float16 (16 MB in float32): measure what ships
-    stats = latent_channel_stats(means, scaling)
-    metrics = {"training_seconds": training_seconds, "seconds_per_training_step": round(training_seconds / steps, 3),
-               "autoencoder": AUTOENCODER_CHECKPOINT, "text_encoder": "clip (its text transformer's token states)",
-               "prompt_for_metrics": ZERO_SHOT_TEMPLATE, "sampler_for_metrics": f"DDIM, {cfg.eval_ddim_steps} steps",
-               **stats, "x0_range_for_metrics": f"latent mean ± {LATENT_RANGE_STDS:g} std per channel"}
-    try:
-        metrics |= evaluate_denoiser(
-            LatentDiffusion(autoencoder, unet, clip, latent_range(stats["latent_channel_mean"],
-                                                                  stats["latent_channel_std"])), test_x, 2 if cfg.dry_run else cfg.eval_per_class,
-            2 if cfg.dry_run else cfg.eval_ddim_steps, cfg.eval_guidance, generator,
-            table=(("ddim", 2), ("dpm++", 2)) if cfg.dry_run else SAMPLER_TABLE)
-    except CheckpointError:
-        pass
-    card = make_card(
-        DENOISER_CHECKPOINT, cfg, defaults=DenoiserTrainConfig(),
-        data="Fashion-MNIST train (60,000 images, with captions from their labels); metrics vs the test set"
-        if not cfg.dry_run else "dry run: 64 bundled-sample images",
-        steps=steps, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves.curves,
-    )
-    folder = save_model(unet, DENOISER_CHECKPOINT, card, output_root(cfg.dry_run), storage_dtype=torch.float16)
-    print(f"{DENOISER_CHECKPOINT}: {metrics}; wrote {folder}")
-    return card
+    def setup(self, run: Run) -> None:
+        from diffusers import UNet2DConditionModel
+
+        self.captions_rng = random.Random(self.cfg.seed)
+        self.train_x, self.train_y, self.test_x, _ = fashion_mnist(run.dry_run)
+        self.autoencoder, self.clip = load_autoencoder(), load_bundle()
+        self.captions = CaptionTable(self.clip, sorted(set(all_caption_words())) + [""])
+        self.means, self.stds = posterior_moments(self.autoencoder, self.train_x)
+        self.alpha_bars = alpha_bar(noise_schedule()).float()
+        self.unet = UNet2DConditionModel(**denoiser_config(self.clip.model.config.text_config.hidden_size))
+        self.average = copy.deepcopy(self.unet).requires_grad_(False)
+        self.models = {"unet": self.unet, "average": self.average}
+        run.add_optimizer("adam", torch.optim.Adam(self.unet.parameters(), lr=self.cfg.lr))
+        self.order = run.minibatches(len(self.train_x), self.cfg.batch_size)
+
+    def train_step(self, run: Run) -> tuple[float, ...]:
+        index, rng = next(self.order), self.captions_rng
+        scaling = self.autoencoder.config.scaling_factor
+        z0 = (self.means[index] + self.stds[index] * torch.randn(self.means[index].shape, generator=run.rng)) * scaling
+        texts = ["" if rng.random() < self.cfg.text_dropout else fashion_caption(int(y), x, rng)
+                 for x, y in zip(self.train_x[index], self.train_y[index])]
+        states, mask = self.captions.lookup(texts)
+        t = torch.randint(0, NUM_TRAIN_STEPS, (len(z0),), generator=run.rng)
+        eps = torch.randn(z0.shape, generator=run.rng)
+        z_t = q_sample(z0, self.alpha_bars[t], eps)
+        with run.autocast():
+            eps_hat = self.unet(z_t.to(run.device), t.to(run.device), encoder_hidden_states=states.to(run.device),
+                                encoder_attention_mask=mask.to(run.device)).sample
+        loss = simple_loss(eps.to(run.device), eps_hat)
+        run.update("adam", loss)
+        ema_update(self.average, self.unet, self.cfg.ema_decay)
+        return (loss.item(),)
+
+    def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:
+        cfg = self.cfg
+        unet = self.average.cpu().eval().half().float()  # stored as float16: measure what ships
+        stats = latent_channel_stats(self.means, self.autoencoder.config.scaling_factor)
+        metrics = {"autoencoder": AUTOENCODER_CHECKPOINT, "text_encoder": "clip (its text transformer's token states)",
+                   "prompt_for_metrics": ZERO_SHOT_TEMPLATE, "sampler_for_metrics": f"DDIM, {cfg.eval_ddim_steps} steps",
+                   **stats, "x0_range_for_metrics": f"latent mean ± {LATENT_RANGE_STDS:g} std per channel"}
+        model = LatentDiffusion(self.autoencoder, unet, self.clip,
+                                latent_range(stats["latent_channel_mean"], stats["latent_channel_std"]))
+        try:
+            metrics |= evaluate_denoiser(model, self.test_x, run.sized(cfg.eval_per_class, 2),
+                                         run.sized(cfg.eval_ddim_steps, 2), cfg.eval_guidance, run.rng,
+                                         table=(("ddim", 2), ("dpm++", 2)) if run.dry_run else SAMPLER_TABLE)
+        except CheckpointError:
+            pass
+        return unet, metrics

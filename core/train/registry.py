@@ -1,42 +1,57 @@
 """Every training recipe by name; the name is also the checkpoint folder it writes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from transformers import CLIPModel
 
 from core.autoencoder import MODEL_CLASSES
-from diffusers import AutoencoderKL, UNet2DConditionModel
-
-from core.metrics import EvalClassifier
-from core.gan import GAN
-from core.stylegan import StyleGAN
 from core.diffusion import DiffusionUNet
+from core.gan import GAN
+from core.metrics import EvalClassifier
 from core.pix2pix import Pix2Pix
-from core.unpaired import DualGAN
+from core.stylegan import StyleGAN
 from core.train import autoencoder, classifier, clip, diffusion, gan, latent_diffusion, pix2pix, stylegan, unpaired, vae
-from transformers import CLIPModel
+from core.train.loop import Recipe, TrainConfig, train
+from core.unpaired import DualGAN
 from core.vae import VAE
 
 
 @dataclass(frozen=True)
-class Recipe:
-    config: Callable[[], Any]  # the recipe's default TrainConfig
-    main: Callable[[Any], dict]  # trains, writes checkpoints/<name>/, returns the card
+class Entry:
+    name: str
+    recipe: type[Recipe]
+    config: TrainConfig  # this name's defaults
     model_class: type  # what `from_pretrained` loads the checkpoint with
 
+    def main(self, cfg: TrainConfig | None = None) -> dict[str, Any]:
+        """Train (or, with evaluate_only, re-measure) and return the card."""
+        return train(self.recipe(cfg if cfg is not None else self.config, self.config, self.name))
 
-RECIPES: dict[str, Recipe] = {
-    "classifier": Recipe(classifier.TrainConfig, classifier.main, EvalClassifier),
-    "pca": Recipe(autoencoder.PCATrainConfig, autoencoder.main_pca, MODEL_CLASSES["pca"]),
-    **{f"ae_{kind}": Recipe(lambda d=defaults: d, autoencoder.main, MODEL_CLASSES[f"ae_{kind}"])
-       for kind, defaults in autoencoder.DEFAULTS.items()},
-    **{f"vae_{d}": Recipe(lambda c=defaults: c, vae.main, VAE) for d, defaults in vae.DEFAULTS.items()},
-    **{name: Recipe(lambda c=defaults: c, gan.main, GAN) for name, defaults in gan.DEFAULTS.items()},
-    "stylegan": Recipe(stylegan.TrainConfig, stylegan.main, StyleGAN),
-    **{name: Recipe(lambda c=defaults: c, pix2pix.main, Pix2Pix) for name, defaults in pix2pix.DEFAULTS.items()},
-    "unpaired": Recipe(unpaired.TrainConfig, unpaired.main, DualGAN),
-    "clip": Recipe(clip.TrainConfig, clip.main, CLIPModel),
-    "ddpm": Recipe(diffusion.TrainConfig, diffusion.main, DiffusionUNet),
-    "ldm_autoencoder": Recipe(latent_diffusion.AutoencoderTrainConfig, latent_diffusion.main_autoencoder, AutoencoderKL),
-    "ldm": Recipe(latent_diffusion.DenoiserTrainConfig, latent_diffusion.main_denoiser, UNet2DConditionModel),
-}
+
+def _entries() -> list[Entry]:
+    entries = [
+        Entry("classifier", classifier.ClassifierRecipe, classifier.ClassifierTrainConfig(), EvalClassifier),
+        Entry("pca", autoencoder.PCARecipe, autoencoder.PCATrainConfig(), MODEL_CLASSES["pca"]),
+    ]
+    entries += [Entry(name, autoencoder.AutoencoderRecipe, config, MODEL_CLASSES[name])
+                for name, config in autoencoder.DEFAULTS.items()]
+    entries += [Entry(name, vae.VAERecipe, config, VAE) for name, config in vae.DEFAULTS.items()]
+    entries += [Entry(name, gan.GANRecipe, config, GAN) for name, config in gan.DEFAULTS.items()]
+    entries.append(Entry("stylegan", stylegan.StyleGANRecipe, stylegan.StyleGANTrainConfig(), StyleGAN))
+    entries += [Entry(name, pix2pix.Pix2PixRecipe, config, Pix2Pix) for name, config in pix2pix.DEFAULTS.items()]
+    entries += [
+        Entry("unpaired", unpaired.UnpairedRecipe, unpaired.UnpairedTrainConfig(), DualGAN),
+        Entry("clip", clip.CLIPRecipe, clip.CLIPTrainConfig(), CLIPModel),
+        Entry("ddpm", diffusion.DDPMRecipe, diffusion.DDPMTrainConfig(), DiffusionUNet),
+        Entry("ldm_autoencoder", latent_diffusion.AutoencoderRecipe, latent_diffusion.AutoencoderTrainConfig(),
+              AutoencoderKL),
+        Entry("ldm", latent_diffusion.DenoiserRecipe, latent_diffusion.DenoiserTrainConfig(), UNet2DConditionModel),
+    ]
+    return entries
+
+
+RECIPES: dict[str, Entry] = {entry.name: entry for entry in _entries()}

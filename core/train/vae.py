@@ -1,44 +1,50 @@
 """Recipes `vae_2`, `vae_5`, `vae_20`: VAEs with the lecture's three latent sizes.
 
     python -m core.train vae_20     # about 12 minutes on 2 CPU cores
+
+Each step descends the β-weighted negative ELBO, reconstruction + β · KL per image in nats, with β rising linearly
+from 0 to 1 over the first `kl_warmup_epochs` (the ELBO itself afterwards). The card's curves give both terms on the
+test set after every epoch.
 """
+
+from __future__ import annotations
+
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from core import runtime
-from core.checkpoints import save_model
-from core.metrics import class_histogram, classifier_if_trained, classifier_outputs, frechet_distance
-from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, start_recipe, fashion_mnist
 from core.latent import sample_prior
-from core.vae import LATENT_SIZES, VAE, VAEConfig, checkpoint_name, elbo_terms, save_map_codes
+from core.train.common import fashion_mnist
+from core.train.evaluation import sample_quality
+from core.train.loop import Recipe, Run, TrainConfig, option
+from core.vae import LATENT_SIZES, VAE, VAEConfig, beta_elbo_loss, checkpoint_name, elbo_terms, kl_warmup_beta, save_map_codes
 
 SAMPLES_FOR_METRICS = 1000
+TRAIN_IMAGES = 60_000
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    latent_dim: int = 20  # 2, 5 or 20 in the lecture
-    epochs: int = 60
+class VAETrainConfig(TrainConfig):
+    model: VAEConfig = option(VAEConfig(), "encoder and decoder widths, latent size (2, 5 or 20 in the lecture)")
+    steps: int = 60 * (TRAIN_IMAGES // 128)  # 60 epochs
     batch_size: int = 128
     lr: float = 1e-3  # Adam
-    kl_warmup_epochs: int = 10  # the KL weight beta rises linearly 0 -> 1 over these epochs, then stays 1 (0: off);
-    # measured with the earlier Bernoulli decoder on the 20-D model: a better ELBO and more active dimensions
-    seed: int = 0
-    bf16: str = "off"  # MLPs this small gain nothing from bf16 here; fp32 keeps the nats exact
-    dry_run: bool = False  # two steps on the bundled sample; writes to a temporary folder
+    final_lr_fraction: float = 1.0  # constant
+    kl_warmup_epochs: float = option(10.0, "β of the KL term rises linearly 0 → 1 over these epochs (0: β = 1)")
+    precision: str = "no"  # MLPs this small gain nothing from bf16 here; fp32 keeps the nats exact
 
 
-DEFAULTS = {d: TrainConfig(latent_dim=d) for d in LATENT_SIZES}
+DEFAULTS = {checkpoint_name(d): VAETrainConfig(model=VAEConfig(latent_dim=d)) for d in LATENT_SIZES}
 
 
 @torch.inference_mode()
-def evaluate(model: VAE, x: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
+def evaluate(model: VAE, x: torch.Tensor, rng: torch.Generator) -> dict[str, float]:
     """Mean per-image terms of the negative ELBO on x, in nats (one z sample per image), and the MSE of
     reconstructions decoded from the mean code."""
     reconstruction, kl, squared_error = 0.0, 0.0, 0.0
     for chunk in x.split(1000):
-        terms = elbo_terms(model, chunk, generator)
+        terms = elbo_terms(model, chunk, rng)
         reconstruction += terms.reconstruction.sum().item()
         kl += terms.kl.sum().item()
         squared_error += ((model.decode(model.encode(chunk)[0]) - chunk) ** 2).flatten(1).mean(1).sum().item()
@@ -54,74 +60,50 @@ def active_dimensions(model: VAE, x: torch.Tensor) -> int:
     return int((model.encode(x)[0].var(dim=0) > 0.01).sum())
 
 
-@torch.inference_mode()
-def sample_quality(model: VAE, test_x: torch.Tensor, generator: torch.Generator) -> dict:
-    """Frechet distance of prior samples to the test set (evaluation-classifier features) and class coverage."""
-    classifier = classifier_if_trained()
-    if classifier is None:
-        return {}
-    samples = model.decode(sample_prior(SAMPLES_FOR_METRICS, model.config.latent_dim, generator))
-    sample_features, predictions = classifier_outputs(classifier, samples)
-    test_features, _ = classifier_outputs(classifier, test_x)
-    shares = class_histogram(predictions)
-    return {"fd_prior_samples_vs_test": round(frechet_distance(sample_features, test_features), 3),
-            "min_class_share_of_samples": min(shares.values()), "class_shares_of_samples": shares}
+class VAERecipe(Recipe):
+    data_note = "Fashion-MNIST train (60,000); metrics on the full test set (10,000)"
+    curve_names = ("train_reconstruction_nats", "train_kl_nats")
+    storage_dtype = torch.float16  # the wider model is 10.6 MB in float32
 
+    @property
+    def checkpoint_name(self) -> str:
+        return checkpoint_name(self.cfg.model.latent_dim)
 
-def main(cfg: TrainConfig) -> dict:
-    recipe = checkpoint_name(cfg.latent_dim)
-    generator, device, bf16 = start_recipe(cfg)
-    train_x, _, test_x, test_y = fashion_mnist(cfg.dry_run)
-    model = VAE(VAEConfig(latent_dim=cfg.latent_dim)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    steps_per_epoch = 2 if cfg.dry_run else len(train_x) // cfg.batch_size
-    epochs = 1 if cfg.dry_run else cfg.epochs
-    curves = {k: [] for k in ("train_reconstruction_nats", "train_kl_nats", "test_reconstruction_nats", "test_kl_nats")}
-    clock, step = Stopwatch(), 0
-    bar = progress(epochs * steps_per_epoch, recipe)
-    for epoch in range(epochs):
-        model.train()
-        sums = torch.zeros(2)
-        for index in minibatches(len(train_x), cfg.batch_size, generator, steps_per_epoch):
-            with runtime.autocast(bf16, device):
-                terms = elbo_terms(model, train_x[index].to(device), generator)
-            progress_in_epochs = epoch + (step % steps_per_epoch) / steps_per_epoch
-            beta = min(1.0, progress_in_epochs / cfg.kl_warmup_epochs) if cfg.kl_warmup_epochs else 1.0
-            # reconstruction + beta * KL per image, in nats; beta = 1 (the ELBO) after the warm-up
-            loss = (terms.reconstruction + beta * terms.kl).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            sums += torch.tensor([terms.reconstruction.mean().item(), terms.kl.mean().item()])
-            bar.update(1)
-            bar.set_postfix(elbo=f"{-terms.negative_elbo.mean().item():.1f}", kl=f"{terms.kl.mean().item():.1f}",
-                            refresh=False)
-        model.eval()
-        test = evaluate(model, test_x, generator)
-        curves["train_reconstruction_nats"].append(round(sums[0].item() / steps_per_epoch, 3))
-        curves["train_kl_nats"].append(round(sums[1].item() / steps_per_epoch, 3))
-        curves["test_reconstruction_nats"].append(test["reconstruction_nats"])
-        curves["test_kl_nats"].append(test["kl_nats"])
-    bar.close()
+    def setup(self, run: Run) -> None:
+        self.train_x, _, self.test_x, self.test_y = fashion_mnist(run.dry_run)
+        self.vae = VAE(self.cfg.model)
+        self.models = {"vae": self.vae}
+        run.add_optimizer("adam", torch.optim.Adam(self.vae.parameters(), lr=self.cfg.lr))
+        self.steps_per_epoch = max(1, len(self.train_x) // self.cfg.batch_size)
+        self.curve_every = self.held_out_every = self.steps_per_epoch
+        self.order = run.minibatches(len(self.train_x), self.cfg.batch_size)
 
-    # Shipped as float16 (the wider model is 10.6 MB in float32): measure the rounded weights that ship.
-    model = model.cpu().eval().half().float()
-    metrics = {f"test_{k}": v for k, v in evaluate(model, test_x, generator).items()}
-    metrics["decoder_noise_level_s"] = round(model.noise_level, 5)
-    metrics["active_latent_dimensions"] = active_dimensions(model, test_x)
-    metrics |= sample_quality(model, test_x, generator)
-    metrics["weights_stored_as"] = "float16"
-    if cfg.latent_dim == 2:
-        metrics["map_codes_of_test_images"] = len(test_x)  # written beside the weights, see save_map_codes
-    card = make_card(
-        recipe, cfg, defaults=DEFAULTS.get(cfg.latent_dim, TrainConfig()),
-        data="Fashion-MNIST train (60,000); metrics on the full test set (10,000)" if not cfg.dry_run
-        else "dry run: 64 bundled-sample images",
-        steps=step, clock=clock, device=device, bf16=bf16, metrics=metrics, curves=curves,
-    )
-    folder = save_model(model, recipe, card, output_root(cfg.dry_run), storage_dtype=torch.float16)
-    if cfg.latent_dim == 2:  # the tab's latent map: every test image's mean code, not only the bundled sample's
-        save_map_codes(model, test_x, test_y, folder)
-    print(f"{recipe}: {metrics}; wrote {folder}")
-    return card
+    def train_step(self, run: Run) -> tuple[float, ...]:
+        with run.autocast():
+            terms = elbo_terms(self.vae, self.train_x[next(self.order)].to(run.device), run.rng)
+        beta = kl_warmup_beta(run.step / self.steps_per_epoch, self.cfg.kl_warmup_epochs)
+        run.update("adam", beta_elbo_loss(terms, beta))
+        return terms.reconstruction.mean().item(), terms.kl.mean().item()
+
+    def held_out(self, run: Run) -> dict[str, float]:
+        self.vae.eval()
+        test = evaluate(self.vae, self.test_x.to(run.device), run.rng)
+        return {"test_reconstruction_nats": test["reconstruction_nats"], "test_kl_nats": test["kl_nats"]}
+
+    def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:
+        model = self.vae.cpu().eval().half().float()  # stored as float16: measure the rounded weights that ship
+        metrics = {f"test_{k}": v for k, v in evaluate(model, self.test_x, run.rng).items()}
+        metrics["decoder_noise_level_s"] = round(model.noise_level, 5)
+        metrics["active_latent_dimensions"] = active_dimensions(model, self.test_x)
+        with torch.inference_mode():
+            samples = model.decode(sample_prior(run.sized(SAMPLES_FOR_METRICS, 64), model.config.latent_dim, run.rng))
+        metrics |= sample_quality(samples, self.test_x, fd_key="fd_prior_samples_vs_test")
+        metrics["weights_stored_as"] = "float16"
+        if model.config.latent_dim == 2:
+            metrics["map_codes_of_test_images"] = len(self.test_x)  # written beside the weights, see after_save
+        self.shipped = model
+        return model, metrics
+
+    def after_save(self, folder: Path) -> None:
+        if self.shipped.config.latent_dim == 2:  # the tab's latent map: every test image's mean code
+            save_map_codes(self.shipped, self.test_x, self.test_y, folder)

@@ -1,0 +1,353 @@
+"""The recipe skeleton: one training loop for every recipe, built on Hugging Face accelerate.
+
+A recipe (a `Recipe` subclass) says what it trains, what one step does and how it measures the result:
+
+- `setup(run)`: load its data, build `self.models` (everything saved and resumed, EMA copies included) and
+  `self.optimizers` (name -> optimizer);
+- `train_step(run)`: one update of the lecture's objective; each loss goes to `run.update(optimizer_name, loss)`;
+  returns the step's values for the training curves, in the order of `curve_names`;
+- `finish(run)`: the model to ship (on the CPU) and its measured metrics.
+
+The skeleton owns the rest: device placement, mixed precision (bf16/fp16 autocast), seeding, several processes
+(data parallel: each process draws its own minibatches, gradients are averaged before every update), gradient
+accumulation, the learning-rate schedule, progress, dry-run sizes, training curves, saving the training state and
+resuming from it, and writing the checkpoint with its card.
+
+    python -m core.train <recipe> [--dry-run]                                    # one process
+    accelerate launch --cpu --num_processes 2 -m core.train <recipe> --dry-run   # two processes
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState
+from accelerate.utils import set_seed
+
+from core import runtime
+from core.checkpoints import save_model
+from core.train.common import (
+    IntervalMeans,
+    Stopwatch,
+    endless_minibatches,
+    load_training_state,
+    make_card,
+    out_of_time,
+    output_root,
+    progress,
+    save_training_state,
+    training_state_path,
+)
+
+DRY_RUN_STEPS = 2
+DRY_RUN_DATA = "dry run: the bundled sample"
+
+
+def option(default: Any, help: str) -> Any:
+    """A config field with its help text (shown by `python -m core.train <recipe> --help`)."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The fields every recipe's config has; a recipe's config subclasses it, adds its own and changes defaults."""
+
+    steps: int = option(1000, "optimizer updates")
+    batch_size: int = option(64, "images per minibatch and process")
+    lr: float = option(1e-3, "peak learning rate")
+    warmup_steps: int = option(0, "linear warm-up from 0 to lr over these updates")
+    final_lr_fraction: float = option(0.1, "cosine decay from lr to lr × this at the last update (1: constant lr)")
+    gradient_accumulation_steps: int = option(1, "minibatches whose gradients add up to one update")
+    precision: str = option("auto", "autocast: bf16, fp16, no, or auto (bf16 where this CPU or GPU has it)")
+    seed: int = option(0, "seeds models, data order and noise (each process adds its index)")
+    save_every: int = option(500, "updates between saved training states (runs/<recipe>/state.safetensors)")
+    resume: bool = option(True, "go on from runs/<recipe>/state.safetensors when it exists")
+    stop_after_minutes: float = option(0.0, "end this session's training after this long (0: all steps)")
+    dry_run: bool = option(False, "two updates on the bundled sample; writes to a temporary folder")
+
+
+def field_help(config_class: type, name: str) -> str:
+    """A field's help text: from the class that declares it, else from the first base class that does."""
+    for cls in config_class.__mro__:
+        declared = getattr(cls, "__dataclass_fields__", {}).get(name)
+        if declared is not None and "help" in declared.metadata:
+            return declared.metadata["help"]
+    return ""
+
+
+def learning_rate_factor(step: int, cfg: TrainConfig) -> float:
+    """The one schedule: linear warm-up over warmup_steps, then cosine decay from 1 to final_lr_fraction."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    progress_ = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.final_lr_fraction + (1 - cfg.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress_))
+
+
+def mixed_precision(choice: str, device: torch.device) -> str:
+    """accelerate's mixed_precision value for a config's `precision`."""
+    if choice not in ("auto", "bf16", "fp16", "no"):
+        raise ValueError(f"precision must be auto, bf16, fp16 or no, not {choice!r}.")
+    if choice == "auto":
+        return "bf16" if runtime.use_bf16("auto", device) else "no"
+    return choice
+
+
+class Run:
+    """What a recipe's steps see of the skeleton: the device, the seeded random numbers, autocast, updates."""
+
+    def __init__(self, cfg: TrainConfig, accelerator: Accelerator, rng: torch.Generator) -> None:
+        self.cfg, self.accelerator, self.rng = cfg, accelerator, rng  # rng: data order and noise (not G)
+        self.device = accelerator.device
+        self.step = 0  # updates done so far
+        self.training_seconds = 0.0  # this run's training time, all sessions (set when training ends)
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self._base_lrs: dict[str, list[float]] = {}
+
+    @property
+    def dry_run(self) -> bool:
+        return self.cfg.dry_run
+
+    @property
+    def bf16(self) -> bool:
+        return self.accelerator.mixed_precision == "bf16"
+
+    @property
+    def steps(self) -> int:
+        return DRY_RUN_STEPS if self.cfg.dry_run else self.cfg.steps
+
+    def sized(self, full: int, dry: int) -> int:
+        """A size (samples to evaluate, images to hold out) that is `dry` in a dry run and `full` otherwise."""
+        return dry if self.cfg.dry_run else full
+
+    def minibatches(self, n: int, batch_size: int) -> Iterator[torch.Tensor]:
+        """Shuffled index batches over n items, reshuffled after each pass, drawn with this process's rng."""
+        return endless_minibatches(n, batch_size, self.rng)
+
+    def autocast(self):
+        return self.accelerator.autocast()
+
+    def add_optimizer(self, name: str, optimizer: torch.optim.Optimizer) -> None:
+        self._base_lrs[name] = [group["lr"] for group in optimizer.param_groups]  # the schedule scales each group
+        self.optimizers[name] = self.accelerator.prepare_optimizer(optimizer)
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        """Gradients of `loss` for optimizer `name`'s parameters only (the lecture's "update D with G fixed": no
+        gradient reaches the other player); at the end of an accumulation window, averaged over the processes and
+        applied at the scheduled learning rate."""
+        optimizer = self.optimizers[name]
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+        self.accelerator.backward(loss, inputs=params)
+        if not self.accelerator.sync_gradients:
+            return
+        if self.accelerator.num_processes > 1:
+            average_gradients(params, self.accelerator.num_processes)
+        factor = learning_rate_factor(self.step, self.cfg)
+        for group, base in zip(optimizer.param_groups, self._base_lrs[name]):
+            group["lr"] = base * factor
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+def average_gradients(params: list[torch.Tensor], processes: int) -> None:
+    """Data parallel: every process's gradients replaced by their mean over the processes (one all-reduce)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    torch.distributed.all_reduce(flat)
+    flat /= processes
+    for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+        g.copy_(part.view_as(g))
+
+
+def models_differ(models: dict[str, torch.nn.Module]) -> list[str]:
+    """Names of the weights that are not the same on every process (data parallel keeps them equal: a check)."""
+    differ = []
+    for model_name, module in models.items():
+        for name, tensor in module.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            low, high = tensor.detach().clone(), tensor.detach().clone()
+            torch.distributed.all_reduce(low, op=torch.distributed.ReduceOp.MIN)
+            torch.distributed.all_reduce(high, op=torch.distributed.ReduceOp.MAX)
+            if not torch.equal(low, high) and "running_" not in name:  # BatchNorm statistics stay per process
+                differ.append(f"{model_name}.{name}")
+    return differ
+
+
+def broadcast_models(models: dict[str, torch.nn.Module]) -> None:
+    """Every process starts from the first process's weights."""
+    for module in models.values():
+        for tensor in module.state_dict().values():
+            torch.distributed.broadcast(tensor, src=0)
+
+
+class Recipe:
+    """A training recipe; see the module docstring. Subclasses set `name`, `data_note` and `curve_names`."""
+
+    name: ClassVar[str] = ""  # the checkpoint folder it writes (variants override `checkpoint_name`)
+    data_note: ClassVar[str] = ""  # the card's "data" line for a real run
+    curve_names: ClassVar[tuple[str, ...]] = ("loss",)
+    curve_every: ClassVar[int] = 100  # updates per point of the training curves
+    storage_dtype: ClassVar[torch.dtype] = torch.float32
+
+    def __init__(self, cfg: TrainConfig, defaults: TrainConfig | None = None, name: str = "") -> None:
+        self.cfg, self.registered_name = cfg, name
+        self.defaults = defaults if defaults is not None else type(cfg)()
+        self.models: dict[str, torch.nn.Module] = {}
+        self.extra: dict[str, Any] = {}  # saved with the training state (e.g. what a run continued from)
+        self.held_out_every = 0  # updates between held-out measurements (0: none)
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The folder it writes: the name it was started under (recipes whose config decides override this)."""
+        return self.registered_name or self.name
+
+    def setup(self, run: Run) -> None:
+        raise NotImplementedError
+
+    def train_step(self, run: Run) -> tuple[float, ...]:
+        raise NotImplementedError
+
+    def held_out(self, run: Run) -> dict[str, float]:
+        """Measurements on held-out data for the card's curves, every `held_out_every` updates."""
+        return {}
+
+    def finish(self, run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
+        raise NotImplementedError
+
+    def evaluate_shipped(self) -> dict[str, Any]:
+        """`--evaluate-only`: re-measure the bundled checkpoint into its card, without training."""
+        raise ValueError(f"{self.checkpoint_name} has no --evaluate-only.")
+
+    def after_save(self, folder: Path) -> None:
+        """Anything written beside the weights (a tokenizer, the latent map's codes)."""
+
+    def postfix(self, values: tuple[float, ...]) -> dict[str, str]:
+        return {name: f"{value:.4g}" for name, value in zip(self.curve_names, values)}
+
+
+def invocation() -> str:
+    """This process's command as typed (the card records every session's)."""
+    return "python -m core.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def train(recipe: Recipe) -> dict[str, Any]:
+    """Train `recipe` (resuming from its saved state where there is one), then measure it and write its checkpoint
+    with a card. Returns the card (on every process; only the first one writes)."""
+    cfg = recipe.cfg
+    if getattr(cfg, "evaluate_only", False):
+        return recipe.evaluate_shipped()
+    chosen_device = runtime.device()
+    # accelerate keeps one precision and accumulation setting per process; `all` and the tests train several recipes
+    # with different settings in one process, so each run starts them afresh (the process group, if any, stays).
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
+    accelerator = Accelerator(
+        cpu=chosen_device.type == "cpu",
+        mixed_precision=mixed_precision(cfg.precision, chosen_device),
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+    )
+    main_process = accelerator.is_main_process
+    set_seed(cfg.seed)  # the same initial weights on every process
+    run = Run(cfg, accelerator, torch.Generator())
+    recipe.setup(run)
+    for module in recipe.models.values():
+        module.to(accelerator.device)
+    if accelerator.num_processes > 1:
+        broadcast_models(recipe.models)
+    set_seed(cfg.seed, device_specific=True)  # each process its own minibatches and noise
+    run.rng.manual_seed(cfg.seed + accelerator.process_index)
+
+    curves = IntervalMeans(recipe.curve_names, every=recipe.curve_every)
+    state_file = output_root(True) / "state.safetensors" if cfg.dry_run else training_state_path(recipe.checkpoint_name)
+    objects = dict(
+        config=cfg, modules=recipe.models, optimizers=run.optimizers, generator=run.rng, curves=curves
+    )
+    resumed = load_training_state(state_file, **objects) if cfg.resume and run.optimizers else None
+    earlier = 0.0
+    recipe.extra.setdefault("sessions", [])
+    held_out_curves: dict[str, list[float]] = {}
+    if resumed:
+        run.step, earlier = resumed["step"], resumed["seconds"]
+        recipe.extra |= resumed["extra"]
+        held_out_curves = recipe.extra.get("held_out_curves", {})
+        run.rng.manual_seed(cfg.seed + accelerator.process_index + 1000 * run.step)  # a fresh data order
+        accelerator.print(f"{recipe.checkpoint_name}: resuming at step {run.step} of {run.steps} from {state_file}")
+    recipe.extra["sessions"].append(
+        {"command": invocation(), "processes": accelerator.num_processes, "from_step": run.step}
+    )
+
+    def save_state() -> None:
+        recipe.extra["held_out_curves"] = held_out_curves
+        if main_process and run.optimizers:
+            save_training_state(state_file, step=run.step, seconds=clock.seconds, extra=recipe.extra, **objects)
+
+    clock = Stopwatch(earlier)
+    bar = progress(run.steps, recipe.checkpoint_name) if main_process else None
+    if bar is not None:
+        bar.update(run.step)
+    for module in recipe.models.values():
+        module.train()
+    while run.optimizers and run.step < run.steps and not out_of_time(clock, earlier, cfg.stop_after_minutes):
+        for _ in range(cfg.gradient_accumulation_steps):
+            with accelerator.accumulate():
+                values = recipe.train_step(run)
+        run.step += 1
+        last = run.step == run.steps
+        curves.add(*values, last=last)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(recipe.postfix(values), refresh=False)
+        if main_process and recipe.held_out_every and (run.step % recipe.held_out_every == 0 or last):
+            for key, value in recipe.held_out(run).items():
+                held_out_curves.setdefault(key, []).append(value)
+            for module in recipe.models.values():
+                module.train()
+        if last or (cfg.save_every and run.step % cfg.save_every == 0):
+            save_state()
+    if bar is not None:
+        bar.close()
+    save_state()
+    training_seconds = run.training_seconds = clock.seconds
+    accelerator.wait_for_everyone()
+    if accelerator.num_processes > 1 and (differ := models_differ(recipe.models)):
+        raise RuntimeError(f"The processes' weights drifted apart: {', '.join(differ[:5])}.")
+
+    card: dict[str, Any] = {}
+    if main_process:
+        model, metrics = recipe.finish(run)
+        metrics = {
+            "training_seconds": training_seconds,
+            "seconds_per_training_step": round(training_seconds / max(1, run.step), 3),
+            "trained_steps": run.step,
+            **metrics,
+        }
+        card = make_card(
+            recipe.checkpoint_name,
+            cfg,
+            defaults=recipe.defaults,
+            data=DRY_RUN_DATA if cfg.dry_run else recipe.data_note,
+            steps=run.step,
+            clock=clock,
+            device=accelerator.device,
+            bf16=run.bf16,
+            metrics=metrics,
+            curves={**curves.curves, **held_out_curves},
+        )
+        card["mixed_precision"] = accelerator.mixed_precision
+        card["processes"] = accelerator.num_processes
+        card["sessions"] = recipe.extra["sessions"]
+        folder = save_model(model, recipe.checkpoint_name, card, output_root(cfg.dry_run), recipe.storage_dtype)
+        recipe.after_save(folder)
+        print(f"{recipe.checkpoint_name}: {metrics}; wrote {folder}")
+    accelerator.wait_for_everyone()
+    return card
