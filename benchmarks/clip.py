@@ -5,7 +5,8 @@ import torch
 from benchmarks.timing import Latency, measure
 from core import clip
 from core.checkpoints import read_card
-from core.data import load_emoji_sample, load_sample
+from core.datasets import load_sample
+from core.emoji import load_emoji_sample
 from core.metrics import accuracy
 from demos import clip as tab
 from demos.common import sample_image

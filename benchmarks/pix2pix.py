@@ -6,7 +6,8 @@ import torch
 
 from benchmarks.timing import Latency, measure
 from core import pix2pix
-from core.data import DatasetNotFoundError, load_emoji_sample, load_sample, load_training_data
+from core.datasets import DatasetNotFoundError, load_sample, load_training_data
+from core.emoji import load_emoji_sample
 from core.metrics import accuracy, classifier_outputs, colourfulness, load_classifier, sharpness, ssim
 from demos import pix2pix as tab
 

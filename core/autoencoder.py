@@ -18,9 +18,9 @@ from torch import nn
 
 from core.blocks import mlp
 from core.checkpoints import load_model
+from core.datasets import IMAGE_SIZE
 from core.runtime import MODELS, model_device, on_model_device
 
-IMAGE_SIZE = 28
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 LATENT_BYTES_PER_VALUE = 2  # latents are stored as float16: the reconstruction shown is decoded from them
 

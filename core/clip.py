@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, load_model, rebuild_command
-from core.data import FASHION_CLASSES, to_colour_input, to_model_input, to_pil
+from core.datasets import FASHION_CLASSES
+from core.images import to_colour_input, to_model_input, to_pil
 from core.runtime import MODELS
 
 if TYPE_CHECKING:

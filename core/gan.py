@@ -21,7 +21,6 @@ from torch import nn
 from core.checkpoints import load_model
 from core.runtime import MODELS, on_model_device
 
-IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
 

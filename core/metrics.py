@@ -13,7 +13,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from core.checkpoints import CheckpointError, load_model
-from core.data import FASHION_CLASSES
+from core.datasets import FASHION_CLASSES
 from core.runtime import MODELS, model_device, on_cpu, on_model_device
 
 

@@ -24,8 +24,8 @@ from torch import nn
 
 from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
 from core.checkpoints import load_model
-from core.data import (EmptyImageError, edge_map, is_line_drawing, sketch_to_edges, to_colour_input,
-                       to_grayscale_ink, to_model_input)
+from core.edges import edge_map, is_line_drawing, sketch_to_edges
+from core.images import EmptyImageError, to_colour_input, to_grayscale_ink, to_model_input
 from core.runtime import MODELS, on_model_device
 
 LAMBDA_L1 = 100.0  # the paper's λ
@@ -152,7 +152,7 @@ def drawing_margin(data: PairedSet) -> int:
 def input_edges(image, data: PairedSet, kind: str = "auto") -> ModelInput:
     """What G reads for any input: a drawing is thinned to its centre lines, framed and thinned to one-pixel strokes
     (as Canny's edges are); a picture is framed and goes through Canny, as the training pairs did. `auto` tells
-    them apart by shading and by how much of its box the ink covers (core.data.is_line_drawing)."""
+    them apart by shading and by how much of its box the ink covers (core.edges.is_line_drawing)."""
     if kind not in INPUT_KINDS:
         raise ValueError(f"The input kind must be one of {INPUT_KINDS}, not {kind!r}.")
     if kind == "auto":

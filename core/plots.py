@@ -190,7 +190,7 @@ def schedule_chart(curves: dict[str, list[float]], marker: int, width: int = 520
 
 def named_grid(grid: Image.Image, columns: list[str], rows: list[str] | None = None, cell: tuple[int, int] = (0, 0),
                font_size: int = 14, header: int = 24, row_width: int = 0) -> Image.Image:
-    """A grid image (core.data.image_grid) with a name over each column and, when given, before each row, on a white
+    """A grid image (image_grid) with a name over each column and, when given, before each row, on a white
     margin: what a projected grid needs so that nobody has to guess what a row or a column is.
     cell: (width, height) of one cell with its gutter, in the grid's pixels."""
     cell_w, cell_h = cell

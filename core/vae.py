@@ -25,9 +25,9 @@ from torch import nn
 
 from core.blocks import mlp
 from core.checkpoints import checkpoint_path, load_model
+from core.datasets import IMAGE_SIZE
 from core.runtime import MODELS, model_device, on_model_device
 
-IMAGE_SIZE = 28
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 LATENT_SIZES = (2, 5, 20)  # the lecture's comparison
 

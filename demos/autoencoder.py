@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import gradio as gr
 from gradio.context import Context
+from PIL import Image, ImageDraw, ImageFont
 
 from core import autoencoder as ae
 from core.checkpoints import CheckpointError, read_card
-from core.data import image_grid, out_of_distribution_examples, signed_to_rgb, to_model_input
+from core.images import to_model_input
+from demos.render import image_grid, signed_to_rgb
 from core.metrics import psnr
 from core.runtime import generator
 from demos.common import (checkpoint_notice, display, friendly_errors, image_input, image_sources, intro,
@@ -150,6 +152,28 @@ def _when_image(handler, outputs: int):
         return [gr.skip()] * outputs if image is None else handler(image, *args)
 
     return refresh
+
+
+def out_of_distribution_examples(size: int = 112) -> dict[str, Image.Image]:
+    """Inputs unlike any garment (a digit, a letter, a smiley), drawn with Pillow, white on black.
+
+    They are inputs, not outputs: they show that an autoencoder is data specific (the gallery of inputs that are not garments).
+    """
+    examples = {}
+    for label, text in (("digit 7", "7"), ("digit 3", "3"), ("letter A", "A")):
+        canvas = Image.new("L", (size, size), 0)
+        draw = ImageDraw.Draw(canvas)
+        font = ImageFont.load_default(size=int(size * 0.8))
+        draw.text((size / 2, size / 2), text, fill=255, font=font, anchor="mm")
+        examples[label] = canvas
+    smiley = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(smiley)
+    draw.ellipse((10, 10, size - 10, size - 10), outline=255, width=8)
+    draw.ellipse((35, 38, 45, 48), fill=255)
+    draw.ellipse((size - 45, 38, size - 35, 48), fill=255)
+    draw.arc((32, 40, size - 32, size - 30), 20, 160, fill=255, width=7)
+    examples["smiley"] = smiley
+    return examples
 
 
 def build(tab: gr.Tab) -> None:

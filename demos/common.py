@@ -16,7 +16,9 @@ from PIL import Image
 from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
 from core.plots import CLASS_COLOURS
 from core.runtime import COMPUTE, gpu, on_zero_gpu
-from core.data import DatasetNotFoundError, EmptyImageError, FASHION_CLASSES, load_sample, to_display, to_model_input
+from core.datasets import FASHION_CLASSES, DatasetNotFoundError, load_sample
+from core.images import EmptyImageError, to_model_input
+from demos.render import to_display
 from demos import intake
 
 T = TypeVar("T")
@@ -134,7 +136,7 @@ def checkpoint_notice(names: Iterable[str]) -> gr.Markdown:
 def image_input(label: str = "Input image", value=None) -> gr.Image:
     """An image input. value: the picture it opens with (a tab then computes its result from it in one round trip,
     where filling it on opening costs two: the picture to the page, then back with the change event)."""
-    # PIL, not numpy: a palette, 16-bit or CMYK file keeps its meaning (core.data.to_pil reads every mode)
+    # PIL, not numpy: a palette, 16-bit or CMYK file keeps its meaning (core.images.to_pil reads every mode)
     return gr.Image(value=value, label=label, type="pil", image_mode=None, sources=["upload", "clipboard"], height=240)
 
 

@@ -12,7 +12,8 @@ import torch
 
 from core import diffusion
 from core.checkpoints import CheckpointError, read_card
-from core.data import image_grid, to_model_input
+from core.images import to_model_input
+from demos.render import image_grid
 from core.plots import SCHEDULE_COLOURS, schedule_chart
 from core.runtime import generator, in_precision, inference_bf16, model_device, on_cpu
 from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, colour_legend, friendly_errors,

@@ -12,7 +12,7 @@ demos.serving.configure_gradio), by the component and its settings:
 - Radio and Dropdown: one of the choices, or its text form ("50" for 50: the API description lists choices as text).
 - Textbox: text (a number becomes its text), at most MAX_TEXT_CHARS characters.
 - Image and the sketchpad: an uploaded file's reference; then the file itself, before Gradio opens it
-  (core.data.check_picture_file: empty, not a picture, SVG, damaged, too many pixels). Of an animation the first
+  (core.images.check_picture_file: empty, not a picture, SVG, damaged, too many pixels). Of an animation the first
   frame is used, and the page says so (a drawing must be still).
 Whatever still fails in Gradio's preprocessing gets a sentence naming the control; the details go to the log.
 """
@@ -28,7 +28,7 @@ from typing import Any
 
 import gradio as gr
 
-from core.data import PictureFileError, check_picture_file
+from core.images import PictureFileError, check_picture_file
 
 log = logging.getLogger(__name__)
 

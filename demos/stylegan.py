@@ -6,7 +6,7 @@ import gradio as gr
 import torch
 
 from core import latent, stylegan
-from core.data import grid_cell_px, image_grid
+from demos.render import grid_cell_px, image_grid
 from core.metrics import classifier_outputs, load_classifier
 from core.plots import named_grid, scatter_codes
 from core.runtime import inference_autocast

@@ -6,7 +6,7 @@ import gradio as gr
 import pandas as pd
 
 from core import toy_gan
-from core.data import EmptyImageError, to_grayscale_ink
+from core.images import EmptyImageError, to_grayscale_ink
 from core.plots import toy_gan_frame
 from demos.common import (LONG_RUN_QUEUE, bounded_float, bounded_int, friendly_errors, intro, seed_input, sketchpad,
                           valid_seed)

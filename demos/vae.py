@@ -7,7 +7,9 @@ import torch
 
 from core import latent, vae
 from core.checkpoints import CheckpointError, read_card
-from core.data import FASHION_CLASSES, image_grid, load_sample, to_model_input
+from core.datasets import FASHION_CLASSES, load_sample
+from core.images import to_model_input
+from demos.render import image_grid
 from core.metrics import load_classifier, mse
 from core.plots import mark, scatter_codes
 from core.runtime import generator

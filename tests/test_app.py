@@ -5,7 +5,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from core.data import load_sample
+from core.datasets import load_sample
 from core.plots import COLOUR_BAR_PX
 
 

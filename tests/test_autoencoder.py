@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core import autoencoder as ae
-from core.data import out_of_distribution_examples, to_model_input
+from core.images import to_model_input
 from core.metrics import mse, psnr
 from demos import autoencoder as tab
 from demos.common import sample_image
@@ -128,10 +128,17 @@ def test_denoiser_beats_the_plain_conv_autoencoder_on_every_noise(sample_tensors
         assert trained > plain + 1.0, (kind, trained, plain)
 
 
+def test_out_of_distribution_examples_are_drawn_not_garments():
+    examples = tab.out_of_distribution_examples()
+    assert {"digit 7", "smiley"} <= set(examples)
+    for image in examples.values():
+        assert to_model_input(image).max() > 0.5
+
+
 def test_out_of_distribution_inputs_reconstruct_worse(sample_tensors):
     x, _ = sample_tensors
     garments = sample_mse("ae_conv", x)
-    digits = torch.cat([to_model_input(image) for image in out_of_distribution_examples().values()])
+    digits = torch.cat([to_model_input(image) for image in tab.out_of_distribution_examples().values()])
     assert sample_mse("ae_conv", digits) > 3 * garments
 
 
@@ -148,7 +155,7 @@ def test_reconstruct_handler_shows_every_model_and_jpeg():
 
 
 def test_reconstruct_flags_a_digit_as_out_of_distribution():
-    _, _, note = tab.reconstruct(out_of_distribution_examples()["digit 7"])
+    _, _, note = tab.reconstruct(tab.out_of_distribution_examples()["digit 7"])
     assert "Out of distribution" in note
 
 

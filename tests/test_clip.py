@@ -11,7 +11,8 @@ import torch
 from transformers import CLIPModel, PreTrainedTokenizerFast
 
 from core import clip
-from core.data import load_emoji_sample, load_sample
+from core.datasets import load_sample
+from core.emoji import load_emoji_sample
 from core.metrics import accuracy
 from demos import clip as tab
 from demos.common import sample_image

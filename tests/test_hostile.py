@@ -1,5 +1,5 @@
 """Hostile input: every value refused where it enters, in one sentence naming the control (demos.intake), picture
-files checked before they are opened (core.data.check_picture_file), and every named endpoint over raw HTTP."""
+files checked before they are opened (core.images.check_picture_file), and every named endpoint over raw HTTP."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from benchmarks import hostile
-from core.data import MAX_PICTURE_PIXELS, PictureFileError, check_picture_file
+from core.images import MAX_PICTURE_PIXELS, PictureFileError, check_picture_file
 from core.divergence import parse_distribution
 from demos import intake
 

@@ -119,7 +119,7 @@ def test_text_to_image_draws_the_class_the_prompt_names(prompted_samples):
 def test_text_to_image_rarely_starts_from_a_blob(prompted_samples):
     """A blob: no class at even odds for the evaluation classifier. Real test images score so 4.7% of the time
     (shirts and coats are often half-pullover), so the samples are held to the real rate, not to zero."""
-    from core.data import load_training_data
+    from core.datasets import load_training_data
 
     images, _ = prompted_samples
     real = unreadable_share(load_classifier(), load_training_data("test").tensors()[0])

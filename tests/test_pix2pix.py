@@ -9,7 +9,10 @@ from PIL import Image, ImageDraw
 
 from core import pix2pix
 from core.blocks import PatchDiscriminator, UNetGenerator
-from core.data import FASHION_CLASSES, EmptyImageError, edge_map, is_line_drawing, load_emoji_sample, sketch_to_edges
+from core.datasets import FASHION_CLASSES
+from core.edges import edge_map, is_line_drawing, sketch_to_edges
+from core.emoji import load_emoji_sample
+from core.images import EmptyImageError
 from core.metrics import classifier_outputs, colourfulness, load_classifier, sharpness
 from core.plots import COLOUR_BAR_PX
 from demos import pix2pix as tab

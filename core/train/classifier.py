@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from core import runtime
 from core.checkpoints import save_model
-from core.data import FASHION_CLASSES
+from core.datasets import FASHION_CLASSES
 from core.metrics import ClassifierConfig, EvalClassifier, accuracy, classifier_outputs, frechet_distance
 from core.train.augment import random_flip_and_shift
 from core.train.common import Stopwatch, make_card, minibatches, output_root, progress, start_recipe, fashion_mnist

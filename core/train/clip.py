@@ -17,7 +17,8 @@ from core.checkpoints import save_model
 from core.clip import (EMOJI_TEMPLATES, CLIPBundle, CLIPSize, all_caption_words, build_tokenizer, clip_config,
                        clip_logits, contrastive_loss, cosine_similarities, emoji_caption, fashion_caption,
                        recall_at_k, to_pixel_values, zero_shot_predictions)
-from core.data import FASHION_CLASSES, load_emoji, load_emoji_sample
+from core.datasets import FASHION_CLASSES
+from core.emoji import load_emoji, load_emoji_sample
 from core.metrics import accuracy
 from core.train.common import (Stopwatch, endless_minibatches, make_card, output_root, progress, start_recipe,
                                fashion_mnist)

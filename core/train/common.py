@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from core import runtime
 from core.checkpoints import REPO_ROOT, checkpoint_root, code_commit, environment_facts
-from core.data import load_training_data
+from core.datasets import load_training_data
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -18,7 +18,8 @@ import torch
 
 from core import runtime
 from core.checkpoints import save_model
-from core.data import load_emoji, load_emoji_sample, load_training_data
+from core.datasets import load_training_data
+from core.emoji import load_emoji, load_emoji_sample
 from core.gan import discriminator_loss, generator_loss_non_saturating
 from core.metrics import accuracy, classifier_outputs, frechet_distance, classifier_if_trained, ssim
 from core.pix2pix import (CHECKPOINTS, LAMBDA_L1, PAIRED_SETS, Pix2Pix, Pix2PixConfig, edges_of_pictures,

@@ -1,57 +1,14 @@
+"""Any image a person gives -> the model's input: every mode and depth, drawings, empty and damaged inputs."""
 from __future__ import annotations
-
-import gzip
-import struct
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from core import data
-from core.data import EmptyImageError, to_display, to_model_input
+from core.images import EmptyImageError, to_model_input
+from demos.render import to_display
 from tests.conftest import rgba_drawing
-
-
-def write_idx(path, array: np.ndarray, gz: bool):
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
-    opener = gzip.open if gz else open
-    with opener(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
-@pytest.mark.parametrize("gz", [False, True])
-def test_reads_idx_files_from_fashion_mnist_dir(tmp_path, monkeypatch, gz):
-    rng = np.random.default_rng(0)
-    suffix = ".gz" if gz else ""
-    for split, n in (("train", 5), ("t10k", 3)):
-        write_idx(tmp_path / f"{split}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28)), gz)
-        write_idx(tmp_path / f"{split}-labels-idx1-ubyte{suffix}", np.arange(n) % 10, gz)
-    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path))
-    train, test = data.load_fashion_mnist("train"), data.load_fashion_mnist("test")
-    assert train.images.shape == (5, 28, 28) and test.images.shape == (3, 28, 28)
-    assert test.labels.tolist() == [0, 1, 2]
-
-
-def test_truncated_idx_is_an_error(tmp_path):
-    path = tmp_path / "bad-idx"
-    path.write_bytes(struct.pack(">HBBI", 0, 8, 1, 100) + b"\x00" * 10)
-    with pytest.raises(ValueError, match="truncated"):
-        data._read_idx(path)
-
-
-def test_bundled_sample_is_balanced_held_out_test_images(sample):
-    assert len(sample) == 500 and sample.images.shape == (500, 28, 28) and sample.images.dtype == np.uint8
-    assert np.bincount(sample.labels, minlength=10).tolist() == [50] * 10
-    assert data.SAMPLE_PATH.stat().st_size < 2 * 1024 * 1024
-
-
-@pytest.mark.skipif(data.fashion_mnist_dir() is None, reason="full Fashion-MNIST not installed")
-def test_bundled_sample_comes_from_the_test_split(sample):
-    test = data.load_fashion_mnist("test")
-    with np.load(data.SAMPLE_PATH) as archive:
-        indices = archive["test_indices"]
-    assert np.array_equal(test.images[indices], sample.images)
 
 
 def test_sample_image_passes_through_unchanged(sample):
@@ -112,44 +69,11 @@ def test_unreadable_array_is_a_value_error():
         to_model_input(np.zeros((4, 4, 7)))
 
 
-def test_display_is_crisp_nearest_neighbour():
-    x = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
-    shown = np.asarray(to_display(x, scale=4))
-    assert shown.shape == (8, 8) and set(np.unique(shown)) == {0, 255}
-
-
-def test_out_of_distribution_examples_are_drawn_not_garments():
-    examples = data.out_of_distribution_examples()
-    assert {"digit 7", "smiley"} <= set(examples)
-    for image in examples.values():
-        assert to_model_input(image).max() > 0.5
-
-
 def test_white_strokes_on_a_transparent_canvas_count_as_ink():
     canvas = np.zeros((60, 60, 4), dtype=np.uint8)
     canvas[10:50, 25:35] = (255, 255, 255, 255)
     x = to_model_input(canvas)
     assert x.max() > 0.9 and x[0, 0, 0, 0] == 0
-
-
-def test_emoji_set_renders_named_colour_images():
-    import os
-
-    from core.data import DatasetNotFoundError, load_emoji
-
-    try:
-        emoji = load_emoji()
-    except DatasetNotFoundError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("fonts-noto-color-emoji is not installed")
-    assert 1200 <= len(emoji) <= 1600 and emoji.images.shape[1:] == (64, 64, 3)
-    assert "red apple" in emoji.names and "grinning face" in emoji.names
-    apple = emoji.images[emoji.names.index("red apple")].astype(int)
-    assert (apple[..., 0] - apple[..., 2]).max() > 100  # colour, not grey: some pixels strongly red
-    assert (emoji.images[:, 0, 0] == 255).all()  # white background at the corners
-    test, train = emoji.split("test"), emoji.split("train")
-    assert len(test) + len(train) == len(emoji) and not set(test.codepoints) & set(train.codepoints)
 
 
 def test_a_damaged_upload_is_a_clear_error_not_an_internal_one(tmp_path):
