@@ -11,9 +11,8 @@ from core import clip
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.emoji import load_emoji_sample
-from demos.render import to_display
+from demos.render import confusion_heatmap, similarity_heatmap, to_display
 from core.metrics import accuracy
-from core.plots import confusion_heatmap, similarity_heatmap
 from demos.common import (checkpoint_notice, example_indices, friendly_errors, image_input, image_sources, intro,
                           sample_image)
 MAX_TEXTS = 20

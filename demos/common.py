@@ -14,11 +14,10 @@ import torch
 from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
-from core.plots import CLASS_COLOURS
+from demos.render import CLASS_COLOURS, to_display
 from core.runtime import COMPUTE, gpu, on_zero_gpu
 from core.datasets import FASHION_CLASSES, DatasetNotFoundError, load_sample
 from core.images import EmptyImageError, to_model_input
-from demos.render import to_display
 from demos import intake
 
 T = TypeVar("T")
@@ -113,7 +112,7 @@ def colour_legend(entries: Iterable[tuple[str, str]]) -> str:
 
 
 def class_legend() -> str:
-    """The ten classes in core.plots.CLASS_COLOURS, as the scatter plots colour them."""
+    """The ten classes in demos.render.CLASS_COLOURS, as the scatter plots colour them."""
     return colour_legend(zip(CLASS_COLOURS, FASHION_CLASSES))
 
 

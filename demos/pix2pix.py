@@ -10,9 +10,8 @@ from PIL import Image
 from core import pix2pix
 from core.checkpoints import CheckpointError, read_card
 from core.emoji import load_emoji_sample
-from demos.render import image_grid, to_display
+from demos.render import FAKE_COLOUR, REAL_COLOUR, decision_background, image_grid, to_display, with_colour_bar
 from core.metrics import colourfulness, sharpness, ssim
-from core.plots import FAKE_COLOUR, REAL_COLOUR, decision_background, with_colour_bar
 from demos.common import (checkpoint_notice, friendly_errors, garment_examples, image_input, intro, output_image,
                           sketchpad)
 

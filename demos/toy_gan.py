@@ -7,7 +7,7 @@ import pandas as pd
 
 from core import toy_gan
 from core.images import EmptyImageError, to_grayscale_ink
-from core.plots import toy_gan_frame
+from demos.render import toy_gan_frame
 from demos.common import (LONG_RUN_QUEUE, bounded_float, bounded_int, friendly_errors, intro, seed_input, sketchpad,
                           valid_seed)
 FRAME_SIZE = 420

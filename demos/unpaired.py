@@ -9,9 +9,9 @@ from core import unpaired
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.images import to_model_input
-from demos.render import grid_cell_px, image_grid, to_display
+from demos.render import (HEAT_COLD, HEAT_HOT, grid_cell_px, heat_image, image_grid, named_grid, to_display,
+                          with_colour_bar)
 from core.metrics import classifier_if_trained, top_classes
-from core.plots import HEAT_COLD, HEAT_HOT, heat_image, named_grid, with_colour_bar
 from demos.common import (DISPLAY_SCALE, checkpoint_notice, friendly_errors, garment_examples, image_input, intro,
                           output_image, sketchpad)
 

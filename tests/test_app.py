@@ -6,7 +6,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from core.datasets import load_sample
-from core.plots import COLOUR_BAR_PX
+from demos.render import COLOUR_BAR_PX
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from core.edges import edge_map, is_line_drawing, sketch_to_edges
 from core.emoji import load_emoji_sample
 from core.images import EmptyImageError
 from core.metrics import classifier_outputs, colourfulness, load_classifier, sharpness
-from core.plots import COLOUR_BAR_PX
+from demos.render import COLOUR_BAR_PX
 from demos import pix2pix as tab
 
 FASHION, EMOJI = pix2pix.PAIRED_SETS["fashion"], pix2pix.PAIRED_SETS["emoji"]
