@@ -18,7 +18,7 @@ HELD_OUT_GARMENTS = 2000  # the first 2,000 test images, as the cards measure
 def handler_latency(calls: int) -> list[Latency]:
     rows = []
     for dataset in pix2pix.PAIRED_SETS:
-        drawing = next(iter(pix2pix.example_drawings(dataset).values()))
+        drawing = next(iter(tab.example_drawings(dataset).values()))
         picture = tab.held_out_pictures(dataset)[1][0]
         size = pix2pix.PAIRED_SETS[dataset].size
         rows += [measure(f"pix2pix {dataset} {size}x{size}: a drawing (both models, D's patch map)",

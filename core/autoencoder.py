@@ -307,16 +307,7 @@ MODEL_CLASSES = {
 }
 
 
-# --- the tab's view of the models ---------------------------------------------------------------------------
-
-DISPLAY_NAMES = {
-    "pca": "PCA-32",
-    "ae_linear": "Linear AE",
-    "ae_deep": "Deep AE",
-    "ae_conv": "Conv AE",
-    "ae_denoising": "Denoising AE",
-}
-
+# --- the bundled models and their reconstructions, measured -------------------------------------------------
 
 def load(name: str) -> Autoencoder:
     """A bundled model by checkpoint name, loaded once (raises CheckpointError naming the rebuild command)."""

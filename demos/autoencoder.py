@@ -15,6 +15,13 @@ from demos.common import (checkpoint_notice, display, friendly_errors, image_inp
                           output_gallery, output_image, sample_image, seed_input, valid_seed)
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
+DISPLAY_NAMES = {  # checkpoint -> the name a row or a caption shows
+    "pca": "PCA-32",
+    "ae_linear": "Linear AE",
+    "ae_deep": "Deep AE",
+    "ae_conv": "Conv AE",
+    "ae_denoising": "Denoising AE",
+}
 JPEG_BUDGETS = (64, 256)  # bytes: a 32-number code, and the conv AE's 128-number code, at float16
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt and pepper", "salt_and_pepper"), ("Masking", "masking")]
 OUT_OF_DISTRIBUTION_FACTOR = 3.0  # error this many times the test-set average: "not what it was trained on"
@@ -49,7 +56,7 @@ def reconstruct(image):
     results, missing = [], []
     for name in RECONSTRUCTION_MODELS:
         try:
-            results.append((name, ae.reconstruct_with(ae.DISPLAY_NAMES[name], ae.load(name), x)))
+            results.append((name, ae.reconstruct_with(DISPLAY_NAMES[name], ae.load(name), x)))
         except CheckpointError as error:
             missing.append(str(error))
     if not results:

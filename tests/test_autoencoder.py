@@ -149,7 +149,7 @@ def test_reconstruct_handler_shows_every_model_and_jpeg():
     assert len(gallery) == 1 + len(tab.RECONSTRUCTION_MODELS) + len(tab.JPEG_BUDGETS)
     assert all(image.size == (224, 224) for image, _ in gallery)
     names = [row[0] for row in table]
-    assert names[:5] == [ae.DISPLAY_NAMES[n] for n in tab.RECONSTRUCTION_MODELS] and names[5].startswith("JPEG")
+    assert names[:5] == [tab.DISPLAY_NAMES[n] for n in tab.RECONSTRUCTION_MODELS] and names[5].startswith("JPEG")
     assert [row[1] for row in table[:5]] == ["32", "32", "32", "8×4×4", "32×7×7"]
     assert "Linear AE vs PCA" in note and "Out of distribution" not in note
 

@@ -124,7 +124,7 @@ def test_drawings_and_pictures_are_told_apart(sample):
     assert is_line_drawing(np.asarray(draw_outline().getchannel("A"), dtype=float) / 255)
     assert not is_line_drawing(sample.images[0] / 255.0)
     for data in (FASHION, EMOJI):
-        for image in pix2pix.example_drawings(data.name).values():
+        for image in tab.example_drawings(data.name).values():
             assert pix2pix.input_edges(image, data).kind == "drawing"
     assert pix2pix.input_edges(load_emoji_sample().images[0], EMOJI).kind == "picture"
     assert pix2pix.input_edges(sample.images[0], FASHION).kind == "picture"
@@ -231,7 +231,7 @@ def test_the_drawings_offered_to_try_work():
              "bag": "Bag"}
     model = pix2pix.load("fashion")
     classifier = load_classifier()
-    for name, drawing in pix2pix.example_drawings("fashion").items():
+    for name, drawing in tab.example_drawings("fashion").items():
         edges = pix2pix.input_edges(drawing, FASHION).edges
         with torch.inference_mode():
             predicted = classifier_outputs(classifier, model.translate(edges))[1].item()
@@ -322,7 +322,7 @@ def test_shifting_emoji_pairs_moves_edges_and_picture_together():
 def test_the_emoji_drawings_offered_come_back_in_their_colours():
     # a heart is red, a star and a smiley are yellow in Noto Color Emoji: the model must have learnt that from edges
     model = pix2pix.load("emoji")
-    drawings = pix2pix.example_drawings("emoji")
+    drawings = tab.example_drawings("emoji")
     for name, expected in (("heart", "red"), ("star", "yellow"), ("smiley", "yellow")):
         with torch.inference_mode():
             picture = model.translate(pix2pix.input_edges(drawings[name], EMOJI).edges)[0]
