@@ -11,7 +11,7 @@ import torch
 from benchmarks.timing import Latency, measure
 from core import diffusion, latent_diffusion
 from core.checkpoints import read_card
-from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE
+from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE
 from core.datasets import load_sample
 from core.metrics import class_consistency, class_consistency_by_class, class_histogram, classifier_outputs, frechet_distance, load_classifier
 from demos import diffusion as tab

@@ -62,9 +62,9 @@ def check_picture_file(source: str | Path | bytes, name: str | None = None) -> i
     return frames
 
 
-def to_pil(image) -> Image.Image:
+def to_pil(image, max_side: int = MAX_INPUT_SIDE) -> Image.Image:
     """Accept a PIL image (any mode), a numpy array (H, W), (H, W, 1/3/4) of any depth (bool, 8/16-bit, float), or a
-    Gradio ImageEditor dict; return an 8-bit PIL image no larger than MAX_INPUT_SIDE on its longer side."""
+    Gradio ImageEditor dict; return an 8-bit PIL image no larger than max_side on its longer side."""
     if image is None:
         raise EmptyImageError("No image was given: pick an example, upload an image or draw one.")
     if isinstance(image, dict):  # gr.Sketchpad / gr.ImageEditor value: {"background", "layers", "composite"}
@@ -79,9 +79,9 @@ def to_pil(image) -> Image.Image:
         pil = _eight_bit(image)
     else:
         pil = Image.fromarray(_eight_bit_array(np.asarray(image)))
-    if max(pil.size) > MAX_INPUT_SIDE:
+    if max(pil.size) > max_side:
         pil = pil.copy()
-        pil.thumbnail((MAX_INPUT_SIDE, MAX_INPUT_SIDE), Image.LANCZOS)
+        pil.thumbnail((max_side, max_side), Image.LANCZOS)
     return pil
 
 
@@ -205,3 +205,35 @@ def _undo_nearest_upscale(ink: np.ndarray, size: int) -> np.ndarray:
     k = h // size
     small = ink[::k, ::k]
     return small if np.allclose(np.repeat(np.repeat(small, k, axis=0), k, axis=1), ink, atol=1 / 255) else ink
+
+
+# --- a garment or a picture, for a model trained on both sets (CLIP) ------------------------------------------
+
+READ_AS = ("auto", "garment", "picture")  # how to_garment_or_picture frames an image
+SMALL_MODEL_INPUT_SIDE = 512  # larger images are shrunk first: a model of 64 px sees no more
+
+
+def is_colourful(image) -> bool:
+    """True when the visible pixels carry colour (an emoji, a photo); False for grey garments and pen drawings."""
+    rgba = to_pil(image, SMALL_MODEL_INPUT_SIDE).convert("RGBA")
+    pixels = torch.from_numpy(np.array(rgba.resize((64, 64), Image.BILINEAR))).float() / 255
+    visible = pixels[..., 3] > 0.5
+    if not visible.any():
+        return False
+    rgb = pixels[..., :3][visible]
+    saturation = rgb.max(dim=1).values - rgb.min(dim=1).values
+    return (saturation > 0.2).float().mean().item() > 0.1
+
+
+def to_garment_or_picture(image, picture_size: int, read_as: str = "auto") -> torch.Tensor:
+    """Any image -> a garment framed like Fashion-MNIST (1, 1, 28, 28), bright on black, or a picture on white, cropped
+    to its content and centred like the emoji (1, 3, picture_size, picture_size): what CLIP was trained on.
+
+    read_as: "garment", "picture", or "auto" (colourful images are pictures; grey ones, pen drawings included, are
+    garments, so a grey emoji needs "picture")."""
+    if read_as not in READ_AS:
+        raise ValueError(f"Read the image as one of {', '.join(READ_AS)}, not {read_as!r}.")
+    pil = to_pil(image, SMALL_MODEL_INPUT_SIDE)
+    if read_as == "garment" or (read_as == "auto" and not is_colourful(pil)):
+        return to_model_input(pil)
+    return to_colour_input(pil, picture_size, margin=2, background=(1.0, 1.0, 1.0))  # the emoji are on white

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from core.blocks import crop_from_model, pad_to_model
 from core.checkpoints import CheckpointError, load_model, read_card
-from core.clip import CLASS_PROMPT_NAMES, CLIPBundle, class_prompt, cosine_similarities, load_bundle
+from core.captions import CLASS_PROMPT_NAMES, class_prompt
+from core.clip import CLIPBundle, cosine_similarities, load_bundle
 from core import diffusion
 from core.diffusion import DiffusionStep
 from core.runtime import MODELS, in_precision

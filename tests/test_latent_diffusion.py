@@ -9,7 +9,8 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
 from core import latent_diffusion as ldm
-from core.clip import CLASS_PROMPT_NAMES, class_prompt, load_bundle
+from core.captions import CLASS_PROMPT_NAMES, class_prompt
+from core.clip import load_bundle
 from core.diffusion import last_step
 from core.metrics import (class_consistency, class_consistency_by_class, classifier_outputs, load_classifier,
                           unreadable_share)

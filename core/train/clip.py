@@ -14,9 +14,9 @@ from transformers import CLIPModel
 
 from core import runtime
 from core.checkpoints import save_model
-from core.clip import (EMOJI_TEMPLATES, CLIPBundle, CLIPSize, all_caption_words, build_tokenizer, clip_config,
-                       clip_logits, contrastive_loss, cosine_similarities, emoji_caption, fashion_caption,
-                       recall_at_k, to_pixel_values, zero_shot_predictions)
+from core.captions import EMOJI_TEMPLATES, all_caption_words, emoji_caption, fashion_caption
+from core.clip import (CLIPBundle, CLIPSize, build_tokenizer, clip_config, clip_logits, contrastive_loss,
+                       cosine_similarities, recall_at_k, to_pixel_values, zero_shot_predictions)
 from core.datasets import FASHION_CLASSES
 from core.emoji import load_emoji, load_emoji_sample
 from core.metrics import accuracy

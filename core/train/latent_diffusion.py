@@ -18,7 +18,8 @@ import torch
 
 from core import runtime
 from core.checkpoints import CheckpointError, read_card, save_model, write_card
-from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption, load_bundle
+from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption
+from core.clip import load_bundle
 from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, last_step, noise_schedule, q_sample, simple_loss
 from core.latent_diffusion import (AUTOENCODER_CHECKPOINT, DEFAULT_GUIDANCE, DENOISER_CHECKPOINT,
                                    LATENT_RANGE_STDS, TEXT_DROPOUT, LatentDiffusion, latent_range, autoencoder_config, decode, denoiser_config, encode_text, load,
