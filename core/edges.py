@@ -36,7 +36,7 @@ def is_line_drawing(ink: np.ndarray) -> bool:
 
 
 def sketch_to_edges(image, size: int, margin: int) -> torch.Tensor:
-    """A drawing (any mode: Sketchpad RGBA, dark strokes on white, light on black) -> (1, 1, size, size) in {0, 1},
+    """A drawing (any mode: dark strokes on a transparent canvas or on white, light on black) -> (1, 1, size, size) in {0, 1},
     made to look like the training edge maps: the strokes are thinned to their centre lines at full resolution
     (so the pen's width does not matter), framed as the data is (their box scaled to fit size - 2 margin,
     centred), and thinned again to one-pixel lines, as Canny's are.
@@ -46,7 +46,7 @@ def sketch_to_edges(image, size: int, margin: int) -> torch.Tensor:
     ink = to_grayscale_ink(image)
     strokes = ink > 0.2
     if not strokes.any():
-        raise EmptyImageError("The drawing is empty: draw the outline of an object first.")
+        raise EmptyImageError("The drawing is empty: it has no strokes.")
     centre_lines = skeletonize(strokes)
     rows, cols = np.flatnonzero(centre_lines.any(axis=1)), np.flatnonzero(centre_lines.any(axis=0))
     scale = (size - 2 * margin) / max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)

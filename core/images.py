@@ -20,14 +20,22 @@ class EmptyImageError(ValueError):
     """The image (or drawing) holds nothing to work on."""
 
 
-MAX_INPUT_SIDE = 1024  # larger inputs are shrunk first: nothing here needs more, and a huge upload stays cheap
+MAX_INPUT_SIDE = 1024  # larger inputs are shrunk first: nothing here needs more, and a huge image stays cheap
 MAX_PICTURE_PIXELS = 40_000_000  # a 40-megapixel photo still opens; a decompression bomb (a few KB) does not
 PICTURE_FORMS = "PNG, JPEG, GIF, WebP or BMP"
 PICTURE_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")  # Pillow's (JPEG opens MPO too); EPS (Ghostscript) etc. refused
 
 
+PICTURE_PROBLEMS = ("unreadable", "empty", "svg", "too_large", "not_a_picture", "damaged")
+
+
 class PictureFileError(ValueError):
-    """A file that is not a picture this app can read, in a sentence."""
+    """A file that is not a picture this code can read: what is wrong, in a sentence, and which of PICTURE_PROBLEMS
+    it is (so that the app can say what to do about it)."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem
 
 
 def check_picture_file(source: str | Path | bytes, name: str | None = None) -> int:
@@ -36,46 +44,44 @@ def check_picture_file(source: str | Path | bytes, name: str | None = None) -> i
     try:
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
     except OSError:
-        raise PictureFileError("the file could not be read: upload it again.") from None
+        raise PictureFileError("the file could not be read.", "unreadable") from None
     if not data:
-        raise PictureFileError("the file is empty.")
+        raise PictureFileError("the file is empty.", "empty")
     head = data[:1024].lstrip().lower()
     if (name or "").lower().endswith(".svg") or head.startswith((b"<?xml", b"<svg")) or b"<svg" in head:
-        raise PictureFileError(f"SVG drawings cannot be read here; export it as a {PICTURE_FORMS} picture.")
+        raise PictureFileError(f"SVG drawings cannot be read here, only {PICTURE_FORMS} pictures.", "svg")
     try:
         with Image.open(io.BytesIO(data), formats=PICTURE_FORMATS) as picture:
             width, height = picture.size
             if width * height > MAX_PICTURE_PIXELS:
                 raise PictureFileError(f"the picture is {width:,} × {height:,} pixels; at most "
-                                       f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels are accepted.")
+                                       f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels are accepted.", "too_large")
             # a phone's JPEG may hold a second picture (MPO: a depth or gain map): a photo, not an animation
             frames = getattr(picture, "n_frames", 1) if picture.format in ("GIF", "PNG", "WEBP") else 1
             picture.load()
     except Image.DecompressionBombError:
-        raise PictureFileError(f"the picture has more than {MAX_PICTURE_PIXELS // 1_000_000} megapixels.") from None
+        raise PictureFileError(f"the picture has more than {MAX_PICTURE_PIXELS // 1_000_000} megapixels.",
+                               "too_large") from None
     except Image.UnidentifiedImageError:
-        raise PictureFileError(f"the file is not a picture; send a {PICTURE_FORMS} file.") from None
+        raise PictureFileError(f"the file is not a picture in a format read here ({PICTURE_FORMS}).",
+                               "not_a_picture") from None
     except PictureFileError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError, struct.error):
-        raise PictureFileError("the picture file is damaged or cut short; save it again or pick another.") from None
+        raise PictureFileError("the picture file is damaged or cut short.", "damaged") from None
     return frames
 
 
 def to_pil(image, max_side: int = MAX_INPUT_SIDE) -> Image.Image:
-    """Accept a PIL image (any mode), a numpy array (H, W), (H, W, 1/3/4) of any depth (bool, 8/16-bit, float), or a
-    Gradio ImageEditor dict; return an 8-bit PIL image no larger than max_side on its longer side."""
+    """Accept a PIL image (any mode) or a numpy array (H, W), (H, W, 1/3/4) of any depth (bool, 8/16-bit, float);
+    return an 8-bit PIL image no larger than max_side on its longer side."""
     if image is None:
-        raise EmptyImageError("No image was given: pick an example, upload an image or draw one.")
-    if isinstance(image, dict):  # gr.Sketchpad / gr.ImageEditor value: {"background", "layers", "composite"}
-        image = image.get("composite") if image.get("composite") is not None else image.get("background")
-        if image is None:
-            raise EmptyImageError("The drawing is empty: draw something first.")
+        raise EmptyImageError("No image was given.")
     if isinstance(image, Image.Image):
         try:
-            image.load()  # an upload is opened lazily: a damaged file fails here, not deep inside a handler
+            image.load()  # a file is opened lazily: a damaged one fails here, not deep inside a model's code
         except (OSError, Image.DecompressionBombError) as error:
-            raise ValueError("The image file is damaged or incomplete: save it again or pick another.") from error
+            raise PictureFileError("The image file is damaged or incomplete.", "damaged") from error
         pil = _eight_bit(image)
     else:
         pil = Image.fromarray(_eight_bit_array(np.asarray(image)))
@@ -137,8 +143,8 @@ def frame_object(pixels: np.ndarray, mask: np.ndarray, size: int, margin: int, b
 def to_grayscale_ink(image) -> np.ndarray:
     """Any image -> (H, W) float in [0, 1] where 1 is 'ink' (bright garment on dark ground, as in Fashion-MNIST).
 
-    Transparent pixels count as background. Sketchpad strokes come as opaque black on a transparent
-    canvas, so a plain L conversion would be all black; drawings and photos with a light background are
+    Transparent pixels count as background. A drawing's strokes may come as opaque black on a transparent
+    canvas, where a plain L conversion would be all black; drawings and photos with a light background are
     inverted so that the object is bright, as Fashion-MNIST's garments are.
     """
     pil = to_pil(image)
@@ -146,7 +152,7 @@ def to_grayscale_ink(image) -> np.ndarray:
         rgba = np.asarray(pil.convert("RGBA"), dtype=np.float64) / 255.0
         alpha = rgba[..., 3]
         if alpha.max() == 0:
-            raise EmptyImageError("The image is fully transparent: draw or upload something visible.")
+            raise EmptyImageError("The image is fully transparent.")
         luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
         if alpha.min() < 1.0:
             # Ink is whatever is opaque and dark; opaque light strokes (a white pen) count by their opacity.
@@ -156,7 +162,7 @@ def to_grayscale_ink(image) -> np.ndarray:
     else:
         gray = np.asarray(pil.convert("L"), dtype=np.float64) / 255.0
     if gray.max() - gray.min() < 1e-3:
-        raise EmptyImageError("The image is a single flat colour: there is nothing to reconstruct.")
+        raise EmptyImageError("The image is a single flat colour: it shows no object.")
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     return 1.0 - gray if np.median(border) > 0.5 else gray
 
@@ -170,7 +176,7 @@ def to_model_input(image, size: int = IMAGE_SIZE, margin: int = 2) -> torch.Tens
     ink = _undo_nearest_upscale(to_grayscale_ink(image), size)
     mask = ink > 0.1
     if not mask.any():
-        raise EmptyImageError("The image holds no visible object: draw or upload something with more contrast.")
+        raise EmptyImageError("The image holds no visible object: its contrast is too low.")
     framed = ink if ink.shape == (size, size) else frame_object(ink, mask, size, margin)
     return torch.from_numpy(framed).float().clamp(0, 1).view(1, 1, size, size)
 
@@ -191,7 +197,7 @@ def to_colour_input(image, size: int, margin: int = 2, background: tuple[float, 
         background = np.median(np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]), axis=0)
     mask = np.abs(rgb - np.asarray(background)).max(axis=2) > 20 / 255
     if not mask.any():
-        raise EmptyImageError("The picture is a single flat colour: pick an example, upload or draw something.")
+        raise EmptyImageError("The picture is a single flat colour: it shows no object.")
     if rgb.shape[:2] != (size, size):
         rgb = frame_object(rgb, mask, size, margin, background)
     return torch.from_numpy(rgb).permute(2, 0, 1).float().unsqueeze(0)

@@ -9,7 +9,7 @@ The condition is an image x (an edge map) instead of a class. G is a U-Net, D a 
 
 L1 alone already gets the layout right, but for an uncertain detail it predicts the average of the possibilities:
 a blur. The cGAN term punishes anything D can tell from a real patch, blur included. Each data set ships both
-models (`pix2pix_<set>` with L1 + cGAN, `pix2pix_<set>_l1` with L1 only) so the tab can show the paper's comparison.
+models (`pix2pix_<set>` with L1 + cGAN, `pix2pix_<set>_l1` with L1 only) for the paper's comparison.
 As in the paper, the noise z is dropout in G's innermost decoder layers while training; the shipped models run
 deterministically (the paper found G largely ignores z).
 """
@@ -125,7 +125,7 @@ def edges_of_pictures(pictures: torch.Tensor, data: PairedSet) -> torch.Tensor:
 
 
 def picture_from_image(image, data: PairedSet) -> torch.Tensor:
-    """An uploaded picture -> (1, C, size, size) in [0, 1], framed as the data set's pictures are: the object's box
+    """A picture -> (1, C, size, size) in [0, 1], framed as the data set's pictures are: the object's box
     scaled to size - 2 margin on the picture's own background. A picture already size x size is taken as it is."""
     if data.channels == 1:  # garments: bright on black; longest side filling the frame, like Fashion-MNIST's
         return to_model_input(image, data.size, margin=data.margin)
@@ -160,7 +160,7 @@ def input_edges(image, data: PairedSet, kind: str = "auto") -> ModelInput:
     picture = picture_from_image(image, data)
     edges = edges_of_pictures(picture, data)
     if edges.sum() == 0:
-        raise EmptyImageError("Canny found no edges in this picture: it has too little contrast.")
+        raise EmptyImageError("Canny found no edges in this picture: its contrast is too low.")
     return ModelInput(edges, kind, picture)
 
 

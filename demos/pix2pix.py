@@ -14,8 +14,8 @@ from core.checkpoints import CheckpointError, read_card
 from core.emoji import load_emoji_sample
 from demos.render import FAKE_COLOUR, REAL_COLOUR, decision_background, image_grid, to_display, with_colour_bar
 from core.metrics import colourfulness, sharpness, ssim
-from demos.common import (checkpoint_notice, friendly_errors, garment_examples, image_input, intro, output_image,
-                          sketchpad)
+from demos.common import (checkpoint_notice, drawing_image, friendly_errors, garment_examples, image_input, intro,
+                          output_image, sketchpad)
 
 DATASET_CHOICES = [("Garments (Fashion-MNIST, 28 px, grey)", "fashion"), ("Emoji (Noto Color Emoji, 64 px, colour)", "emoji")]
 KIND_CHOICES = [("Tell by itself", "auto"), ("A drawing: thin its strokes", "drawing"),
@@ -76,7 +76,7 @@ def translate(image, dataset: str = "fashion", kind: str = "auto"):
     L1-only picture, D's per-patch verdict on the L1 + cGAN picture, a note). A missing model leaves its picture
     empty and says how to rebuild it."""
     data = pix2pix.PAIRED_SETS[parse_dataset(dataset)]
-    given = pix2pix.input_edges(image, data, kind)
+    given = pix2pix.input_edges(drawing_image(image), data, kind)  # an upload, an example or a drawing
     models, missing = available_models(data.name)
     with torch.inference_mode():
         outputs = {objective: model.translate(given.edges) for objective, model in models.items()}

@@ -195,8 +195,8 @@ def test_denoise_rejects_bad_input_with_a_message(args, message):
 
 
 def test_reconstruct_rejects_empty_input_with_a_message():
-    with pytest.raises(gr.Error, match="empty|No image"):
-        tab.reconstruct({"background": None, "layers": [], "composite": None})
+    with pytest.raises(gr.Error, match="No image was given. Pick an example, upload a picture or draw one."):
+        tab.reconstruct(None)
 
 
 def test_missing_checkpoints_give_a_message_not_a_crash(empty_checkpoints):

@@ -161,7 +161,7 @@ def test_a_photo_on_a_coloured_background_gets_no_false_frame():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: {"background": None, "layers": [], "composite": np.asarray(draw_outline())},  # a Sketchpad value
+    lambda: np.asarray(draw_outline()),  # a Sketchpad's composite (the tab takes it out of the value): an RGBA array
     lambda: (np.asarray(draw_outline().getchannel("A")) > 0),  # a 1-bit drawing as a bool array
     lambda: (np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257),  # 16-bit
     lambda: Image.fromarray(np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257),  # PIL I;16
