@@ -96,7 +96,7 @@ def minibatch_std(h: torch.Tensor, group: int) -> torch.Tensor:
 
 
 class GAN(nn.Module, PyTorchModelHubMixin):
-    """G and D together: one checkpoint folder, so the tab can show D's verdicts on G's samples."""
+    """G and D together: one checkpoint folder, so that D's verdicts on G's samples can be shown."""
 
     def __init__(self, config: GANConfig = GANConfig()):
         super().__init__()

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 IMAGE_PAD = 2  # 28 px garments are padded to 32 px: three halvings then give an 8x8 latent
 LATENT_SHAPE = (4, 8, 8)
 MAX_PROMPT_CHARACTERS = 200
-DEFAULT_GUIDANCE = 4.0  # w of classifier-free guidance the tab opens with
+DEFAULT_GUIDANCE = 4.0  # w of classifier-free guidance unless one is asked for
 TEXT_DROPOUT = 0.1  # share of training captions replaced by "" (the unconditional ε_θ(z_t, t, ∅))
 
 

@@ -170,7 +170,7 @@ def neighbour_difference(images: torch.Tensor) -> torch.Tensor:
 
 def sharpness(images: torch.Tensor) -> float:
     """Mean absolute difference between neighbouring pixels of (B, C, H, W) images: crisp detail scores high,
-    blur low (how the tab and the benchmark compare L1-only pix2pix with L1 + cGAN against real pictures)."""
+    blur low (how the app and the benchmark compare L1-only pix2pix with L1 + cGAN against real pictures)."""
     return neighbour_difference(images).mean().item()
 
 

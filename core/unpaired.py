@@ -138,7 +138,7 @@ def load() -> DualGAN:
 
 def bundled_domains() -> tuple[int, int]:
     """The classes (U, V) the bundled translator was trained on, from its config.json without loading the weights
-    (so a tab can be labelled at start-up); the defaults where there is no readable config."""
+    (so the app can name them at start-up); the defaults where there is no readable config."""
     defaults = UnpairedConfig.domain_u, UnpairedConfig.domain_v
     try:
         config = json.loads((checkpoint_path(CHECKPOINT) / "config.json").read_text())

@@ -120,7 +120,7 @@ def elbo_terms(model: VAE, x: torch.Tensor, generator: torch.Generator | None = 
     return ELBOTerms(reconstruction_nll(x_hat, x, model.log_noise_level), kl_to_standard_normal(mu, logvar))
 
 
-# --- latent operations the tab uses ---------------------------------------------------------------------------
+# --- latent operations and the bundled models ----------------------------------------------------------------
 
 def latent_arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """a + (b - c): move a by the difference between b and c (the lecture's cat + (dog - pig))."""
@@ -141,7 +141,7 @@ MAP_CODES_FILE = "map_codes.safetensors"  # beside the 2-D model's weights: its 
 
 
 def save_map_codes(model: VAE, x: torch.Tensor, labels: torch.Tensor, folder: Path) -> None:
-    """Write the mean codes of x (N, 2) and their class labels next to a 2-D model, for the tab's latent map."""
+    """Write the mean codes of x (N, 2) and their class labels next to a 2-D model, for a map of its latent space."""
     from safetensors.torch import save_file
 
     codes = encode_mean(model, x).half()
@@ -150,7 +150,7 @@ def save_map_codes(model: VAE, x: torch.Tensor, labels: torch.Tensor, folder: Pa
 
 def load_map_codes() -> tuple[torch.Tensor, torch.Tensor] | None:
     """The bundled 2-D model's test-set codes (N, 2) and labels (N,), or None where the file is missing or unfit
-    (the tab then maps the bundled sample instead)."""
+    (a map then shows the bundled sample's codes instead)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
