@@ -81,7 +81,7 @@ def real_sampler(distribution: str, drawn: torch.Tensor | None = None) -> Callab
     """x ~ p_data: a function (n, generator) -> (n, 2)."""
     if distribution == "drawn":
         if drawn is None or len(drawn) == 0:
-            raise ValueError("Draw a shape first: the 'drawn' distribution samples the inked points.")
+            raise ValueError("The 'drawn' distribution samples drawn points, and none were given.")
 
         def sample(n: int, generator: torch.Generator) -> torch.Tensor:
             pick = torch.randint(len(drawn), (n,), generator=generator)
