@@ -6,7 +6,7 @@ import torch
 from benchmarks.timing import Latency, measure
 from core import autoencoder as ae
 from core.checkpoints import read_card
-from core.data import load_sample
+from core.datasets import load_sample
 from core.metrics import mse, psnr
 from demos import autoencoder as tab
 from demos.common import sample_image

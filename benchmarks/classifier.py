@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from core.checkpoints import load_model, read_card
-from core.data import load_sample
+from core.datasets import load_sample
 from core.metrics import EvalClassifier, accuracy, classifier_outputs
 
 

@@ -4,14 +4,16 @@ import torch
 
 from benchmarks.timing import Latency, measure
 from core import clip
+from core.captions import CLASS_PROMPT_NAMES
 from core.checkpoints import read_card
-from core.data import load_emoji_sample, load_sample
+from core.datasets import load_sample
+from core.emoji import load_emoji_sample
 from core.metrics import accuracy
 from demos import clip as tab
 from demos.common import sample_image
 
 SCORE_TARGET_MS = 50.0
-TEN_TEXTS = "\n".join(f"a photo of a {name}" for name in clip.CLASS_PROMPT_NAMES)
+TEN_TEXTS = "\n".join(f"a photo of a {name}" for name in CLASS_PROMPT_NAMES)
 
 
 def handler_latency(calls: int) -> list[Latency]:

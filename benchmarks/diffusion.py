@@ -11,8 +11,8 @@ import torch
 from benchmarks.timing import Latency, measure
 from core import diffusion, latent_diffusion
 from core.checkpoints import read_card
-from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE
-from core.data import load_sample
+from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE
+from core.datasets import load_sample
 from core.metrics import class_consistency, class_consistency_by_class, class_histogram, classifier_outputs, frechet_distance, load_classifier
 from demos import diffusion as tab
 from demos import latent_diffusion as text_tab

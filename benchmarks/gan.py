@@ -9,7 +9,7 @@ import torch
 from benchmarks.timing import Latency, measure
 from core import gan, latent, stylegan
 from core.checkpoints import read_card
-from core.data import load_sample
+from core.datasets import load_sample
 from core.metrics import class_consistency, class_histogram, classifier_outputs, frechet_distance, load_classifier
 from demos import gan as gan_tab
 from demos import stylegan as stylegan_tab

@@ -6,7 +6,8 @@ import torch
 
 from benchmarks.timing import Latency, measure
 from core import pix2pix
-from core.data import DatasetNotFoundError, load_emoji_sample, load_sample, load_training_data
+from core.datasets import DatasetNotFoundError, load_sample, load_training_data
+from core.emoji import load_emoji_sample
 from core.metrics import accuracy, classifier_outputs, colourfulness, load_classifier, sharpness, ssim
 from demos import pix2pix as tab
 
@@ -17,7 +18,7 @@ HELD_OUT_GARMENTS = 2000  # the first 2,000 test images, as the cards measure
 def handler_latency(calls: int) -> list[Latency]:
     rows = []
     for dataset in pix2pix.PAIRED_SETS:
-        drawing = next(iter(pix2pix.example_drawings(dataset).values()))
+        drawing = next(iter(tab.example_drawings(dataset).values()))
         picture = tab.held_out_pictures(dataset)[1][0]
         size = pix2pix.PAIRED_SETS[dataset].size
         rows += [measure(f"pix2pix {dataset} {size}x{size}: a drawing (both models, D's patch map)",

@@ -12,7 +12,7 @@ from benchmarks.browser import chromium, first_open_seconds, sampler_click_to_fi
 from benchmarks.classroom import minimal_app_calls, run_classroom
 from benchmarks.served import SyncSession
 from benchmarks.timing import Latency, ServedApp
-from core.data import load_sample
+from core.datasets import load_sample
 
 LIGHT_TARGET_P95_MS = 150.0  # a slider or a button of a light handler, through HTTP
 HTTP_SAMPLER_RUNS = {  # (api_name, arguments, target p95 ms): the single-user figures

@@ -5,7 +5,7 @@ import torch
 
 from benchmarks.timing import Latency, measure
 from core import unpaired
-from core.data import DatasetNotFoundError, load_sample, load_training_data
+from core.datasets import DatasetNotFoundError, load_sample, load_training_data
 from core.metrics import classifier_outputs, load_classifier
 from demos import unpaired as tab
 

@@ -7,7 +7,7 @@ import torch
 from benchmarks.timing import Latency, measure
 from core import latent, vae
 from core.checkpoints import read_card
-from core.data import load_sample
+from core.datasets import load_sample
 from core.metrics import class_histogram, classifier_outputs, frechet_distance, load_classifier, mse
 from demos import vae as tab
 from demos.common import sample_image

@@ -1,4 +1,4 @@
 """Everything that is not UI: data, models in the lecture's notation, training recipes, metrics.
 
-This package never imports gradio (tests/test_structure.py enforces it).
+This package holds no UI: it never imports the web UI library or demos/ (tests/test_structure.py enforces it).
 """

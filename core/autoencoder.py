@@ -18,9 +18,9 @@ from torch import nn
 
 from core.blocks import mlp
 from core.checkpoints import load_model
+from core.datasets import IMAGE_SIZE
 from core.runtime import MODELS, model_device, on_model_device
 
-IMAGE_SIZE = 28
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 LATENT_BYTES_PER_VALUE = 2  # latents are stored as float16: the reconstruction shown is decoded from them
 
@@ -307,16 +307,7 @@ MODEL_CLASSES = {
 }
 
 
-# --- the tab's view of the models ---------------------------------------------------------------------------
-
-DISPLAY_NAMES = {
-    "pca": "PCA-32",
-    "ae_linear": "Linear AE",
-    "ae_deep": "Deep AE",
-    "ae_conv": "Conv AE",
-    "ae_denoising": "Denoising AE",
-}
-
+# --- the bundled models and their reconstructions, measured -------------------------------------------------
 
 def load(name: str) -> Autoencoder:
     """A bundled model by checkpoint name, loaded once (raises CheckpointError naming the rebuild command)."""

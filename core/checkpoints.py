@@ -2,7 +2,7 @@
 
 Native modules use `huggingface_hub.PyTorchModelHubMixin`, so each folder also loads with
 `Model.from_pretrained(folder)` (or from the Hub). Failures become a `CheckpointError` whose message names
-the command that rebuilds the checkpoint, so a tab can show it and the rest of the app keeps working.
+the command that rebuilds the checkpoint, so the app can show it and keep working without the model.
 """
 from __future__ import annotations
 

@@ -11,32 +11,28 @@ one prompt per class, "a photo of a {class}", and picks the class whose prompt i
 
 The model is transformers' `CLIPModel` with a small config (a ViT over 8x8 patches of 64x64 images and a causal text
 transformer); its tokenizer is a word-level `tokenizers` model built from the training captions, so it knows only
-the words it was trained on: `unknown_words` says which words of a text it has never seen.
+the words it was trained on (core/captions.py makes them): `unknown_words` says which words of a text it has never
+seen.
 """
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
+from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, fill_template
 from core.checkpoints import CheckpointError, checkpoint_path, load_model, rebuild_command
-from core.data import FASHION_CLASSES, to_colour_input, to_model_input, to_pil
 from core.runtime import MODELS
 
 if TYPE_CHECKING:
     from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerFast
 
-IMAGE_SIZE = 64
-MAX_TEXT_TOKENS = 32  # <bos> + words + <eos>; longer texts are cut, and the tab says so
+INPUT_SIZE = 64  # the vision transformer's input side: the emoji's (garments are scaled up to it)
+MAX_TEXT_TOKENS = 32  # <bos> + words + <eos>; longer texts are cut
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"  # ids 0-3; EOS is not 2, so CLIP pools at the <eos> token
-ZERO_SHOT_TEMPLATE = "a photo of a {}"
-CLASS_PROMPT_NAMES = tuple(name.lower() for name in FASHION_CLASSES)  # "t-shirt/top", ..., "ankle boot"
 WORD_PATTERN = re.compile(r"\w+|[^\w\s]")  # what the tokenizer's pre-tokenizer splits a text into
 
 
@@ -59,7 +55,7 @@ def clip_config(vocab_size: int, size: CLIPSize = CLIPSize()) -> CLIPConfig:
     return CLIPConfig(
         text_config=dict(vocab_size=vocab_size, max_position_embeddings=MAX_TEXT_TOKENS, pad_token_id=0,
                          bos_token_id=2, eos_token_id=3, **common),
-        vision_config=dict(image_size=IMAGE_SIZE, patch_size=size.patch, num_channels=3, **common),
+        vision_config=dict(image_size=INPUT_SIZE, patch_size=size.patch, num_channels=3, **common),
         projection_dim=size.projection, logit_scale_init_value=float(torch.tensor(1 / size.temperature).log()))
 
 
@@ -97,25 +93,14 @@ def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
     return [word for word in words(normalised) if word not in vocabulary or word in (PAD, UNK, BOS, EOS)]
 
 
-def fill_template(template: str, class_name: str) -> str:
-    """'a photo of a {}' (or '{class}') with the class name in place; literal text otherwise, never str.format."""
-    return template.replace("{class}", "{}").replace("{}", class_name)
-
-
-def class_prompt(name: str) -> str:
-    """ "a photo of a {class}", with "an" before a vowel (the text encoder knows both)."""
-    article = "an" if name[0] in "aeiou" else "a"
-    return fill_template(ZERO_SHOT_TEMPLATE.replace("a {}", f"{article} {{}}"), name)
-
-
 # --- images ---------------------------------------------------------------------------------------------------
 
 def to_pixel_values(images: torch.Tensor) -> torch.Tensor:
     """(B, 1 or 3, H, W) in [0, 1] -> (B, 3, 64, 64) in [-1, 1], what the vision transformer takes."""
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
-    if images.shape[-1] != IMAGE_SIZE or images.shape[-2] != IMAGE_SIZE:
-        images = F.interpolate(images, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", antialias=True,
+    if images.shape[-1] != INPUT_SIZE or images.shape[-2] != INPUT_SIZE:
+        images = F.interpolate(images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True,
                                align_corners=False)
     return images * 2 - 1
 
@@ -149,7 +134,7 @@ def recall_at_k(similarity: torch.Tensor, k: int) -> float:
 
 @dataclass
 class CLIPBundle:
-    """The model and its tokenizer, with the three operations the tab needs."""
+    """The model and its tokenizer, with the operations that embed texts and images."""
 
     model: CLIPModel
     tokenizer: PreTrainedTokenizerFast
@@ -203,56 +188,6 @@ def zero_shot_predictions(bundle: CLIPBundle, images: torch.Tensor, template: st
                       for chunk in images.split(batch_size)])
 
 
-# --- captions -------------------------------------------------------------------------------------------------
-
-SYNONYMS = {  # every class's own name first, then words a person would use for the same garments
-    "T-shirt/top": ("t-shirt/top", "t-shirt", "tee", "top"),
-    "Trouser": ("trouser", "trousers", "pair of trousers", "pants"),
-    "Pullover": ("pullover", "sweater", "jumper"),
-    "Dress": ("dress", "frock"),
-    "Coat": ("coat", "jacket"),
-    "Sandal": ("sandal", "open shoe"),
-    "Shirt": ("shirt", "button-up shirt", "blouse"),
-    "Sneaker": ("sneaker", "trainer", "running shoe"),
-    "Bag": ("bag", "handbag", "purse"),
-    "Ankle boot": ("ankle boot", "boot"),
-}
-FASHION_TEMPLATES = ("a photo of a {}", "a {}", "a picture of a {}", "a black and white photo of a {}",
-                     "an image of a {}", "a {} on a black background", "a small photo of a {}", "this is a {}",
-                     "a photo of a {} from a catalogue", "a grey photo of a {}")
-EMOJI_TEMPLATES = ("{}", "an emoji of {}", "a picture of {}", "a colourful picture of {}", "{} emoji",
-                   "a cartoon of {}", "a colour icon of {}")
-
-
-def brightness_word(image: torch.Tensor) -> str | None:
-    """An attribute read off the pixels: "dark" or "light" garment (mean ink over the garment), else None."""
-    ink = image[image > 0.1]
-    if ink.numel() == 0:
-        return None
-    mean = ink.mean().item()
-    return "dark" if mean < 0.35 else "light" if mean > 0.7 else None
-
-
-def fashion_caption(label: int, image: torch.Tensor, rng: random.Random) -> str:
-    """A varied, honest caption: a template, a synonym of the class, sometimes the garment's brightness."""
-    noun = rng.choice(SYNONYMS[FASHION_CLASSES[label]])
-    attribute = brightness_word(image)
-    if attribute is not None and rng.random() < 0.3:
-        noun = f"{attribute} {noun}"
-    return rng.choice(FASHION_TEMPLATES).format(noun)
-
-
-def emoji_caption(name: str, rng: random.Random) -> str:
-    return rng.choice(EMOJI_TEMPLATES).format(name)
-
-
-def all_caption_words() -> list[str]:
-    """Every caption form the recipes can produce for Fashion-MNIST (the emoji names are added by the recipe)."""
-    nouns = [n for names in SYNONYMS.values() for n in names]
-    nouns += [f"{a} {n}" for a in ("dark", "light") for n in nouns]
-    return [t.format(n) for t in FASHION_TEMPLATES for n in nouns] + [ZERO_SHOT_TEMPLATE.format(n) for n in CLASS_PROMPT_NAMES]
-
-
 # --- the bundled checkpoint -----------------------------------------------------------------------------------
 
 def load_bundle(name: str = "clip") -> CLIPBundle:
@@ -270,45 +205,3 @@ def load_bundle(name: str = "clip") -> CLIPBundle:
         return CLIPBundle(model, tokenizer)
 
     return MODELS.get(name, load)
-
-
-
-# --- any image in ---------------------------------------------------------------------------------------------
-
-READ_AS = ("auto", "garment", "picture")  # how to_clip_input frames an image
-MAX_INPUT_SIDE = 512  # large uploads are shrunk first: the model sees 64 px anyway
-
-
-def _bounded_pil(image) -> Image.Image:
-    pil = to_pil(image)
-    if max(pil.size) > MAX_INPUT_SIDE:
-        pil = pil.copy()
-        pil.thumbnail((MAX_INPUT_SIDE, MAX_INPUT_SIDE), Image.LANCZOS)
-    return pil
-
-
-def is_colourful(image) -> bool:
-    """True when the visible pixels carry colour (an emoji, a photo); False for grey garments and pen drawings."""
-    rgba = _bounded_pil(image).convert("RGBA")
-    pixels = torch.from_numpy(np.array(rgba.resize((64, 64), Image.BILINEAR))).float() / 255
-    visible = pixels[..., 3] > 0.5
-    if not visible.any():
-        return False
-    rgb = pixels[..., :3][visible]
-    saturation = rgb.max(dim=1).values - rgb.min(dim=1).values
-    return (saturation > 0.2).float().mean().item() > 0.1
-
-
-def to_clip_input(image, read_as: str = "auto") -> torch.Tensor:
-    """Any image -> what the bundled CLIP was trained on: a garment framed like Fashion-MNIST (1, 1, 28, 28), bright
-    on black, or a picture on white, cropped to its content and centred like the emoji (1, 3, 64, 64).
-
-    read_as: "garment", "picture", or "auto" (colourful images are pictures; grey ones, pen drawings included, are
-    garments, so a grey emoji needs "picture")."""
-    if read_as not in READ_AS:
-        raise ValueError(f"Read the image as one of {', '.join(READ_AS)}, not {read_as!r}.")
-    pil = _bounded_pil(image)
-    if read_as == "garment" or (read_as == "auto" and not is_colourful(pil)):
-        return to_model_input(pil)
-    return to_colour_input(pil, IMAGE_SIZE, margin=2, background=(1.0, 1.0, 1.0))  # CLIP saw emoji on white
-

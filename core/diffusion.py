@@ -12,7 +12,7 @@ A network ε_θ(x_t, t) learns to predict the noise with the simplified loss ‖
 Sampling starts from x_T ~ N(0, I) and removes the predicted noise step by step, with diffusers' schedulers doing
 the bookkeeping: DDPM (ancestral, all T steps), DDIM (deterministic, fewer steps) and DPM-Solver++ (a
 second-order solver of the same ODE, fewer still). Each may hold x̂_0 to the data's range (clamped_x0). Each sampler is a
-generator that yields every step, so a tab can stream frames and a test can inspect them.
+generator that yields every step, so a caller can stream frames and a test can inspect them.
 
 Indices: the lecture counts t = 1..T; tensors here are indexed 0..T−1, so `alphas[t - 1]` is the lecture's α_t.
 The U-Net takes the 0-based index, as diffusers' schedulers do.
@@ -146,7 +146,7 @@ class DiffusionStep:
 
 
 SAMPLERS = ("ddim", "dpm++", "ddpm")  # core names; DDPM takes all T steps
-FAST_STEP_COUNTS = (5, 10, 20, 25, 50, 100)  # the counts a tab offers: DPM-Solver++ takes any, DDIM a divisor of T
+FAST_STEP_COUNTS = (5, 10, 20, 25, 50, 100)  # the counts on offer: DPM-Solver++ takes any, DDIM a divisor of T
 
 
 def ddim_step_counts(num_train_steps: int = NUM_TRAIN_STEPS) -> tuple[int, ...]:

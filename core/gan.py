@@ -21,7 +21,6 @@ from torch import nn
 from core.checkpoints import load_model
 from core.runtime import MODELS, on_model_device
 
-IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
 
@@ -97,7 +96,7 @@ def minibatch_std(h: torch.Tensor, group: int) -> torch.Tensor:
 
 
 class GAN(nn.Module, PyTorchModelHubMixin):
-    """G and D together: one checkpoint folder, so the tab can show D's verdicts on G's samples."""
+    """G and D together: one checkpoint folder, so that D's verdicts on G's samples can be shown."""
 
     def __init__(self, config: GANConfig = GANConfig()):
         super().__init__()

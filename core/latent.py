@@ -30,5 +30,5 @@ def sample_prior(n: int, latent_dim: int, generator: torch.Generator, temperatur
 
 
 def noise_from_seed(seed: int, latent_dim: int, n: int = 1) -> torch.Tensor:
-    """The n codes z ~ N(0, I) a seed stands for, (n, latent_dim): the same seed gives the same z in every tab."""
+    """The n codes z ~ N(0, I) a seed stands for, (n, latent_dim): the same seed gives the same z everywhere."""
     return sample_prior(n, latent_dim, torch.Generator().manual_seed(int(seed)))

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from core.blocks import crop_from_model, pad_to_model
 from core.checkpoints import CheckpointError, load_model, read_card
-from core.clip import CLASS_PROMPT_NAMES, CLIPBundle, class_prompt, cosine_similarities, load_bundle
+from core.captions import CLASS_PROMPT_NAMES, class_prompt
+from core.clip import CLIPBundle, cosine_similarities, load_bundle
 from core import diffusion
 from core.diffusion import DiffusionStep
 from core.runtime import MODELS, in_precision
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 IMAGE_PAD = 2  # 28 px garments are padded to 32 px: three halvings then give an 8x8 latent
 LATENT_SHAPE = (4, 8, 8)
 MAX_PROMPT_CHARACTERS = 200
-DEFAULT_GUIDANCE = 4.0  # w of classifier-free guidance the tab opens with
+DEFAULT_GUIDANCE = 4.0  # w of classifier-free guidance unless one is asked for
 TEXT_DROPOUT = 0.1  # share of training captions replaced by "" (the unconditional ε_θ(z_t, t, ∅))
 
 

@@ -13,7 +13,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from core.checkpoints import CheckpointError, load_model
-from core.data import FASHION_CLASSES
+from core.datasets import FASHION_CLASSES
 from core.runtime import MODELS, model_device, on_cpu, on_model_device
 
 
@@ -170,7 +170,7 @@ def neighbour_difference(images: torch.Tensor) -> torch.Tensor:
 
 def sharpness(images: torch.Tensor) -> float:
     """Mean absolute difference between neighbouring pixels of (B, C, H, W) images: crisp detail scores high,
-    blur low (how the tab and the benchmark compare L1-only pix2pix with L1 + cGAN against real pictures)."""
+    blur low (how the app and the benchmark compare L1-only pix2pix with L1 + cGAN against real pictures)."""
     return neighbour_difference(images).mean().item()
 
 

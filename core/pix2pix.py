@@ -9,24 +9,22 @@ The condition is an image x (an edge map) instead of a class. G is a U-Net, D a 
 
 L1 alone already gets the layout right, but for an uncertain detail it predicts the average of the possibilities:
 a blur. The cGAN term punishes anything D can tell from a real patch, blur included. Each data set ships both
-models (`pix2pix_<set>` with L1 + cGAN, `pix2pix_<set>_l1` with L1 only) so the tab can show the paper's comparison.
+models (`pix2pix_<set>` with L1 + cGAN, `pix2pix_<set>_l1` with L1 only) for the paper's comparison.
 As in the paper, the noise z is dropout in G's innermost decoder layers while training; the shipped models run
 deterministically (the paper found G largely ignores z).
 """
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
-from PIL import Image, ImageDraw
 from torch import nn
 
 from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
 from core.checkpoints import load_model
-from core.data import (EmptyImageError, edge_map, is_line_drawing, sketch_to_edges, to_colour_input,
-                       to_grayscale_ink, to_model_input)
+from core.edges import edge_map, is_line_drawing, sketch_to_edges
+from core.images import EmptyImageError, to_colour_input, to_grayscale_ink, to_model_input
 from core.gan import discriminator_loss, generator_loss_non_saturating
 from core.runtime import MODELS, on_model_device
 
@@ -159,7 +157,7 @@ def edges_of_pictures(pictures: torch.Tensor, data: PairedSet) -> torch.Tensor:
 
 
 def picture_from_image(image, data: PairedSet) -> torch.Tensor:
-    """An uploaded picture -> (1, C, size, size) in [0, 1], framed as the data set's pictures are: the object's box
+    """A picture -> (1, C, size, size) in [0, 1], framed as the data set's pictures are: the object's box
     scaled to size - 2 margin on the picture's own background. A picture already size x size is taken as it is."""
     if data.channels == 1:  # garments: bright on black; longest side filling the frame, like Fashion-MNIST's
         return to_model_input(image, data.size, margin=data.margin)
@@ -184,7 +182,7 @@ def drawing_margin(data: PairedSet) -> int:
 def input_edges(image, data: PairedSet, kind: str = "auto") -> ModelInput:
     """What G reads for any input: a drawing is thinned to its centre lines, framed and thinned to one-pixel strokes
     (as Canny's edges are); a picture is framed and goes through Canny, as the training pairs did. `auto` tells
-    them apart by shading and by how much of its box the ink covers (core.data.is_line_drawing)."""
+    them apart by shading and by how much of its box the ink covers (core.edges.is_line_drawing)."""
     if kind not in INPUT_KINDS:
         raise ValueError(f"The input kind must be one of {INPUT_KINDS}, not {kind!r}.")
     if kind == "auto":
@@ -194,7 +192,7 @@ def input_edges(image, data: PairedSet, kind: str = "auto") -> ModelInput:
     picture = picture_from_image(image, data)
     edges = edges_of_pictures(picture, data)
     if edges.sum() == 0:
-        raise EmptyImageError("Canny found no edges in this picture: it has too little contrast.")
+        raise EmptyImageError("Canny found no edges in this picture: its contrast is too low.")
     return ModelInput(edges, kind, picture)
 
 
@@ -206,50 +204,3 @@ def load(dataset: str, objective: str = "l1+cgan") -> Pix2Pix:
     """The bundled pix2pix model for a data set and objective, cached."""
     name = CHECKPOINTS[(dataset, objective)]
     return MODELS.get(name, lambda: load_model(Pix2Pix, name))
-
-
-# --- drawings to start from: inputs, drawn with Pillow (the outputs always come from the trained G) -------------
-
-def _ellipse(cx: float, cy: float, rx: float, ry: float, start: float = 0, end: float = 360) -> list:
-    """Points along an ellipse's arc from `start` to `end` degrees (0 = right, 90 = down, as Pillow draws)."""
-    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
-            for a in range(int(start), int(end) + 1, 6)]
-
-
-def _outline_drawings() -> dict[str, dict[str, list]]:
-    """Per data set: named drawings as lists of strokes, each a list of (x, y) points on a 256 x 256 canvas."""
-    return {
-        "fashion": {
-            "sneaker": [[(16, 190), (240, 190), (240, 160), (170, 140), (120, 100), (70, 100), (16, 160), (16, 190)],
-                        [(16, 175), (240, 175)]],
-            "ankle boot": [[(40, 236), (236, 236), (236, 200), (150, 170), (140, 30), (60, 30), (60, 150), (40, 200),
-                            (40, 236)]],
-            "t-shirt": [[(80, 20), (105, 30), (151, 30), (176, 20), (236, 60), (214, 96), (192, 84), (192, 236),
-                         (64, 236), (64, 84), (42, 96), (20, 60), (80, 20)]],  # short sleeves, a long body
-            "trousers": [[(70, 16), (186, 16), (200, 240), (150, 240), (128, 80), (106, 240), (56, 240), (70, 16)]],
-            "bag": [[(30, 90), (226, 90), (236, 236), (20, 236), (30, 90)],
-                    [(80, 90), (90, 30), (166, 30), (176, 90)]],
-        },
-        "emoji": {
-            "smiley": [_ellipse(128, 128, 110, 110), _ellipse(92, 102, 12, 22), _ellipse(164, 102, 12, 22),
-                       _ellipse(128, 160, 58, 40, start=0, end=180) + [(186, 160)]],  # an open mouth
-            "heart": [[(128, 230), (30, 120), (30, 70), (60, 35), (100, 35), (128, 70), (156, 35), (196, 35),
-                       (226, 70), (226, 120), (128, 230)]],
-            "star": [[(128 + r * math.sin(k * math.pi / 5), 135 - r * math.cos(k * math.pi / 5))
-                      for k, r in zip(range(11), [115, 45] * 5 + [115])]],
-            "house": [[(40, 120), (128, 30), (216, 120)], [(60, 105), (60, 230), (196, 230), (196, 105)],
-                      [(110, 230), (110, 170), (146, 170), (146, 230)]],
-        },
-    }
-
-
-def example_drawings(dataset: str) -> dict[str, Image.Image]:
-    """Line drawings like a user's (dark strokes on white, 256 x 256) for the tab's 'drawings to try'."""
-    drawings = {}
-    for name, strokes in _outline_drawings()[dataset].items():
-        canvas = Image.new("RGB", (256, 256), "white")
-        draw = ImageDraw.Draw(canvas)
-        for stroke in strokes:
-            draw.line(stroke, fill="black", width=6, joint="curve")
-        drawings[name] = canvas
-    return drawings

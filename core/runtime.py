@@ -227,8 +227,8 @@ class ComputeWorker:
     Why one thread: torch's OpenMP pool belongs to the thread that calls it. Handlers that run on the server's many
     worker threads each bring a pool of their own, and on 2 cores those pools spin against each other and against
     the server's own work (measured: a DDIM run twice as slow served as in-process). On one thread the pool is
-    always the same, and what waits is ordered: a light call (a slider, a grid) goes before the next step of a long
-    run, so a class's clicks never queue behind a sampler, and several long runs take turns step by step.
+    always the same, and what waits is ordered: a light call (one picture, a grid) goes before the next step of a
+    long run, so a class's light calls never queue behind a sampler, and several long runs take turns step by step.
     """
 
     LIGHT, LONG_RUN, BACKGROUND = 0, 1, 2  # priorities: lower goes first; equal ones in arrival order

@@ -25,8 +25,6 @@ from core.checkpoints import load_model
 from core.gan import Discriminator, GANConfig
 from core.runtime import MODELS, on_model_device
 
-IMAGE_SIZE = 28
-
 
 @dataclass(frozen=True)
 class StyleGANConfig:

@@ -2,7 +2,7 @@
 
 The real distribution is a ring of 8 Gaussians, a 5x5 grid of Gaussians, or points a user drew. G and D are small
 MLPs. Each iteration runs k discriminator steps then one generator step, exactly as the lecture's algorithm; every
-few iterations a `ToyFrame` is yielded so a tab can stream real vs generated points, D's decision map and the
+few iterations a `ToyFrame` is yielded so a caller can stream real vs generated points, D's decision map and the
 losses. Three objectives:
 
 - "minimax": the lecture's V(D, G); G descends log(1 - D(G(z))).
@@ -26,6 +26,7 @@ from torch import nn
 
 from core.blocks import mlp
 from core.gan import discriminator_loss, generator_loss_minimax, generator_loss_non_saturating
+from core.images import EmptyImageError
 
 DISTRIBUTIONS = ("ring", "grid", "drawn")
 LOSSES = ("minimax", "non_saturating", "wgan_gp")
@@ -68,7 +69,7 @@ def points_from_ink(ink: np.ndarray, max_points: int = 4000) -> torch.Tensor:
     (y up, as on the plots)."""
     rows, cols = np.nonzero(ink > 0.5)
     if len(rows) < 10:
-        raise ValueError("The drawing is empty: draw a shape with the brush (a few strokes), then press Train.")
+        raise EmptyImageError("The drawing is empty: fewer than 10 of its pixels are inked.")
     h, w = ink.shape
     points = np.stack([cols / (w - 1), 1 - rows / (h - 1)], axis=1) * 2 * EXTENT - EXTENT
     if len(points) > max_points:
@@ -80,7 +81,7 @@ def real_sampler(distribution: str, drawn: torch.Tensor | None = None) -> Callab
     """x ~ p_data: a function (n, generator) -> (n, 2)."""
     if distribution == "drawn":
         if drawn is None or len(drawn) == 0:
-            raise ValueError("Draw a shape first: the 'drawn' distribution samples the inked points.")
+            raise ValueError("The 'drawn' distribution samples drawn points, and none were given.")
 
         def sample(n: int, generator: torch.Generator) -> torch.Tensor:
             pick = torch.randint(len(drawn), (n,), generator=generator)

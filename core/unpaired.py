@@ -23,10 +23,9 @@ from torch import nn
 
 from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
 from core.checkpoints import checkpoint_path, load_model
-from core.data import FASHION_CLASSES
+from core.datasets import FASHION_CLASSES, IMAGE_SIZE
 from core.runtime import MODELS, on_model_device
 
-IMAGE_SIZE = 28
 MODEL_SIZE = 32  # the U-Net's power of two: garments are padded by 2 pixels of background
 PAD = (MODEL_SIZE - IMAGE_SIZE) // 2
 
@@ -139,7 +138,7 @@ def load() -> DualGAN:
 
 def bundled_domains() -> tuple[int, int]:
     """The classes (U, V) the bundled translator was trained on, from its config.json without loading the weights
-    (so a tab can be labelled at start-up); the defaults where there is no readable config."""
+    (so the app can name them at start-up); the defaults where there is no readable config."""
     defaults = UnpairedConfig.domain_u, UnpairedConfig.domain_v
     try:
         config = json.loads((checkpoint_path(CHECKPOINT) / "config.json").read_text())

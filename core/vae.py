@@ -25,9 +25,9 @@ from torch import nn
 
 from core.blocks import mlp
 from core.checkpoints import checkpoint_path, load_model
+from core.datasets import IMAGE_SIZE
 from core.runtime import MODELS, model_device, on_model_device
 
-IMAGE_SIZE = 28
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 LATENT_SIZES = (2, 5, 20)  # the lecture's comparison
 
@@ -138,7 +138,7 @@ def kl_warmup_beta(epoch_progress: float, warmup_epochs: float) -> float:
     return min(1.0, epoch_progress / warmup_epochs)
 
 
-# --- latent operations the tab uses ---------------------------------------------------------------------------
+# --- latent operations and the bundled models -------------------------------------------------------------------------
 
 def latent_arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """a + (b - c): move a by the difference between b and c (the lecture's cat + (dog - pig))."""
@@ -159,7 +159,7 @@ MAP_CODES_FILE = "map_codes.safetensors"  # beside the 2-D model's weights: its 
 
 
 def save_map_codes(model: VAE, x: torch.Tensor, labels: torch.Tensor, folder: Path) -> None:
-    """Write the mean codes of x (N, 2) and their class labels next to a 2-D model, for the tab's latent map."""
+    """Write the mean codes of x (N, 2) and their class labels next to a 2-D model, for a map of its latent space."""
     from safetensors.torch import save_file
 
     codes = encode_mean(model, x).half()
@@ -168,7 +168,7 @@ def save_map_codes(model: VAE, x: torch.Tensor, labels: torch.Tensor, folder: Pa
 
 def load_map_codes() -> tuple[torch.Tensor, torch.Tensor] | None:
     """The bundled 2-D model's test-set codes (N, 2) and labels (N,), or None where the file is missing or unfit
-    (the tab then maps the bundled sample instead)."""
+    (a map then shows the bundled sample's codes instead)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 

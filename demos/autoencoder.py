@@ -3,16 +3,25 @@ from __future__ import annotations
 
 import gradio as gr
 from gradio.context import Context
+from PIL import Image, ImageDraw, ImageFont
 
 from core import autoencoder as ae
 from core.checkpoints import CheckpointError, read_card
-from core.data import image_grid, out_of_distribution_examples, signed_to_rgb, to_model_input
+from core.images import to_model_input
+from demos.render import image_grid, signed_to_rgb
 from core.metrics import psnr
 from core.runtime import generator
 from demos.common import (checkpoint_notice, display, friendly_errors, image_input, image_sources, intro,
                           output_gallery, output_image, sample_image, seed_input, valid_seed)
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
+DISPLAY_NAMES = {  # checkpoint -> the name a row or a caption shows
+    "pca": "PCA-32",
+    "ae_linear": "Linear AE",
+    "ae_deep": "Deep AE",
+    "ae_conv": "Conv AE",
+    "ae_denoising": "Denoising AE",
+}
 JPEG_BUDGETS = (64, 256)  # bytes: a 32-number code, and the conv AE's 128-number code, at float16
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt and pepper", "salt_and_pepper"), ("Masking", "masking")]
 OUT_OF_DISTRIBUTION_FACTOR = 3.0  # error this many times the test-set average: "not what it was trained on"
@@ -47,7 +56,7 @@ def reconstruct(image):
     results, missing = [], []
     for name in RECONSTRUCTION_MODELS:
         try:
-            results.append((name, ae.reconstruct_with(ae.DISPLAY_NAMES[name], ae.load(name), x)))
+            results.append((name, ae.reconstruct_with(DISPLAY_NAMES[name], ae.load(name), x)))
         except CheckpointError as error:
             missing.append(str(error))
     if not results:
@@ -150,6 +159,28 @@ def _when_image(handler, outputs: int):
         return [gr.skip()] * outputs if image is None else handler(image, *args)
 
     return refresh
+
+
+def out_of_distribution_examples(size: int = 112) -> dict[str, Image.Image]:
+    """Inputs unlike any garment (a digit, a letter, a smiley), drawn with Pillow, white on black.
+
+    They are inputs, not outputs: they show that an autoencoder is data specific (the gallery of inputs that are not garments).
+    """
+    examples = {}
+    for label, text in (("digit 7", "7"), ("digit 3", "3"), ("letter A", "A")):
+        canvas = Image.new("L", (size, size), 0)
+        draw = ImageDraw.Draw(canvas)
+        font = ImageFont.load_default(size=int(size * 0.8))
+        draw.text((size / 2, size / 2), text, fill=255, font=font, anchor="mm")
+        examples[label] = canvas
+    smiley = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(smiley)
+    draw.ellipse((10, 10, size - 10, size - 10), outline=255, width=8)
+    draw.ellipse((35, 38, 45, 48), fill=255)
+    draw.ellipse((size - 45, 38, size - 35, 48), fill=255)
+    draw.arc((32, 40, size - 32, size - 30), 20, 160, fill=255, width=7)
+    examples["smiley"] = smiley
+    return examples
 
 
 def build(tab: gr.Tab) -> None:

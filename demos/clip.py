@@ -8,10 +8,13 @@ import torch
 from PIL import Image
 
 from core import clip
+from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, fill_template
 from core.checkpoints import CheckpointError, read_card
-from core.data import FASHION_CLASSES, load_emoji_sample, load_sample, to_display
+from core.datasets import FASHION_CLASSES, load_sample
+from core.emoji import load_emoji_sample
+from core.images import READ_AS, is_colourful, to_garment_or_picture
+from demos.render import confusion_heatmap, similarity_heatmap, to_display
 from core.metrics import accuracy
-from core.plots import confusion_heatmap, similarity_heatmap
 from demos.common import (checkpoint_notice, example_indices, friendly_errors, image_input, image_sources, intro,
                           sample_image)
 MAX_TEXTS = 20
@@ -78,7 +81,7 @@ def score(image, texts, read_as="auto"):
     """An image and texts -> softmax over the texts (gr.Label), a table of raw cosine similarities, a note.
     read_as: "auto", "garment" or "picture" (how the image is framed for the model)."""
     lines = parse_texts(texts)
-    x = clip.to_clip_input(image, read_as)
+    x = to_garment_or_picture(image, clip.INPUT_SIZE, read_as)
     bundle = _bundle()
     with torch.inference_mode():
         similarities = clip.cosine_similarities(bundle.embed_images(x), bundle.embed_texts(lines))[0]
@@ -104,7 +107,7 @@ def _matrix_examples() -> tuple[list[Image.Image], list[torch.Tensor], list[str]
         i = example_indices()[class_index]
         pictures.append(to_display(sample.images[i] / 255.0, scale=4))
         inputs.append(torch.from_numpy(sample.images[i]).float().div(255).view(1, 1, 28, 28))
-        captions.append(clip.ZERO_SHOT_TEMPLATE.format(clip.CLASS_PROMPT_NAMES[class_index]))
+        captions.append(ZERO_SHOT_TEMPLATE.format(CLASS_PROMPT_NAMES[class_index]))
     for name in emoji.names:
         if len(captions) == 10:
             break
@@ -147,9 +150,9 @@ def zero_shot(template):
     predictions = _sample_predictions(template)
     confusion = np.zeros((len(FASHION_CLASSES), len(FASHION_CLASSES)), dtype=int)
     np.add.at(confusion, (y.numpy(), predictions.numpy()), 1)
-    unknown = clip.unknown_words(bundle.tokenizer, clip.fill_template(template, ""))
+    unknown = clip.unknown_words(bundle.tokenizer, fill_template(template, ""))
     summary = (f"**Zero-shot accuracy: {100 * accuracy(predictions, y):.1f}%** on the 500 bundled test images "
-               f"(chance: 10%) with prompts like “{clip.fill_template(template, clip.CLASS_PROMPT_NAMES[9])}”.")
+               f"(chance: 10%) with prompts like “{fill_template(template, CLASS_PROMPT_NAMES[9])}”.")
     if unknown:
         summary += f" The template has words the model never saw: {', '.join(unknown)}."
     return summary, confusion_heatmap(confusion, list(FASHION_CLASSES))
@@ -177,7 +180,7 @@ def emoji_examples(count: int = 12) -> dict[str, Image.Image]:
     """Held-out emoji that "auto" reads as pictures, skipping letter and ideograph boxes, spread over the sample."""
     emoji = load_emoji_sample()
     usable = [i for i, name in enumerate(emoji.names)
-              if clip.is_colourful(emoji.images[i]) and not any(word in name for word in ("regional", "squared", "ideograph"))]
+              if is_colourful(emoji.images[i]) and not any(word in name for word in ("regional", "squared", "ideograph"))]
     chosen = usable[:: max(1, len(usable) // count)][:count]
     return {emoji.names[i]: Image.fromarray(emoji.images[i]).resize((128, 128), Image.LANCZOS) for i in chosen}
 
@@ -196,7 +199,7 @@ def build(tab: gr.Tab) -> None:
             texts = gr.Textbox(value=DEFAULT_TEXTS, lines=4, max_lines=MAX_TEXTS,
                                label=f"Texts, one a line (at most {MAX_TEXTS})")
             with gr.Row(equal_height=True):
-                read_as = gr.Dropdown(list(clip.READ_AS), value="auto",
+                read_as = gr.Dropdown(list(READ_AS), value="auto",
                                       label="Read the image as (auto: colour is a picture, grey a garment)")
                 score_button = gr.Button("Score", variant="primary")
             probabilities = gr.Label(label="softmax over the texts", num_top_classes=MAX_TEXTS, show_heading=False,
@@ -213,7 +216,7 @@ def build(tab: gr.Tab) -> None:
     gr.Markdown("### Zero-shot classification of the sample set")
     with gr.Row():
         with gr.Column():
-            template = gr.Textbox(value=clip.ZERO_SHOT_TEMPLATE, label="Prompt template ({} is the class name)")
+            template = gr.Textbox(value=ZERO_SHOT_TEMPLATE, label="Prompt template ({} is the class name)")
             zero_shot_button = gr.Button("Classify the 500 sample images", variant="primary")
             zero_shot_text = gr.Markdown()
         confusion = gr.Image(label="Confusion matrix", type="pil", format="png", interactive=False,
@@ -233,4 +236,4 @@ def build(tab: gr.Tab) -> None:
 def warm_up() -> None:
     """Load CLIP and compute what the tab opens on: the similarity matrix and the zero-shot table."""
     similarity_matrix()
-    zero_shot(clip.ZERO_SHOT_TEMPLATE)
+    zero_shot(ZERO_SHOT_TEMPLATE)

@@ -14,9 +14,10 @@ import torch
 from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
-from core.plots import CLASS_COLOURS
+from demos.render import CLASS_COLOURS, to_display
 from core.runtime import COMPUTE, gpu, on_zero_gpu
-from core.data import DatasetNotFoundError, EmptyImageError, FASHION_CLASSES, load_sample, to_display, to_model_input
+from core.datasets import FASHION_CLASSES, DatasetNotFoundError, load_sample
+from core.images import EmptyImageError, PictureFileError, to_model_input
 from demos import intake
 
 T = TypeVar("T")
@@ -24,13 +25,19 @@ log = logging.getLogger(__name__)
 DISPLAY_SCALE = 8  # 28 px -> 224 px, nearest neighbour: crisp pixels on a projector
 
 PRESENTABLE_ERRORS = (EmptyImageError, CheckpointError, DatasetNotFoundError, ValueError, TypeError)
+EMPTY_IMAGE_ADVICE = "Pick an example, upload a picture or draw one."
 
 
 def presentable(error: Exception, where: str) -> gr.Error:
-    """The gr.Error the page shows for `error`: its own sentence for the errors core raises on bad input, a plain
-    "internal error" for a bug (logged with its traceback, naming `where`)."""
+    """The gr.Error the page shows for `error`: its own sentence for the errors core raises on bad input (with what to
+    do about an empty image or a bad picture file), a plain "internal error" for a bug (logged with its traceback,
+    naming `where`)."""
     if isinstance(error, gr.Error):
         return error
+    if isinstance(error, EmptyImageError):
+        return gr.Error(f"{error} {EMPTY_IMAGE_ADVICE}", title="Cannot do that")
+    if isinstance(error, PictureFileError):
+        return gr.Error(intake.picture_advice(error), title="Cannot do that")
     if isinstance(error, PRESENTABLE_ERRORS):
         return gr.Error(str(error), title="Cannot do that")
     log.exception("handler %s failed", where)  # a bug: say so plainly, details in the server log
@@ -111,7 +118,7 @@ def colour_legend(entries: Iterable[tuple[str, str]]) -> str:
 
 
 def class_legend() -> str:
-    """The ten classes in core.plots.CLASS_COLOURS, as the scatter plots colour them."""
+    """The ten classes in demos.render.CLASS_COLOURS, as the scatter plots colour them."""
     return colour_legend(zip(CLASS_COLOURS, FASHION_CLASSES))
 
 
@@ -134,8 +141,18 @@ def checkpoint_notice(names: Iterable[str]) -> gr.Markdown:
 def image_input(label: str = "Input image", value=None) -> gr.Image:
     """An image input. value: the picture it opens with (a tab then computes its result from it in one round trip,
     where filling it on opening costs two: the picture to the page, then back with the change event)."""
-    # PIL, not numpy: a palette, 16-bit or CMYK file keeps its meaning (core.data.to_pil reads every mode)
+    # PIL, not numpy: a palette, 16-bit or CMYK file keeps its meaning (core.images.to_pil reads every mode)
     return gr.Image(value=value, label=label, type="pil", image_mode=None, sources=["upload", "clipboard"], height=240)
+
+
+def drawing_image(value):
+    """A Sketchpad's value, {"background", "layers", "composite"} -> the picture drawn (its composite, else its
+    background); any other image is passed on as it is."""
+    if isinstance(value, dict):
+        value = value.get("composite") if value.get("composite") is not None else value.get("background")
+        if value is None:
+            raise EmptyImageError("The drawing is empty.")
+    return value
 
 
 def sketchpad(label: str = "Draw one garment") -> gr.Sketchpad:
@@ -217,7 +234,10 @@ def image_sources(target: gr.Image, prefix: str, extra_examples: dict[str, Image
             return extra_examples[names[evt.index]]
 
         extra.select(pick_extra, None, target, api_name=f"{prefix}_pick_extra", api_visibility="private")
-    draw_button.click(friendly_errors(lambda drawing: display(to_model_input(drawing)), uses_models=False), sketch, target,
+    def use_drawing(drawing):
+        return display(to_model_input(drawing_image(drawing)))
+
+    draw_button.click(friendly_errors(use_drawing, uses_models=False), sketch, target,
                       api_name=f"{prefix}_use_drawing", api_visibility="private")
 
 

@@ -12,8 +12,8 @@ import torch
 
 from core import diffusion
 from core.checkpoints import CheckpointError, read_card
-from core.data import image_grid, to_model_input
-from core.plots import SCHEDULE_COLOURS, schedule_chart
+from core.images import to_model_input
+from demos.render import SCHEDULE_COLOURS, image_grid, schedule_chart
 from core.runtime import generator, in_precision, inference_bf16, model_device, on_cpu
 from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, colour_legend, friendly_errors,
                           image_sources, intro, opening_run, output_image, presentable, replay_stride, sample_image, seed_input, stream_steps,

@@ -6,8 +6,8 @@ import torch
 
 from core import gan, latent
 from core.checkpoints import CheckpointError, read_card
-from core.data import FASHION_CLASSES, grid_cell_px, image_grid, load_sample
-from core.plots import named_grid
+from core.datasets import FASHION_CLASSES, load_sample
+from demos.render import grid_cell_px, image_grid, named_grid
 from core.runtime import inference_autocast
 from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice,
                           friendly_errors, intro, output_image, seed_input, seed_path_controls, valid_seed)

@@ -12,7 +12,7 @@ demos.serving.configure_gradio), by the component and its settings:
 - Radio and Dropdown: one of the choices, or its text form ("50" for 50: the API description lists choices as text).
 - Textbox: text (a number becomes its text), at most MAX_TEXT_CHARS characters.
 - Image and the sketchpad: an uploaded file's reference; then the file itself, before Gradio opens it
-  (core.data.check_picture_file: empty, not a picture, SVG, damaged, too many pixels). Of an animation the first
+  (core.images.check_picture_file: empty, not a picture, SVG, damaged, too many pixels). Of an animation the first
   frame is used, and the page says so (a drawing must be still).
 Whatever still fails in Gradio's preprocessing gets a sentence naming the control; the details go to the log.
 """
@@ -28,7 +28,7 @@ from typing import Any
 
 import gradio as gr
 
-from core.data import PictureFileError, check_picture_file
+from core.images import PICTURE_FORMS, PictureFileError, check_picture_file
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,21 @@ def _picture_source(file) -> Any:
 ANIMATION_NOTE = "genmodels_note"  # PIL info key: what the page should be told about this picture
 
 
+PICTURE_ADVICE = {  # core says what is wrong with a picture file (PictureFileError.problem); this, what to do
+    "unreadable": "Upload it again.",
+    "empty": f"Upload a {PICTURE_FORMS} picture.",
+    "svg": f"Export it as a {PICTURE_FORMS} picture.",
+    "too_large": "Upload a smaller picture.",
+    "not_a_picture": f"Upload a {PICTURE_FORMS} picture.",
+    "damaged": "Save it again or pick another.",
+}
+
+
+def picture_advice(error: PictureFileError) -> str:
+    """The refusal of a picture file for the page: what is wrong, then what to do about it."""
+    return f"{error} {PICTURE_ADVICE.get(error.problem, '')}".rstrip()
+
+
 def checked_picture(block, file) -> int:
     """Refuse a file that is not a readable picture, in a sentence; return its number of frames."""
     source = _picture_source(file)
@@ -212,7 +227,7 @@ def checked_picture(block, file) -> int:
     try:
         return check_picture_file(source, getattr(file, "orig_name", None))
     except PictureFileError as error:
-        raise InputError(f"{label_of(block)}: {error}") from None
+        raise InputError(f"{label_of(block)}: {picture_advice(error)}") from None
 
 
 def notes(values) -> list[str]:

@@ -10,8 +10,9 @@ import torch
 
 from core import diffusion, latent_diffusion
 from core.checkpoints import CheckpointError, read_card
-from core.clip import CLASS_PROMPT_NAMES, class_prompt, unknown_words
-from core.data import image_grid, signed_to_rgb
+from core.captions import CLASS_PROMPT_NAMES, class_prompt
+from core.clip import unknown_words
+from demos.render import image_grid, signed_to_rgb
 from core.runtime import generator, in_precision, inference_bf16
 from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors,
                           intro, opening_run, output_image, seed_input, stream_steps, valid_seed)

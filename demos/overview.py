@@ -13,7 +13,7 @@ import torch
 
 from core import diffusion, gan, latent, latent_diffusion, stylegan, trilemma, vae
 from core.checkpoints import CheckpointError, read_card
-from core.data import image_grid
+from demos.render import image_grid
 from core.runtime import generator, in_precision, inference_autocast, inference_bf16, model_device
 from demos.common import checkpoint_notice, friendly_errors, intro, opening_run, output_image, seed_input, valid_seed
 from demos.diffusion import SHOWN_SAMPLER, SAMPLERS as PIXEL_SAMPLERS

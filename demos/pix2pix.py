@@ -1,19 +1,21 @@
 """pix2pix tab: draw (or pick) edges, get a garment or a colour emoji back; L1 alone beside L1 + cGAN."""
 from __future__ import annotations
 
+import math
+
 import gradio as gr
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from core import pix2pix
 from core.checkpoints import CheckpointError, read_card
-from core.data import image_grid, load_emoji_sample, to_display
+from core.emoji import load_emoji_sample
+from demos.render import FAKE_COLOUR, REAL_COLOUR, decision_background, image_grid, to_display, with_colour_bar
 from core.metrics import colourfulness, sharpness, ssim
-from core.plots import FAKE_COLOUR, REAL_COLOUR, decision_background, with_colour_bar
-from demos.common import (checkpoint_notice, friendly_errors, garment_examples, image_input, intro, output_image,
-                          sketchpad)
+from demos.common import (checkpoint_notice, drawing_image, friendly_errors, garment_examples, image_input, intro,
+                          output_image, sketchpad)
 
 DATASET_CHOICES = [("Garments (Fashion-MNIST, 28 px, grey)", "fashion"), ("Emoji (Noto Color Emoji, 64 px, colour)", "emoji")]
 KIND_CHOICES = [("Tell by itself", "auto"), ("A drawing: thin its strokes", "drawing"),
@@ -74,7 +76,7 @@ def translate(image, dataset: str = "fashion", kind: str = "auto"):
     L1-only picture, D's per-patch verdict on the L1 + cGAN picture, a note). A missing model leaves its picture
     empty and says how to rebuild it."""
     data = pix2pix.PAIRED_SETS[parse_dataset(dataset)]
-    given = pix2pix.input_edges(image, data, kind)
+    given = pix2pix.input_edges(drawing_image(image), data, kind)  # an upload, an example or a drawing
     models, missing = available_models(data.name)
     with torch.inference_mode():
         outputs = {objective: model.translate(given.edges) for objective, model in models.items()}
@@ -120,7 +122,52 @@ def translate_drawing(drawing, dataset: str):
     return translate(drawing, dataset, "drawing")
 
 
-# --- held-out pictures and drawings to start from -----------------------------------------------------------------
+# --- held-out pictures and drawings to start from (inputs, drawn with Pillow: the outputs always come from G) -----
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, start: float = 0, end: float = 360) -> list:
+    """Points along an ellipse's arc from `start` to `end` degrees (0 = right, 90 = down, as Pillow draws)."""
+    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+            for a in range(int(start), int(end) + 1, 6)]
+
+
+def _outline_drawings() -> dict[str, dict[str, list]]:
+    """Per data set: named drawings as lists of strokes, each a list of (x, y) points on a 256 x 256 canvas."""
+    return {
+        "fashion": {
+            "sneaker": [[(16, 190), (240, 190), (240, 160), (170, 140), (120, 100), (70, 100), (16, 160), (16, 190)],
+                        [(16, 175), (240, 175)]],
+            "ankle boot": [[(40, 236), (236, 236), (236, 200), (150, 170), (140, 30), (60, 30), (60, 150), (40, 200),
+                            (40, 236)]],
+            "t-shirt": [[(80, 20), (105, 30), (151, 30), (176, 20), (236, 60), (214, 96), (192, 84), (192, 236),
+                         (64, 236), (64, 84), (42, 96), (20, 60), (80, 20)]],  # short sleeves, a long body
+            "trousers": [[(70, 16), (186, 16), (200, 240), (150, 240), (128, 80), (106, 240), (56, 240), (70, 16)]],
+            "bag": [[(30, 90), (226, 90), (236, 236), (20, 236), (30, 90)],
+                    [(80, 90), (90, 30), (166, 30), (176, 90)]],
+        },
+        "emoji": {
+            "smiley": [_ellipse(128, 128, 110, 110), _ellipse(92, 102, 12, 22), _ellipse(164, 102, 12, 22),
+                       _ellipse(128, 160, 58, 40, start=0, end=180) + [(186, 160)]],  # an open mouth
+            "heart": [[(128, 230), (30, 120), (30, 70), (60, 35), (100, 35), (128, 70), (156, 35), (196, 35),
+                       (226, 70), (226, 120), (128, 230)]],
+            "star": [[(128 + r * math.sin(k * math.pi / 5), 135 - r * math.cos(k * math.pi / 5))
+                      for k, r in zip(range(11), [115, 45] * 5 + [115])]],
+            "house": [[(40, 120), (128, 30), (216, 120)], [(60, 105), (60, 230), (196, 230), (196, 105)],
+                      [(110, 230), (110, 170), (146, 170), (146, 230)]],
+        },
+    }
+
+
+def example_drawings(dataset: str) -> dict[str, Image.Image]:
+    """Line drawings like a user's (dark strokes on white, 256 x 256) for the 'drawings to try' gallery."""
+    drawings = {}
+    for name, strokes in _outline_drawings()[dataset].items():
+        canvas = Image.new("RGB", (256, 256), "white")
+        draw = ImageDraw.Draw(canvas)
+        for stroke in strokes:
+            draw.line(stroke, fill="black", width=6, joint="curve")
+        drawings[name] = canvas
+    return drawings
+
 
 def held_out_pictures(dataset: str) -> list[tuple[np.ndarray, str]]:
     """(picture as uint8 array, caption) for the example gallery: never seen by the recipes."""
@@ -132,7 +179,7 @@ def held_out_pictures(dataset: str) -> list[tuple[np.ndarray, str]]:
 
 
 def drawings_to_try(dataset: str) -> list[tuple[Image.Image, str]]:
-    return [(image, name) for name, image in pix2pix.example_drawings(parse_dataset(dataset)).items()]
+    return [(image, name) for name, image in example_drawings(parse_dataset(dataset)).items()]
 
 
 @friendly_errors

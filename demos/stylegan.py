@@ -6,9 +6,8 @@ import gradio as gr
 import torch
 
 from core import latent, stylegan
-from core.data import grid_cell_px, image_grid
+from demos.render import grid_cell_px, image_grid, named_grid, scatter_codes
 from core.metrics import classifier_outputs, load_classifier
-from core.plots import named_grid, scatter_codes
 from core.runtime import inference_autocast
 from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int,
                           checkpoint_notice, class_legend, friendly_errors, intro, output_image, seed_input, seed_path_controls,

@@ -6,10 +6,10 @@ import gradio as gr
 import pandas as pd
 
 from core import toy_gan
-from core.data import EmptyImageError, to_grayscale_ink
-from core.plots import toy_gan_frame
-from demos.common import (LONG_RUN_QUEUE, bounded_float, bounded_int, friendly_errors, intro, seed_input, sketchpad,
-                          valid_seed)
+from core.images import EmptyImageError, to_grayscale_ink
+from demos.render import toy_gan_frame
+from demos.common import (LONG_RUN_QUEUE, bounded_float, bounded_int, drawing_image, friendly_errors, intro,
+                          seed_input, sketchpad, valid_seed)
 FRAME_SIZE = 420
 MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see FRAME_INTERVAL_S)
 FRAME_INTERVAL_S = 0.12  # never let the picture freeze longer than this: at least ~5 frames a second
@@ -62,7 +62,7 @@ def _config(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, se
 
 def _drawn_points(drawing):
     try:
-        return toy_gan.points_from_ink(to_grayscale_ink(drawing))
+        return toy_gan.points_from_ink(to_grayscale_ink(drawing_image(drawing)))
     except EmptyImageError:
         raise ValueError("The 'drawn' distribution needs a drawing: draw a shape on the canvas, then train.") from None
 

@@ -7,11 +7,13 @@ import torch
 
 from core import unpaired
 from core.checkpoints import CheckpointError, read_card
-from core.data import FASHION_CLASSES, grid_cell_px, image_grid, load_sample, to_display, to_model_input
+from core.datasets import FASHION_CLASSES, load_sample
+from core.images import to_model_input
+from demos.render import (HEAT_COLD, HEAT_HOT, grid_cell_px, heat_image, image_grid, named_grid, to_display,
+                          with_colour_bar)
 from core.metrics import classifier_if_trained, top_classes
-from core.plots import HEAT_COLD, HEAT_HOT, heat_image, named_grid, with_colour_bar
-from demos.common import (DISPLAY_SCALE, checkpoint_notice, friendly_errors, garment_examples, image_input, intro,
-                          output_image, sketchpad)
+from demos.common import (DISPLAY_SCALE, checkpoint_notice, drawing_image, friendly_errors, garment_examples,
+                          image_input, intro, output_image, sketchpad)
 
 DOMAIN_U, DOMAIN_V = unpaired.bundled_domains()  # the tab's labels follow the checkpoint it will load
 DIRECTION_CHOICES = [(f"{FASHION_CLASSES[DOMAIN_U]} → {FASHION_CLASSES[DOMAIN_V]} (G_A: U → V)", "u->v"),
@@ -54,7 +56,7 @@ def classifier_reading(images: torch.Tensor) -> list[tuple[str, float]]:
 def translate(image, direction: str = "u->v"):
     """Image, direction ('u->v' or 'v->u') -> (translated, cycled back, cycle error map, a note)."""
     direction = unpaired.check_direction(direction)
-    x = to_model_input(image)
+    x = to_model_input(drawing_image(image))  # an upload, an example or a drawing
     model = unpaired.load()
     with torch.inference_mode():
         translated, cycled = model.cycle(x, direction)
@@ -154,7 +156,7 @@ def build(tab: gr.Tab) -> None:
     outputs = [translated, cycled, error, note]
 
     def shown(image):
-        return to_display(to_model_input(image), DISPLAY_SCALE)
+        return to_display(to_model_input(drawing_image(image)), DISPLAY_SCALE)
 
     def pick(evt: gr.SelectData):
         image, _, chosen = examples[evt.index]

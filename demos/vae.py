@@ -7,9 +7,10 @@ import torch
 
 from core import latent, vae
 from core.checkpoints import CheckpointError, read_card
-from core.data import FASHION_CLASSES, image_grid, load_sample, to_model_input
+from core.datasets import FASHION_CLASSES, load_sample
+from core.images import to_model_input
+from demos.render import image_grid, mark, scatter_codes
 from core.metrics import load_classifier, mse
-from core.plots import mark, scatter_codes
 from core.runtime import generator
 from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice, class_legend,
                           display, friendly_errors, image_input, image_sources, intro, output_gallery, output_image,

@@ -15,7 +15,7 @@ os.environ.setdefault("GENMODELS_DEVICE", "cpu")
 
 @pytest.fixture(scope="session")
 def sample():
-    from core.data import load_sample
+    from core.datasets import load_sample
 
     return load_sample()
 

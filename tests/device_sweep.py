@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from core import runtime
-from core.data import load_sample
+from core.datasets import load_sample
 
 DEVICE_MIX = ("expected device", "same device", "device type for generator", "Expected all tensors")
 META = torch.device("meta")

@@ -5,8 +5,8 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from core.data import load_sample
-from core.plots import COLOUR_BAR_PX
+from core.datasets import load_sample
+from demos.render import COLOUR_BAR_PX
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core import autoencoder as ae
-from core.data import out_of_distribution_examples, to_model_input
+from core.images import to_model_input
 from core.metrics import mse, psnr
 from demos import autoencoder as tab
 from demos.common import sample_image
@@ -128,10 +128,17 @@ def test_denoiser_beats_the_plain_conv_autoencoder_on_every_noise(sample_tensors
         assert trained > plain + 1.0, (kind, trained, plain)
 
 
+def test_out_of_distribution_examples_are_drawn_not_garments():
+    examples = tab.out_of_distribution_examples()
+    assert {"digit 7", "smiley"} <= set(examples)
+    for image in examples.values():
+        assert to_model_input(image).max() > 0.5
+
+
 def test_out_of_distribution_inputs_reconstruct_worse(sample_tensors):
     x, _ = sample_tensors
     garments = sample_mse("ae_conv", x)
-    digits = torch.cat([to_model_input(image) for image in out_of_distribution_examples().values()])
+    digits = torch.cat([to_model_input(image) for image in tab.out_of_distribution_examples().values()])
     assert sample_mse("ae_conv", digits) > 3 * garments
 
 
@@ -142,13 +149,13 @@ def test_reconstruct_handler_shows_every_model_and_jpeg():
     assert len(gallery) == 1 + len(tab.RECONSTRUCTION_MODELS) + len(tab.JPEG_BUDGETS)
     assert all(image.size == (224, 224) for image, _ in gallery)
     names = [row[0] for row in table]
-    assert names[:5] == [ae.DISPLAY_NAMES[n] for n in tab.RECONSTRUCTION_MODELS] and names[5].startswith("JPEG")
+    assert names[:5] == [tab.DISPLAY_NAMES[n] for n in tab.RECONSTRUCTION_MODELS] and names[5].startswith("JPEG")
     assert [row[1] for row in table[:5]] == ["32", "32", "32", "8×4×4", "32×7×7"]
     assert "Linear AE vs PCA" in note and "Out of distribution" not in note
 
 
 def test_reconstruct_flags_a_digit_as_out_of_distribution():
-    _, _, note = tab.reconstruct(out_of_distribution_examples()["digit 7"])
+    _, _, note = tab.reconstruct(tab.out_of_distribution_examples()["digit 7"])
     assert "Out of distribution" in note
 
 
@@ -188,8 +195,8 @@ def test_denoise_rejects_bad_input_with_a_message(args, message):
 
 
 def test_reconstruct_rejects_empty_input_with_a_message():
-    with pytest.raises(gr.Error, match="empty|No image"):
-        tab.reconstruct({"background": None, "layers": [], "composite": None})
+    with pytest.raises(gr.Error, match="No image was given. Pick an example, upload a picture or draw one."):
+        tab.reconstruct(None)
 
 
 def test_missing_checkpoints_give_a_message_not_a_crash(empty_checkpoints):

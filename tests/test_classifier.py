@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.checkpoints import load_model, read_card
-from core.data import fashion_mnist_dir, load_fashion_mnist, load_sample
+from core.datasets import fashion_mnist_dir, load_fashion_mnist, load_sample
 from core.metrics import EvalClassifier, accuracy, class_histogram, classifier_outputs, frechet_distance
 
 FLOOR = 0.92  # the floor on the full test set (2-conv nets reach 0.925-0.932 on the dataset's benchmark)

@@ -11,7 +11,10 @@ import torch
 from transformers import CLIPModel, PreTrainedTokenizerFast
 
 from core import clip
-from core.data import load_emoji_sample, load_sample
+from core.captions import fashion_caption, fill_template
+from core.datasets import load_sample
+from core.emoji import load_emoji_sample
+from core.images import is_colourful, to_garment_or_picture
 from core.metrics import accuracy
 from demos import clip as tab
 from demos.common import sample_image
@@ -83,7 +86,7 @@ def test_unknown_words_follow_the_tokenizers_normalisation():
     ("{x} a {}", "{x} a coat"), ("{0} {}", "{0} coat"),
 ])
 def test_templates_are_filled_literally(template, expected):
-    assert clip.fill_template(template, "coat") == expected
+    assert fill_template(template, "coat") == expected
 
 
 def test_soft_targets_reduce_to_the_diagonal_and_forgive_identical_captions():
@@ -101,30 +104,30 @@ def test_soft_targets_reduce_to_the_diagonal_and_forgive_identical_captions():
 
 def test_every_gallery_emoji_is_read_as_a_picture():
     for image in tab.emoji_examples().values():
-        assert clip.to_clip_input(image).shape == (1, 3, 64, 64)
+        assert to_garment_or_picture(image, clip.INPUT_SIZE).shape == (1, 3, 64, 64)
 
 
 def test_read_as_overrides_the_guess():
-    grey = [i for i, im in enumerate(load_emoji_sample().images) if not clip.is_colourful(im)]
+    grey = [i for i, im in enumerate(load_emoji_sample().images) if not is_colourful(im)]
     image = load_emoji_sample().images[grey[0]]
-    assert clip.to_clip_input(image).shape == (1, 1, 28, 28)
-    assert clip.to_clip_input(image, "picture").shape == (1, 3, 64, 64)
+    assert to_garment_or_picture(image, clip.INPUT_SIZE).shape == (1, 1, 28, 28)
+    assert to_garment_or_picture(image, clip.INPUT_SIZE, "picture").shape == (1, 3, 64, 64)
     with pytest.raises(ValueError, match="Read the image as"):
-        clip.to_clip_input(image, "sideways")
+        to_garment_or_picture(image, clip.INPUT_SIZE, "sideways")
 
 
 def test_huge_uploads_are_shrunk_first():
     big = np.full((3000, 2500, 3), 255, dtype=np.uint8)
     big[1000:2000, 800:1700] = (200, 30, 30)
-    assert clip.to_clip_input(big).shape == (1, 3, 64, 64)
+    assert to_garment_or_picture(big, clip.INPUT_SIZE).shape == (1, 3, 64, 64)
 
 
 def test_grey_images_are_garments_and_colour_pictures_stay_colour():
-    assert clip.to_clip_input(sample_image(3)).shape == (1, 1, 28, 28)
-    assert clip.to_clip_input(rgba_drawing(strokes=[(40, 100, 240, 180)])).shape == (1, 1, 28, 28)
+    assert to_garment_or_picture(sample_image(3), clip.INPUT_SIZE).shape == (1, 1, 28, 28)
+    assert to_garment_or_picture(rgba_drawing(strokes=[(40, 100, 240, 180)]), clip.INPUT_SIZE).shape == (1, 1, 28, 28)
     emoji = load_emoji_sample()
-    colourful = [i for i in range(len(emoji)) if clip.is_colourful(emoji.images[i])]
-    x = clip.to_clip_input(emoji.images[colourful[0]])
+    colourful = [i for i in range(len(emoji)) if is_colourful(emoji.images[i])]
+    x = to_garment_or_picture(emoji.images[colourful[0]], clip.INPUT_SIZE)
     assert x.shape == (1, 3, 64, 64) and x[0, :, 0, 0].tolist() == [1.0, 1.0, 1.0]  # white margin
 
 
@@ -165,7 +168,7 @@ def test_every_training_caption_uses_known_words():
     bundle = clip.load_bundle()
     rng = random.Random(0)
     x, y = load_sample().tensors()
-    captions = [clip.fashion_caption(int(label), image, rng) for label, image in zip(y[:200], x[:200])]
+    captions = [fashion_caption(int(label), image, rng) for label, image in zip(y[:200], x[:200])]
     assert not [c for c in captions if clip.unknown_words(bundle.tokenizer, c)]
 
 

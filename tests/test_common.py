@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
 import pytest
 
-from demos.common import bounded_float, bounded_int, friendly_errors, valid_seed
+from core.images import EmptyImageError, PictureFileError, to_model_input
+from demos.common import bounded_float, bounded_int, drawing_image, friendly_errors, valid_seed
+from tests.conftest import rgba_drawing
 
 
 @pytest.mark.parametrize("value, expected", [(3, 3), (3.0, 3), ("7", 7), (0, 0)])
@@ -55,3 +58,28 @@ def test_friendly_errors_wraps_plain_and_streaming_handlers():
         next(stream)
     with pytest.raises(gr.Error, match="Internal error"):
         buggy()
+
+
+def test_a_sketchpad_value_gives_its_drawing_and_any_other_image_passes():
+    drawing = rgba_drawing(strokes=[(50, 50, 200, 80)])
+    assert drawing_image({"background": None, "layers": [drawing], "composite": drawing}) is drawing
+    assert to_model_input(drawing_image({"background": drawing, "layers": [], "composite": None})).max() > 0.9
+    assert drawing_image(drawing) is drawing
+    with pytest.raises(EmptyImageError, match="drawing is empty"):
+        drawing_image({"background": None, "layers": [], "composite": None})
+
+
+def test_core_says_what_is_wrong_with_an_image_and_the_page_adds_what_to_do():
+    @friendly_errors
+    def reads(image):
+        return to_model_input(image)
+
+    with pytest.raises(gr.Error, match="single flat colour: it shows no object. Pick an example, upload"):
+        reads(np.zeros((28, 28), np.uint8))
+
+    @friendly_errors
+    def refuses_the_file():
+        raise PictureFileError("the picture file is damaged or cut short.", "damaged")
+
+    with pytest.raises(gr.Error, match="damaged or cut short. Save it again or pick another."):
+        refuses_the_file()

@@ -271,7 +271,7 @@ def test_ddim_rejects_step_counts_that_would_not_land_on_x0():
 
 @pytest.fixture(scope="module")
 def real_roughness_limit():
-    from core.data import load_training_data
+    from core.datasets import load_training_data
 
     return roughness_limit(load_training_data("test").tensors()[0])
 

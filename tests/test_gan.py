@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from core import gan, latent
-from core.data import image_grid, load_sample
+from core.datasets import load_sample
+from demos.render import image_grid
 from core.metrics import class_consistency, classifier_outputs, load_classifier
 from demos import gan as tab
 from tests.conftest import class_shares, fd_samples_and_noise, torch_generator

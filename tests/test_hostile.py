@@ -1,5 +1,5 @@
 """Hostile input: every value refused where it enters, in one sentence naming the control (demos.intake), picture
-files checked before they are opened (core.data.check_picture_file), and every named endpoint over raw HTTP."""
+files checked before they are opened (core.images.check_picture_file), and every named endpoint over raw HTTP."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from benchmarks import hostile
-from core.data import MAX_PICTURE_PIXELS, PictureFileError, check_picture_file
+from core.images import MAX_PICTURE_PIXELS, PictureFileError, check_picture_file
 from core.divergence import parse_distribution
 from demos import intake
 
@@ -131,6 +131,11 @@ def test_bad_picture_files_are_refused_before_gradio_opens_them(name, sentence):
         check_picture_file(hostile.hostile_files()[name], name)
 
 
+def test_a_refused_file_is_named_by_its_control_with_what_to_do():
+    with pytest.raises(intake.InputError, match='"x_0": the file is empty. Upload a PNG, JPEG, GIF, WebP or BMP picture.'):
+        intake.checked_picture(gr.Image(label="x_0"), b"")
+
+
 def test_good_picture_files_pass_and_an_animation_counts_its_frames():
     files = hostile.hostile_files()
     assert check_picture_file(files["animated.gif"]) == 3
@@ -147,7 +152,7 @@ def test_a_phone_photo_with_a_second_picture_is_a_photo_and_other_formats_are_re
     photo.save(tiff, format="TIFF")
     assert Image.open(io.BytesIO(mpo.getvalue())).n_frames == 2
     assert check_picture_file(mpo.getvalue(), "photo.jpg") == 1  # not "an animation of 2 frames"
-    with pytest.raises(PictureFileError, match="not a picture; send a PNG, JPEG, GIF, WebP or BMP"):
+    with pytest.raises(PictureFileError, match=r"not a picture in a format read here \(PNG, JPEG, GIF, WebP or BMP\)"):
         check_picture_file(tiff.getvalue(), "scan.tiff")
 
 

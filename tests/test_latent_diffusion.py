@@ -9,7 +9,8 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
 from core import latent_diffusion as ldm
-from core.clip import CLASS_PROMPT_NAMES, class_prompt, load_bundle
+from core.captions import CLASS_PROMPT_NAMES, class_prompt
+from core.clip import load_bundle
 from core.diffusion import last_step
 from core.metrics import (class_consistency, class_consistency_by_class, classifier_outputs, load_classifier,
                           unreadable_share)
@@ -119,7 +120,7 @@ def test_text_to_image_draws_the_class_the_prompt_names(prompted_samples):
 def test_text_to_image_rarely_starts_from_a_blob(prompted_samples):
     """A blob: no class at even odds for the evaluation classifier. Real test images score so 4.7% of the time
     (shirts and coats are often half-pullover), so the samples are held to the real rate, not to zero."""
-    from core.data import load_training_data
+    from core.datasets import load_training_data
 
     images, _ = prompted_samples
     real = unreadable_share(load_classifier(), load_training_data("test").tensors()[0])

@@ -101,7 +101,7 @@ def test_the_readme_lists_every_lecture_preset():
 def test_the_cards_numbers_the_tab_shows_hold_on_a_fresh_measurement(index):
     """1,000 new samples (another seed than the card's) against the test set: FD within 15% of the card's, the
     rarest class within 3 points."""
-    from core.data import load_training_data
+    from core.datasets import load_training_data
     from core.metrics import class_histogram, classifier_outputs, frechet_distance, load_classifier
 
     family = tab.one_call_families()[index]

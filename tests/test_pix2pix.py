@@ -11,9 +11,12 @@ from PIL import Image, ImageDraw
 
 from core import pix2pix
 from core.blocks import PatchDiscriminator, UNetGenerator
-from core.data import FASHION_CLASSES, EmptyImageError, edge_map, is_line_drawing, load_emoji_sample, sketch_to_edges
+from core.datasets import FASHION_CLASSES
+from core.edges import edge_map, is_line_drawing, sketch_to_edges
+from core.emoji import load_emoji_sample
+from core.images import EmptyImageError
 from core.metrics import classifier_outputs, colourfulness, load_classifier, sharpness
-from core.plots import COLOUR_BAR_PX
+from demos.render import COLOUR_BAR_PX
 from demos import pix2pix as tab
 
 FASHION, EMOJI = pix2pix.PAIRED_SETS["fashion"], pix2pix.PAIRED_SETS["emoji"]
@@ -143,7 +146,7 @@ def test_drawings_and_pictures_are_told_apart(sample):
     assert is_line_drawing(np.asarray(draw_outline().getchannel("A"), dtype=float) / 255)
     assert not is_line_drawing(sample.images[0] / 255.0)
     for data in (FASHION, EMOJI):
-        for image in pix2pix.example_drawings(data.name).values():
+        for image in tab.example_drawings(data.name).values():
             assert pix2pix.input_edges(image, data).kind == "drawing"
     assert pix2pix.input_edges(load_emoji_sample().images[0], EMOJI).kind == "picture"
     assert pix2pix.input_edges(sample.images[0], FASHION).kind == "picture"
@@ -180,7 +183,7 @@ def test_a_photo_on_a_coloured_background_gets_no_false_frame():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: {"background": None, "layers": [], "composite": np.asarray(draw_outline())},  # a Sketchpad value
+    lambda: np.asarray(draw_outline()),  # a Sketchpad's composite (the tab takes it out of the value): an RGBA array
     lambda: (np.asarray(draw_outline().getchannel("A")) > 0),  # a 1-bit drawing as a bool array
     lambda: (np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257),  # 16-bit
     lambda: Image.fromarray(np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257),  # PIL I;16
@@ -250,7 +253,7 @@ def test_the_drawings_offered_to_try_work():
              "bag": "Bag"}
     model = pix2pix.load("fashion")
     classifier = load_classifier()
-    for name, drawing in pix2pix.example_drawings("fashion").items():
+    for name, drawing in tab.example_drawings("fashion").items():
         edges = pix2pix.input_edges(drawing, FASHION).edges
         with torch.inference_mode():
             predicted = classifier_outputs(classifier, model.translate(edges))[1].item()
@@ -341,7 +344,7 @@ def test_shifting_emoji_pairs_moves_edges_and_picture_together():
 def test_the_emoji_drawings_offered_come_back_in_their_colours():
     # a heart is red, a star and a smiley are yellow in Noto Color Emoji: the model must have learnt that from edges
     model = pix2pix.load("emoji")
-    drawings = pix2pix.example_drawings("emoji")
+    drawings = tab.example_drawings("emoji")
     for name, expected in (("heart", "red"), ("star", "yellow"), ("smiley", "yellow")):
         with torch.inference_mode():
             picture = model.translate(pix2pix.input_edges(drawings[name], EMOJI).edges)[0]

@@ -9,7 +9,7 @@ import torch
 
 from core import unpaired
 from core.metrics import classifier_outputs, load_classifier
-from core.plots import COLOUR_BAR_PX
+from demos.render import COLOUR_BAR_PX
 from demos import unpaired as tab
 from tests.conftest import torch_generator
 

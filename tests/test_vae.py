@@ -11,7 +11,7 @@ import torch
 
 from core import latent, vae
 from core.checkpoints import checkpoint_root
-from core.data import SAMPLE_PATH, load_sample
+from core.datasets import SAMPLE_PATH, load_sample
 from core.metrics import mse
 from demos import vae as tab
 from demos.common import sample_image

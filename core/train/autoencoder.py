@@ -1,4 +1,4 @@
-"""Recipes `pca`, `ae_linear`, `ae_deep`, `ae_conv`, `ae_denoising`: the autoencoder tab's models.
+"""Recipes `pca`, `ae_linear`, `ae_deep`, `ae_conv`, `ae_denoising`: the lecture's autoencoders.
 
     python -m core.train pca            # closed form, seconds
     python -m core.train ae_linear      # 784 -> 32 -> 784, no activation
@@ -37,7 +37,7 @@ from core.train.common import fashion_mnist
 from core.train.loop import Recipe, Run, TrainConfig, option
 
 DATA_NOTE = "Fashion-MNIST train (60,000); metrics on the full test set (10,000)"
-DENOISE_EVAL = {"gaussian": 0.5, "salt_and_pepper": 0.2, "masking": 0.5}  # the tab's default levels
+DENOISE_EVAL = {"gaussian": 0.5, "salt_and_pepper": 0.2, "masking": 0.5}  # the levels the app starts at
 EPOCH = 60_000 // 128  # updates per pass over the training images at the default batch size
 MODEL_CLASSES = {LinearAEConfig: LinearAutoencoder, DeepAEConfig: DeepAutoencoder, ConvAEConfig: ConvAutoencoder}
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from core.data import FASHION_CLASSES
+from core.datasets import FASHION_CLASSES
 from core.metrics import ClassifierConfig, EvalClassifier, accuracy, classifier_outputs, frechet_distance
 from core.train.augment import random_flip_and_shift
 from core.train.common import fashion_mnist

@@ -15,23 +15,21 @@ from pathlib import Path
 import torch
 from transformers import CLIPModel
 
+from core.captions import EMOJI_TEMPLATES, all_caption_words, emoji_caption, fashion_caption
 from core.clip import (
-    EMOJI_TEMPLATES,
     CLIPBundle,
     CLIPSize,
-    all_caption_words,
     build_tokenizer,
     clip_config,
     clip_logits,
     contrastive_loss,
     cosine_similarities,
-    emoji_caption,
-    fashion_caption,
     recall_at_k,
     to_pixel_values,
     zero_shot_predictions,
 )
-from core.data import FASHION_CLASSES, load_emoji, load_emoji_sample
+from core.datasets import FASHION_CLASSES
+from core.emoji import load_emoji, load_emoji_sample
 from core.metrics import accuracy
 
 
@@ -92,7 +90,7 @@ class CLIPRecipe(Recipe):
             self.emoji_train, self.emoji_test = emoji.split("train"), emoji.split("test")
         self.emoji_images = self.emoji_train.tensors()
         # The vocabulary: every word the caption generators can produce, and the names of the training emoji only,
-        # so that held-out emoji names contain words the model has never seen (the tab flags them).
+        # so that held-out emoji names contain words the model has never seen (the app flags them).
         names = [t.format(n) for t in EMOJI_TEMPLATES for n in self.emoji_train.names]
         self.tokenizer = build_tokenizer(all_caption_words() + names)
         self.clip = CLIPModel(clip_config(len(self.tokenizer), cfg.model))

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from core.checkpoints import REPO_ROOT, checkpoint_root, code_commit, environment_facts
-from core.data import load_training_data
+from core.datasets import load_training_data
 
 
 def fashion_mnist(dry_run: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

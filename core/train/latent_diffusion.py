@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
+from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption
 from core.checkpoints import CheckpointError, read_card, write_card
-from core.clip import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption, load_bundle
+from core.clip import load_bundle
 from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, last_step, noise_schedule, q_sample, simple_loss
 from core.latent_diffusion import (
     AUTOENCODER_CHECKPOINT,
@@ -190,7 +191,7 @@ def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: i
     test_features, _ = classifier_outputs(classifier, test_x)
     by_guidance = {}
     for w in guidances:
-        n = per_class if w == DEFAULT_GUIDANCE else max(1, per_class // 4)  # the tab's default gets the full count
+        n = per_class if w == DEFAULT_GUIDANCE else max(1, per_class // 4)  # the default w gets the full count
         samples = prompted_samples(model, n, w, "ddim", num_steps, generator, bf16)
         by_guidance[f"guidance_{w:g}"] = prompt_metrics(classifier, *samples, test_features)
     by_sampler = []

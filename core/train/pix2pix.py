@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-from core.data import load_emoji, load_emoji_sample, load_training_data
+from core.datasets import load_training_data
+from core.emoji import load_emoji, load_emoji_sample
 from core.metrics import accuracy, classifier_if_trained, classifier_outputs, frechet_distance, ssim
 from core.pix2pix import (
     CHECKPOINTS,

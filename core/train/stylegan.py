@@ -3,7 +3,7 @@
     python -m core.train stylegan     # about 45 minutes on 2 CPU cores
 
 Beyond the plain GAN loop, as StyleGAN does: with probability `style_mixing` a batch is generated from two codes
-mixed at a random layer (mixing regularisation), so the tab's style mixing shows images the discriminator has
+mixed at a random layer (mixing regularisation), so mixed styles show images the discriminator has
 judged; the shipped generator is an exponential moving average of G's weights; the truncation centre w_avg is the
 mean of w over 10,000 codes of the shipped mapping network.
 """

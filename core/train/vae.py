@@ -105,5 +105,5 @@ class VAERecipe(Recipe):
         return model, metrics
 
     def after_save(self, folder: Path) -> None:
-        if self.shipped.config.latent_dim == 2:  # the tab's latent map: every test image's mean code
+        if self.shipped.config.latent_dim == 2:  # the latent map: every test image's mean code
             save_map_codes(self.shipped, self.test_x, self.test_y, folder)
