@@ -80,6 +80,57 @@ def simple_loss(eps: torch.Tensor, eps_hat: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(eps_hat.float(), eps.float())
 
 
+# ---- the reverse process, one step ----------------------------------------------------------------------------
+
+def posterior_variance(alphas: torch.Tensor) -> torch.Tensor:
+    """β̃_t = α_t (1 − ᾱ_(t−1)) / (1 − ᾱ_t), ᾱ_0 = 1: the variance of q(x_(t−1) | x_t, x_0), 0 at the first step (T,)."""
+    alpha_bars = alpha_bar(alphas)
+    alpha_bars_prev = torch.cat([alpha_bars.new_ones(1), alpha_bars[:-1]])
+    return alphas * (1.0 - alpha_bars_prev) / (1.0 - alpha_bars)
+
+
+def ddpm_reverse_step(x_t: torch.Tensor, eps_hat: torch.Tensor, t: int, alphas: torch.Tensor,
+                      noise: torch.Tensor | None) -> torch.Tensor:
+    """One step of the DDPM paper's Algorithm 2 (sampling), in the lecture's notation (α_t the step's noise variance):
+
+        x_(t−1) = (x_t − α_t / √(1 − ᾱ_t) · ε̂) / √(1 − α_t) + σ_t z,   z ~ N(0, I),   no noise at the last step,
+
+    with σ_t² = β̃_t = α_t (1 − ᾱ_(t−1)) / (1 − ᾱ_t), the posterior variance (posterior_variance; diffusers'
+    DDPMScheduler's default variance_type "fixed_small"). The paper writes the same step with its α_t = 1 − β_t:
+    x_(t−1) = 1/√α_t (x_t − (1 − α_t)/√(1 − ᾱ_t) ε̂) + σ_t z, and finds σ_t² = β_t about as good.
+
+    t is the 0-based index into `alphas`, as the U-Net and diffusers count (the lecture's t − 1): t = 0 is the last
+    step, to x_0, and adds no noise (`noise` may then be None). noise: z, shaped like x_t."""
+    a, a_bar = alphas[t].item(), alpha_bar(alphas)[t].item()
+    mean = (x_t - a / math.sqrt(1.0 - a_bar) * eps_hat) / math.sqrt(1.0 - a)
+    if t == 0:
+        return mean
+    if noise is None:
+        raise ValueError("A DDPM step above t = 0 adds noise: pass `noise`, z ~ N(0, I) shaped like x_t.")
+    return mean + math.sqrt(posterior_variance(alphas)[t].item()) * noise
+
+
+def ddim_reverse_step(x_t: torch.Tensor, eps_hat: torch.Tensor, t: int, t_prev: int, alpha_bars: torch.Tensor,
+                      eta: float = 0.0, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """One DDIM step (Song et al. 2021, eq. 12) from t to an earlier t' (any stride), through the guess x̂_0:
+
+        x_(t') = √ᾱ_(t') x̂_0 + √(1 − ᾱ_(t') − σ²) ε̂ + σ z,   x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t,
+        σ = η √((1 − ᾱ_(t')) / (1 − ᾱ_t)) √(1 − ᾱ_t / ᾱ_(t')),   z ~ N(0, I).
+
+    η = 0: deterministic (only x_T is random); η = 1: DDPM's noise level (σ² = β̃ for consecutive steps).
+    t, t_prev are 0-based indices into alpha_bars, as in ddpm_reverse_step; t_prev < 0 is the end, x_0 itself
+    (ᾱ = 1, diffusers' set_alpha_to_one). noise: z shaped like x_t, needed when η > 0."""
+    a_bar = alpha_bars[t].item()
+    a_bar_prev = alpha_bars[t_prev].item() if t_prev >= 0 else 1.0
+    sigma = eta * math.sqrt((1.0 - a_bar_prev) / (1.0 - a_bar) * (1.0 - a_bar / a_bar_prev))
+    x_prev = math.sqrt(a_bar_prev) * predicted_x0(x_t, a_bar, eps_hat) + math.sqrt(1.0 - a_bar_prev - sigma**2) * eps_hat
+    if sigma == 0.0:
+        return x_prev
+    if noise is None:
+        raise ValueError("DDIM with η > 0 adds noise: pass `noise`, z ~ N(0, I) shaped like x_t.")
+    return x_prev + sigma * noise
+
+
 # ---- samplers --------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -190,21 +190,70 @@ def test_ddim_is_deterministic_given_x_T():
     assert torch.equal(a, b)
 
 
+def test_posterior_variance_is_diffusers_fixed_small_and_zero_at_the_first_step():
+    scheduler = diffusion.ddpm_scheduler(ALPHAS)
+    scheduler.set_timesteps(len(ALPHAS))
+    ours = diffusion.posterior_variance(ALPHAS)
+    assert ours[0].item() == 0.0 and torch.all(ours[1:] < ALPHAS[1:])  # β̃_t < α_t: the posterior knows x_0
+    for t in (1, 2, 500, 999):
+        assert ours[t].item() == pytest.approx(scheduler._get_variance(t).item(), rel=2e-3)  # theirs in float32
+
+
 @pytest.mark.parametrize("t", [999, 500, 1, 0])  # 0-based, as diffusers counts
-def test_ddpm_step_is_the_papers_algorithm_2(t):
-    """x_(t−1) = (x_t − α_t / √(1 − ᾱ_t) · ε̂) / √(1 − α_t) + σ_t z, σ_t² = α_t (1 − ᾱ_(t−1)) / (1 − ᾱ_t), no noise at the end
-    (α_t is the lecture's step variance, the paper's β_t)."""
+def test_ddpm_reverse_step_is_diffusers_ddpm_step(t):
+    """core.diffusion.ddpm_reverse_step (Algorithm 2, σ_t² = β̃_t) against DDPMScheduler.step with the same z."""
     g = torch_generator(t)
     x_t, eps_hat = (torch.randn(2, 1, 4, 4, generator=g) for _ in range(2))
     z = torch.randn(2, 1, 4, 4, generator=torch_generator(100))  # what the scheduler draws from the same seed
     scheduler = diffusion.ddpm_scheduler(ALPHAS)
     scheduler.set_timesteps(len(ALPHAS))
-    ours = scheduler.step(eps_hat, t, x_t, generator=torch_generator(100)).prev_sample
-    a, a_bar = ALPHAS[t].item(), ALPHA_BARS[t].item()
-    a_bar_prev = ALPHA_BARS[t - 1].item() if t > 0 else 1.0
-    sigma = np.sqrt(a * (1 - a_bar_prev) / (1 - a_bar))
-    expected = (x_t - a / np.sqrt(1 - a_bar) * eps_hat) / np.sqrt(1 - a) + (sigma * z if t > 0 else 0)
-    assert torch.allclose(ours, expected.float(), atol=1e-4)
+    theirs = scheduler.step(eps_hat, t, x_t, generator=torch_generator(100)).prev_sample
+    ours = diffusion.ddpm_reverse_step(x_t, eps_hat, t, ALPHAS, z)
+    assert torch.allclose(ours, theirs, atol=1e-4)  # theirs is float32: near t = 0, 1 − ᾱ_t keeps few digits
+    if t > 0:  # the noise matters, and its scale is β̃_t, not α_t
+        without_noise = diffusion.ddpm_reverse_step(x_t, eps_hat, t, ALPHAS, torch.zeros_like(z))
+        scale = ((ours - without_noise) / z).mean().item()
+        assert scale == pytest.approx(diffusion.posterior_variance(ALPHAS)[t].item() ** 0.5, rel=1e-4)
+    else:  # the last step adds none
+        assert torch.equal(ours, diffusion.ddpm_reverse_step(x_t, eps_hat, 0, ALPHAS, None))
+
+
+def test_ddpm_reverse_step_needs_noise_above_the_last_step():
+    x = torch.zeros(1, 1, 2, 2)
+    with pytest.raises(ValueError, match="pass `noise`"):
+        diffusion.ddpm_reverse_step(x, x, 5, ALPHAS, None)
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+@pytest.mark.parametrize("num_steps, t", [(50, 999), (50, 519), (50, 19), (10, 99), (1000, 1)])
+def test_ddim_reverse_step_is_diffusers_ddim_step(num_steps, t, eta):
+    """core.diffusion.ddim_reverse_step against DDIMScheduler.step as the samplers configure it (trailing
+    spacing, ᾱ = 1 after the last step), deterministic and with η = 1 and the same z."""
+    from diffusers import DDIMScheduler
+
+    g = torch_generator(t)
+    x_t, eps_hat, z = (torch.randn(2, 1, 4, 4, generator=g) for _ in range(3))
+    scheduler = DDIMScheduler(**diffusion.scheduler_kwargs(ALPHAS), set_alpha_to_one=True, timestep_spacing="trailing")
+    scheduler.set_timesteps(num_steps)
+    t_prev = t - len(ALPHAS) // num_steps  # -1 at the end: x_0
+    theirs = scheduler.step(eps_hat, t, x_t, eta=eta, variance_noise=z).prev_sample
+    ours = diffusion.ddim_reverse_step(x_t, eps_hat, t, t_prev, ALPHA_BARS, eta=eta, noise=z)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    if t_prev < 0:  # the last step lands on the guess x̂_0, noise or not
+        assert torch.allclose(ours, diffusion.predicted_x0(x_t, ALPHA_BARS[t].item(), eps_hat), atol=1e-6)
+
+
+def test_ddim_with_eta_one_over_consecutive_steps_is_the_ddpm_step():
+    """The DDIM paper's η = 1 is DDPM: for t' = t − 1, σ² = β̃_t and the mean is the posterior mean."""
+    g = torch_generator(11)
+    x_t, eps_hat, z = (torch.randn(3, 1, 4, 4, generator=g) for _ in range(3))
+    for t in (1, 300, 999):
+        ddim = diffusion.ddim_reverse_step(x_t, eps_hat, t, t - 1, ALPHA_BARS, eta=1.0, noise=z)
+        assert torch.allclose(ddim, diffusion.ddpm_reverse_step(x_t, eps_hat, t, ALPHAS, z), atol=1e-5)
+    deterministic = diffusion.ddim_reverse_step(x_t, eps_hat, 300, 299, ALPHA_BARS)
+    assert not torch.allclose(deterministic, diffusion.ddpm_reverse_step(x_t, eps_hat, 300, ALPHAS, z), atol=1e-3)
+    with pytest.raises(ValueError, match="pass `noise`"):
+        diffusion.ddim_reverse_step(x_t, eps_hat, 300, 299, ALPHA_BARS, eta=0.5)
 
 
 def test_ddim_step_counts_divide_T():
