@@ -16,6 +16,7 @@ deterministically (the paper found G largely ignores z).
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
@@ -26,6 +27,7 @@ from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_
 from core.checkpoints import load_model
 from core.data import (EmptyImageError, edge_map, is_line_drawing, sketch_to_edges, to_colour_input,
                        to_grayscale_ink, to_model_input)
+from core.gan import discriminator_loss, generator_loss_non_saturating
 from core.runtime import MODELS, on_model_device
 
 LAMBDA_L1 = 100.0  # the paper's λ
@@ -114,6 +116,36 @@ class Pix2Pix(nn.Module, PyTorchModelHubMixin):
 def l1_loss(y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
     """L_L1(G) = E ||y − G(x, z)||_1, per pixel."""
     return (y - y_hat).abs().mean()
+
+
+class GeneratorObjective(NamedTuple):
+    total: torch.Tensor  # what G descends: adversarial + λ · l1
+    adversarial: torch.Tensor  # G's cGAN term, −log D(x, G(x, z)) averaged over D's patches; 0 without D
+    l1: torch.Tensor  # L_L1(G) per pixel
+
+
+def generator_objective(fake_logits: torch.Tensor | None, y: torch.Tensor, y_hat: torch.Tensor,
+                        lambda_l1: float = LAMBDA_L1) -> GeneratorObjective:
+    """G's side of G* = arg min_G max_D L_cGAN(G, D) + λ L_L1(G):
+
+        L_G = −E_(x,z)[log D(x, G(x, z))] + λ E_(x,y,z)[||y − G(x, z)||_1],
+
+    the cGAN term in the non-saturating form (core.gan.generator_loss_non_saturating: the same goal as
+    log(1 − D(x, G(x, z))), with a gradient while D still rejects G's pictures). fake_logits: D's patch logits for the
+    pairs (x, G(x)), or None for the L1-only model, whose total is then λ L_L1 alone."""
+    l1 = l1_loss(y, y_hat.float())
+    adversarial = (torch.zeros((), device=l1.device) if fake_logits is None
+                   else generator_loss_non_saturating(fake_logits.float()))
+    return GeneratorObjective(adversarial + lambda_l1 * l1, adversarial, l1)
+
+
+def discriminator_objective(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D's side, −L_cGAN(G, D) halved as in the paper (it slows D down relative to G):
+
+        L_D = ½ (−E_(x,y)[log D(x, y)] − E_(x,z)[log(1 − D(x, G(x, z)))]),
+
+    from D's patch logits for real pairs (x, y) and for fake pairs (x, G(x)) (pass G(x) detached)."""
+    return 0.5 * discriminator_loss(real_logits.float(), fake_logits.float())
 
 
 OBJECTIVES = ("l1+cgan", "l1")

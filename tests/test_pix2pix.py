@@ -2,6 +2,8 @@
 claims (L1 + cGAN sharper than L1 alone), the tab's handlers with bad input."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -51,6 +53,26 @@ def test_patchgan_logit_sees_a_patch_of_the_documented_size(layers, field):
 def test_l1_loss_is_the_mean_absolute_error():
     y, y_hat = torch.tensor([0.0, 1.0, 0.5]), torch.tensor([1.0, 1.0, 0.0])
     assert pix2pix.l1_loss(y, y_hat).item() == pytest.approx(0.5)
+
+
+def test_generator_objective_is_non_saturating_cgan_plus_lambda_l1():
+    y, y_hat = torch.zeros(1, 1, 2, 2), torch.tensor([[[[0.5, 0.0], [0.0, 0.5]]]])  # L1 = 0.25
+    fake_logits = torch.tensor([0.0, math.log(3)])  # D(x, G(x)) = 1/2 and 3/4
+    adversarial = (math.log(2) + math.log(4 / 3)) / 2  # −log D, averaged over the patches
+    objective = pix2pix.generator_objective(fake_logits, y, y_hat, lambda_l1=100.0)
+    assert objective.adversarial.item() == pytest.approx(adversarial, rel=1e-6)
+    assert objective.l1.item() == pytest.approx(0.25)
+    assert objective.total.item() == pytest.approx(adversarial + 25.0, rel=1e-6)
+    l1_only = pix2pix.generator_objective(None, y, y_hat, lambda_l1=10.0)  # the L1-only model: no D
+    assert l1_only.adversarial.item() == 0 and l1_only.total.item() == pytest.approx(2.5)
+
+
+def test_discriminator_objective_is_half_the_gan_discriminator_loss():
+    real_logits, fake_logits = torch.tensor([math.log(3)]), torch.tensor([-math.log(3)])  # D = 3/4 on real, 1/4 on fake
+    expected = 0.5 * (-math.log(3 / 4) - math.log(1 - 1 / 4))
+    assert pix2pix.discriminator_objective(real_logits, fake_logits).item() == pytest.approx(expected, rel=1e-6)
+    perfect = pix2pix.discriminator_objective(torch.tensor([30.0]), torch.tensor([-30.0]))  # D sure and right
+    assert perfect.item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_models_map_edges_to_pictures_of_the_data_size_and_check_shapes():
