@@ -120,6 +120,24 @@ def elbo_terms(model: VAE, x: torch.Tensor, generator: torch.Generator | None = 
     return ELBOTerms(reconstruction_nll(x_hat, x, model.log_noise_level), kl_to_standard_normal(mu, logvar))
 
 
+def beta_elbo_loss(terms: ELBOTerms, beta: float) -> torch.Tensor:
+    """The training loss, reconstruction + β KL averaged over the B images, in nats:
+
+        L_β = 1/B Σ_i ( −E_q[log p(x_i|z)] + β KL(q(z|x_i) || N(0, I)) ).
+
+    β = 1 is the negative ELBO itself; β < 1 (the warm-up, kl_warmup_beta) lets the codes carry information before
+    the KL term pulls them towards the prior."""
+    return (terms.reconstruction + beta * terms.kl).mean()
+
+
+def kl_warmup_beta(epoch_progress: float, warmup_epochs: float) -> float:
+    """β of beta_elbo_loss during a linear KL warm-up (Bowman et al. 2016's KL annealing): β = min(1, e / E) after
+    e epochs (fractions included) of a warm-up over E epochs, then 1 (the ELBO). E = 0: no warm-up, β = 1."""
+    if warmup_epochs <= 0:
+        return 1.0
+    return min(1.0, epoch_progress / warmup_epochs)
+
+
 # --- latent operations the tab uses ---------------------------------------------------------------------------
 
 def latent_arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

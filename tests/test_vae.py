@@ -54,6 +54,18 @@ def test_elbo_terms_use_the_decoders_learned_noise_level():
     assert model.log_noise_level.grad is not None and model.log_noise_level.grad.abs() > 0  # s is learned
 
 
+def test_beta_elbo_loss_weighs_the_kl_by_beta_and_averages_over_images():
+    terms = vae.ELBOTerms(reconstruction=torch.tensor([1.0, 3.0]), kl=torch.tensor([2.0, 4.0]))
+    assert vae.beta_elbo_loss(terms, 0.5).item() == pytest.approx(((1 + 1) + (3 + 2)) / 2)
+    assert vae.beta_elbo_loss(terms, 1.0).item() == pytest.approx(terms.negative_elbo.mean().item())  # the ELBO
+    assert vae.beta_elbo_loss(terms, 0.0).item() == pytest.approx(2.0)  # reconstruction alone
+
+
+def test_kl_warmup_rises_linearly_to_one_then_stays():
+    assert [vae.kl_warmup_beta(e, 10) for e in (0, 2.5, 9.9, 10, 15)] == pytest.approx([0, 0.25, 0.99, 1, 1])
+    assert vae.kl_warmup_beta(0, 0) == 1.0  # no warm-up: the ELBO from the start
+
+
 def test_reconstruction_term_is_the_gaussian_negative_log_likelihood():
     x, x_hat = torch.rand(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
     log_s = torch.tensor(-2.0)
