@@ -9,7 +9,7 @@ losses. Three objectives:
 - "non_saturating": G descends -log D(G(z)) instead.
 - "wgan_gp": a remedy for mode collapse (Gulrajani et al. 2017): D becomes a critic with unbounded scores,
   L_D = E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)|| - 1)^2], L_G = -E[D(G(z))]
-  (the Wasserstein form DualGAN's losses in the lecture use).
+  (core.gan's wgan_critic_loss, gradient_penalty and wgan_generator_loss).
 
 Quality is measured as in the 2-D experiments of the unrolled-GAN and VEEGAN papers (Metz et al. 2017, Srivastava
 et al. 2017): a generated point is "high quality" when it lies within 3 standard deviations of a mode's centre; a
@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from core.blocks import mlp
-from core.gan import discriminator_loss, generator_loss_minimax, generator_loss_non_saturating
+from core.gan import (discriminator_loss, generator_loss_minimax, generator_loss_non_saturating, gradient_penalty,
+                      wgan_critic_loss, wgan_generator_loss)
 
 DISTRIBUTIONS = ("ring", "grid", "drawn")
 LOSSES = ("minimax", "non_saturating", "wgan_gp")
@@ -121,14 +122,6 @@ def toy_networks(config: ToyGANConfig, generator: torch.Generator) -> tuple[nn.M
     return networks
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """E[(||grad_x_hat D(x_hat)|| - 1)^2] at random points x_hat between real and fake samples (WGAN-GP)."""
-    t = torch.rand(len(real), 1, generator=generator)
-    between = (t * real + (1 - t) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
-    return ((grad.norm(dim=1) - 1) ** 2).mean()
-
-
 def player_losses(loss: str) -> tuple[Callable, Callable]:
     """(D's loss from real and fake scores, G's loss from fake scores) for the chosen objective."""
     if loss == "minimax":
@@ -136,7 +129,7 @@ def player_losses(loss: str) -> tuple[Callable, Callable]:
     if loss == "non_saturating":
         return discriminator_loss, generator_loss_non_saturating
     if loss == "wgan_gp":
-        return (lambda real, fake: fake.mean() - real.mean()), (lambda fake: -fake.mean())
+        return wgan_critic_loss, wgan_generator_loss
     raise ValueError(f"Unknown loss '{loss}'; choose one of {', '.join(LOSSES)}.")
 
 

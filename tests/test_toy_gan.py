@@ -38,15 +38,13 @@ def test_drawn_points_follow_the_ink():
         toy_gan.points_from_ink(np.zeros((50, 50)))
 
 
-def test_gradient_penalty_vanishes_for_a_unit_slope_critic():
-    critic = nn.Linear(2, 1)
-    with torch.no_grad():
-        critic.weight.copy_(torch.tensor([[0.6, 0.8]]))  # |grad| = 1 everywhere
-    real, fake = torch.randn(16, 2), torch.randn(16, 2)
-    assert toy_gan.gradient_penalty(critic, real, fake, torch_generator()).item() == pytest.approx(0.0, abs=1e-10)
-    with torch.no_grad():
-        critic.weight.mul_(3)  # |grad| = 3: penalty (3 - 1)^2 = 4
-    assert toy_gan.gradient_penalty(critic, real, fake, torch_generator()).item() == pytest.approx(4.0, rel=1e-5)
+def test_the_wgan_objective_uses_the_lecture_modules_losses():
+    from core import gan
+
+    assert toy_gan.player_losses("wgan_gp") == (gan.wgan_critic_loss, gan.wgan_generator_loss)
+    assert toy_gan.player_losses("minimax") == (gan.discriminator_loss, gan.generator_loss_minimax)
+    with pytest.raises(ValueError, match="Unknown loss"):
+        toy_gan.player_losses("hinge")
 
 
 def test_training_streams_frames_and_learns_the_ring():
