@@ -61,18 +61,29 @@ def forward_step(x_prev: torch.Tensor, alpha_t: float | torch.Tensor, eps_t: tor
     return torch.sqrt(1.0 - alpha_t) * x_prev + torch.sqrt(alpha_t) * eps_t
 
 
+def _per_item(alpha_bar_t: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
+    """ᾱ_t as a number, or one value per batch item shaped (B, 1, ...) to broadcast over `like`'s images."""
+    a = torch.as_tensor(alpha_bar_t, dtype=like.dtype, device=like.device)
+    return a.reshape(-1, *([1] * (like.dim() - 1))) if a.dim() else a
+
+
 def q_sample(x0: torch.Tensor, alpha_bar_t: torch.Tensor | float, eps: torch.Tensor) -> torch.Tensor:
     """The closed form x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε; alpha_bar_t is a number or one value per batch item."""
-    a = torch.as_tensor(alpha_bar_t, dtype=x0.dtype, device=x0.device)
-    a = a.reshape(-1, *([1] * (x0.dim() - 1))) if a.dim() else a
+    a = _per_item(alpha_bar_t, x0)
     return torch.sqrt(a) * x0 + torch.sqrt(1.0 - a) * eps
 
 
 def predicted_x0(x_t: torch.Tensor, alpha_bar_t: torch.Tensor | float, eps_hat: torch.Tensor) -> torch.Tensor:
     """The closed form solved for x_0 with the predicted noise: x̂_0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t."""
-    a = torch.as_tensor(alpha_bar_t, dtype=x_t.dtype, device=x_t.device)
-    a = a.reshape(-1, *([1] * (x_t.dim() - 1))) if a.dim() else a
+    a = _per_item(alpha_bar_t, x_t)
     return (x_t - torch.sqrt(1.0 - a) * eps_hat) / torch.sqrt(a)
+
+
+def eps_from_x0(x_t: torch.Tensor, alpha_bar_t: torch.Tensor | float, x0: torch.Tensor) -> torch.Tensor:
+    """The closed form solved for the noise: ε = (x_t − √ᾱ_t · x_0) / √(1 − ᾱ_t), the ε that q_sample mixed into x_t
+    (N(0, I) when x_t ~ q(x_t | x_0))."""
+    a = _per_item(alpha_bar_t, x_t)
+    return (x_t - torch.sqrt(a) * x0) / torch.sqrt(1.0 - a)
 
 
 def simple_loss(eps: torch.Tensor, eps_hat: torch.Tensor) -> torch.Tensor:
@@ -195,7 +206,7 @@ def clamped_x0(eps_model, alphas: torch.Tensor, low: torch.Tensor | float, high:
         eps_hat = eps_model(x_t, t).float()
         a = alpha_bars[int(t)].item()
         x0 = torch.maximum(torch.minimum(predicted_x0(x_t, a, eps_hat), shape(high, x_t)), shape(low, x_t))
-        return (x_t - math.sqrt(a) * x0) / math.sqrt(1.0 - a)
+        return eps_from_x0(x_t, a, x0)
 
     return eps_clamped
 

@@ -51,11 +51,13 @@ def test_closed_form_matches_diffusers_add_noise():
     assert torch.allclose(ours, scheduler.add_noise(x0, eps, t), atol=1e-5)
 
 
-def test_predicted_x0_inverts_the_closed_form():
+def test_predicted_x0_and_eps_from_x0_invert_the_closed_form():
     g = torch_generator(2)
     x0, eps = torch.randn(3, 1, 4, 4, generator=g), torch.randn(3, 1, 4, 4, generator=g)
     a = ALPHA_BARS[torch.tensor([5, 200, 900])].float()
     assert torch.allclose(diffusion.predicted_x0(diffusion.q_sample(x0, a, eps), a, eps), x0, atol=1e-3)
+    assert torch.allclose(diffusion.eps_from_x0(diffusion.q_sample(x0, a, eps), a, x0), eps, atol=1e-3)
+    assert torch.allclose(diffusion.eps_from_x0(diffusion.q_sample(x0, 0.3, eps), 0.3, x0), eps, atol=1e-5)
 
 
 def test_signal_to_noise_falls_from_high_to_near_zero():
