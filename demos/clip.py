@@ -2,7 +2,6 @@
 import functools
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
@@ -10,7 +9,7 @@ from PIL import Image
 from core import clip
 from core.checkpoints import CheckpointError, read_card
 from core.data import FASHION_CLASSES, load_emoji_sample, load_sample, to_display
-from core.metrics import accuracy
+from core.metrics import accuracy, confusion_matrix
 from core.plots import confusion_heatmap, similarity_heatmap
 from demos.common import (checkpoint_notice, example_indices, friendly_errors, image_input, image_sources, intro,
                           sample_image)
@@ -145,8 +144,7 @@ def zero_shot(template):
     bundle = _bundle()
     x, y = load_sample().tensors()
     predictions = _sample_predictions(template)
-    confusion = np.zeros((len(FASHION_CLASSES), len(FASHION_CLASSES)), dtype=int)
-    np.add.at(confusion, (y.numpy(), predictions.numpy()), 1)
+    confusion = confusion_matrix(y, predictions).numpy()
     unknown = clip.unknown_words(bundle.tokenizer, clip.fill_template(template, ""))
     summary = (f"**Zero-shot accuracy: {100 * accuracy(predictions, y):.1f}%** on the 500 bundled test images "
                f"(chance: 10%) with prompts like “{clip.fill_template(template, clip.CLASS_PROMPT_NAMES[9])}”.")

@@ -77,6 +77,10 @@ def test_jpeg_payload_fits_budget_and_grows_with_it(sample_tensors):
     assert small.payload_bytes <= 64 < small.file_bytes
     assert small.payload_bytes < large.payload_bytes <= 256 and large.quality > small.quality
     assert mse(large.image, x).item() < mse(small.image, x).item()
+    shown = ae.reconstruct_with_jpeg(x, 256)  # the tab's row: its MSE and PSNR are the image's
+    assert shown.mse == pytest.approx(mse(large.image, x).item())
+    assert shown.psnr_db == pytest.approx(psnr(large.image, x).item())
+    assert shown.psnr_db == pytest.approx(-10 * np.log10(shown.mse), rel=1e-5)
 
 
 def test_subspace_similarity_is_one_for_same_span_zero_for_orthogonal():
