@@ -198,7 +198,7 @@ def test_cost_table_compares_pixel_and_latent_space():
     table = tab.measure_costs()
     assert list(table["space"]) == ["pixel space (ddpm)", "latent space (ldm), with guidance"]
     assert list(table["numbers denoised per image"]) == [784, 256]
-    assert np.all(table["one step, one image (ms)"] > 0)
+    assert all(" s per batch of 128; " in cell for cell in table["training"])  # the cards' figures beside them
 
 
 def test_missing_checkpoint_gives_the_rebuild_command(empty_checkpoints):

@@ -26,6 +26,18 @@ def test_model_cache_loads_once_under_concurrent_requests():
     assert len(calls) == 1 and all(r is results[0] for r in results)
 
 
+def test_milliseconds_per_call_times_the_repeats_after_the_warmup():
+    calls = []
+
+    def call():
+        calls.append(1)
+        time.sleep(0.005)
+
+    ms = runtime.milliseconds_per_call(call, repeats=4, warmup=2)
+    assert len(calls) == 6
+    assert 5 <= ms < 500  # each call sleeps 5 ms: milliseconds per call, not seconds, not the sum
+
+
 def test_model_cache_does_not_remember_failures():
     cache, attempts = runtime.ModelCache(), []
 
