@@ -6,6 +6,8 @@ import pytest
 
 from demos.common import bounded_float, bounded_int, friendly_errors, valid_seed
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize("value, expected", [(3, 3), (3.0, 3), ("7", 7), (0, 0)])
 def test_bounded_int_accepts_whole_numbers(value, expected):

@@ -15,6 +15,7 @@ from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
 # --- the objective ----------------------------------------------------------------------------------------------
 
+@pytest.mark.fast
 def test_discriminator_loss_is_minus_the_value_function():
     real, fake = torch.tensor([2.0, -0.5]), torch.tensor([0.3, -1.0])
     d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
@@ -22,6 +23,7 @@ def test_discriminator_loss_is_minus_the_value_function():
     assert gan.discriminator_loss(real, fake).item() == pytest.approx(-value.item(), rel=1e-5)
 
 
+@pytest.mark.fast
 def test_generator_losses_are_the_lecture_forms():
     logits = torch.tensor([-3.0, 0.0, 2.0])
     d = torch.sigmoid(logits)
@@ -29,6 +31,7 @@ def test_generator_losses_are_the_lecture_forms():
     assert gan.generator_loss_non_saturating(logits).item() == pytest.approx(-torch.log(d).mean().item(), rel=1e-5)
 
 
+@pytest.mark.fast
 def test_non_saturating_loss_keeps_its_gradient_when_d_rejects_fakes():
     # D confidently says "fake" (D(G(z)) = 0.0025): log(1 - D) is flat there, -log D is steep.
     logits = torch.tensor([-6.0], requires_grad=True)
@@ -37,12 +40,14 @@ def test_non_saturating_loss_keeps_its_gradient_when_d_rejects_fakes():
     assert abs(ns_grad.item()) > 100 * abs(minimax_grad.item())
 
 
+@pytest.mark.fast
 def test_wgan_losses_are_the_critics_score_gap():
     real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
     assert gan.wgan_critic_loss(real, fake).item() == pytest.approx(-1.0 - 2.0)  # E D(G(z)) − E D(x)
     assert gan.wgan_generator_loss(fake).item() == pytest.approx(1.0)  # −E D(G(z))
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("shape", [(16, 2), (8, 1, 4, 4)])
 def test_gradient_penalty_of_a_linear_critic_is_its_slope_minus_one_squared(shape):
     features = int(np.prod(shape[1:]))
@@ -57,6 +62,7 @@ def test_gradient_penalty_of_a_linear_critic_is_its_slope_minus_one_squared(shap
         assert penalty == pytest.approx((norm - 1) ** 2, abs=1e-6)
 
 
+@pytest.mark.fast
 def test_gradient_penalty_is_taken_between_real_and_fake_samples():
     def critic(x):  # D(x) = ||x||² / 2: ∇D(x̂) = x̂, so the penalty depends on where x̂ lies
         return 0.5 * x.pow(2).sum(dim=1)
@@ -67,6 +73,7 @@ def test_gradient_penalty_is_taken_between_real_and_fake_samples():
     assert gan.gradient_penalty(critic, real, fake, torch_generator(4)).item() == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.fast
 def test_conditional_gan_needs_and_uses_the_class():
     model = gan.GAN(gan.GANConfig(num_classes=10)).eval()
     z = torch.randn(2, model.config.latent_dim, generator=torch_generator())
@@ -135,6 +142,7 @@ def test_discriminator_scores_report_the_measured_means():
     assert f"mean D on real test images **{expected:.3f}**" in text
 
 
+@pytest.mark.fast
 def test_the_verdict_follows_the_numbers():
     near = tab.verdict(torch.full((10,), 0.52), torch.full((10,), 0.47))
     apart = tab.verdict(torch.full((10,), 0.9), torch.full((10,), 0.1))
@@ -178,6 +186,7 @@ def test_bad_arguments_get_a_message(call, message):
         call()
 
 
+@pytest.mark.fast
 def test_missing_checkpoints_give_the_rebuild_command(empty_checkpoints):
     with pytest.raises(gr.Error, match="python -m core.train gan"):
         tab.sample(0, 4)

@@ -6,6 +6,8 @@ import torch
 
 from core.metrics import class_histogram, confusion_matrix, frechet_distance, mse, psnr, ranking_auc
 
+pytestmark = pytest.mark.fast
+
 
 def test_frechet_distance_of_a_set_with_itself_is_zero():
     features = np.random.default_rng(0).normal(size=(2000, 8))

@@ -3,11 +3,14 @@ saturates at its vmax, and a verdict map at full strength shows D's colours them
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
 from core.plots import (COLOUR_BAR_PX, FAKE_COLOUR, HEAT_COLD, HEAT_HOT, REAL_COLOUR, decision_background,
                         heat_image, with_colour_bar)
+
+pytestmark = pytest.mark.fast
 
 
 def test_a_colour_bar_runs_through_its_colours_under_the_unchanged_picture():

@@ -12,6 +12,7 @@ from demos import toy_gan as tab
 from tests.conftest import rgba_drawing, torch_generator
 
 
+@pytest.mark.fast
 def test_the_metric_counts_modes_and_close_samples():
     centres = toy_gan.mode_centres("ring")
     assert centres.shape == (8, 2) and torch.allclose(centres.norm(dim=1), torch.full((8,), 2.0))
@@ -22,12 +23,14 @@ def test_the_metric_counts_modes_and_close_samples():
     assert toy_gan.mode_centres("grid").shape == (25, 2)
 
 
+@pytest.mark.fast
 def test_real_samples_sit_on_their_modes():
     x = toy_gan.real_sampler("grid")(2000, torch_generator())
     metrics = toy_gan.mode_metrics(x, toy_gan.mode_centres("grid"))
     assert metrics["modes_covered"] == 25 and metrics["high_quality_share"] > 0.98  # 3 sigma holds 98.9% in 2-D
 
 
+@pytest.mark.fast
 def test_drawn_points_follow_the_ink():
     drawing = np.zeros((100, 100))
     drawing[:10, :10] = 1  # top-left corner: x and y near (-EXTENT, +EXTENT)
@@ -38,6 +41,7 @@ def test_drawn_points_follow_the_ink():
         toy_gan.points_from_ink(np.zeros((50, 50)))
 
 
+@pytest.mark.fast
 def test_the_wgan_objective_uses_the_lecture_modules_losses():
     from core import gan
 
@@ -87,6 +91,7 @@ def test_the_handler_streams_images_text_and_losses():
     assert set(losses["player"]) == {"D", "G"} and losses["step"].max() == 100
 
 
+@pytest.mark.fast
 def test_the_opening_frame_reports_no_loss_before_any_update():
     image, text, _ = tab.opening_frame("ring", "non_saturating", 2000, 1, 256, 1e-3, 1e-3, 2, 0)
     assert image.size == (tab.FRAME_SIZE, tab.FRAME_SIZE)
@@ -99,6 +104,7 @@ def test_the_handler_trains_on_a_drawing():
     assert "Step 50" in text and "Modes" not in text
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("args, message", [
     (("drawn", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0, None), "needs a drawing"),
     (("drawn", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0, rgba_drawing()), "needs a drawing"),

@@ -30,6 +30,7 @@ def test_dry_run_writes_a_loadable_checkpoint_elsewhere(name, capsys):
     assert sum(p.numel() for p in reloaded.state_dict().values()) > 0
 
 
+@pytest.mark.fast
 def test_cli_flags_override_only_what_is_typed():
     names, overrides = parse(["ae_conv", "--epochs", "3", "--dry-run"])
     assert names == ["ae_conv"] and overrides == {"epochs": 3, "dry_run": True}
@@ -37,6 +38,7 @@ def test_cli_flags_override_only_what_is_typed():
     assert names == list(RECIPES) and overrides == {"dry_run": True}
 
 
+@pytest.mark.fast
 def test_interval_means_average_each_interval_and_the_short_last_one():
     from core.train.common import IntervalMeans
 
@@ -46,6 +48,7 @@ def test_interval_means_average_each_interval_and_the_short_last_one():
     assert means.curves == {"loss_per_2_steps": [2.0, 6.0, 10.0], "kl_per_2_steps": [-2.0, -6.0, -10.0]}
 
 
+@pytest.mark.fast
 def test_a_training_state_round_trips_and_refuses_other_settings(tmp_path):
     import torch
 
