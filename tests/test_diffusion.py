@@ -1,6 +1,8 @@
 """Diffusion: the forward process against its closed form and diffusers, the samplers, the bundled DDPM, the tab."""
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from diffusers import DDPMScheduler
 
 from core import diffusion
 from demos import diffusion as tab
+from core.data import to_model_input
 from core.metrics import roughness, roughness_limit, speckled_share
 from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
@@ -393,8 +396,17 @@ def test_forward_tab_shows_both_routes_and_the_numbers(sample):
     image = np.asarray(sample.images[0])
     closed, stepped, strip, text, chart = tab.forward(image, 250, 0)
     assert closed.shape == stepped.shape and closed.ndim == 2
-    assert "ᾱ_t = " in text and "x_250" in text
-    assert strip.width > strip.height * 5 and chart.width > 0
+    a_bar = ALPHA_BARS[249].item()
+    assert f"ᾱ_t = {a_bar:.4f}" in text and "x_250" in text
+    assert f"SNR = ᾱ_t / (1 − ᾱ_t) = {a_bar / (1 - a_bar):.3g}" in text
+    # the noise the tab takes back out of x_t is N(0, 1) for both routes (784 pixels: the mean within ±0.15)
+    numbers = re.search(r"Closed form: mean ([-+.\d]+), std ([.\d]+); 250 single steps: mean ([-+.\d]+), std ([.\d]+)",
+                        text).groups()
+    means, stds = [float(v) for v in numbers[::2]], [float(v) for v in numbers[1::2]]
+    assert all(abs(m) < 0.15 for m in means) and all(abs(s - 1) < 0.15 for s in stds), numbers
+    assert strip.width > strip.height * 5
+    later = tab.forward(image, 750, 0)[4]
+    assert chart.size == later.size and chart != later  # the chart marks t
 
 
 @pytest.mark.fast
@@ -416,7 +428,8 @@ def test_forward_tab_accepts_odd_image_modes():
     rgba = np.zeros((50, 70, 4), dtype=np.uint8)
     rgba[10:40, 20:50] = (200, 30, 30, 255)
     closed, *_ = tab.forward(rgba, 10, 1)
-    assert closed.size > 0
+    x0 = tab._grid(diffusion.to_model_range(to_model_input(rgba))).astype(float)  # the square as the model reads it
+    assert np.abs(closed - x0).mean() < 10  # x_10 is x_0 under a little noise (√(1 − ᾱ_10) ≈ 0.03)
 
 
 def test_the_trained_model_gives_a_lightly_noised_image_back_and_a_heavily_noised_one_not(sample_tensors):

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from core.checkpoints import checkpoint_root
+from core.checkpoints import checkpoint_root, load_model
 from core.train.__main__ import parse
 from core.train.registry import RECIPES
 
@@ -17,7 +17,7 @@ def snapshot(folder):
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_dry_run_writes_a_loadable_checkpoint_elsewhere(name, capsys):
+def test_dry_run_writes_a_loadable_checkpoint_elsewhere(name, capsys, monkeypatch):
     before = snapshot(checkpoint_root())
     recipe = RECIPES[name]
     card = recipe.main(dataclasses.replace(recipe.config(), dry_run=True))
@@ -26,8 +26,8 @@ def test_dry_run_writes_a_loadable_checkpoint_elsewhere(name, capsys):
     written = capsys.readouterr().out.rsplit("wrote ", 1)[1].strip()
     assert written != str(checkpoint_root() / name) and os.path.isfile(os.path.join(written, "card.json"))
     assert json.load(open(os.path.join(written, "card.json")))["command"].endswith("--dry-run")
-    reloaded = recipe.model_class.from_pretrained(written)
-    assert sum(p.numel() for p in reloaded.state_dict().values()) > 0
+    monkeypatch.setenv("GENMODELS_CHECKPOINTS", os.path.dirname(written))
+    load_model(recipe.model_class, os.path.basename(written))  # as the app loads it: strict, no tensor left out
 
 
 @pytest.mark.fast
