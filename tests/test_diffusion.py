@@ -287,6 +287,17 @@ def test_ddim_step_counts_divide_T():
 
 
 @pytest.mark.fast
+def test_ddim_timesteps_are_diffusers_trailing_spacing():
+    from diffusers import DDIMScheduler
+
+    for n in diffusion.ddim_step_counts():
+        scheduler = DDIMScheduler(**diffusion.scheduler_kwargs(ALPHAS), set_alpha_to_one=True, timestep_spacing="trailing")
+        scheduler.set_timesteps(n)
+        assert torch.equal(diffusion.ddim_timesteps(len(ALPHAS), n), scheduler.timesteps.long()), n
+    assert diffusion.ddim_timesteps(len(ALPHAS), 50, start=36).tolist() == [36, 16]  # from a given t, same stride
+
+
+@pytest.mark.fast
 def test_ddim_rejects_step_counts_that_would_not_land_on_x0():
     for steps in (0, 7, 61, diffusion.NUM_TRAIN_STEPS + 1):  # 61: diffusers' own spacing would end at t = -1
         with pytest.raises(ValueError, match="must divide 1000"):
