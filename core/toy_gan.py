@@ -24,9 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core import gan
 from core.blocks import mlp
-from core.gan import (discriminator_loss, generator_loss_minimax, generator_loss_non_saturating, gradient_penalty,
-                      wgan_critic_loss, wgan_generator_loss)
 
 DISTRIBUTIONS = ("ring", "grid", "drawn")
 LOSSES = ("minimax", "non_saturating", "wgan_gp")
@@ -125,11 +124,11 @@ def toy_networks(config: ToyGANConfig, generator: torch.Generator) -> tuple[nn.M
 def player_losses(loss: str) -> tuple[Callable, Callable]:
     """(D's loss from real and fake scores, G's loss from fake scores) for the chosen objective."""
     if loss == "minimax":
-        return discriminator_loss, generator_loss_minimax
+        return gan.discriminator_loss, gan.generator_loss_minimax
     if loss == "non_saturating":
-        return discriminator_loss, generator_loss_non_saturating
+        return gan.discriminator_loss, gan.generator_loss_non_saturating
     if loss == "wgan_gp":
-        return wgan_critic_loss, wgan_generator_loss
+        return gan.wgan_critic_loss, gan.wgan_generator_loss
     raise ValueError(f"Unknown loss '{loss}'; choose one of {', '.join(LOSSES)}.")
 
 
@@ -188,7 +187,7 @@ def train(config: ToyGANConfig, drawn: torch.Tensor | None = None, shown_points:
             fake = G(torch.randn(config.batch_size, config.latent_dim, generator=generator)).detach()
             loss = d_objective(D(real).squeeze(1), D(fake).squeeze(1))
             if config.loss == "wgan_gp":
-                loss = loss + config.gp_weight * gradient_penalty(D, real, fake, generator)
+                loss = loss + config.gp_weight * gan.gradient_penalty(D, real, fake, generator)
             opt_d.zero_grad(set_to_none=True)
             loss.backward()
             opt_d.step()

@@ -5,7 +5,6 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from core import toy_gan
 from demos import toy_gan as tab
