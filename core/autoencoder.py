@@ -19,6 +19,7 @@ from torch import nn
 from core.blocks import mlp
 from core.checkpoints import load_model
 from core.datasets import IMAGE_SIZE
+from core.metrics import mse, psnr
 from core.runtime import MODELS, model_device, on_model_device
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -334,16 +335,11 @@ def reconstruct_with(name: str, model: Autoencoder, x: torch.Tensor) -> Reconstr
     """x (1, 1, 28, 28) -> the model's reconstruction and its error."""
     x_hat = model.reconstruct(x)
     code_shape = tuple(model.encode(x.to(model_device(model))).shape[1:])
-    error = ((x_hat - x) ** 2).mean().item()
-    return Reconstruction(name, x_hat, error, _psnr(error), code_shape, math.prod(code_shape) * LATENT_BYTES_PER_VALUE, None)
+    return Reconstruction(name, x_hat, mse(x_hat, x).item(), psnr(x_hat, x).item(), code_shape,
+                          math.prod(code_shape) * LATENT_BYTES_PER_VALUE, None)
 
 
 def reconstruct_with_jpeg(x: torch.Tensor, budget_bytes: int) -> Reconstruction:
     result = jpeg_at_budget(x, budget_bytes)
-    error = ((result.image - x) ** 2).mean().item()
-    return Reconstruction(f"JPEG ≤{budget_bytes} B (q={result.quality})", result.image, error, _psnr(error),
-                          None, result.payload_bytes, result.file_bytes)
-
-
-def _psnr(mse_value: float) -> float:
-    return 10 * math.log10(1.0 / max(mse_value, 1e-10))
+    return Reconstruction(f"JPEG ≤{budget_bytes} B (q={result.quality})", result.image, mse(result.image, x).item(),
+                          psnr(result.image, x).item(), None, result.payload_bytes, result.file_bytes)

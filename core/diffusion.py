@@ -9,10 +9,11 @@ and, composing the steps, the closed form
     x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε,   ᾱ_t = ∏_{s≤t} (1 − α_s),   i.e. q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I).
 
 A network ε_θ(x_t, t) learns to predict the noise with the simplified loss ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖².
-Sampling starts from x_T ~ N(0, I) and removes the predicted noise step by step, with diffusers' schedulers doing
-the bookkeeping: DDPM (ancestral, all T steps), DDIM (deterministic, fewer steps) and DPM-Solver++ (a
-second-order solver of the same ODE, fewer still). Each may hold x̂_0 to the data's range (clamped_x0). Each sampler is a
-generator that yields every step, so a caller can stream frames and a test can inspect them.
+Sampling starts from x_T ~ N(0, I) and removes the predicted noise step by step: DDPM (ancestral, all T steps,
+ddpm_reverse_step), DDIM (deterministic, fewer steps, ddim_reverse_step) and DPM-Solver++ (a second-order solver
+of the same ODE, fewer still; diffusers' scheduler takes its steps). Each may hold x̂_0 to the data's range
+(clamped_x0). Each sampler is a generator that yields every step, so a caller can stream frames and a test can
+inspect them.
 
 Indices: the lecture counts t = 1..T; tensors here are indexed 0..T−1, so `alphas[t - 1]` is the lecture's α_t.
 The U-Net takes the 0-based index, as diffusers' schedulers do.
@@ -31,7 +32,7 @@ from core.runtime import MODELS
 from core.unet import DiffusionUNet, UNetConfig  # noqa: F401 (the model of this module's `load`)
 
 if TYPE_CHECKING:  # diffusers is imported on first use: it adds seconds to the app's cold start
-    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+    from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
 
 NUM_TRAIN_STEPS = 1000  # T, the DDPM paper's
 ALPHA_START, ALPHA_END = 1e-4, 0.02  # the lecture's α_1 and α_T (the paper's β_1, β_T), linear in between
@@ -61,18 +62,29 @@ def forward_step(x_prev: torch.Tensor, alpha_t: float | torch.Tensor, eps_t: tor
     return torch.sqrt(1.0 - alpha_t) * x_prev + torch.sqrt(alpha_t) * eps_t
 
 
+def _per_item(alpha_bar_t: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
+    """ᾱ_t as a number, or one value per batch item shaped (B, 1, ...) to broadcast over `like`'s images."""
+    a = torch.as_tensor(alpha_bar_t, dtype=like.dtype, device=like.device)
+    return a.reshape(-1, *([1] * (like.dim() - 1))) if a.dim() else a
+
+
 def q_sample(x0: torch.Tensor, alpha_bar_t: torch.Tensor | float, eps: torch.Tensor) -> torch.Tensor:
     """The closed form x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε; alpha_bar_t is a number or one value per batch item."""
-    a = torch.as_tensor(alpha_bar_t, dtype=x0.dtype, device=x0.device)
-    a = a.reshape(-1, *([1] * (x0.dim() - 1))) if a.dim() else a
+    a = _per_item(alpha_bar_t, x0)
     return torch.sqrt(a) * x0 + torch.sqrt(1.0 - a) * eps
 
 
 def predicted_x0(x_t: torch.Tensor, alpha_bar_t: torch.Tensor | float, eps_hat: torch.Tensor) -> torch.Tensor:
     """The closed form solved for x_0 with the predicted noise: x̂_0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t."""
-    a = torch.as_tensor(alpha_bar_t, dtype=x_t.dtype, device=x_t.device)
-    a = a.reshape(-1, *([1] * (x_t.dim() - 1))) if a.dim() else a
+    a = _per_item(alpha_bar_t, x_t)
     return (x_t - torch.sqrt(1.0 - a) * eps_hat) / torch.sqrt(a)
+
+
+def eps_from_x0(x_t: torch.Tensor, alpha_bar_t: torch.Tensor | float, x0: torch.Tensor) -> torch.Tensor:
+    """The closed form solved for the noise: ε = (x_t − √ᾱ_t · x_0) / √(1 − ᾱ_t), the ε that q_sample mixed into x_t
+    (N(0, I) when x_t ~ q(x_t | x_0))."""
+    a = _per_item(alpha_bar_t, x_t)
+    return (x_t - torch.sqrt(a) * x0) / torch.sqrt(1.0 - a)
 
 
 def simple_loss(eps: torch.Tensor, eps_hat: torch.Tensor) -> torch.Tensor:
@@ -195,25 +207,24 @@ def clamped_x0(eps_model, alphas: torch.Tensor, low: torch.Tensor | float, high:
         eps_hat = eps_model(x_t, t).float()
         a = alpha_bars[int(t)].item()
         x0 = torch.maximum(torch.minimum(predicted_x0(x_t, a, eps_hat), shape(high, x_t)), shape(low, x_t))
-        return (x_t - math.sqrt(a) * x0) / math.sqrt(1.0 - a)
+        return eps_from_x0(x_t, a, x0)
 
     return eps_clamped
 
 
 def ddpm_scheduler(alphas: torch.Tensor) -> DDPMScheduler:
+    """diffusers' DDPM on our schedule, σ_t² = β̃_t ("fixed_small"): the tests' oracle for ddpm_reverse_step."""
     from diffusers import DDPMScheduler
 
     return DDPMScheduler(**scheduler_kwargs(alphas), variance_type="fixed_small")
 
 
-def ddim_scheduler(alphas: torch.Tensor, num_steps: int) -> DDIMScheduler:
-    """DDIM over num_steps of the T training steps, the first at t = T (pure noise), the last landing on x_0."""
-    check_step_count("ddim", num_steps, len(alphas))
-    from diffusers import DDIMScheduler
-
-    scheduler = DDIMScheduler(**scheduler_kwargs(alphas), set_alpha_to_one=True, timestep_spacing="trailing")
-    scheduler.set_timesteps(num_steps)
-    return scheduler
+def ddim_timesteps(num_train_steps: int, num_steps: int, start: int | None = None) -> torch.Tensor:
+    """The 0-based t DDIM visits: from `start` (default T − 1, pure noise) down by the stride T / num_steps while
+    t ≥ 0 (diffusers' "trailing" spacing), so that a full run's last step lands on x_0."""
+    check_step_count("ddim", num_steps, num_train_steps)
+    start = num_train_steps - 1 if start is None else start
+    return torch.arange(start, -1, -(num_train_steps // num_steps))
 
 
 def dpm_solver_scheduler(alphas: torch.Tensor, num_steps: int) -> DPMSolverMultistepScheduler:
@@ -228,57 +239,75 @@ def dpm_solver_scheduler(alphas: torch.Tensor, num_steps: int) -> DPMSolverMulti
     return scheduler
 
 
-def _run(scheduler, timesteps: torch.Tensor, eps_model, x: torch.Tensor, generator: torch.Generator | None,
-         alphas: torch.Tensor, x0_range: tuple | None, **step_kwargs) -> Iterator[DiffusionStep]:
+def _run(update, timesteps: torch.Tensor, eps_model, x: torch.Tensor, alphas: torch.Tensor,
+         x0_range: tuple | None) -> Iterator[DiffusionStep]:
     """The reverse loop shared by the samplers: ε̂ = ε_θ(x_t, t) (its x̂_0 clamped to x0_range, see clamped_x0),
-    x̂_0 from the closed form, then the scheduler's update to the next t."""
+    x̂_0 from the closed form, then the sampler's `update(x_t, ε̂, i, t)` to the next t (i: the step's index)."""
     alpha_bars = alpha_bar(alphas)
     if x0_range is not None:
         eps_model = clamped_x0(eps_model, alphas, *x0_range)
     for i, t in enumerate(timesteps):
         eps_hat = eps_model(x, t).float()
         x0_hat = predicted_x0(x, alpha_bars[int(t)].item(), eps_hat)
-        out = scheduler.step(eps_hat, t, x, generator=generator, **step_kwargs)
-        x = out.prev_sample
+        x = update(x, eps_hat, i, t)
         t_next = int(timesteps[i + 1]) + 1 if i + 1 < len(timesteps) else 0
         yield DiffusionStep(step=i + 1, total=len(timesteps), t=int(t) + 1, t_next=t_next, x_t=x, x0_hat=x0_hat)
 
 
 def _noise(shape: tuple[int, ...], generator: torch.Generator, on: torch.device | None) -> torch.Tensor:
-    """x_T ~ N(0, I), drawn on the generator's device (the CPU, so that a seed gives the same x_T everywhere) and
-    moved to `on`, the ε-network's device, where the loop runs."""
+    """z ~ N(0, I) (x_T, or a DDPM step's fresh noise), drawn on the generator's device (the CPU, so that a seed gives
+    the same samples everywhere) and moved to `on`, the ε-network's device, where the loop runs."""
     return torch.randn(shape, generator=generator).to(on or "cpu")
 
 
 def ddpm_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, generator: torch.Generator,
                 on: torch.device | None = None, x0_range: tuple | None = None) -> Iterator[DiffusionStep]:
-    """Ancestral DDPM sampling: x_T ~ N(0, I), then all T steps x_{t−1} ~ p_θ(x_{t−1} | x_t), each adding fresh noise.
+    """Ancestral DDPM sampling: x_T ~ N(0, I), then all T steps x_{t−1} ~ p_θ(x_{t−1} | x_t), each adding fresh noise
+    (ddpm_reverse_step, the paper's Algorithm 2).
 
     `eps_model(x_t, t)` returns ε̂ (any conditioning and guidance live inside it). Yields every step. `on`: the
     ε-network's device (see _noise); x0_range: (low, high) to clamp each x̂_0 to (see clamped_x0), or None.
     """
-    scheduler = ddpm_scheduler(alphas)
-    scheduler.set_timesteps(len(alphas))
-    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, x0_range)
+    def update(x_t, eps_hat, _, t):
+        t = int(t)
+        return ddpm_reverse_step(x_t, eps_hat, t, alphas, _noise(x_t.shape, generator, x_t.device) if t else None)
+
+    timesteps = torch.arange(len(alphas) - 1, -1, -1)
+    yield from _run(update, timesteps, eps_model, _noise(shape, generator, on), alphas, x0_range)
+
+
+def _ddim(eps_model, x_T: torch.Tensor, alphas: torch.Tensor, timesteps: torch.Tensor, stride: int,
+          x0_range: tuple | None) -> Iterator[DiffusionStep]:
+    """Deterministic DDIM steps (ddim_reverse_step, η = 0) from x_T through `timesteps`, each to t − stride."""
+    alpha_bars = alpha_bar(alphas)
+
+    def update(x_t, eps_hat, _, t):
+        return ddim_reverse_step(x_t, eps_hat, int(t), int(t) - stride, alpha_bars)
+
+    yield from _run(update, timesteps, eps_model, x_T, alphas, x0_range)
 
 
 def ddim_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_steps: int,
                 generator: torch.Generator, on: torch.device | None = None,
                 x0_range: tuple | None = None) -> Iterator[DiffusionStep]:
     """DDIM (Song et al. 2021), deterministic (η = 0): the same trained ε_θ, but it jumps from t to t − T/num_steps,
-    x_(t−Δ) = √ᾱ_(t−Δ) x̂_0 + √(1 − ᾱ_(t−Δ)) ε̂. Only x_T is random. num_steps must divide T."""
-    scheduler = ddim_scheduler(alphas, num_steps)
-    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, x0_range,
-                    eta=0.0)
+    x_(t−Δ) = √ᾱ_(t−Δ) x̂_0 + √(1 − ᾱ_(t−Δ)) ε̂ (ddim_reverse_step). Only x_T is random. num_steps must divide T."""
+    timesteps = ddim_timesteps(len(alphas), num_steps)
+    yield from _ddim(eps_model, _noise(shape, generator, on), alphas, timesteps, len(alphas) // num_steps, x0_range)
 
 
 def dpm_solver_sample(eps_model, shape: tuple[int, ...], alphas: torch.Tensor, num_steps: int,
                       generator: torch.Generator, on: torch.device | None = None,
                       x0_range: tuple | None = None) -> Iterator[DiffusionStep]:
     """DPM-Solver++(2M): deterministic like DDIM, but each update also uses the previous step's x̂_0 (a second-order
-    multistep solver of the reverse ODE), so 10-20 steps come close to DDIM's 50. Any num_steps from 1 to T."""
+    multistep solver of the reverse ODE), so 10-20 steps come close to DDIM's 50. Any num_steps from 1 to T.
+    diffusers' scheduler keeps the solver's history and takes the step."""
     scheduler = dpm_solver_scheduler(alphas, num_steps)
-    yield from _run(scheduler, scheduler.timesteps, eps_model, _noise(shape, generator, on), generator, alphas, x0_range)
+
+    def update(x_t, eps_hat, _, t):
+        return scheduler.step(eps_hat, t, x_t).prev_sample
+
+    yield from _run(update, scheduler.timesteps, eps_model, _noise(shape, generator, on), alphas, x0_range)
 
 
 def ddim_denoise_from(eps_model, x_t: torch.Tensor, t: int, alphas: torch.Tensor, num_steps: int,
@@ -286,13 +315,12 @@ def ddim_denoise_from(eps_model, x_t: torch.Tensor, t: int, alphas: torch.Tensor
                       x0_range: tuple | None = None) -> Iterator[DiffusionStep]:
     """DDIM started from a given x_t (the lecture's t, 1-based) instead of pure noise, as SDEdit / img2img do:
     t, t − T/num_steps, ... while above 0, then x_0. A small t gives the image back; a large t, a new one.
-    `on`: the ε-network's device, as in ddpm_sample (x_t is moved there)."""
+    `on`: the ε-network's device, as in ddpm_sample (x_t is moved there). (generator: unused, DDIM adds no noise.)"""
     if not 1 <= t <= len(alphas):
         raise ValueError(f"t must lie between 1 and {len(alphas)}, not {t}.")
-    scheduler = ddim_scheduler(alphas, num_steps)  # fixes the stride T / num_steps ...
-    timesteps = torch.arange(t - 1, -1, -(len(alphas) // num_steps))  # ... which we start at t
-    yield from _run(scheduler, timesteps, eps_model, x_t if on is None else x_t.to(on), generator, alphas, x0_range,
-                    eta=0.0)
+    timesteps = ddim_timesteps(len(alphas), num_steps, start=t - 1)
+    yield from _ddim(eps_model, x_t if on is None else x_t.to(on), alphas, timesteps, len(alphas) // num_steps,
+                     x0_range)
 
 
 def sample(eps_model, shape: tuple[int, ...], sampler: str, num_steps: int, generator: torch.Generator,

@@ -153,6 +153,34 @@ def generator_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
+# --- the Wasserstein GAN with gradient penalty (Gulrajani et al. 2017) -------------------------------------------
+# D becomes a critic with unbounded scores; for a 1-Lipschitz critic E_x[D(x)] − E_z[D(G(z))] estimates the
+# Wasserstein-1 distance between the data and G's samples (the form DualGAN's losses in the lecture use).
+
+def wgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """L_D = E_z[D(G(z))] − E_x[D(x)]: the critic descends it, i.e. widens the gap between real and fake scores
+    (add λ · gradient_penalty to keep it 1-Lipschitz)."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """L_G = −E_z[D(G(z))]: G descends it, raising the critic's scores of its samples."""
+    return -fake_scores.mean()
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP's soft Lipschitz constraint, E_x̂[(||∇_x̂ D(x̂)||_2 − 1)²] at x̂ = u x + (1 − u) G(z), u ~ U[0, 1] drawn
+    per sample (from `generator`, on its device): points between real and fake samples, where the critic's slope
+    matters. Any sample shape (B, ...); the gradient's norm is taken over all of a sample's values."""
+    drawn_on = real.device if generator is None else generator.device
+    u = torch.rand(len(real), *([1] * (real.dim() - 1)), generator=generator, dtype=real.dtype, device=drawn_on)
+    u = u.to(real.device)
+    between = (u * real + (1 - u) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
 GAN_CHECKPOINTS = ("gan", "cgan")
 
 

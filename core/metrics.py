@@ -1,5 +1,5 @@
 """Evaluation: a Fashion-MNIST classifier whose penultimate features give a Frechet distance (FD) and whose
-predictions give class consistency; PSNR for reconstructions.
+predictions give class consistency and a confusion matrix; PSNR for reconstructions; a ranking AUC for scores.
 
 FD(r, g) = ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)), as FID, but on features of a classifier
 trained on this data set (Inception features mean little on 28x28 garments).
@@ -103,6 +103,24 @@ def unreadable_share(model: EvalClassifier, images: torch.Tensor, below: float =
 
 def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     return (predictions == labels).float().mean().item()
+
+
+def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor,
+                     num_classes: int = len(FASHION_CLASSES)) -> torch.Tensor:
+    """C[i, j] = the number of items of true class i predicted as class j: (num_classes, num_classes), int64.
+    Rows sum to each class's count; the diagonal holds the correct predictions."""
+    pairs = labels.long().cpu() * num_classes + predictions.long().cpu()
+    return torch.bincount(pairs, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def ranking_auc(positive_scores: torch.Tensor, negative_scores: torch.Tensor) -> float:
+    """The area under the ROC curve as a ranking: the chance that a random positive item scores above a random
+    negative one, ties counting half (the Mann-Whitney U statistic over n_pos · n_neg pairs). 0.5: the scores cannot
+    tell the two apart; 1: every positive above every negative."""
+    positive, negative = positive_scores.flatten().double(), negative_scores.flatten().double().sort().values
+    below = torch.searchsorted(negative, positive, right=False)  # negatives strictly below each positive
+    tied = torch.searchsorted(negative, positive, right=True) - below
+    return ((below + 0.5 * tied).sum() / (len(positive) * len(negative))).item()
 
 
 def frechet_distance(features_a: np.ndarray | torch.Tensor, features_b: np.ndarray | torch.Tensor) -> float:

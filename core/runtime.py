@@ -105,6 +105,17 @@ def bf16_is_faster_on_cpu() -> bool:
         return False
 
 
+def milliseconds_per_call(call: Callable[[], object], repeats: int = 10, warmup: int = 1) -> float:
+    """Mean wall time of call() over `repeats` calls, in milliseconds, after `warmup` untimed calls (the first calls
+    fill caches and pick kernels: that is cold start, not the steady cost)."""
+    for _ in range(warmup):
+        call()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        call()
+    return 1000 * (time.perf_counter() - start) / repeats
+
+
 def use_bf16(choice: str = "auto", on: torch.device | None = None) -> bool:
     """Resolve a bf16 choice: 'on', 'off', or 'auto' (env GENMODELS_BF16 overrides; auto measures the CPU)."""
     choice = os.environ.get("GENMODELS_BF16", choice).lower()

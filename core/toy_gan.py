@@ -9,7 +9,7 @@ losses. Three objectives:
 - "non_saturating": G descends -log D(G(z)) instead.
 - "wgan_gp": a remedy for mode collapse (Gulrajani et al. 2017): D becomes a critic with unbounded scores,
   L_D = E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)|| - 1)^2], L_G = -E[D(G(z))]
-  (the Wasserstein form DualGAN's losses in the lecture use).
+  (core.gan's wgan_critic_loss, gradient_penalty and wgan_generator_loss).
 
 Quality is measured as in the 2-D experiments of the unrolled-GAN and VEEGAN papers (Metz et al. 2017, Srivastava
 et al. 2017): a generated point is "high quality" when it lies within 3 standard deviations of a mode's centre; a
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core import gan
 from core.blocks import mlp
-from core.gan import discriminator_loss, generator_loss_minimax, generator_loss_non_saturating
 from core.images import EmptyImageError
 
 DISTRIBUTIONS = ("ring", "grid", "drawn")
@@ -122,22 +122,14 @@ def toy_networks(config: ToyGANConfig, generator: torch.Generator) -> tuple[nn.M
     return networks
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """E[(||grad_x_hat D(x_hat)|| - 1)^2] at random points x_hat between real and fake samples (WGAN-GP)."""
-    t = torch.rand(len(real), 1, generator=generator)
-    between = (t * real + (1 - t) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
-    return ((grad.norm(dim=1) - 1) ** 2).mean()
-
-
 def player_losses(loss: str) -> tuple[Callable, Callable]:
     """(D's loss from real and fake scores, G's loss from fake scores) for the chosen objective."""
     if loss == "minimax":
-        return discriminator_loss, generator_loss_minimax
+        return gan.discriminator_loss, gan.generator_loss_minimax
     if loss == "non_saturating":
-        return discriminator_loss, generator_loss_non_saturating
+        return gan.discriminator_loss, gan.generator_loss_non_saturating
     if loss == "wgan_gp":
-        return (lambda real, fake: fake.mean() - real.mean()), (lambda fake: -fake.mean())
+        return gan.wgan_critic_loss, gan.wgan_generator_loss
     raise ValueError(f"Unknown loss '{loss}'; choose one of {', '.join(LOSSES)}.")
 
 
@@ -196,7 +188,7 @@ def train(config: ToyGANConfig, drawn: torch.Tensor | None = None, shown_points:
             fake = G(torch.randn(config.batch_size, config.latent_dim, generator=generator)).detach()
             loss = d_objective(D(real).squeeze(1), D(fake).squeeze(1))
             if config.loss == "wgan_gp":
-                loss = loss + config.gp_weight * gradient_penalty(D, real, fake, generator)
+                loss = loss + config.gp_weight * gan.gradient_penalty(D, real, fake, generator)
             opt_d.zero_grad(set_to_none=True)
             loss.backward()
             opt_d.step()

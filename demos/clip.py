@@ -2,7 +2,6 @@
 import functools
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
@@ -14,7 +13,7 @@ from core.datasets import FASHION_CLASSES, load_sample
 from core.emoji import load_emoji_sample
 from core.images import READ_AS, is_colourful, to_garment_or_picture
 from demos.render import confusion_heatmap, similarity_heatmap, to_display
-from core.metrics import accuracy
+from core.metrics import accuracy, confusion_matrix
 from demos.common import (checkpoint_notice, example_indices, friendly_errors, image_input, image_sources, intro,
                           sample_image)
 MAX_TEXTS = 20
@@ -148,8 +147,7 @@ def zero_shot(template):
     bundle = _bundle()
     x, y = load_sample().tensors()
     predictions = _sample_predictions(template)
-    confusion = np.zeros((len(FASHION_CLASSES), len(FASHION_CLASSES)), dtype=int)
-    np.add.at(confusion, (y.numpy(), predictions.numpy()), 1)
+    confusion = confusion_matrix(y, predictions).numpy()
     unknown = clip.unknown_words(bundle.tokenizer, fill_template(template, ""))
     summary = (f"**Zero-shot accuracy: {100 * accuracy(predictions, y):.1f}%** on the 500 bundled test images "
                f"(chance: 10%) with prompts like “{fill_template(template, CLASS_PROMPT_NAMES[9])}”.")

@@ -66,9 +66,9 @@ def _grid(x: torch.Tensor) -> np.ndarray:
 # --- forward ------------------------------------------------------------------------------------------------
 
 def _standardised_noise(x_t: torch.Tensor, x0: torch.Tensor, alpha_bar_t: float) -> tuple[float, float]:
-    """Mean and std of (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t): both ≈ 0 and 1 if x_t ~ q(x_t | x_0)."""
-    residual = (x_t - np.sqrt(alpha_bar_t) * x0) / np.sqrt(1.0 - alpha_bar_t)
-    return residual.mean().item(), residual.std().item()
+    """Mean and std of the noise in x_t, (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t): both ≈ 0 and 1 if x_t ~ q(x_t | x_0)."""
+    eps = diffusion.eps_from_x0(x_t, alpha_bar_t, x0)
+    return eps.mean().item(), eps.std().item()
 
 
 def _noised(image, t, seed) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, torch.Generator]:
@@ -95,7 +95,7 @@ def forward(image, t, seed):
         stepped = diffusion.forward_step(stepped, alphas[s].float(), torch.randn(x0.shape, generator=rng))
     strip = torch.cat([x0 if s == 0 else diffusion.q_sample(x0, alpha_bars[s - 1].item(), eps) for s in STRIP_STEPS])
     closed_stats, stepped_stats = _standardised_noise(closed, x0, a_bar), _standardised_noise(stepped, x0, a_bar)
-    snr = a_bar / (1 - a_bar)
+    snr = diffusion.signal_to_noise(alpha_bars)[t - 1].item()
     text = (f"**t = {t}**: α_t = {alphas[t - 1].item():.5f}, ᾱ_t = {a_bar:.4f}, SNR = ᾱ_t / (1 − ᾱ_t) = {snr:.3g}\n\n"
             f"x_{t} = √{a_bar:.4f} · x_0 + √{1 - a_bar:.4f} · ε = **{np.sqrt(a_bar):.3f} · x_0 + "
             f"{np.sqrt(1 - a_bar):.3f} · ε**\n\n"

@@ -8,6 +8,7 @@ from core import gan, latent
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from demos.render import grid_cell_px, image_grid, named_grid
+from core.metrics import ranking_auc
 from core.runtime import inference_autocast
 from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice,
                           friendly_errors, intro, output_image, seed_input, seed_path_controls, valid_seed)
@@ -84,8 +85,7 @@ def discriminator_scores(seed):
 def verdict(on_real: torch.Tensor, on_fake: torch.Tensor) -> str:
     """What the measured scores say, against the lecture's claim that D ends near 0.5 on everything."""
     real, fake = on_real.mean().item(), on_fake.mean().item()
-    # how often D ranks a random real image above a random fake one (0.5: cannot tell, 1: always right)
-    ranked = (on_real.view(-1, 1) > on_fake.view(1, -1)).float().mean().item()
+    ranked = ranking_auc(on_real, on_fake)  # how often D ranks a real image above a fake one (0.5: cannot tell)
     text = (f"Measured: mean D on real test images **{real:.3f}**, on generated G(z) **{fake:.3f}**; D ranks a real "
             f"image above a generated one in **{100 * ranked:.0f}%** of pairs (50%: it cannot tell them apart). ")
     if abs(real - 0.5) < 0.1 and abs(fake - 0.5) < 0.1:

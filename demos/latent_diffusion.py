@@ -1,7 +1,7 @@
 """Tab "Latent diffusion": text -> image as in Stable Diffusion, small: denoise a 4x8x8 latent, decode it."""
 from __future__ import annotations
 
-import time
+import functools
 
 import gradio as gr
 import numpy as np
@@ -13,7 +13,7 @@ from core.checkpoints import CheckpointError, read_card
 from core.captions import CLASS_PROMPT_NAMES, class_prompt
 from core.clip import unknown_words
 from demos.render import image_grid, signed_to_rgb
-from core.runtime import generator, in_precision, inference_bf16
+from core.runtime import generator, in_precision, inference_bf16, milliseconds_per_call
 from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors,
                           intro, opening_run, output_image, seed_input, stream_steps, valid_seed)
 
@@ -179,11 +179,7 @@ def measure_costs() -> pd.DataFrame:
         cases = (("pixel space (ddpm)", pixel, torch.zeros(1, 1, 28, 28), "ddpm"),
                  ("latent space (ldm), with guidance", guided, torch.zeros(1, *latent_diffusion.LATENT_SHAPE), "ldm"))
         for name, eps_model, x, card_name in cases:
-            eps_model(x, 500)
-            start = time.perf_counter()
-            for _ in range(10):
-                eps_model(x, 500)
-            step_ms = 100 * (time.perf_counter() - start)
+            step_ms = milliseconds_per_call(functools.partial(eps_model, x, 500))
             network = pixel if card_name == "ddpm" else model.unet
             try:
                 metrics = read_card(card_name)["metrics"]

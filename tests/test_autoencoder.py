@@ -16,6 +16,7 @@ from tests.conftest import rgba_drawing, torch_generator
 
 # --- math -------------------------------------------------------------------------------------------------------
 
+@pytest.mark.fast
 def test_pca_components_are_orthonormal_and_beat_any_other_rank_k_projection(sample_tensors):
     x, _ = sample_tensors
     pca = ae.PCA(ae.PCAConfig(components=8)).fit(x)
@@ -28,6 +29,7 @@ def test_pca_components_are_orthonormal_and_beat_any_other_rank_k_projection(sam
     assert mse(pca(x), x).mean() < 0.5 * mse(other(x), x).mean()
 
 
+@pytest.mark.fast
 def test_linear_autoencoder_is_affine():
     model = ae.LinearAutoencoder()
     a, b = torch.rand(1, 1, 28, 28), torch.rand(1, 1, 28, 28)
@@ -36,6 +38,7 @@ def test_linear_autoencoder_is_affine():
     assert torch.allclose(f(0.3 * a + 0.7 * b), 0.3 * f(a) + 0.7 * f(b), atol=1e-5)
 
 
+@pytest.mark.fast
 def test_conv_autoencoder_code_shapes():
     assert ae.ConvAutoencoder(ae.ConvAEConfig()).encode(torch.zeros(2, 1, 28, 28)).shape == (2, 8, 4, 4)
     denoiser = ae.ConvAutoencoder(ae.ConvAEConfig(latent_channels=32, pool_latent=False))
@@ -43,6 +46,7 @@ def test_conv_autoencoder_code_shapes():
     assert denoiser(torch.zeros(2, 1, 28, 28)).shape == (2, 1, 28, 28)
 
 
+@pytest.mark.fast
 def test_noise_statistics_match_their_definitions():
     x = torch.full((1, 1, 200, 200), 0.5)
     gaussian = ae.add_noise(x, "gaussian", 0.1, torch_generator())
@@ -56,12 +60,14 @@ def test_noise_statistics_match_their_definitions():
         assert torch.equal(ae.add_noise(x, kind, 0.0, torch_generator()), x)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("kind,level", [("speckle", 0.5), ("gaussian", -0.1), ("masking", 1.5), ("gaussian", float("nan"))])
 def test_bad_noise_arguments_raise(kind, level):
     with pytest.raises(ValueError):
         ae.add_noise(torch.zeros(1, 1, 4, 4), kind, level)
 
 
+@pytest.mark.fast
 def test_training_noise_mixes_all_three_kinds():
     x = torch.full((300, 1, 28, 28), 0.5)
     noisy = ae.random_noise(x, torch_generator(), {"gaussian": 0.5, "salt_and_pepper": 0.5, "masking": 0.5})
@@ -71,14 +77,20 @@ def test_training_noise_mixes_all_three_kinds():
     assert 0 < has_only_three_values.sum() < 300 and has_zeros_only.sum() > 0  # Gaussian and the two others
 
 
+@pytest.mark.fast
 def test_jpeg_payload_fits_budget_and_grows_with_it(sample_tensors):
     x = sample_tensors[0][:1]
     small, large = ae.jpeg_at_budget(x, 64), ae.jpeg_at_budget(x, 256)
     assert small.payload_bytes <= 64 < small.file_bytes
     assert small.payload_bytes < large.payload_bytes <= 256 and large.quality > small.quality
     assert mse(large.image, x).item() < mse(small.image, x).item()
+    shown = ae.reconstruct_with_jpeg(x, 256)  # the tab's row: its MSE and PSNR are the image's
+    assert shown.mse == pytest.approx(mse(large.image, x).item())
+    assert shown.psnr_db == pytest.approx(psnr(large.image, x).item())
+    assert shown.psnr_db == pytest.approx(-10 * np.log10(shown.mse), rel=1e-5)
 
 
+@pytest.mark.fast
 def test_subspace_similarity_is_one_for_same_span_zero_for_orthogonal():
     basis = torch.linalg.qr(torch.randn(20, 6, generator=torch_generator()))[0]
     mixed = basis @ torch.randn(6, 6, generator=torch_generator(1))
@@ -86,6 +98,7 @@ def test_subspace_similarity_is_one_for_same_span_zero_for_orthogonal():
     assert ae.subspace_similarity(basis[:, :3], basis[:, 3:]).max() < 1e-6
 
 
+@pytest.mark.fast
 def test_compression_ratio_counts_float16_codes():
     assert ae.compression_ratio(32) == pytest.approx(784 / 64)
 
@@ -178,6 +191,7 @@ def test_denoise_is_reproducible_per_seed():
     assert np.array_equal(first, again) and not np.array_equal(first, other)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("args,message", [
     ((None, "gaussian", 0.5, 0), "No image"),
     ((rgba_drawing(), "gaussian", 0.5, 0), "transparent"),
@@ -194,11 +208,13 @@ def test_denoise_rejects_bad_input_with_a_message(args, message):
         tab.denoise(image, *args[1:])
 
 
+@pytest.mark.fast
 def test_reconstruct_rejects_empty_input_with_a_message():
     with pytest.raises(gr.Error, match="No image was given. Pick an example, upload a picture or draw one."):
         tab.reconstruct(None)
 
 
+@pytest.mark.fast
 def test_missing_checkpoints_give_a_message_not_a_crash(empty_checkpoints):
     with pytest.raises(gr.Error, match=r"python -m core\.train ae_conv"):
         tab.reconstruct(sample_image(0))

@@ -10,6 +10,8 @@ from core.autoencoder import LinearAutoencoder
 from core.checkpoints import CheckpointError, checkpoint_root, load_model, read_card, save_model
 from core.train.registry import RECIPES
 
+pytestmark = pytest.mark.fast
+
 REQUIRED_CARD_FIELDS = {"recipe", "command", "code_commit", "data", "seed", "steps", "wall_seconds", "environment", "metrics"}
 
 

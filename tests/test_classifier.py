@@ -14,6 +14,7 @@ def model():
     return load_model(EvalClassifier, "classifier")
 
 
+@pytest.mark.fast
 def test_card_reports_the_floor_on_the_full_test_set():
     assert read_card("classifier")["metrics"]["test_accuracy"] >= FLOOR
 

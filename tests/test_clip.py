@@ -21,6 +21,7 @@ from demos.common import sample_image
 from tests.conftest import rgba_drawing
 
 
+@pytest.mark.fast
 def test_contrastive_loss_is_low_on_a_clean_diagonal_and_log_n_when_blind():
     n = 8
     assert clip.contrastive_loss(torch.eye(n) * 50).item() < 1e-6
@@ -30,6 +31,7 @@ def test_contrastive_loss_is_low_on_a_clean_diagonal_and_log_n_when_blind():
     assert clip.contrastive_loss(logits).item() == pytest.approx(clip.contrastive_loss(logits.T).item())
 
 
+@pytest.mark.fast
 def test_recall_at_k():
     similarity = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.5, 0.1], [0.1, 0.2, 0.0]])  # row i's own image is column i
     assert clip.recall_at_k(similarity, 1) == pytest.approx(1 / 3)
@@ -37,6 +39,7 @@ def test_recall_at_k():
     assert clip.recall_at_k(similarity, 3) == 1.0
 
 
+@pytest.mark.fast
 def test_tokenizer_knows_only_its_captions_and_ends_with_eos():
     tokenizer = clip.build_tokenizer(["a photo of a T-shirt/top", "a red apple"])
     encoded = tokenizer(["a photo of a t-shirt/top", "a purple apple"], padding=True)["input_ids"]
@@ -46,6 +49,7 @@ def test_tokenizer_knows_only_its_captions_and_ends_with_eos():
     assert clip.words("a t-shirt/top") == ["a", "t", "-", "shirt", "/", "top"]
 
 
+@pytest.mark.fast
 def test_tokenizer_round_trips_through_a_folder(tmp_path):
     tokenizer = clip.build_tokenizer(["a photo of a coat"])
     tokenizer.save_pretrained(str(tmp_path))
@@ -53,6 +57,7 @@ def test_tokenizer_round_trips_through_a_folder(tmp_path):
     assert again("a coat")["input_ids"] == tokenizer("a coat")["input_ids"]
 
 
+@pytest.mark.fast
 def test_the_model_pools_at_the_eos_token():
     tokenizer = clip.build_tokenizer(["a photo of a coat", "a bag"])
     model = CLIPModel(clip.clip_config(len(tokenizer))).eval()
@@ -68,6 +73,7 @@ def test_the_model_pools_at_the_eos_token():
     assert torch.allclose(alone, padded, atol=1e-5)
 
 
+@pytest.mark.fast
 def test_a_typed_eos_is_text_not_the_end():
     tokenizer = clip.build_tokenizer(["a coat", "an apple"])
     bundle = clip.CLIPBundle(CLIPModel(clip.clip_config(len(tokenizer))).eval(), tokenizer)
@@ -75,12 +81,14 @@ def test_a_typed_eos_is_text_not_the_end():
     assert ids.count(3) == 1 and ids[-1] == 3
 
 
+@pytest.mark.fast
 def test_unknown_words_follow_the_tokenizers_normalisation():
     tokenizer = clip.build_tokenizer(["a coat"])
     assert clip.unknown_words(tokenizer, "A ＣＯＡＴ") == []
     assert clip.unknown_words(tokenizer, "a <eos>") == ["<", "eos", ">"]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("template, expected", [
     ("a photo of a {}", "a photo of a coat"), ("a photo of a {class}", "a photo of a coat"),
     ("{x} a {}", "{x} a coat"), ("{0} {}", "{0} coat"),
@@ -89,6 +97,7 @@ def test_templates_are_filled_literally(template, expected):
     assert fill_template(template, "coat") == expected
 
 
+@pytest.mark.fast
 def test_soft_targets_reduce_to_the_diagonal_and_forgive_identical_captions():
     logits = torch.randn(6, 6, generator=torch.Generator().manual_seed(1))
     assert clip.contrastive_loss(logits, torch.eye(6, dtype=torch.bool)).item() == pytest.approx(
@@ -102,11 +111,13 @@ def test_soft_targets_reduce_to_the_diagonal_and_forgive_identical_captions():
     assert clip.contrastive_loss(blocky, same).item() == pytest.approx(math.log(2) / 2, abs=1e-3)
 
 
+@pytest.mark.fast
 def test_every_gallery_emoji_is_read_as_a_picture():
     for image in tab.emoji_examples().values():
         assert to_garment_or_picture(image, clip.INPUT_SIZE).shape == (1, 3, 64, 64)
 
 
+@pytest.mark.fast
 def test_read_as_overrides_the_guess():
     grey = [i for i, im in enumerate(load_emoji_sample().images) if not is_colourful(im)]
     image = load_emoji_sample().images[grey[0]]
@@ -116,12 +127,14 @@ def test_read_as_overrides_the_guess():
         to_garment_or_picture(image, clip.INPUT_SIZE, "sideways")
 
 
+@pytest.mark.fast
 def test_huge_uploads_are_shrunk_first():
     big = np.full((3000, 2500, 3), 255, dtype=np.uint8)
     big[1000:2000, 800:1700] = (200, 30, 30)
     assert to_garment_or_picture(big, clip.INPUT_SIZE).shape == (1, 3, 64, 64)
 
 
+@pytest.mark.fast
 def test_grey_images_are_garments_and_colour_pictures_stay_colour():
     assert to_garment_or_picture(sample_image(3), clip.INPUT_SIZE).shape == (1, 1, 28, 28)
     assert to_garment_or_picture(rgba_drawing(strokes=[(40, 100, 240, 180)]), clip.INPUT_SIZE).shape == (1, 1, 28, 28)
@@ -184,6 +197,7 @@ def test_similarity_matrix_and_zero_shot_render():
     assert "Zero-shot accuracy" in summary and confusion.size[0] == confusion.size[1]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("call, message", [
     (lambda: tab.score(None, "a coat"), "No image"),
     (lambda: tab.score(sample_image(0), ""), "at least one text"),
@@ -206,11 +220,13 @@ def test_zero_shot_accepts_the_issues_wording():
     assert "a photo of a ankle boot" in summary
 
 
+@pytest.mark.fast
 def test_bad_input_is_reported_even_without_a_checkpoint(empty_checkpoints):
     with pytest.raises(gr.Error, match="at least one text"):
         tab.score(sample_image(0), "")
 
 
+@pytest.mark.fast
 def test_missing_checkpoint_names_the_recipe(empty_checkpoints):
     with pytest.raises(gr.Error, match="python -m core.train clip"):
         tab.score(sample_image(0), "a coat")

@@ -9,6 +9,8 @@ from core.images import EmptyImageError, PictureFileError, to_model_input
 from demos.common import bounded_float, bounded_int, drawing_image, friendly_errors, valid_seed
 from tests.conftest import rgba_drawing
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize("value, expected", [(3, 3), (3.0, 3), ("7", 7), (0, 0)])
 def test_bounded_int_accepts_whole_numbers(value, expected):

@@ -17,6 +17,7 @@ def write_idx(path, array: np.ndarray, gz: bool):
         f.write(header + array.astype(np.uint8).tobytes())
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("gz", [False, True])
 def test_reads_idx_files_from_fashion_mnist_dir(tmp_path, monkeypatch, gz):
     rng = np.random.default_rng(0)
@@ -30,6 +31,7 @@ def test_reads_idx_files_from_fashion_mnist_dir(tmp_path, monkeypatch, gz):
     assert test.labels.tolist() == [0, 1, 2]
 
 
+@pytest.mark.fast
 def test_truncated_idx_is_an_error(tmp_path):
     path = tmp_path / "bad-idx"
     path.write_bytes(struct.pack(">HBBI", 0, 8, 1, 100) + b"\x00" * 10)
@@ -37,12 +39,14 @@ def test_truncated_idx_is_an_error(tmp_path):
         datasets._read_idx(path)
 
 
+@pytest.mark.fast
 def test_bundled_sample_is_balanced_held_out_test_images(sample):
     assert len(sample) == 500 and sample.images.shape == (500, 28, 28) and sample.images.dtype == np.uint8
     assert np.bincount(sample.labels, minlength=10).tolist() == [50] * 10
     assert datasets.SAMPLE_PATH.stat().st_size < 2 * 1024 * 1024
 
 
+@pytest.mark.fast
 @pytest.mark.skipif(datasets.fashion_mnist_dir() is None, reason="full Fashion-MNIST not installed")
 def test_bundled_sample_comes_from_the_test_split(sample):
     test = datasets.load_fashion_mnist("test")

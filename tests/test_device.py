@@ -30,6 +30,7 @@ def _run(code: str, env: dict[str, str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.fast
 def test_the_device_override_is_obeyed_and_a_missing_device_is_refused(monkeypatch):
     monkeypatch.setenv(runtime.DEVICE_VARIABLE, "cpu")
     assert runtime.device() == torch.device("cpu")
@@ -42,6 +43,7 @@ def test_the_device_override_is_obeyed_and_a_missing_device_is_refused(monkeypat
             runtime.device()
 
 
+@pytest.mark.fast
 def test_a_model_method_runs_on_the_model_and_hands_back_on_the_callers_device(monkeypatch):
     seen = []
 

@@ -1,6 +1,8 @@
 """Diffusion: the forward process against its closed form and diffusers, the samplers, the bundled DDPM, the tab."""
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from diffusers import DDPMScheduler
 
 from core import diffusion
 from demos import diffusion as tab
+from core.images import to_model_input
 from core.metrics import roughness, roughness_limit, speckled_share
 from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
@@ -18,6 +21,7 @@ ALPHA_BARS = diffusion.alpha_bar(ALPHAS)
 
 # --- the forward process ------------------------------------------------------------------------------------
 
+@pytest.mark.fast
 def test_alpha_bar_is_the_product_of_one_minus_alpha():
     assert ALPHA_BARS[0].item() == pytest.approx(1 - diffusion.ALPHA_START)
     assert ALPHA_BARS[1].item() == pytest.approx((1 - ALPHAS[0].item()) * (1 - ALPHAS[1].item()))
@@ -25,7 +29,8 @@ def test_alpha_bar_is_the_product_of_one_minus_alpha():
     assert ALPHA_BARS[-1].item() < 1e-4  # x_T is (almost) pure noise: the reverse process may start from N(0, I)
 
 
-@pytest.mark.parametrize("t", [1, 10, 300, 1000])
+@pytest.mark.parametrize("t", [pytest.param(1, marks=pytest.mark.fast), pytest.param(10, marks=pytest.mark.fast),
+                               300, 1000])  # 300 and 1,000 steps of 20,000 chains take seconds: the full suite's
 def test_closed_form_matches_iterating_the_one_step_formula_in_distribution(t):
     x0 = torch.linspace(-1, 1, 9, dtype=torch.float64).repeat(20_000, 1)  # 9 pixel values, 20,000 chains each
     g = torch_generator(t)
@@ -42,6 +47,7 @@ def test_closed_form_matches_iterating_the_one_step_formula_in_distribution(t):
         assert abs(np.sqrt(1 - wrong) - stepped.std(0).mean().item()) > 0.05
 
 
+@pytest.mark.fast
 def test_closed_form_matches_diffusers_add_noise():
     scheduler = DDPMScheduler(**diffusion.scheduler_kwargs(ALPHAS))
     g = torch_generator(1)
@@ -51,13 +57,17 @@ def test_closed_form_matches_diffusers_add_noise():
     assert torch.allclose(ours, scheduler.add_noise(x0, eps, t), atol=1e-5)
 
 
-def test_predicted_x0_inverts_the_closed_form():
+@pytest.mark.fast
+def test_predicted_x0_and_eps_from_x0_invert_the_closed_form():
     g = torch_generator(2)
     x0, eps = torch.randn(3, 1, 4, 4, generator=g), torch.randn(3, 1, 4, 4, generator=g)
     a = ALPHA_BARS[torch.tensor([5, 200, 900])].float()
     assert torch.allclose(diffusion.predicted_x0(diffusion.q_sample(x0, a, eps), a, eps), x0, atol=1e-3)
+    assert torch.allclose(diffusion.eps_from_x0(diffusion.q_sample(x0, a, eps), a, x0), eps, atol=1e-3)
+    assert torch.allclose(diffusion.eps_from_x0(diffusion.q_sample(x0, 0.3, eps), 0.3, x0), eps, atol=1e-5)
 
 
+@pytest.mark.fast
 def test_signal_to_noise_falls_from_high_to_near_zero():
     snr = diffusion.signal_to_noise(ALPHA_BARS)
     assert snr[0] > 1000 and snr[-1] < 1e-4 and torch.all(snr[1:] < snr[:-1])
@@ -78,6 +88,7 @@ def oracle_for(point: torch.Tensor):
 POINT = torch.linspace(-0.9, 0.9, 16).reshape(1, 1, 4, 4)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("steps", [1, 8, 10, 50, 125, 1000])
 def test_ddim_with_the_oracle_recovers_the_data_point(steps):
     trace = list(diffusion.ddim_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
@@ -89,12 +100,14 @@ def test_ddim_with_the_oracle_recovers_the_data_point(steps):
     assert torch.allclose(trace[0].x0_hat, POINT.expand(3, -1, -1, -1), atol=1e-3)  # the oracle's guess is right at once
 
 
+@pytest.mark.fast
 def test_ddpm_with_the_oracle_takes_every_step_and_lands_on_the_data_point():
     trace = list(diffusion.ddpm_sample(oracle_for(POINT), (2, 1, 4, 4), ALPHAS, torch_generator(4)))
     assert len(trace) == diffusion.NUM_TRAIN_STEPS and trace[0].t == 1000 and trace[-1].t == 1
     assert torch.allclose(trace[-1].x_t, POINT.expand(2, -1, -1, -1), atol=1e-2)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("t", [1, 37, 250, 1000])
 def test_ddim_from_a_noised_image_returns_to_it_with_the_oracle(t):
     x_t = diffusion.q_sample(POINT, ALPHA_BARS[t - 1].float(), torch.randn(1, 1, 4, 4, generator=torch_generator(t)))
@@ -103,6 +116,7 @@ def test_ddim_from_a_noised_image_returns_to_it_with_the_oracle(t):
     assert torch.allclose(trace[-1].x_t, POINT, atol=1e-3)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("steps", [1, 7, 20, 300])
 def test_dpm_solver_with_the_oracle_recovers_the_data_point_in_any_step_count(steps):
     trace = list(diffusion.dpm_solver_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
@@ -111,6 +125,7 @@ def test_dpm_solver_with_the_oracle_recovers_the_data_point_in_any_step_count(st
     assert torch.allclose(trace[-1].x_t, POINT.expand(3, -1, -1, -1), atol=1e-3)
 
 
+@pytest.mark.fast
 def test_dpm_solver_is_more_accurate_than_ddim_at_the_same_step_count():
     """Data x_0 ~ N(μ, s²) per pixel: then ε has an exact predictor and the reverse ODE an exact endpoint (it maps
     x_T to the same quantile of the data, x_0 = μ + s · (x_T − √ᾱ_T μ) / √(ᾱ_T s² + 1 − ᾱ_T)). Both samplers solve that
@@ -135,6 +150,7 @@ def test_dpm_solver_is_more_accurate_than_ddim_at_the_same_step_count():
     assert dpm_50 < 0.5 * ddim_50 and dpm_100 < 0.01
 
 
+@pytest.mark.fast
 def test_x0_range_keeps_every_guess_in_the_data_range_and_leaves_the_oracle_alone():
     def overshoot(x_t, t):  # guesses x_0 far outside [−1, 1]
         return -3 * x_t
@@ -150,6 +166,7 @@ def test_x0_range_keeps_every_guess_in_the_data_range_and_leaves_the_oracle_alon
     assert torch.allclose(clipped.x_t, POINT, atol=1e-3)  # data inside the range is unchanged
 
 
+@pytest.mark.fast
 def test_clamped_x0_matches_diffusers_clip_sample_and_takes_a_range_per_channel():
     from diffusers import DDIMScheduler
 
@@ -170,6 +187,7 @@ def test_clamped_x0_matches_diffusers_clip_sample_and_takes_a_range_per_channel(
     assert torch.allclose(x0[:, 2].amin(), torch.tensor(2.0), atol=1e-4)  # channel 2 guessed lower: held at 2
 
 
+@pytest.mark.fast
 def test_step_counts_each_sampler_accepts():
     assert diffusion.check_step_count("ddpm", 3) == diffusion.NUM_TRAIN_STEPS
     assert diffusion.check_step_count("dpm++", 7) == 7
@@ -181,6 +199,7 @@ def test_step_counts_each_sampler_accepts():
         diffusion.check_step_count("euler", 10)
 
 
+@pytest.mark.fast
 def test_ddim_is_deterministic_given_x_T():
     def wiggle(x_t, t):  # any fixed ε-model
         return 0.1 * torch.tanh(x_t)
@@ -190,6 +209,7 @@ def test_ddim_is_deterministic_given_x_T():
     assert torch.equal(a, b)
 
 
+@pytest.mark.fast
 def test_posterior_variance_is_diffusers_fixed_small_and_zero_at_the_first_step():
     scheduler = diffusion.ddpm_scheduler(ALPHAS)
     scheduler.set_timesteps(len(ALPHAS))
@@ -199,6 +219,7 @@ def test_posterior_variance_is_diffusers_fixed_small_and_zero_at_the_first_step(
         assert ours[t].item() == pytest.approx(scheduler._get_variance(t).item(), rel=2e-3)  # theirs in float32
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("t", [999, 500, 1, 0])  # 0-based, as diffusers counts
 def test_ddpm_reverse_step_is_diffusers_ddpm_step(t):
     """core.diffusion.ddpm_reverse_step (Algorithm 2, σ_t² = β̃_t) against DDPMScheduler.step with the same z."""
@@ -218,12 +239,14 @@ def test_ddpm_reverse_step_is_diffusers_ddpm_step(t):
         assert torch.equal(ours, diffusion.ddpm_reverse_step(x_t, eps_hat, 0, ALPHAS, None))
 
 
+@pytest.mark.fast
 def test_ddpm_reverse_step_needs_noise_above_the_last_step():
     x = torch.zeros(1, 1, 2, 2)
     with pytest.raises(ValueError, match="pass `noise`"):
         diffusion.ddpm_reverse_step(x, x, 5, ALPHAS, None)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("eta", [0.0, 1.0])
 @pytest.mark.parametrize("num_steps, t", [(50, 999), (50, 519), (50, 19), (10, 99), (1000, 1)])
 def test_ddim_reverse_step_is_diffusers_ddim_step(num_steps, t, eta):
@@ -243,6 +266,7 @@ def test_ddim_reverse_step_is_diffusers_ddim_step(num_steps, t, eta):
         assert torch.allclose(ours, diffusion.predicted_x0(x_t, ALPHA_BARS[t].item(), eps_hat), atol=1e-6)
 
 
+@pytest.mark.fast
 def test_ddim_with_eta_one_over_consecutive_steps_is_the_ddpm_step():
     """The DDIM paper's η = 1 is DDPM: for t' = t − 1, σ² = β̃_t and the mean is the posterior mean."""
     g = torch_generator(11)
@@ -256,11 +280,24 @@ def test_ddim_with_eta_one_over_consecutive_steps_is_the_ddpm_step():
         diffusion.ddim_reverse_step(x_t, eps_hat, 300, 299, ALPHA_BARS, eta=0.5)
 
 
+@pytest.mark.fast
 def test_ddim_step_counts_divide_T():
     counts = diffusion.ddim_step_counts()
     assert counts[:6] == (1, 2, 4, 5, 8, 10) and counts[-1] == 1000 and len(counts) == 16
 
 
+@pytest.mark.fast
+def test_ddim_timesteps_are_diffusers_trailing_spacing():
+    from diffusers import DDIMScheduler
+
+    for n in diffusion.ddim_step_counts():
+        scheduler = DDIMScheduler(**diffusion.scheduler_kwargs(ALPHAS), set_alpha_to_one=True, timestep_spacing="trailing")
+        scheduler.set_timesteps(n)
+        assert torch.equal(diffusion.ddim_timesteps(len(ALPHAS), n), scheduler.timesteps.long()), n
+    assert diffusion.ddim_timesteps(len(ALPHAS), 50, start=36).tolist() == [36, 16]  # from a given t, same stride
+
+
+@pytest.mark.fast
 def test_ddim_rejects_step_counts_that_would_not_land_on_x0():
     for steps in (0, 7, 61, diffusion.NUM_TRAIN_STEPS + 1):  # 61: diffusers' own spacing would end at t = -1
         with pytest.raises(ValueError, match="must divide 1000"):
@@ -276,6 +313,7 @@ def real_roughness_limit():
     return roughness_limit(load_training_data("test").tensors()[0])
 
 
+@pytest.mark.fast
 def test_roughness_flags_speckle_and_passes_real_garments(sample_tensors, real_roughness_limit):
     real = sample_tensors[0]
     checkerboard = (torch.arange(28)[:, None] + torch.arange(28)[None, :]) % 2 == 0
@@ -289,6 +327,7 @@ def test_roughness_flags_speckle_and_passes_real_garments(sample_tensors, real_r
 
 # --- the U-Net ----------------------------------------------------------------------------------------------
 
+@pytest.mark.fast
 def test_unet_predicts_noise_of_the_input_shape_and_round_trips(tmp_path):
     model = diffusion.DiffusionUNet(diffusion.UNetConfig(channels=(8, 16, 16), blocks_per_level=1)).eval()
     with torch.no_grad():
@@ -363,14 +402,25 @@ def test_the_trained_model_predicts_noise_better_than_guessing_zero(sample_tenso
 
 # --- the tab ------------------------------------------------------------------------------------------------
 
+@pytest.mark.fast
 def test_forward_tab_shows_both_routes_and_the_numbers(sample):
     image = np.asarray(sample.images[0])
     closed, stepped, strip, text, chart = tab.forward(image, 250, 0)
     assert closed.shape == stepped.shape and closed.ndim == 2
-    assert "ᾱ_t = " in text and "x_250" in text
-    assert strip.width > strip.height * 5 and chart.width > 0
+    a_bar = ALPHA_BARS[249].item()
+    assert f"ᾱ_t = {a_bar:.4f}" in text and "x_250" in text
+    assert f"SNR = ᾱ_t / (1 − ᾱ_t) = {a_bar / (1 - a_bar):.3g}" in text
+    # the noise the tab takes back out of x_t is N(0, 1) for both routes (784 pixels: the mean within ±0.15)
+    numbers = re.search(r"Closed form: mean ([-+.\d]+), std ([.\d]+); 250 single steps: mean ([-+.\d]+), std ([.\d]+)",
+                        text).groups()
+    means, stds = [float(v) for v in numbers[::2]], [float(v) for v in numbers[1::2]]
+    assert all(abs(m) < 0.15 for m in means) and all(abs(s - 1) < 0.15 for s in stds), numbers
+    assert strip.width > strip.height * 5
+    later = tab.forward(image, 750, 0)[4]
+    assert chart.size == later.size and chart != later  # the chart marks t
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("args, message", [
     ((None, 10, 0), "Pick an example"),
     (("image", 0, 0), "t must lie between 1 and 1000"),
@@ -384,11 +434,13 @@ def test_forward_tab_rejects_bad_input(sample, args, message):
         tab.forward(*args)
 
 
+@pytest.mark.fast
 def test_forward_tab_accepts_odd_image_modes():
     rgba = np.zeros((50, 70, 4), dtype=np.uint8)
     rgba[10:40, 20:50] = (200, 30, 30, 255)
     closed, *_ = tab.forward(rgba, 10, 1)
-    assert closed.size > 0
+    x0 = tab._grid(diffusion.to_model_range(to_model_input(rgba))).astype(float)  # the square as the model reads it
+    assert np.abs(closed - x0).mean() < 10  # x_10 is x_0 under a little noise (√(1 − ᾱ_10) ≈ 0.03)
 
 
 def test_the_trained_model_gives_a_lightly_noised_image_back_and_a_heavily_noised_one_not(sample_tensors):
@@ -421,6 +473,7 @@ def test_sampling_streams_frames_and_ends_with_a_replay():
     assert "step 1 of 10: t = 1000 → 900" in caption and replay_t.shape == x_t.shape
 
 
+@pytest.mark.fast
 def test_replay_rejects_positions_outside_the_run():
     history = [("step 1 of 1: t = 1000 → 0", np.zeros((2, 2)), np.zeros((2, 2)))]
     for bad in (0, 2, 1.5):
@@ -455,6 +508,7 @@ def test_sampling_rejects_bad_input(args, message):
         list(tab.sample(*args))
 
 
+@pytest.mark.fast
 def test_missing_checkpoint_gives_the_rebuild_command_and_forward_still_works(empty_checkpoints, sample):
     with pytest.raises(gr.Error, match="python -m core.train ddpm"):
         list(tab.sample(0, "DDIM", 10, 1))

@@ -9,6 +9,8 @@ import pytest
 from core import divergence as dv
 from demos import divergence as tab
 
+pytestmark = pytest.mark.fast
+
 P, Q = np.array([0.36, 0.48, 0.16]), np.full(3, 1 / 3)
 
 

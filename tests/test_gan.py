@@ -16,6 +16,7 @@ from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
 # --- the objective ----------------------------------------------------------------------------------------------
 
+@pytest.mark.fast
 def test_discriminator_loss_is_minus_the_value_function():
     real, fake = torch.tensor([2.0, -0.5]), torch.tensor([0.3, -1.0])
     d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
@@ -23,6 +24,7 @@ def test_discriminator_loss_is_minus_the_value_function():
     assert gan.discriminator_loss(real, fake).item() == pytest.approx(-value.item(), rel=1e-5)
 
 
+@pytest.mark.fast
 def test_generator_losses_are_the_lecture_forms():
     logits = torch.tensor([-3.0, 0.0, 2.0])
     d = torch.sigmoid(logits)
@@ -30,6 +32,7 @@ def test_generator_losses_are_the_lecture_forms():
     assert gan.generator_loss_non_saturating(logits).item() == pytest.approx(-torch.log(d).mean().item(), rel=1e-5)
 
 
+@pytest.mark.fast
 def test_non_saturating_loss_keeps_its_gradient_when_d_rejects_fakes():
     # D confidently says "fake" (D(G(z)) = 0.0025): log(1 - D) is flat there, -log D is steep.
     logits = torch.tensor([-6.0], requires_grad=True)
@@ -38,6 +41,40 @@ def test_non_saturating_loss_keeps_its_gradient_when_d_rejects_fakes():
     assert abs(ns_grad.item()) > 100 * abs(minimax_grad.item())
 
 
+@pytest.mark.fast
+def test_wgan_losses_are_the_critics_score_gap():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
+    assert gan.wgan_critic_loss(real, fake).item() == pytest.approx(-1.0 - 2.0)  # E D(G(z)) − E D(x)
+    assert gan.wgan_generator_loss(fake).item() == pytest.approx(1.0)  # −E D(G(z))
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("shape", [(16, 2), (8, 1, 4, 4)])
+def test_gradient_penalty_of_a_linear_critic_is_its_slope_minus_one_squared(shape):
+    features = int(np.prod(shape[1:]))
+    critic = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(features, 1))
+    g = torch_generator(1)
+    real, fake = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+    for norm in (1.0, 3.0, 0.5):  # ∇D = w everywhere: the penalty is (||w|| − 1)² wherever x̂ falls
+        with torch.no_grad():
+            w = torch.randn(1, features, generator=g)
+            critic[1].weight.copy_(norm * w / w.norm())
+        penalty = gan.gradient_penalty(critic, real, fake, torch_generator()).item()
+        assert penalty == pytest.approx((norm - 1) ** 2, abs=1e-6)
+
+
+@pytest.mark.fast
+def test_gradient_penalty_is_taken_between_real_and_fake_samples():
+    def critic(x):  # D(x) = ||x||² / 2: ∇D(x̂) = x̂, so the penalty depends on where x̂ lies
+        return 0.5 * x.pow(2).sum(dim=1)
+
+    real, fake = torch.tensor([[2.0, 0.0]]).repeat(6, 1), torch.zeros(6, 2)
+    u = torch.rand(6, 1, generator=torch_generator(4))  # x̂ = u x + (1 − u) G(z), u drawn from the same seed
+    expected = ((2 * u.squeeze(1) - 1) ** 2).mean().item()
+    assert gan.gradient_penalty(critic, real, fake, torch_generator(4)).item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.fast
 def test_conditional_gan_needs_and_uses_the_class():
     model = gan.GAN(gan.GANConfig(num_classes=10)).eval()
     z = torch.randn(2, model.config.latent_dim, generator=torch_generator())
@@ -106,6 +143,7 @@ def test_discriminator_scores_report_the_measured_means():
     assert f"mean D on real test images **{expected:.3f}**" in text
 
 
+@pytest.mark.fast
 def test_the_verdict_follows_the_numbers():
     near = tab.verdict(torch.full((10,), 0.52), torch.full((10,), 0.47))
     apart = tab.verdict(torch.full((10,), 0.9), torch.full((10,), 0.1))
@@ -149,6 +187,7 @@ def test_bad_arguments_get_a_message(call, message):
         call()
 
 
+@pytest.mark.fast
 def test_missing_checkpoints_give_the_rebuild_command(empty_checkpoints):
     with pytest.raises(gr.Error, match="python -m core.train gan"):
         tab.sample(0, 4)

@@ -76,6 +76,7 @@ def test_a_choice_is_one_of_the_choices_or_one_sentence(value):
     assert choice in (1, 2, 5, 50, 1000) and type(choice) is int
 
 
+@pytest.mark.fast
 def test_a_choice_is_also_accepted_in_the_text_form_the_api_description_lists():
     steps = gr.Dropdown([1, 2, 5, 50, 1000], value=50, label="DDIM steps")
     assert intake.check_choice(steps, "50") == 50 and type(intake.check_choice(steps, "50")) is int
@@ -98,6 +99,7 @@ def test_a_text_box_gives_bounded_text_or_one_sentence(value):
     assert isinstance(text, str) and len(text) <= intake.MAX_TEXT_CHARS
 
 
+@pytest.mark.fast
 def test_overlong_text_is_refused_with_its_length():
     with pytest.raises(intake.InputError, match="at most 2,000 characters, not 100,000"):
         intake.check_text(gr.Textbox(label="Prompt"), "x" * 100_000)
@@ -115,6 +117,7 @@ def test_an_image_input_takes_only_a_file_reference(value):
     assert value is None or isinstance(value.get("path"), str) or str(value.get("url", "")).startswith("data:")
 
 
+@pytest.mark.fast
 def test_a_web_address_is_refused_without_fetching_it():
     image = gr.Image(label="x_0")
     for value in ({"url": "http://example.com/a.png"}, {"path": "https://example.com/a.png"}):
@@ -143,6 +146,7 @@ def test_good_picture_files_pass_and_an_animation_counts_its_frames():
         assert check_picture_file(files[name], name) == 1
 
 
+@pytest.mark.fast
 def test_a_phone_photo_with_a_second_picture_is_a_photo_and_other_formats_are_refused():
     import io
 
@@ -156,6 +160,7 @@ def test_a_phone_photo_with_a_second_picture_is_a_photo_and_other_formats_are_re
         check_picture_file(tiff.getvalue(), "scan.tiff")
 
 
+@pytest.mark.fast
 def test_the_pixel_bound_is_checked_before_decoding(tmp_path):
     side = int(math.isqrt(MAX_PICTURE_PIXELS)) + 1
     path = tmp_path / "big.png"
@@ -164,6 +169,7 @@ def test_the_pixel_bound_is_checked_before_decoding(tmp_path):
         check_picture_file(path)
 
 
+@pytest.mark.fast
 def test_huge_probabilities_are_normalised_without_overflow():
     p = parse_distribution("1e308, 1e308, 1e308")
     assert p.probabilities.tolist() == pytest.approx([1 / 3] * 3) and p.was_normalised

@@ -8,6 +8,8 @@ import pytest
 
 from hosting import publish
 
+pytestmark = pytest.mark.fast
+
 
 def test_the_repository_meets_the_hubs_rules_and_ships_its_checkpoints_through_lfs():
     assert publish.problems() == []

@@ -10,6 +10,8 @@ from core.images import EmptyImageError, to_model_input
 from demos.render import to_display
 from tests.conftest import rgba_drawing
 
+pytestmark = pytest.mark.fast  # no trained weights, no server: the tier run after each change
+
 
 def test_sample_image_passes_through_unchanged(sample):
     original = torch.from_numpy(sample.images[7] / 255.0).float()

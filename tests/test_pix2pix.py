@@ -24,6 +24,7 @@ FASHION, EMOJI = pix2pix.PAIRED_SETS["fashion"], pix2pix.PAIRED_SETS["emoji"]
 
 # --- the networks ------------------------------------------------------------------------------------------------
 
+@pytest.mark.fast
 def test_unet_keeps_the_size_and_rejects_other_sizes():
     g = UNetGenerator(32, 1, 3, 8, 32).eval()
     assert g(torch.randn(2, 1, 32, 32)).shape == (2, 3, 32, 32)
@@ -31,6 +32,7 @@ def test_unet_keeps_the_size_and_rejects_other_sizes():
         UNetGenerator(28, 1, 1, 8, 32)
 
 
+@pytest.mark.fast
 def test_unet_skip_connections_carry_the_input_to_the_output_without_the_bottleneck():
     # With the bottleneck cut (innermost encoder output zeroed), the output still depends on the input:
     # the outermost skip connection carries it.
@@ -42,6 +44,7 @@ def test_unet_skip_connections_carry_the_input_to_the_output_without_the_bottlen
     assert not torch.allclose(g(x), g(y))
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("layers, field", [(1, 16), (2, 34), (3, 70)])
 def test_patchgan_logit_sees_a_patch_of_the_documented_size(layers, field):
     d = PatchDiscriminator(1, 4, layers).eval()
@@ -53,11 +56,13 @@ def test_patchgan_logit_sees_a_patch_of_the_documented_size(layers, field):
     assert rows.max() - rows.min() + 1 >= field - 4  # and not much less (zero weights at the border aside)
 
 
+@pytest.mark.fast
 def test_l1_loss_is_the_mean_absolute_error():
     y, y_hat = torch.tensor([0.0, 1.0, 0.5]), torch.tensor([1.0, 1.0, 0.0])
     assert pix2pix.l1_loss(y, y_hat).item() == pytest.approx(0.5)
 
 
+@pytest.mark.fast
 def test_generator_objective_is_non_saturating_cgan_plus_lambda_l1():
     y, y_hat = torch.zeros(1, 1, 2, 2), torch.tensor([[[[0.5, 0.0], [0.0, 0.5]]]])  # L1 = 0.25
     fake_logits = torch.tensor([0.0, math.log(3)])  # D(x, G(x)) = 1/2 and 3/4
@@ -70,6 +75,7 @@ def test_generator_objective_is_non_saturating_cgan_plus_lambda_l1():
     assert l1_only.adversarial.item() == 0 and l1_only.total.item() == pytest.approx(2.5)
 
 
+@pytest.mark.fast
 def test_discriminator_objective_is_half_the_gan_discriminator_loss():
     real_logits, fake_logits = torch.tensor([math.log(3)]), torch.tensor([-math.log(3)])  # D = 3/4 on real, 1/4 on fake
     expected = 0.5 * (-math.log(3 / 4) - math.log(1 - 1 / 4))
@@ -78,6 +84,7 @@ def test_discriminator_objective_is_half_the_gan_discriminator_loss():
     assert perfect.item() == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.fast
 def test_models_map_edges_to_pictures_of_the_data_size_and_check_shapes():
     for data in (FASHION, EMOJI):
         model = pix2pix.Pix2Pix(pix2pix.Pix2PixConfig(dataset=data.name, base_channels=8, max_channels=16)).eval()
@@ -94,6 +101,7 @@ def test_models_map_edges_to_pictures_of_the_data_size_and_check_shapes():
 
 # --- edges and drawings ------------------------------------------------------------------------------------------
 
+@pytest.mark.fast
 def test_canny_finds_the_outline_of_a_square_and_nothing_in_a_flat_image():
     image = torch.zeros(1, 1, 28, 28)
     image[..., 8:20, 8:20] = 1
@@ -109,6 +117,7 @@ def draw_outline(size=256, width=14, ink=(0, 0, 0, 255), background=(0, 0, 0, 0)
     return canvas
 
 
+@pytest.mark.fast
 def test_a_sketchpad_drawing_becomes_one_pixel_lines_framed_like_the_data():
     edges = sketch_to_edges(np.asarray(draw_outline()), FASHION.size, FASHION.margin)[0, 0].numpy()
     assert edges.shape == (28, 28) and set(np.unique(edges)) <= {0.0, 1.0}
@@ -119,6 +128,7 @@ def test_a_sketchpad_drawing_becomes_one_pixel_lines_framed_like_the_data():
     assert blocks.sum() == 0
 
 
+@pytest.mark.fast
 def test_line_width_and_polarity_of_a_drawing_do_not_matter():
     thin = sketch_to_edges(draw_outline(width=6), EMOJI.size, EMOJI.margin)
     thick = sketch_to_edges(draw_outline(width=24), EMOJI.size, EMOJI.margin)
@@ -133,6 +143,7 @@ def test_line_width_and_polarity_of_a_drawing_do_not_matter():
     assert near(thin, thick) >= 0.95 and near(thick, thin) >= 0.95
 
 
+@pytest.mark.fast
 def test_empty_and_blank_inputs_get_a_clear_message():
     with pytest.raises(EmptyImageError):
         sketch_to_edges(np.zeros((64, 64, 4), dtype=np.uint8), 28, 0)  # an untouched Sketchpad
@@ -152,6 +163,7 @@ def test_drawings_and_pictures_are_told_apart(sample):
     assert pix2pix.input_edges(sample.images[0], FASHION).kind == "picture"
 
 
+@pytest.mark.fast
 def test_held_out_emoji_are_taken_as_they_are_and_others_framed_like_them():
     emoji = load_emoji_sample()
     assert torch.equal(pix2pix.picture_from_image(emoji.images[5], EMOJI), emoji.tensors()[5:6])
@@ -161,6 +173,7 @@ def test_held_out_emoji_are_taken_as_they_are_and_others_framed_like_them():
     assert pix2pix.picture_from_image(odd, EMOJI).shape == (1, 3, 64, 64)
 
 
+@pytest.mark.fast
 def test_a_jpeg_of_an_enlarged_emoji_is_framed_like_the_original():
     import io
 
@@ -173,6 +186,7 @@ def test_a_jpeg_of_an_enlarged_emoji_is_framed_like_the_original():
         assert (framed - emoji.tensors()[i : i + 1]).abs().mean() < 0.035, emoji.names[i]
 
 
+@pytest.mark.fast
 def test_a_photo_on_a_coloured_background_gets_no_false_frame():
     photo = np.full((120, 90, 3), (40, 90, 160), np.uint8)  # a blue background
     photo[30:90, 20:70] = (250, 200, 30)  # a yellow object
@@ -182,6 +196,7 @@ def test_a_photo_on_a_coloured_background_gets_no_false_frame():
     assert edges.sum() > 150
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("make", [
     lambda: np.asarray(draw_outline()),  # a Sketchpad's composite (the tab takes it out of the value): an RGBA array
     lambda: (np.asarray(draw_outline().getchannel("A")) > 0),  # a 1-bit drawing as a bool array
@@ -274,6 +289,7 @@ def test_a_held_out_picture_is_scored_against_itself():
     assert "Read as **picture**" in note and note.count("SSIM") == 2
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("args, message", [((None, "fashion"), "No image"),
                                             ((np.zeros((80, 80, 4), np.uint8), "fashion", "drawing"), "transparent"),
                                             ((np.zeros((8, 8, 3), np.uint8), "faces"), "model must be"),
@@ -285,6 +301,7 @@ def test_bad_input_gets_a_clear_message(args, message):
         tab.translate(*args)
 
 
+@pytest.mark.fast
 def test_missing_checkpoints_name_the_command(empty_checkpoints):
     import gradio as gr
 
@@ -320,6 +337,7 @@ def test_the_comparison_grid_has_four_rows_of_eight():
     assert "L1 only" in note
 
 
+@pytest.mark.fast
 def test_shifting_emoji_pairs_moves_edges_and_picture_together():
     from core.train.augment import mirror, shift
 

@@ -4,11 +4,13 @@ themselves."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
 from demos.render import (COLOUR_BAR_PX, FAKE_COLOUR, HEAT_COLD, HEAT_HOT, REAL_COLOUR, decision_background,
                           heat_image, image_grid, to_display, with_colour_bar)
+
 
 
 def test_display_is_crisp_nearest_neighbour():
@@ -24,6 +26,8 @@ def test_a_grid_keeps_its_columns_and_grey_gutters_even_when_short_or_alone():
     assert grid[1, 1] == 255 and grid[0, 0] == grid[6, 11] == 128  # a cell, a gutter, the empty sixth cell
     alone = np.asarray(image_grid(torch.zeros(1, 3, 4, 4), columns=1, scale=2, pad=1))
     assert alone.shape == (12, 12, 3) and (alone[:2] == 128).all() and (alone[2:10, 2:10] == 0).all()
+
+pytestmark = pytest.mark.fast
 
 
 def test_a_colour_bar_runs_through_its_colours_under_the_unchanged_picture():

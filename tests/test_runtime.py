@@ -9,6 +9,7 @@ import torch
 from core import runtime
 
 
+@pytest.mark.fast
 def test_model_cache_loads_once_under_concurrent_requests():
     cache, calls = runtime.ModelCache(), []
 
@@ -26,6 +27,20 @@ def test_model_cache_loads_once_under_concurrent_requests():
     assert len(calls) == 1 and all(r is results[0] for r in results)
 
 
+@pytest.mark.fast
+def test_milliseconds_per_call_times_the_repeats_after_the_warmup():
+    calls = []
+
+    def call():
+        calls.append(1)
+        time.sleep(0.005)
+
+    ms = runtime.milliseconds_per_call(call, repeats=4, warmup=2)
+    assert len(calls) == 6
+    assert 5 <= ms < 500  # each call sleeps 5 ms: milliseconds per call, not seconds, not the sum
+
+
+@pytest.mark.fast
 def test_model_cache_does_not_remember_failures():
     cache, attempts = runtime.ModelCache(), []
 
@@ -40,6 +55,7 @@ def test_model_cache_does_not_remember_failures():
     assert cache.get("m", flaky) == "model"
 
 
+@pytest.mark.fast
 def test_per_request_generators_leave_the_global_rng_alone():
     torch.manual_seed(0)
     expected = torch.rand(3)
@@ -49,17 +65,20 @@ def test_per_request_generators_leave_the_global_rng_alone():
     assert torch.equal(a, b) and torch.equal(torch.rand(3), expected)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("choice,expected", [("on", True), ("off", False)])
 def test_bf16_choice_is_explicit_when_asked(choice, expected, monkeypatch):
     monkeypatch.delenv("GENMODELS_BF16", raising=False)
     assert runtime.use_bf16(choice, torch.device("cpu")) is expected
 
 
+@pytest.mark.fast
 def test_bf16_environment_override(monkeypatch):
     monkeypatch.setenv("GENMODELS_BF16", "off")
     assert runtime.use_bf16("on", torch.device("cpu")) is False
 
 
+@pytest.mark.fast
 def test_in_precision_runs_the_network_in_bf16_and_hands_back_fp32():
     seen = []
     linear = torch.nn.Linear(8, 8)
@@ -88,6 +107,7 @@ def test_the_samplers_follow_the_inference_precision_choice(monkeypatch):
     assert seen == [True]
 
 
+@pytest.mark.fast
 def test_gpu_shim_is_a_no_op_off_spaces(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
 

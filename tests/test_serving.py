@@ -16,6 +16,7 @@ from core import runtime
 from demos import common, serving
 
 
+@pytest.mark.fast
 def test_a_light_call_goes_before_queued_steps_of_a_long_run():
     worker, order, release = runtime.ComputeWorker("test"), [], threading.Event()
     blocker = worker.submit(release.wait)  # holds the worker while the others queue up
@@ -29,6 +30,7 @@ def test_a_light_call_goes_before_queued_steps_of_a_long_run():
     assert order == ["light", "step 0", "step 1", "step 2", "warm-up"]
 
 
+@pytest.mark.fast
 def test_iterate_runs_each_item_on_the_worker_one_ahead_and_closes_the_run():
     worker, threads, closed = runtime.ComputeWorker("test"), [], []
 
@@ -48,6 +50,7 @@ def test_iterate_runs_each_item_on_the_worker_one_ahead_and_closes_the_run():
     assert set(threads) == {"test"} and closed == ["test"]
 
 
+@pytest.mark.fast
 def test_iterate_raises_the_iterators_error_in_the_caller():
     worker = runtime.ComputeWorker("test")
 
@@ -61,6 +64,7 @@ def test_iterate_raises_the_iterators_error_in_the_caller():
         next(stream)
 
 
+@pytest.mark.fast
 def test_the_worker_applies_the_thread_setting_per_job_and_gives_it_back(monkeypatch):
     torch.set_num_threads(2)
     monkeypatch.setenv("GENMODELS_THREADS", "1")
@@ -102,6 +106,7 @@ def test_frames_aim_at_a_dozen_per_run_for_long_runs():
     assert 8 <= len(frames) <= 16
 
 
+@pytest.mark.fast
 def test_new_sessions_do_not_copy_every_blocks_config(monkeypatch):
     from gradio import state_holder
     from gradio.blocks import BlocksConfig
@@ -117,6 +122,7 @@ def test_new_sessions_do_not_copy_every_blocks_config(monkeypatch):
     assert calls == [] and session.config_values == {}
 
 
+@pytest.mark.fast
 def test_a_cached_picture_is_written_whole_once_and_never_rewritten_under_a_reader(tmp_path, monkeypatch):
     import builtins
     import io
@@ -147,6 +153,7 @@ def test_a_cached_picture_is_written_whole_once_and_never_rewritten_under_a_read
     assert Image.open(first).tobytes() == picture.tobytes() and len(data) == before.st_size
     assert [p.name for p in first.parent.iterdir()] == ["image.png"]  # no temporary file left behind
 
+@pytest.mark.fast
 def test_warm_up_runs_every_task_in_order_past_a_failure(caplog):
     done = []
 
@@ -167,6 +174,7 @@ def test_per_session_state_expires():
     assert states and all(state.time_to_live is not None for state in states)
 
 
+@pytest.mark.fast
 def test_sessions_unused_past_their_time_to_live_are_let_go_whole_and_used_ones_stay():
     import datetime
 
@@ -192,6 +200,7 @@ def test_sessions_unused_past_their_time_to_live_are_let_go_whole_and_used_ones_
     assert list(holder.session_data) == ["still here"]
 
 
+@pytest.mark.fast
 def test_the_sweep_gradio_runs_every_second_lets_idle_sessions_go(monkeypatch):
     import datetime
 
@@ -212,6 +221,7 @@ def test_the_sweep_gradio_runs_every_second_lets_idle_sessions_go(monkeypatch):
     assert list(holder.session_data) == ["new"]
 
 
+@pytest.mark.fast
 def test_the_heartbeat_tracker_knows_which_sessions_a_page_holds_open():
     import asyncio
 
@@ -226,6 +236,7 @@ def test_the_heartbeat_tracker_knows_which_sessions_a_page_holds_open():
     assert seen == [{"abc123": 1}, {}] and serving.CONNECTED == {}
 
 
+@pytest.mark.fast
 def test_the_session_time_to_live_is_an_hour_unless_the_environment_says(monkeypatch):
     monkeypatch.delenv("GENMODELS_SESSION_TTL_S", raising=False)
     assert serving.session_ttl_s() == 3600
@@ -244,6 +255,7 @@ def test_the_benchmarks_browser_protocol_client_reads_results_and_refusals(serve
     assert streamed.success and streamed.frames >= 2
 
 
+@pytest.mark.fast
 def test_the_classroom_load_only_targets_this_machine():
     from benchmarks.classroom import run_classroom
 
@@ -251,6 +263,7 @@ def test_the_classroom_load_only_targets_this_machine():
         run_classroom("http://192.0.2.1:7860", students=1, seconds=1)
 
 
+@pytest.mark.fast
 def test_jobs_see_the_callers_context_variables():
     import contextvars
 

@@ -13,6 +13,7 @@ from demos import stylegan as tab
 from tests.conftest import fd_samples_and_noise, torch_generator
 
 
+@pytest.mark.fast
 def test_the_mapping_network_is_an_8_layer_mlp():
     model = stylegan.StyleGAN()
     assert sum(isinstance(m, nn.Linear) for m in model.mapping.modules()) == 8
@@ -20,6 +21,7 @@ def test_the_mapping_network_is_an_8_layer_mlp():
     assert w.shape == (500, model.config.w_dim) and 0.3 < w.std().item() < 3  # initialised to keep its scale
 
 
+@pytest.mark.fast
 def test_adain_normalises_then_applies_the_style():
     adain = stylegan.AdaIN(channels=3, w_dim=4)
     x = torch.randn(2, 3, 5, 5) * 7 + 3
@@ -31,18 +33,21 @@ def test_adain_normalises_then_applies_the_style():
     assert torch.allclose(y.std(dim=(2, 3), unbiased=False), torch.tensor([[2.0, 1.0, 0.5]] * 2), atol=1e-3)
 
 
+@pytest.mark.fast
 def test_truncation_endpoints():
     w, w_avg = torch.randn(3, 8), torch.randn(8)
     assert torch.allclose(stylegan.truncate(w, w_avg, 1.0), w, atol=1e-6)
     assert torch.allclose(stylegan.truncate(w, w_avg, 0.0), w_avg.expand(3, 8))
 
 
+@pytest.mark.fast
 def test_style_mixing_takes_early_layers_from_a_and_the_rest_from_b():
     a, b = torch.zeros(1, 6, 4), torch.ones(1, 6, 4)
     mixed = stylegan.style_mix(a, b, crossover=2)
     assert mixed[0, :2].eq(0).all() and mixed[0, 2:].eq(1).all()
 
 
+@pytest.mark.fast
 def test_every_layer_listens_to_its_own_w():
     model = stylegan.StyleGAN().eval()
     ws = model.broadcast(torch.randn(1, model.config.w_dim, generator=torch_generator()))
@@ -56,6 +61,7 @@ def test_every_layer_listens_to_its_own_w():
         model.synthesize(ws[:, :3])
 
 
+@pytest.mark.fast
 def test_nearest_centroid_accuracy_reads_separated_classes():
     labels = torch.arange(400) % 4
     separated = torch.nn.functional.one_hot(labels).float() * 10 + torch.randn(400, 4, generator=torch_generator())

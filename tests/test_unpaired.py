@@ -14,6 +14,7 @@ from demos import unpaired as tab
 from tests.conftest import torch_generator
 
 
+@pytest.mark.fast
 def test_cycle_loss_is_the_lecture_formula():
     g = torch_generator()
     u, v = torch.rand(2, 1, 4, 4, generator=g), torch.rand(2, 1, 4, 4, generator=g)
@@ -23,6 +24,7 @@ def test_cycle_loss_is_the_lecture_formula():
     assert unpaired.cycle_loss(u, u, v, v, 10.0, 10.0).item() == 0  # perfect round trips cost nothing
 
 
+@pytest.mark.fast
 def test_least_squares_terms_vanish_where_each_player_wins():
     ones, zeros = torch.ones(3), torch.zeros(3)
     assert unpaired.least_squares_discriminator_loss(ones, zeros).item() == 0  # D: real -> 1, fake -> 0
@@ -30,6 +32,7 @@ def test_least_squares_terms_vanish_where_each_player_wins():
     assert unpaired.least_squares_discriminator_loss(zeros, ones).item() == pytest.approx(1.0)
 
 
+@pytest.mark.fast
 def test_directions_and_shapes_are_checked():
     model = unpaired.DualGAN(unpaired.UnpairedConfig(base_channels=8, max_channels=16)).eval()
     x = torch.rand(3, 1, 28, 28, generator=torch_generator())
@@ -43,6 +46,7 @@ def test_directions_and_shapes_are_checked():
         model.translate(torch.rand(1, 3, 28, 28), "u->v")
 
 
+@pytest.mark.fast
 def test_model_range_round_trip_keeps_the_garment():
     x = torch.rand(2, 1, 28, 28, generator=torch_generator())
     padded = unpaired.to_model(x)
@@ -94,6 +98,7 @@ def test_translate_shows_the_translation_the_cycle_and_the_error(sample):
     assert "Cycle error" in note and "classifier reads" in note
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("args, message", [((None, "u->v"), "No image"),
                                             ((np.zeros((40, 40, 3), np.uint8), "u->v"), "flat colour"),
                                             ((np.full((40, 40), 200, np.uint8), "left"), "direction")])
@@ -102,10 +107,12 @@ def test_bad_input_gets_a_clear_message(args, message):
         tab.translate(*args)
 
 
+@pytest.mark.fast
 def test_a_new_direction_before_any_image_does_nothing():
     assert tab.retranslate(None, "v->u") == (gr.skip(),) * 4
 
 
+@pytest.mark.fast
 def test_missing_checkpoint_names_the_command(empty_checkpoints, sample):
     with pytest.raises(gr.Error, match="python -m core.train unpaired"):
         tab.translate(sample.images[0], "u->v")
@@ -116,6 +123,7 @@ def test_the_grid_shows_both_directions_and_their_cycles():
     assert grid.size == (tab.GRID_ROW_NAMES_PX + 4 * (tab.EXAMPLES_PER_DOMAIN * 29 + 1), 4 + 4 * (6 * 29 + 1))
 
 
+@pytest.mark.fast
 def test_tab_labels_follow_the_bundled_checkpoints_classes(empty_checkpoints):
     assert unpaired.bundled_domains() == (unpaired.UnpairedConfig.domain_u, unpaired.UnpairedConfig.domain_v)  # none
     (empty_checkpoints / unpaired.CHECKPOINT).mkdir()

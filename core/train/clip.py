@@ -30,14 +30,7 @@ from core.clip import (
 )
 from core.datasets import FASHION_CLASSES
 from core.emoji import load_emoji, load_emoji_sample
-from core.metrics import accuracy
-
-
-def confusion_matrix(true, predicted, n):  # MERGE-TODO: core.metrics.confusion_matrix
-    c = torch.zeros(n, n, dtype=torch.long)
-    c.index_put_((true, predicted), torch.ones_like(true), accumulate=True)
-    return c
-
+from core.metrics import accuracy, confusion_matrix
 from core.train.common import fashion_mnist
 from core.train.loop import Recipe, Run, TrainConfig, option
 
