@@ -129,7 +129,7 @@ class Pix2PixRecipe(Recipe):
                 fake_logits = model.discriminator(torch.cat([x, y_hat], dim=1)).float()
         g = generator_objective(fake_logits, y, y_hat.float(), self.cfg.lambda_l1)
         run.update("g", g.total)
-        return g.l1.item(), float(g.adversarial), d_loss.item()
+        return g.l1.item(), g.adversarial.item(), d_loss.item()
 
     def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:
         model = self.pix2pix.cpu().eval().half().float()  # stored as float16: measure the weights that ship
