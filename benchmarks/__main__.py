@@ -1,10 +1,11 @@
 """`python -m benchmarks [--calls N]`: prints the table, writes benchmarks/results.json and results.md."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -14,7 +15,16 @@ from benchmarks.served_path import measure_served
 from benchmarks.timing import peak_rss_mb
 
 OUT = Path(__file__).resolve().parent
-TABS = (autoencoder, divergence, vae, gan, pix2pix, unpaired, diffusion, clip)  # each later tab adds its module: handler_latency(calls), api_calls(path), quality()
+TABS = (
+    autoencoder,
+    divergence,
+    vae,
+    gan,
+    pix2pix,
+    unpaired,
+    diffusion,
+    clip,
+)  # each later tab adds its module: handler_latency(calls), api_calls(path), quality()
 
 
 def _latency_table(rows: list[dict]) -> list[str]:
@@ -28,25 +38,43 @@ def _latency_table(rows: list[dict]) -> list[str]:
 
 def markdown(results: dict) -> str:
     served = results["served"]
-    lines = ["## Served (what users wait for)", "", *_latency_table(served["latency"]), "",
-             f"Frames streamed per run: {served['frames_per_run']}.", "",
-             f"Cold start (process start to first page): **{served['cold_start_s']} s**; background warm-up (every "
-             f"model loaded, every tab's opening view computed) done **{served['warm_up_s']} s** after the page; "
-             f"server peak RSS {served['server_peak_rss_mb']} MB.", ""]
+    lines = [
+        "## Served (what users wait for)",
+        "",
+        *_latency_table(served["latency"]),
+        "",
+        f"Frames streamed per run: {served['frames_per_run']}.",
+        "",
+        f"Cold start (process start to first page): **{served['cold_start_s']} s**; background warm-up (every "
+        f"model loaded, every tab's opening view computed) done **{served['warm_up_s']} s** after the page; "
+        f"server peak RSS {served['server_peak_rss_mb']} MB.",
+        "",
+    ]
     if served["classroom"]:
-        lines += ["| classroom (simulated students, 1-3 s between calls) | calls | light/s | light p50 s | light p95 s "
-                  "| heavy p50 s | heavy p95 s | heavy turned away (busy) | errors | server RSS start → end MB |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| classroom (simulated students, 1-3 s between calls) | calls | light/s | light p50 s | light p95 s "
+            "| heavy p50 s | heavy p95 s | heavy turned away (busy) | errors | server RSS start → end MB |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for name, c in served["classroom"].items():
-            lines.append(f"| {name}: {c['students']} for {c['seconds']:.0f} s | {c['calls']} | {c['light_calls_per_s']} | "
-                         f"{c['light_p50_s']} | {c['light_p95_s']} | {c['heavy_p50_s'] or '–'} | "
-                         f"{c['heavy_p95_s'] or '–'} | {c.get('turned_away_heavy', 0)} | {c['errors']} | {c.get('rss_start_mb')} → {c.get('rss_end_mb')} |")
+            lines.append(
+                f"| {name}: {c['students']} for {c['seconds']:.0f} s | {c['calls']} | {c['light_calls_per_s']} | "
+                f"{c['light_p50_s']} | {c['light_p95_s']} | {c['heavy_p50_s'] or '–'} | "
+                f"{c['heavy_p95_s'] or '–'} | {c.get('turned_away_heavy', 0)} | {c['errors']} | {c.get('rss_start_mb')} → {c.get('rss_end_mb')} |"
+            )
         lines.append("")
     if served.get("sessions"):
         lines += [sessions.markdown(served["sessions"]), ""]
-    lines += ["## In process (the handler alone)", "", *_latency_table(results["latency"]), "",
-              f"Peak RSS of the benchmark process {results['peak_rss_mb']} MB.", "",
-              "| checkpoint | metric | value |", "|---|---|---|"]
+    lines += [
+        "## In process (the handler alone)",
+        "",
+        *_latency_table(results["latency"]),
+        "",
+        f"Peak RSS of the benchmark process {results['peak_rss_mb']} MB.",
+        "",
+        "| checkpoint | metric | value |",
+        "|---|---|---|",
+    ]
     for name, metrics in results["quality"].items():
         for key, value in metrics.items():
             lines.append(f"| {name} | {key} | {value} |")
@@ -58,12 +86,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--calls", type=int, default=30, help="timed calls per handler (after 3 warm-up calls)")
     parser.add_argument("--runs", type=int, default=5, help="timed sampler runs, through HTTP and in the browser")
-    parser.add_argument("--classroom-seconds", type=float, default=60.0,
-                        help="length of each classroom load run (0 skips them)")
-    parser.add_argument("--soak-seconds", type=float, default=300.0,
-                        help="length of the classroom memory soak (0 skips it)")
-    parser.add_argument("--sessions", type=int, default=1000,
-                        help="one-call sessions for the memory-per-session run (0 skips it)")
+    parser.add_argument(
+        "--classroom-seconds", type=float, default=60.0, help="length of each classroom load run (0 skips them)"
+    )
+    parser.add_argument(
+        "--soak-seconds", type=float, default=300.0, help="length of the classroom memory soak (0 skips it)"
+    )
+    parser.add_argument(
+        "--sessions", type=int, default=1000, help="one-call sessions for the memory-per-session run (0 skips it)"
+    )
     parser.add_argument("--served-only", action="store_true", help="skip the in-process latency and quality")
     args = parser.parse_args()
     served = measure_served(TABS, max(5, args.calls // 2), args.runs, args.classroom_seconds, args.soak_seconds)
@@ -75,7 +106,7 @@ def main() -> None:
         for module in (classifier, *TABS):
             quality |= module.quality()
     results = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "threads": torch.get_num_threads(),
         "served": served,

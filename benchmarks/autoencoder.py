@@ -1,4 +1,5 @@
 """Autoencoder tab: handler latency (target p95 <= 100 ms) and the models' quality on the bundled sample."""
+
 from __future__ import annotations
 
 import torch
@@ -56,5 +57,6 @@ def quality() -> dict[str, dict]:
     for kind, level in (("gaussian", 0.5), ("salt_and_pepper", 0.2), ("masking", 0.5)):
         noisy = ae.add_noise(x, kind, level, torch.Generator().manual_seed(0))
         rows["ae_denoising"][f"psnr_gain_db {kind} {level}"] = round(
-            (psnr(ae.load("ae_denoising").reconstruct(noisy), x).mean() - psnr(noisy, x).mean()).item(), 2)
+            (psnr(ae.load("ae_denoising").reconstruct(noisy), x).mean() - psnr(noisy, x).mean()).item(), 2
+        )
     return rows

@@ -1,13 +1,22 @@
 """The page in headless Chromium (Debian's package, driven by Playwright): the user's time from a click to the
 final image on screen, and the helpers the browser tests share."""
+
 from __future__ import annotations
 
 import re
 import shutil
 import time
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium() -> str | None:
@@ -104,8 +113,9 @@ RUN_FINISHED = """([status, doneText, image, before]) => {
         && picture.naturalWidth > 0; }"""
 
 
-def click_to_final_image(page, button: str, status: str, done_text: str, final_image: str,
-                         timeout_s: float = 120) -> float:
+def click_to_final_image(
+    page, button: str, status: str, done_text: str, final_image: str, timeout_s: float = 120
+) -> float:
     """Seconds from clicking `button` until the element at `status` says `done_text` and the image at
     `final_image` is a new, loaded one (the run's seed must differ from the last run's, or the picture need not
     change). Checked every 20 ms through textContent, which costs the page nothing: the page's text read with
@@ -115,17 +125,36 @@ def click_to_final_image(page, button: str, status: str, done_text: str, final_i
     before = page.evaluate(f"() => document.querySelector('{final_image}')?.src ?? null")
     start = time.perf_counter()
     page.get_by_role("button", name=button, exact=True).click()
-    page.wait_for_function(RUN_FINISHED, arg=[status, done_text, final_image, before], timeout=timeout_s * 1000,
-                           polling=20)
+    page.wait_for_function(
+        RUN_FINISHED, arg=[status, done_text, final_image, before], timeout=timeout_s * 1000, polling=20
+    )
     return time.perf_counter() - start
 
 
 SAMPLER_RUNS = (  # (name, tab, exact tab name, inner tab or None, seed label, button, the status element, its text
     # at the last step, the image that shows the last step)
-    ("Latent diffusion, 4 images, DPM-Solver++ 20 (the tab's default)", "Latent diffusion", False, None, "Seed of z_T",
-     "Generate", "#ldm-status", "step 20 of 20", "#ldm-decoded img"),
-    ("Diffusion, 8 images, DPM-Solver++ 20 (the tab's default)", "Diffusion", True, "Reverse: denoising", "Seed of x_T",
-     "Denoise from x_T", "#diffusion-status", "step 20 of 20", "#diffusion-x-t img"),
+    (
+        "Latent diffusion, 4 images, DPM-Solver++ 20 (the tab's default)",
+        "Latent diffusion",
+        False,
+        None,
+        "Seed of z_T",
+        "Generate",
+        "#ldm-status",
+        "step 20 of 20",
+        "#ldm-decoded img",
+    ),
+    (
+        "Diffusion, 8 images, DPM-Solver++ 20 (the tab's default)",
+        "Diffusion",
+        True,
+        "Reverse: denoising",
+        "Seed of x_T",
+        "Denoise from x_T",
+        "#diffusion-status",
+        "step 20 of 20",
+        "#diffusion-x-t img",
+    ),
 )
 
 

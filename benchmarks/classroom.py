@@ -4,14 +4,15 @@ time, stops by itself.
 
 `python -m benchmarks.classroom --url http://127.0.0.1:7860 --students 60 --seconds 60 --heavy 0.1`
 """
+
 from __future__ import annotations
 
 import argparse
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlparse
 
 import httpx
@@ -27,22 +28,26 @@ MAX_SECONDS = 900
 def light_calls(rng: random.Random) -> tuple[str, list]:
     """What a student clicks most: a decode, the divergence numbers, a 16-image grid of a GAN, StyleGAN, cGAN or VAE."""
     seed = rng.randrange(1000)
-    return rng.choice([
-        ("vae_decode", [2, f"{rng.uniform(-2, 2):.2f}, {rng.uniform(-2, 2):.2f}"]),
-        ("divergence", [f"{rng.uniform(0.1, 1):.2f}, 0.48, 0.16", "0.333, 0.333, 0.333"]),
-        ("gan_sample", [seed, 16]),
-        ("stylegan_sample", [seed, 16, 0.7]),
-        ("cgan_sample", ["Sneaker", seed, 16]),
-        ("vae_sample", [20, seed, 16, 1.0]),
-    ])
+    return rng.choice(
+        [
+            ("vae_decode", [2, f"{rng.uniform(-2, 2):.2f}, {rng.uniform(-2, 2):.2f}"]),
+            ("divergence", [f"{rng.uniform(0.1, 1):.2f}, 0.48, 0.16", "0.333, 0.333, 0.333"]),
+            ("gan_sample", [seed, 16]),
+            ("stylegan_sample", [seed, 16, 0.7]),
+            ("cgan_sample", ["Sneaker", seed, 16]),
+            ("vae_sample", [20, seed, 16, 1.0]),
+        ]
+    )
 
 
 def heavy_calls(rng: random.Random) -> tuple[str, list]:
     seed = rng.randrange(1000)
-    return rng.choice([
-        ("text_to_image", ["a photo of a bag", 4.0, 50, seed, 4, "DDIM"]),
-        ("diffusion_sample", [seed, "DDIM", 50, 8]),
-    ])
+    return rng.choice(
+        [
+            ("text_to_image", ["a photo of a bag", 4.0, 50, seed, 4, "DDIM"]),
+            ("diffusion_sample", [seed, "DDIM", 50, 8]),
+        ]
+    )
 
 
 @dataclass
@@ -69,17 +74,26 @@ class LoadReport:
         busy = [r for r in self.records if r.result.busy]
         light = [r for r in self.records if r.kind == "light"]
         summary = {
-            "students": self.students, "seconds": self.seconds, "heavy_share": self.heavy_share,
-            "calls": len(self.records), "light_calls_per_s": round(len(light) / self.seconds, 1),
-            "light_p50_s": self.percentile("light", 50), "light_p95_s": self.percentile("light", 95),
-            "heavy_p50_s": self.percentile("heavy", 50), "heavy_p95_s": self.percentile("heavy", 95),
+            "students": self.students,
+            "seconds": self.seconds,
+            "heavy_share": self.heavy_share,
+            "calls": len(self.records),
+            "light_calls_per_s": round(len(light) / self.seconds, 1),
+            "light_p50_s": self.percentile("light", 50),
+            "light_p95_s": self.percentile("light", 95),
+            "heavy_p50_s": self.percentile("heavy", 50),
+            "heavy_p95_s": self.percentile("heavy", 95),
             "turned_away_light": sum(r.kind == "light" for r in busy),
             "turned_away_heavy": sum(r.kind == "heavy" for r in busy),
-            "errors": len(errors), "error_examples": sorted({r.result.message[:120] for r in errors})[:5],
+            "errors": len(errors),
+            "error_examples": sorted({r.result.message[:120] for r in errors})[:5],
         }
         if self.rss_mb:
-            summary |= {"rss_start_mb": self.rss_mb[0][1], "rss_end_mb": self.rss_mb[-1][1],
-                        "rss_max_mb": max(rss for _, rss in self.rss_mb)}
+            summary |= {
+                "rss_start_mb": self.rss_mb[0][1],
+                "rss_end_mb": self.rss_mb[-1][1],
+                "rss_max_mb": max(rss for _, rss in self.rss_mb),
+            }
         return summary
 
 
@@ -94,8 +108,16 @@ def minimal_app_calls(rng: random.Random) -> tuple[str, list]:
     return "grid", [rng.randrange(1000), 16]
 
 
-async def _student(index: int, url: str, client: httpx.AsyncClient, ids: dict[str, int], deadline: float,
-                   heavy_share: float, light: Callable, report: LoadReport) -> None:
+async def _student(
+    index: int,
+    url: str,
+    client: httpx.AsyncClient,
+    ids: dict[str, int],
+    deadline: float,
+    heavy_share: float,
+    light: Callable,
+    report: LoadReport,
+) -> None:
     rng = random.Random(index)
     session = AsyncSession(url, client, ids)
     await asyncio.sleep(rng.uniform(0, 3))  # students do not all click in the same instant
@@ -113,8 +135,9 @@ async def _sample_rss(pid: int | None, started: float, deadline: float, report: 
         await asyncio.sleep(1.0)
 
 
-async def _run(url: str, students: int, seconds: float, heavy_share: float, server_pid: int | None,
-               light: Callable) -> LoadReport:
+async def _run(
+    url: str, students: int, seconds: float, heavy_share: float, server_pid: int | None, light: Callable
+) -> LoadReport:
     report = LoadReport(students, seconds, heavy_share)
     limits = httpx.Limits(max_connections=4 * students, max_keepalive_connections=2 * students)
     async with httpx.AsyncClient(timeout=httpx.Timeout(300.0), limits=limits) as client:
@@ -126,8 +149,14 @@ async def _run(url: str, students: int, seconds: float, heavy_share: float, serv
     return report
 
 
-def run_classroom(url: str, students: int = 60, seconds: float = 60, heavy_share: float = 0.1,
-                  server_pid: int | None = None, light: Callable = light_calls) -> LoadReport:
+def run_classroom(
+    url: str,
+    students: int = 60,
+    seconds: float = 60,
+    heavy_share: float = 0.1,
+    server_pid: int | None = None,
+    light: Callable = light_calls,
+) -> LoadReport:
     """Bounded: at most MAX_STUDENTS for MAX_SECONDS (plus the last calls' own time), on loopback only."""
     check_loopback(url)
     if not 1 <= students <= MAX_STUDENTS or not 0 < seconds <= MAX_SECONDS:
@@ -150,8 +179,10 @@ def main() -> None:
     for record in report.records:
         by_name.setdefault(record.api_name, []).append(record.result.milliseconds)
     for name, times in sorted(by_name.items()):
-        print(f"  {name}: n={len(times)} p50 {np.percentile(times, 50) / 1000:.2f} s, "
-              f"p95 {np.percentile(times, 95) / 1000:.2f} s")
+        print(
+            f"  {name}: n={len(times)} p50 {np.percentile(times, 50) / 1000:.2f} s, "
+            f"p95 {np.percentile(times, 95) / 1000:.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Entropy & KL tab: pure arithmetic, measured so that a regression shows."""
+
 from benchmarks.timing import Latency, measure
 from demos import divergence as tab
 

@@ -8,8 +8,10 @@ calls and fails on any internal message.
 
 Raw HTTP, not gradio_client: a client checks some values before sending, an attacker does not.
 """
+
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -29,24 +31,64 @@ CHEAP = {
     "/toy_gan_train": {"steps": 50},
     "/diffusion_sample": {"steps": 2, "n": 1},
     "/text_to_image": {"steps": 2, "n": 1},
-    "/gan_sample": {"n": 4}, "/stylegan_sample": {"n": 4}, "/vae_sample": {"n": 4}, "/cgan_sample": {"n": 1},
+    "/gan_sample": {"n": 4},
+    "/stylegan_sample": {"n": 4},
+    "/vae_sample": {"n": 4},
+    "/cgan_sample": {"n": 1},
 }
 ALONGSIDE = {("/toy_gan_train", "drawing"): {"distribution": "drawn"}}  # so that the handler reads the drawing
 LONG_TEXT = "x" * 10_000
-NUMBERS = ["", LONG_TEXT, "NaN", "inf", "abc", [1], {"a": 1}, None, math.nan, math.inf, -math.inf, 1e308, -1, 2.7,
-           True, 10**30, "²", "--5"]
+NUMBERS = [
+    "",
+    LONG_TEXT,
+    "NaN",
+    "inf",
+    "abc",
+    [1],
+    {"a": 1},
+    None,
+    math.nan,
+    math.inf,
+    -math.inf,
+    1e308,
+    -1,
+    2.7,
+    True,
+    10**30,
+    "²",
+    "--5",
+]
 TEXTS = ["", LONG_TEXT * 10, None, 5, [], {}, "\x00\x01", "²", "🙂" * 50, "1e308, 1e308, 1e308", "-0, nan, 1"]
 CHOICES = ["", "nope", None, 5, 2.7, [], {}, LONG_TEXT, math.nan]
-IMAGE_VALUES = ["", LONG_TEXT, True, [], {}, 7, {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}},
-                {"path": "../../etc/hosts"}, {"url": "http://example.com/a.png", "meta": {"_type": "gradio.FileData"}},
-                {"path": "http://example.com/a.png"}]
-EDITOR_VALUES = ["", LONG_TEXT, True, [], 7, {"background": "x", "layers": 5, "composite": []},
-                 {"background": None, "layers": [], "composite": {"path": "/etc/passwd"}}]
+IMAGE_VALUES = [
+    "",
+    LONG_TEXT,
+    True,
+    [],
+    {},
+    7,
+    {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}},
+    {"path": "../../etc/hosts"},
+    {"url": "http://example.com/a.png", "meta": {"_type": "gradio.FileData"}},
+    {"path": "http://example.com/a.png"},
+]
+EDITOR_VALUES = [
+    "",
+    LONG_TEXT,
+    True,
+    [],
+    7,
+    {"background": "x", "layers": 5, "composite": []},
+    {"background": None, "layers": [], "composite": {"path": "/etc/passwd"}},
+]
 
 
 BODIES = {  # whole requests, from the valid values: not JSON, data not a list, too few values, too many
-    "not JSON": lambda valid: "{data: [1,", "data = 5": lambda valid: '{"data": 5}', "no data": lambda valid: "{}",
-    "data = []": lambda valid: '{"data": []}', "too many values": lambda valid: json.dumps({"data": valid + [1, 2]}),
+    "not JSON": lambda valid: "{data: [1,",
+    "data = 5": lambda valid: '{"data": 5}',
+    "no data": lambda valid: "{}",
+    "data = []": lambda valid: '{"data": []}',
+    "too many values": lambda valid: json.dumps({"data": valid + [1, 2]}),
 }
 
 
@@ -82,7 +124,9 @@ def hostile_files() -> dict[str, bytes]:
 INTERNAL_SIGNS = re.compile(
     r"Traceback|Internal error|Could not preprocess|pydantic|validation error|Original error|Error:|Exception"
     r"|/tmp/|/work/|/root/|site-packages|invalid literal|not supported between|NoneType|object has no attribute"
-    r"|is not in the list of choices|cannot convert|\bint\(\)|\bfloat\(\)|Errno|'loc':|'type':", re.IGNORECASE)
+    r"|is not in the list of choices|cannot convert|\bint\(\)|\bfloat\(\)|Errno|'loc':|'type':",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -125,14 +169,13 @@ class RawApi:
         """(kind, text): 'message' or 'internal' with the error's text, 'result' with the last data. `body`: the
         request's whole text instead of {"data": data}."""
         body = json.dumps({"data": data}, allow_nan=True) if body is None else body
-        answer = self.http.post(f"{self.url}/gradio_api/call{endpoint}", content=body,
-                                headers={"Content-Type": "application/json"})
+        answer = self.http.post(
+            f"{self.url}/gradio_api/call{endpoint}", content=body, headers={"Content-Type": "application/json"}
+        )
         if answer.status_code != 200:
             text = answer.text
-            try:
+            with contextlib.suppress(ValueError):
                 text = answer.json().get("detail", text)
-            except ValueError:
-                pass
             return classify(str(text)), f"HTTP {answer.status_code}: {text}"
         event_id = answer.json()["event_id"]
         event, last = None, None
@@ -199,13 +242,22 @@ def run(url: str, endpoints: list[str] | None = None) -> list[Outcome]:
                 started = time.perf_counter()
                 kind, text = api.call(endpoint, data)
                 name = value.get("orig_name", short(value)) if isinstance(value, dict) else short(value)
-                outcomes.append(Outcome(endpoint, parameter["parameter_name"], name, kind, text[:300],
-                                        round(time.perf_counter() - started, 3)))
+                outcomes.append(
+                    Outcome(
+                        endpoint,
+                        parameter["parameter_name"],
+                        name,
+                        kind,
+                        text[:300],
+                        round(time.perf_counter() - started, 3),
+                    )
+                )
         for name, body in BODIES.items():
             started = time.perf_counter()
             kind, text = api.call(endpoint, None, body(valid))
-            outcomes.append(Outcome(endpoint, "(request)", name, kind, text[:300],
-                                    round(time.perf_counter() - started, 3)))
+            outcomes.append(
+                Outcome(endpoint, "(request)", name, kind, text[:300], round(time.perf_counter() - started, 3))
+            )
     return outcomes
 
 
@@ -221,8 +273,9 @@ def main() -> None:
 
     server = app_module.build_app()
     port = free_port()
-    server.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                  **app_module.launch_options())
+    server.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app_module.launch_options()
+    )
     started = time.perf_counter()
     outcomes = run(f"http://127.0.0.1:{port}/")
     counts: dict[str, int] = {}

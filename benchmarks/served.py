@@ -1,5 +1,6 @@
 """Calls to a served app the way the browser makes them: one session per user, `queue/join` then the session's
 event stream (Gradio's sse_v3 protocol), timed from the request to the final message."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,13 @@ class EventReader:
     """Reads one event's messages from its session's stream: counts streamed frames, keeps the final message."""
 
     def __init__(self, api_name: str, ids: dict[str, int], session: str, data: list) -> None:
-        self.join_body = {"data": data, "fn_index": ids[api_name], "session_hash": session, "event_data": None,
-                          "trigger_id": None}
+        self.join_body = {
+            "data": data,
+            "fn_index": ids[api_name],
+            "session_hash": session,
+            "event_data": None,
+            "trigger_id": None,
+        }
         self.started = time.perf_counter()
         self.event_id: str | None = None
         self.frames = 0
@@ -66,8 +72,11 @@ class EventReader:
 
 def _is_local_file(value) -> bool:
     """gradio_client's handle_file(path) for a file on this machine."""
-    return isinstance(value, dict) and value.get("meta", {}).get("_type") == "gradio.FileData" and \
-        not str(value.get("path", "")).startswith(("http://", "https://"))
+    return (
+        isinstance(value, dict)
+        and value.get("meta", {}).get("_type") == "gradio.FileData"
+        and not str(value.get("path", "")).startswith(("http://", "https://"))
+    )
 
 
 class SyncSession:
@@ -93,8 +102,9 @@ class SyncSession:
         if joined.status_code != 200:
             return reader.refused(joined.text, joined.status_code)
         reader.event_id = joined.json()["event_id"]
-        with self.client.stream("GET", f"{self.url}/gradio_api/queue/data",
-                                params={"session_hash": self.session}) as stream:
+        with self.client.stream(
+            "GET", f"{self.url}/gradio_api/queue/data", params={"session_hash": self.session}
+        ) as stream:
             for line in stream.iter_lines():
                 if result := reader.read(line):
                     return result
@@ -115,8 +125,9 @@ class AsyncSession:
             if joined.status_code != 200:
                 return reader.refused(joined.text, joined.status_code)
             reader.event_id = joined.json()["event_id"]
-            async with self.client.stream("GET", f"{self.url}/gradio_api/queue/data",
-                                          params={"session_hash": self.session}) as stream:
+            async with self.client.stream(
+                "GET", f"{self.url}/gradio_api/queue/data", params={"session_hash": self.session}
+            ) as stream:
                 async for line in stream.aiter_lines():
                     if result := reader.read(line):
                         return result

@@ -1,6 +1,7 @@
 """The served path, the benchmark's main figures: each endpoint through HTTP as the browser calls it (one session),
 the two samplers click -> final image in headless Chromium, and a classroom of simulated students, beside a
 minimal Gradio app under the same load (the floor)."""
+
 from __future__ import annotations
 
 import tempfile
@@ -17,7 +18,11 @@ from core.datasets import load_sample
 LIGHT_TARGET_P95_MS = 150.0  # a slider or a button of a light handler, through HTTP
 HTTP_SAMPLER_RUNS = {  # (api_name, arguments, target p95 ms): the issue's single-user figures
     "text_to_image, 4 images, DDIM 50": ("text_to_image", ["a photo of a bag", 4.0, 50, 0, 4, "DDIM"], 2000.0),
-    "text_to_image, 4 images, DPM-Solver++ 20 (the default)": ("text_to_image", ["a photo of a bag", 4.0, 20, 0, 4, "DPM-Solver++"], 2000.0),
+    "text_to_image, 4 images, DPM-Solver++ 20 (the default)": (
+        "text_to_image",
+        ["a photo of a bag", 4.0, 20, 0, 4, "DPM-Solver++"],
+        2000.0,
+    ),
     "diffusion_sample, 16 images, DDIM 50": ("diffusion_sample", [0, "DDIM", 50, 16], 3500.0),
 }
 BROWSER_TARGET_S = {"Latent diffusion, 4 images, DPM-Solver++ 20 (the tab's default)": 2.0}
@@ -40,7 +45,9 @@ def endpoint_rows(url: str, tabs, calls: int) -> list[Latency]:
                 failed = [r.message for r in results if not r.success]
                 if failed:
                     raise RuntimeError(f"{name} failed through HTTP: {failed[0]}")
-                rows.append(Latency.from_times(f"{api_name} (HTTP)", [r.milliseconds for r in results], LIGHT_TARGET_P95_MS))
+                rows.append(
+                    Latency.from_times(f"{api_name} (HTTP)", [r.milliseconds for r in results], LIGHT_TARGET_P95_MS)
+                )
     return rows
 
 
@@ -59,9 +66,14 @@ def sampler_rows(url: str, runs: int) -> tuple[list[Latency], dict[str, list[int
 def browser_rows(url: str, runs: int) -> list[Latency]:
     if chromium() is None:
         return []
-    return [Latency.from_times(f"{name}: click -> final image (Chromium)", [1000 * s for s in seconds],
-                     1000 * BROWSER_TARGET_S[name] if name in BROWSER_TARGET_S else None)
-            for name, seconds in sampler_click_to_final(url, runs).items()]
+    return [
+        Latency.from_times(
+            f"{name}: click -> final image (Chromium)",
+            [1000 * s for s in seconds],
+            1000 * BROWSER_TARGET_S[name] if name in BROWSER_TARGET_S else None,
+        )
+        for name, seconds in sampler_click_to_final(url, runs).items()
+    ]
 
 
 def first_open_rows(url: str) -> list[Latency]:
@@ -74,26 +86,37 @@ def first_open_rows(url: str) -> list[Latency]:
     rows = []
     for tab_id, seconds in first_open_seconds(url, titles).items():
         if tab_id == "page":
-            rows.append(Latency.from_times("The page: address entered -> tab bar drawn (Chromium)",
-                                           [1000 * s for s in seconds], None))
+            rows.append(
+                Latency.from_times(
+                    "The page: address entered -> tab bar drawn (Chromium)", [1000 * s for s in seconds], None
+                )
+            )
         else:
-            rows.append(Latency.from_times(f"First open of {titles[tab_id]}: click -> its result (Chromium"
-                                           f"{'; from the page drawn' if tab_id == next(iter(titles)) else ''})",
-                                           [1000 * s for s in seconds], FIRST_OPEN_TARGET_MS))
+            rows.append(
+                Latency.from_times(
+                    f"First open of {titles[tab_id]}: click -> its result (Chromium"
+                    f"{'; from the page drawn' if tab_id == next(iter(titles)) else ''})",
+                    [1000 * s for s in seconds],
+                    FIRST_OPEN_TARGET_MS,
+                )
+            )
     return rows
 
 
 def classroom(url: str, pid: int, seconds: float, soak_seconds: float = 0.0, students: int = 60) -> dict[str, dict]:
     """Light calls only, then 10% heavy, on the app (and, when soak_seconds, a longer 10%-heavy run whose RSS
     start -> end is the memory check); then the minimal app under the light load."""
-    results = {"app, light calls only": run_classroom(url, students, seconds, 0.0, pid).summary(),
-               "app, 10% heavy calls": run_classroom(url, students, seconds, 0.1, pid).summary()}
+    results = {
+        "app, light calls only": run_classroom(url, students, seconds, 0.0, pid).summary(),
+        "app, 10% heavy calls": run_classroom(url, students, seconds, 0.1, pid).summary(),
+    }
     if soak_seconds:
         results["app, 10% heavy calls (memory soak)"] = run_classroom(url, students, soak_seconds, 0.1, pid).summary()
     floor = ServedApp(command=("-m", "benchmarks.minimal_app"))
     try:
-        results["minimal Gradio app (the floor)"] = run_classroom(floor.url, students, seconds, 0.0, floor.process.pid,
-                                                                  minimal_app_calls).summary()
+        results["minimal Gradio app (the floor)"] = run_classroom(
+            floor.url, students, seconds, 0.0, floor.process.pid, minimal_app_calls
+        ).summary()
     finally:
         floor.close()
     return results
@@ -107,7 +130,13 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
         sampler, frames = sampler_rows(served.url, runs)
         rows += sampler + browser_rows(served.url, runs) + first_open_rows(served.url)
         load = classroom(served.url, served.process.pid, classroom_seconds, soak_seconds) if classroom_seconds else {}
-        return {"latency": rows, "frames_per_run": frames, "classroom": load, "cold_start_s": served.cold_start_s,
-                "warm_up_s": warm_up_s, "server_peak_rss_mb": served.peak_rss_mb()}
+        return {
+            "latency": rows,
+            "frames_per_run": frames,
+            "classroom": load,
+            "cold_start_s": served.cold_start_s,
+            "warm_up_s": warm_up_s,
+            "server_peak_rss_mb": served.peak_rss_mb(),
+        }
     finally:
         served.close()

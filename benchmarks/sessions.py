@@ -9,6 +9,7 @@ calls from one session, so that it holds what serving them costs whatever the nu
 (default 60 s) is longer than the crowd takes, so that no session is let go before the crowd's RSS is read. Prints and returns the three,
 the growth per session, and after / warm. Loopback only, bounded in calls and time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,10 +69,18 @@ def measure_sessions(url: str, pid: int, sessions: int, pause_s: float) -> dict:
     crowd = rss_mb(pid)
     time.sleep(pause_s)
     after = rss_mb(pid)
-    return {"sessions": sessions, "succeeded": succeeded, "errors": errors, "crowd_seconds": round(crowd_s, 1),
-            "pause_seconds": pause_s, "rss_warm_mb": warm, "rss_crowd_mb": crowd, "rss_after_mb": after,
-            "kb_per_session": round(1024 * (crowd - warm) / sessions, 1),
-            "after_over_warm": round(after / warm, 3)}
+    return {
+        "sessions": sessions,
+        "succeeded": succeeded,
+        "errors": errors,
+        "crowd_seconds": round(crowd_s, 1),
+        "pause_seconds": pause_s,
+        "rss_warm_mb": warm,
+        "rss_crowd_mb": crowd,
+        "rss_after_mb": after,
+        "kb_per_session": round(1024 * (crowd - warm) / sessions, 1),
+        "after_over_warm": round(after / warm, 3),
+    }
 
 
 def run(sessions: int = 1000, ttl_s: float = 60.0) -> dict:
@@ -85,10 +94,12 @@ def run(sessions: int = 1000, ttl_s: float = 60.0) -> dict:
 
 
 def markdown(result: dict) -> str:
-    return (f"Sessions: {result['sessions']:,} visitors of one call each ({result['succeeded']:,} succeeded) added "
-            f"**{result['kb_per_session']} KB a session** to the server (RSS {result['rss_warm_mb']} → "
-            f"{result['rss_crowd_mb']} MB); {result['pause_seconds']:.0f} s later, past the session time-to-live, "
-            f"RSS {result['rss_after_mb']} MB: **{result['after_over_warm']} × the warm level**.")
+    return (
+        f"Sessions: {result['sessions']:,} visitors of one call each ({result['succeeded']:,} succeeded) added "
+        f"**{result['kb_per_session']} KB a session** to the server (RSS {result['rss_warm_mb']} → "
+        f"{result['rss_crowd_mb']} MB); {result['pause_seconds']:.0f} s later, past the session time-to-live, "
+        f"RSS {result['rss_after_mb']} MB: **{result['after_over_warm']} × the warm level**."
+    )
 
 
 def main() -> None:

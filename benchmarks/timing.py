@@ -1,4 +1,5 @@
 """Timing helpers: percentiles of repeated calls, peak RSS, and a served app in a subprocess."""
+
 from __future__ import annotations
 
 import os
@@ -10,9 +11,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -28,17 +29,23 @@ class Latency:
     target_p95_ms: float | None = None
 
     @classmethod
-    def from_times(cls, name: str, times_ms: list[float], target_p95_ms: float | None = None) -> "Latency":
-        return cls(name, round(float(np.percentile(times_ms, 50)), 1), round(float(np.percentile(times_ms, 95)), 1),
-                   len(times_ms), target_p95_ms)
+    def from_times(cls, name: str, times_ms: list[float], target_p95_ms: float | None = None) -> Latency:
+        return cls(
+            name,
+            round(float(np.percentile(times_ms, 50)), 1),
+            round(float(np.percentile(times_ms, 95)), 1),
+            len(times_ms),
+            target_p95_ms,
+        )
 
     @property
     def meets_target(self) -> bool | None:
         return None if self.target_p95_ms is None else self.p95_ms <= self.target_p95_ms
 
 
-def measure(name: str, call: Callable[[], object], calls: int = 30, warmup: int = 3,
-            target_p95_ms: float | None = None) -> Latency:
+def measure(
+    name: str, call: Callable[[], object], calls: int = 30, warmup: int = 3, target_p95_ms: float | None = None
+) -> Latency:
     for _ in range(warmup):  # first calls load models and fill caches: that is cold start, measured apart
         call()
     times = []
@@ -77,15 +84,17 @@ def free_port() -> int:
 class ServedApp:
     """`python app.py` in a subprocess; `cold_start_s` is process start to the first served page."""
 
-    def __init__(self, timeout_s: float = 120.0, command: tuple[str, ...] = ("app.py",),
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, timeout_s: float = 120.0, command: tuple[str, ...] = ("app.py",), env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = os.environ | (env or {}) | {"GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1"}
         start = time.perf_counter()
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", prefix="served-app-")
-        self.process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=self.log)
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", prefix="served-app-")  # noqa: SIM115 (open while the app runs; closed by stop())
+        self.process = subprocess.Popen(
+            [sys.executable, *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log
+        )
         while True:
             try:
                 with urllib.request.urlopen(self.url, timeout=2) as response:
@@ -93,7 +102,7 @@ class ServedApp:
                         break
             except OSError:
                 if self.process.poll() is not None or time.perf_counter() - start > timeout_s:
-                    raise RuntimeError("the app did not start")
+                    raise RuntimeError("the app did not start") from None
                 time.sleep(0.05)
         self.cold_start_s = round(time.perf_counter() - start, 2)
 

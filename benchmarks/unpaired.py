@@ -1,6 +1,7 @@
 """Unpaired translation tab: one translation with its cycle and error map per call (target p95 <= 200 ms);
 quality on the test set's sneakers and ankle boots: share of translations the classifier reads as the target
 class, the same share for untranslated inputs, and the mean cycle L1, in both directions."""
+
 import torch
 
 from benchmarks.timing import Latency, measure
@@ -14,9 +15,15 @@ TARGET_MS = 200.0
 
 def handler_latency(calls: int) -> list[Latency]:
     image = tab.held_out_examples()[0][0]
-    return [measure("translate (one shoe: translation, cycle, error map, classifier)",
-                    lambda: tab.translate(image, "u->v"), calls, target_p95_ms=TARGET_MS),
-            measure("unpaired grid (8 + 8 shoes, both directions)", tab.translate_grid, max(3, calls // 4))]
+    return [
+        measure(
+            "translate (one shoe: translation, cycle, error map, classifier)",
+            lambda: tab.translate(image, "u->v"),
+            calls,
+            target_p95_ms=TARGET_MS,
+        ),
+        measure("unpaired grid (8 + 8 shoes, both directions)", tab.translate_grid, max(3, calls // 4)),
+    ]
 
 
 def api_calls(image_path: str) -> dict[str, tuple]:
@@ -37,7 +44,9 @@ def quality() -> dict[str, dict]:
     config, names = model.config, model.domain_names
     row = {}
     for direction, source, target, (source_name, target_name) in (
-            ("u->v", config.domain_u, config.domain_v, names), ("v->u", config.domain_v, config.domain_u, names[::-1])):
+        ("u->v", config.domain_u, config.domain_v, names),
+        ("v->u", config.domain_v, config.domain_u, names[::-1]),
+    ):
         images = x[labels == source]
         translated, cycled = model.cycle(images, direction)
         hits = (classifier_outputs(classifier, translated)[1] == target).float().mean().item()

@@ -1,5 +1,6 @@
 """VAE tab: decoding one point (target p95 <= 50 ms: it must feel like direct manipulation), the other handlers
 (<= 200 ms), and the models' quality: ELBO terms (cards), reconstruction error and sample FD / coverage."""
+
 from types import SimpleNamespace
 
 import torch
@@ -21,13 +22,23 @@ def handler_latency(calls: int) -> list[Latency]:
     click = SimpleNamespace(index=[250, 170])
     return [
         measure("vae_decode (2-D point)", lambda: tab.decode(2, [0.3, -0.8]), calls, target_p95_ms=DECODE_TARGET_MS),
-        measure("vae map click (decode + mark)", lambda: tab.explorer_click(click), calls, target_p95_ms=DECODE_TARGET_MS),
+        measure(
+            "vae map click (decode + mark)", lambda: tab.explorer_click(click), calls, target_p95_ms=DECODE_TARGET_MS
+        ),
         measure("vae_reconstruct", lambda: tab.reconstruct(image_a), calls, target_p95_ms=OTHER_TARGET_MS),
         measure("vae_sample (16, one model)", lambda: tab.sample(20, 0, 16, 1.0), calls, target_p95_ms=OTHER_TARGET_MS),
-        measure("vae_sample_each (3 models)", lambda: tab.sample_each(0, 16, 1.0), calls, target_p95_ms=OTHER_TARGET_MS),
-        measure("vae_interpolate", lambda: tab.interpolate(20, image_a, image_b, 10), calls, target_p95_ms=OTHER_TARGET_MS),
-        measure("vae_arithmetic", lambda: tab.arithmetic(20, "mean: Sneaker", "mean: Ankle boot", "mean: Sandal"), calls,
-                target_p95_ms=OTHER_TARGET_MS),
+        measure(
+            "vae_sample_each (3 models)", lambda: tab.sample_each(0, 16, 1.0), calls, target_p95_ms=OTHER_TARGET_MS
+        ),
+        measure(
+            "vae_interpolate", lambda: tab.interpolate(20, image_a, image_b, 10), calls, target_p95_ms=OTHER_TARGET_MS
+        ),
+        measure(
+            "vae_arithmetic",
+            lambda: tab.arithmetic(20, "mean: Sneaker", "mean: Ankle boot", "mean: Sandal"),
+            calls,
+            target_p95_ms=OTHER_TARGET_MS,
+        ),
     ]
 
 
@@ -41,9 +52,16 @@ def quality() -> dict[str, dict]:
     classifier = load_classifier()
     real = classifier_outputs(classifier, x)[0]
     # The "nothing learned" reference the tests compare with: noise with the data's per-pixel mean and spread.
-    noise = (x.mean(0) + x.std(0) * torch.randn(1000, 1, 28, 28, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
-    rows = {"gaussian_noise_reference": {
-        "FD of 1000 samples vs sample set": round(frechet_distance(classifier_outputs(classifier, noise)[0], real), 2)}}
+    noise = (x.mean(0) + x.std(0) * torch.randn(1000, 1, 28, 28, generator=torch.Generator().manual_seed(2))).clamp(
+        0, 1
+    )
+    rows = {
+        "gaussian_noise_reference": {
+            "FD of 1000 samples vs sample set": round(
+                frechet_distance(classifier_outputs(classifier, noise)[0], real), 2
+            )
+        }
+    }
     for d in vae.LATENT_SIZES:
         model, card = vae.load(d), read_card(vae.checkpoint_name(d))
         samples = model.decode(latent.sample_prior(1000, d, torch.Generator().manual_seed(0)))

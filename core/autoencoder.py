@@ -231,6 +231,7 @@ def random_noise(x: torch.Tensor, generator: torch.Generator, max_levels: dict[s
 
 # --- compression: latent bytes, and JPEG at a similar budget ------------------------------------------------
 
+
 def compression_ratio(latent_numel: int) -> float:
     """Pixel bytes (784, one byte each) over code bytes (float16 numbers)."""
     return PIXELS / (latent_numel * LATENT_BYTES_PER_VALUE)
@@ -296,7 +297,11 @@ def linear_bases(pca: "PCA", linear: LinearAutoencoder) -> tuple[torch.Tensor, t
     """
     u = pca.components.detach()  # (784, k)
     w = linear.decoder.weight.detach()  # (784, k)
-    return u.T.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE), w.T.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE), subspace_similarity(w, u)
+    return (
+        u.T.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE),
+        w.T.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE),
+        subspace_similarity(w, u),
+    )
 
 
 MODEL_CLASSES = {
@@ -309,6 +314,7 @@ MODEL_CLASSES = {
 
 
 # --- the bundled models and their reconstructions, measured -------------------------------------------------
+
 
 def load(name: str) -> Autoencoder:
     """A bundled model by checkpoint name, loaded once (raises CheckpointError naming the rebuild command)."""
@@ -335,11 +341,25 @@ def reconstruct_with(name: str, model: Autoencoder, x: torch.Tensor) -> Reconstr
     """x (1, 1, 28, 28) -> the model's reconstruction and its error."""
     x_hat = model.reconstruct(x)
     code_shape = tuple(model.encode(x.to(model_device(model))).shape[1:])
-    return Reconstruction(name, x_hat, mse(x_hat, x).item(), psnr(x_hat, x).item(), code_shape,
-                          math.prod(code_shape) * LATENT_BYTES_PER_VALUE, None)
+    return Reconstruction(
+        name,
+        x_hat,
+        mse(x_hat, x).item(),
+        psnr(x_hat, x).item(),
+        code_shape,
+        math.prod(code_shape) * LATENT_BYTES_PER_VALUE,
+        None,
+    )
 
 
 def reconstruct_with_jpeg(x: torch.Tensor, budget_bytes: int) -> Reconstruction:
     result = jpeg_at_budget(x, budget_bytes)
-    return Reconstruction(f"JPEG ≤{budget_bytes} B (q={result.quality})", result.image, mse(result.image, x).item(),
-                          psnr(result.image, x).item(), None, result.payload_bytes, result.file_bytes)
+    return Reconstruction(
+        f"JPEG ≤{budget_bytes} B (q={result.quality})",
+        result.image,
+        mse(result.image, x).item(),
+        psnr(result.image, x).item(),
+        None,
+        result.payload_bytes,
+        result.file_bytes,
+    )

@@ -1,4 +1,7 @@
 """Model building blocks shared by several topics."""
+
+import itertools
+
 import torch
 from torch import nn
 
@@ -6,7 +9,7 @@ from torch import nn
 def mlp(widths: tuple[int, ...]) -> nn.Sequential:
     """Linear layers of the given widths with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (w_in, w_out) in enumerate(itertools.pairwise(widths)):
         layers.append(nn.Linear(w_in, w_out))
         if i < len(widths) - 2:
             layers.append(nn.ReLU(inplace=True))
@@ -44,8 +47,16 @@ class UNetGenerator(nn.Module):
     training: the paper's noise z) ; the last one ends in tanh.
     """
 
-    def __init__(self, image_size: int, in_channels: int, out_channels: int, base_channels: int, max_channels: int,
-                 dropout: float = 0.5, dropout_levels: int = 2):
+    def __init__(
+        self,
+        image_size: int,
+        in_channels: int,
+        out_channels: int,
+        base_channels: int,
+        max_channels: int,
+        dropout: float = 0.5,
+        dropout_levels: int = 2,
+    ):
         super().__init__()
         levels = image_size.bit_length() - 1
         if image_size != 2**levels or levels < 2:
@@ -97,8 +108,11 @@ class PatchDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]
         for i in range(1, stride2_layers + 1):
             stride = 2 if i < stride2_layers else 1
-            layers += [nn.Conv2d(widths[i - 1], widths[i], 4, stride, 1, bias=False), nn.BatchNorm2d(widths[i]),
-                       nn.LeakyReLU(0.2)]
+            layers += [
+                nn.Conv2d(widths[i - 1], widths[i], 4, stride, 1, bias=False),
+                nn.BatchNorm2d(widths[i]),
+                nn.LeakyReLU(0.2),
+            ]
         layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 1))
         self.layers = nn.Sequential(*layers)
 

@@ -3,6 +3,7 @@
 A garment's caption is a template, a synonym of its class and sometimes its brightness ("a photo of a dark coat");
 an emoji's is a template around its Unicode name. The tokenizer's vocabulary is every word these can produce.
 """
+
 from __future__ import annotations
 
 import random
@@ -40,11 +41,27 @@ SYNONYMS = {  # every class's own name first, then words a person would use for 
     "Bag": ("bag", "handbag", "purse"),
     "Ankle boot": ("ankle boot", "boot"),
 }
-FASHION_TEMPLATES = ("a photo of a {}", "a {}", "a picture of a {}", "a black and white photo of a {}",
-                     "an image of a {}", "a {} on a black background", "a small photo of a {}", "this is a {}",
-                     "a photo of a {} from a catalogue", "a grey photo of a {}")
-EMOJI_TEMPLATES = ("{}", "an emoji of {}", "a picture of {}", "a colourful picture of {}", "{} emoji",
-                   "a cartoon of {}", "a colour icon of {}")
+FASHION_TEMPLATES = (
+    "a photo of a {}",
+    "a {}",
+    "a picture of a {}",
+    "a black and white photo of a {}",
+    "an image of a {}",
+    "a {} on a black background",
+    "a small photo of a {}",
+    "this is a {}",
+    "a photo of a {} from a catalogue",
+    "a grey photo of a {}",
+)
+EMOJI_TEMPLATES = (
+    "{}",
+    "an emoji of {}",
+    "a picture of {}",
+    "a colourful picture of {}",
+    "{} emoji",
+    "a cartoon of {}",
+    "a colour icon of {}",
+)
 
 
 def brightness_word(image: torch.Tensor) -> str | None:
@@ -73,4 +90,6 @@ def all_caption_words() -> list[str]:
     """Every caption form the recipes can produce for Fashion-MNIST (the emoji names are added by the recipe)."""
     nouns = [n for names in SYNONYMS.values() for n in names]
     nouns += [f"{a} {n}" for a in ("dark", "light") for n in nouns]
-    return [t.format(n) for t in FASHION_TEMPLATES for n in nouns] + [ZERO_SHOT_TEMPLATE.format(n) for n in CLASS_PROMPT_NAMES]
+    return [t.format(n) for t in FASHION_TEMPLATES for n in nouns] + [
+        ZERO_SHOT_TEMPLATE.format(n) for n in CLASS_PROMPT_NAMES
+    ]

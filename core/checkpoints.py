@@ -4,6 +4,7 @@ Native modules use `huggingface_hub.PyTorchModelHubMixin`, so each folder also l
 `Model.from_pretrained(folder)` (or from the Hub). Failures become a `CheckpointError` whose message names
 the command that rebuilds the checkpoint, so the app can show it and keep working without the model.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,13 +55,16 @@ def load_model(model_class: type[ModelT], name: str, **from_pretrained_kwargs: A
     try:
         model = model_class.from_pretrained(str(folder), **from_pretrained_kwargs)
     except Exception as error:  # corrupt safetensors, wrong shapes, bad JSON: all mean "rebuild it"
-        raise CheckpointError(f"The checkpoint '{name}' could not be loaded ({type(error).__name__}: {error}). {hint}") from error
+        raise CheckpointError(
+            f"The checkpoint '{name}' could not be loaded ({type(error).__name__}: {error}). {hint}"
+        ) from error
     if isinstance(model, tuple):  # (model, loading info) from transformers / diffusers
         model, info = model
         unfilled = sorted(info.get("missing_keys", [])) + sorted(info.get("mismatched_keys", []), key=str)
         if unfilled:
-            raise CheckpointError(f"The checkpoint '{name}' lacks {len(unfilled)} of the model's tensors "
-                                  f"(first: {unfilled[0]}). {hint}")
+            raise CheckpointError(
+                f"The checkpoint '{name}' lacks {len(unfilled)} of the model's tensors (first: {unfilled[0]}). {hint}"
+            )
     # bundled models only infer: no autograd bookkeeping, ever; they sit on runtime.device()
     return runtime.place(model.eval().requires_grad_(False))
 
@@ -71,7 +75,9 @@ def read_card(name: str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError as error:
-        raise CheckpointError(f"The checkpoint '{name}' has no card.json. Rebuild it with `{rebuild_command(name)}`.") from error
+        raise CheckpointError(
+            f"The checkpoint '{name}' has no card.json. Rebuild it with `{rebuild_command(name)}`."
+        ) from error
     except json.JSONDecodeError as error:
         raise CheckpointError(f"The card of '{name}' is corrupt. Rebuild it with `{rebuild_command(name)}`.") from error
 
@@ -81,8 +87,13 @@ def write_card(name: str, card: dict[str, Any], root: Path | None = None) -> Non
     ((root or checkpoint_root()) / name / "card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
 
 
-def save_model(model: torch.nn.Module, name: str, card: dict[str, Any], root: Path | None = None,
-               storage_dtype: torch.dtype = torch.float32) -> Path:
+def save_model(
+    model: torch.nn.Module,
+    name: str,
+    card: dict[str, Any],
+    root: Path | None = None,
+    storage_dtype: torch.dtype = torch.float32,
+) -> Path:
     """Write <root>/<name>/ with save_pretrained + card.json; refuse files a Space could not host without LFS.
 
     storage_dtype=torch.float16 halves the file; `from_pretrained` copies the values back into float32 parameters.
@@ -102,8 +113,12 @@ def save_model(model: torch.nn.Module, name: str, card: dict[str, Any], root: Pa
 def code_commit() -> str:
     """The git commit the training ran on (with '+dirty' when the tree had local changes)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "core"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "core"], cwd=REPO_ROOT, capture_output=True, text=True
+        ).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -14,11 +14,13 @@ transformer); its tokenizer is a word-level `tokenizers` model built from the tr
 the words it was trained on (core/captions.py makes them): `unknown_words` says which words of a text it has never
 seen.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -50,16 +52,29 @@ class CLIPSize:
 def clip_config(vocab_size: int, size: CLIPSize = CLIPSize()) -> CLIPConfig:
     from transformers import CLIPConfig  # imported on use: transformers adds seconds to the app's cold start
 
-    common = dict(hidden_size=size.hidden, intermediate_size=size.mlp, num_hidden_layers=size.layers,
-                  num_attention_heads=size.heads)
+    common = dict(
+        hidden_size=size.hidden,
+        intermediate_size=size.mlp,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+    )
     return CLIPConfig(
-        text_config=dict(vocab_size=vocab_size, max_position_embeddings=MAX_TEXT_TOKENS, pad_token_id=0,
-                         bos_token_id=2, eos_token_id=3, **common),
+        text_config=dict(
+            vocab_size=vocab_size,
+            max_position_embeddings=MAX_TEXT_TOKENS,
+            pad_token_id=0,
+            bos_token_id=2,
+            eos_token_id=3,
+            **common,
+        ),
         vision_config=dict(image_size=INPUT_SIZE, patch_size=size.patch, num_channels=3, **common),
-        projection_dim=size.projection, logit_scale_init_value=float(torch.tensor(1 / size.temperature).log()))
+        projection_dim=size.projection,
+        logit_scale_init_value=float(torch.tensor(1 / size.temperature).log()),
+    )
 
 
 # --- text -----------------------------------------------------------------------------------------------------
+
 
 def words(text: str) -> list[str]:
     """The units the tokenizer sees: lower-cased words and single punctuation marks."""
@@ -79,10 +94,17 @@ def build_tokenizer(captions: Iterable[str]) -> PreTrainedTokenizerFast:
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     # keep exactly the pieces WORD_PATTERN finds (words, single punctuation marks), drop the whitespace
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(WORD_PATTERN.pattern), behavior="removed", invert=True)
-    tokenizer.post_processor = processors.TemplateProcessing(single=f"{BOS} $A {EOS}",
-                                                              special_tokens=[(BOS, 2), (EOS, 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=PAD, unk_token=UNK, bos_token=BOS,
-                                   eos_token=EOS, model_max_length=MAX_TEXT_TOKENS)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A {EOS}", special_tokens=[(BOS, 2), (EOS, 3)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token=PAD,
+        unk_token=UNK,
+        bos_token=BOS,
+        eos_token=EOS,
+        model_max_length=MAX_TEXT_TOKENS,
+    )
 
 
 def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
@@ -95,17 +117,20 @@ def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
 
 # --- images ---------------------------------------------------------------------------------------------------
 
+
 def to_pixel_values(images: torch.Tensor) -> torch.Tensor:
     """(B, 1 or 3, H, W) in [0, 1] -> (B, 3, 64, 64) in [-1, 1], what the vision transformer takes."""
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
     if images.shape[-1] != INPUT_SIZE or images.shape[-2] != INPUT_SIZE:
-        images = F.interpolate(images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True,
-                               align_corners=False)
+        images = F.interpolate(
+            images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True, align_corners=False
+        )
     return images * 2 - 1
 
 
 # --- the loss and the scores ----------------------------------------------------------------------------------
+
 
 def clip_logits(image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
     """logits_ij = exp(t) * cos(f(I_i), g(T_j)), (images, texts); exp(t) clamped at 100 as in the paper."""
@@ -147,8 +172,15 @@ class CLIPBundle:
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Token ids on the model's device. A typed "<eos>" is text, not the special token (CLIP pools at the first
         <eos>: a typed one would cut the text short)."""
-        encoded = self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_TEXT_TOKENS,
-                                 return_tensors="pt", return_token_type_ids=False, split_special_tokens=True)
+        encoded = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=MAX_TEXT_TOKENS,
+            return_tensors="pt",
+            return_token_type_ids=False,
+            split_special_tokens=True,
+        )
         return {key: value.to(self.model.device) for key, value in encoded.items()}
 
     def text_features(self, texts: Sequence[str]) -> torch.Tensor:
@@ -180,15 +212,25 @@ def text_probabilities(similarities: torch.Tensor, logit_scale: float) -> torch.
     return (logit_scale * similarities).softmax(dim=-1)
 
 
-def zero_shot_predictions(bundle: CLIPBundle, images: torch.Tensor, template: str = ZERO_SHOT_TEMPLATE,
-                          class_names: Sequence[str] = CLASS_PROMPT_NAMES, batch_size: int = 500) -> torch.Tensor:
+def zero_shot_predictions(
+    bundle: CLIPBundle,
+    images: torch.Tensor,
+    template: str = ZERO_SHOT_TEMPLATE,
+    class_names: Sequence[str] = CLASS_PROMPT_NAMES,
+    batch_size: int = 500,
+) -> torch.Tensor:
     """The class whose prompt fill_template(template, name) is most similar to each image: (B,) class indices."""
     prompts = bundle.embed_texts([fill_template(template, name) for name in class_names])
-    return torch.cat([cosine_similarities(bundle.embed_images(chunk), prompts).argmax(dim=1).cpu()
-                      for chunk in images.split(batch_size)])
+    return torch.cat(
+        [
+            cosine_similarities(bundle.embed_images(chunk), prompts).argmax(dim=1).cpu()
+            for chunk in images.split(batch_size)
+        ]
+    )
 
 
 # --- the bundled checkpoint -----------------------------------------------------------------------------------
+
 
 def load_bundle(name: str = "clip") -> CLIPBundle:
     """The bundled CLIP and its tokenizer (same folder), cached."""
@@ -200,8 +242,9 @@ def load_bundle(name: str = "clip") -> CLIPBundle:
         try:
             tokenizer = PreTrainedTokenizerFast.from_pretrained(str(checkpoint_path(name)))
         except Exception as error:
-            raise CheckpointError(f"The tokenizer of '{name}' could not be loaded ({error}). "
-                                  f"Rebuild it with `{rebuild_command(name)}`.") from error
+            raise CheckpointError(
+                f"The tokenizer of '{name}' could not be loaded ({error}). Rebuild it with `{rebuild_command(name)}`."
+            ) from error
         return CLIPBundle(model, tokenizer)
 
     return MODELS.get(name, load)

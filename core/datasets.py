@@ -2,6 +2,7 @@
 
 Images inside core are float tensors in [0, 1], shape (B, 1, 28, 28) for Fashion-MNIST.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -14,8 +15,16 @@ import numpy as np
 import torch
 
 FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 IMAGE_SIZE = 28
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -126,9 +135,9 @@ def write_sample(path: Path = SAMPLE_PATH, per_class: int = 50, seed: int = 0) -
     """Build the bundled sample: `per_class` random test images of each class (never training images)."""
     test = load_fashion_mnist("test")
     rng = np.random.default_rng(seed)
-    picks = np.concatenate([
-        rng.choice(np.flatnonzero(test.labels == c), per_class, replace=False) for c in range(len(FASHION_CLASSES))
-    ])
+    picks = np.concatenate(
+        [rng.choice(np.flatnonzero(test.labels == c), per_class, replace=False) for c in range(len(FASHION_CLASSES))]
+    )
     picks = rng.permutation(picks)
     sample = ImageSet(images=test.images[picks], labels=test.labels[picks])
     path.parent.mkdir(parents=True, exist_ok=True)

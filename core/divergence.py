@@ -8,6 +8,7 @@
 
 Terms with p(x) = 0 contribute 0 (0 log 0 = 0); KL(p||q) is infinite where p(x) > 0 and q(x) = 0.
 """
+
 import math
 from dataclasses import dataclass
 
@@ -116,8 +117,17 @@ def compare(p_values, q_values) -> Comparison:
     """Everything the lecture's background slides compute for two distributions over the same outcomes."""
     p, q = parse_distribution(p_values, "p"), parse_distribution(q_values, "q")
     if p.probabilities.size != q.probabilities.size:
-        raise DistributionError(f"p has {p.probabilities.size} outcomes and q has {q.probabilities.size}: "
-                                "both must list the same outcomes.")
+        raise DistributionError(
+            f"p has {p.probabilities.size} outcomes and q has {q.probabilities.size}: both must list the same outcomes."
+        )
     pp, qq = p.probabilities, q.probabilities
-    return Comparison(p, q, entropy(pp), entropy(qq), cross_entropy(pp, qq), kl_divergence(pp, qq),
-                      kl_divergence(qq, pp), js_divergence(pp, qq))
+    return Comparison(
+        p,
+        q,
+        entropy(pp),
+        entropy(qq),
+        cross_entropy(pp, qq),
+        kl_divergence(pp, qq),
+        kl_divergence(qq, pp),
+        js_divergence(pp, qq),
+    )

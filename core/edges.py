@@ -1,4 +1,5 @@
 """Edge maps, what pix2pix translates from: Canny edges of pictures, and drawings thinned to look like them."""
+
 from __future__ import annotations
 
 import numpy as np

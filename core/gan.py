@@ -11,6 +11,7 @@ gives G almost no gradient (Goodfellow et al. make the same switch). Both forms 
 
 The conditional GAN (Mirza & Osindero 2014) gives the class vector y to both networks: G(z, y) and D(x, y).
 """
+
 from dataclasses import dataclass
 
 import torch
@@ -44,11 +45,20 @@ class Generator(nn.Module):
         c = config.channels
         self.project = nn.Sequential(
             nn.Linear(config.latent_dim + config.num_classes, 2 * c * 7 * 7, bias=False),
-            nn.Unflatten(1, (2 * c, 7, 7)), nn.BatchNorm2d(2 * c), nn.ReLU(inplace=True))
+            nn.Unflatten(1, (2 * c, 7, 7)),
+            nn.BatchNorm2d(2 * c),
+            nn.ReLU(inplace=True),
+        )
         self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(inplace=True),
-            nn.Conv2d(c // 2, 1, 3, padding=1), nn.Tanh())
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(c // 2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c // 2, 1, 3, padding=1),
+            nn.Tanh(),
+        )
 
     def forward(self, z: torch.Tensor, y_onehot: torch.Tensor | None = None) -> torch.Tensor:
         h = z if y_onehot is None else torch.cat([z, y_onehot.to(z.dtype)], dim=1)
@@ -66,9 +76,13 @@ class Discriminator(nn.Module):
         super().__init__()
         c = config.channels
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2, inplace=True),
-            nn.Flatten())
+            nn.Conv2d(1, c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(2 * c),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Flatten(),
+        )
         self.minibatch_std_group = config.minibatch_std_group
         width = 2 * c * 7 * 7 + (7 * 7 if self.minibatch_std_group else 0)
         self.to_logit = nn.Linear(width, 1)
@@ -139,8 +153,9 @@ class GAN(nn.Module, PyTorchModelHubMixin):
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """-V(D, G) per batch: -[log D(x) + log(1 - D(G(z)))], averaged. D descends this, i.e. ascends V."""
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    return F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
 
 def generator_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -157,6 +172,7 @@ def generator_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
 # D becomes a critic with unbounded scores; for a 1-Lipschitz critic E_x[D(x)] − E_z[D(G(z))] estimates the
 # Wasserstein-1 distance between the data and G's samples (the form DualGAN's losses in the lecture use).
 
+
 def wgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """L_D = E_z[D(G(z))] − E_x[D(x)]: the critic descends it, i.e. widens the gap between real and fake scores
     (add λ · gradient_penalty to keep it 1-Lipschitz)."""
@@ -168,8 +184,9 @@ def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+def gradient_penalty(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """WGAN-GP's soft Lipschitz constraint, E_x̂[(||∇_x̂ D(x̂)||_2 − 1)²] at x̂ = u x + (1 − u) G(z), u ~ U[0, 1] drawn
     per sample (from `generator`, on its device): points between real and fake samples, where the critic's slope
     matters. Any sample shape (B, ...); the gradient's norm is taken over all of a sample's values."""

@@ -3,6 +3,7 @@
 Framing follows the data sets: a garment bright on black like Fashion-MNIST's, a colour picture centred like the
 emoji. Errors say what is wrong with the image; the app says what to do about it.
 """
+
 from __future__ import annotations
 
 import io
@@ -54,17 +55,22 @@ def check_picture_file(source: str | Path | bytes, name: str | None = None) -> i
         with Image.open(io.BytesIO(data), formats=PICTURE_FORMATS) as picture:
             width, height = picture.size
             if width * height > MAX_PICTURE_PIXELS:
-                raise PictureFileError(f"the picture is {width:,} × {height:,} pixels; at most "
-                                       f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels are accepted.", "too_large")
+                raise PictureFileError(
+                    f"the picture is {width:,} × {height:,} pixels; at most "
+                    f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels are accepted.",
+                    "too_large",
+                )
             # a phone's JPEG may hold a second picture (MPO: a depth or gain map): a photo, not an animation
             frames = getattr(picture, "n_frames", 1) if picture.format in ("GIF", "PNG", "WEBP") else 1
             picture.load()
     except Image.DecompressionBombError:
-        raise PictureFileError(f"the picture has more than {MAX_PICTURE_PIXELS // 1_000_000} megapixels.",
-                               "too_large") from None
+        raise PictureFileError(
+            f"the picture has more than {MAX_PICTURE_PIXELS // 1_000_000} megapixels.", "too_large"
+        ) from None
     except Image.UnidentifiedImageError:
-        raise PictureFileError(f"the file is not a picture in a format read here ({PICTURE_FORMS}).",
-                               "not_a_picture") from None
+        raise PictureFileError(
+            f"the file is not a picture in a format read here ({PICTURE_FORMS}).", "not_a_picture"
+        ) from None
     except PictureFileError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError, struct.error):
@@ -123,8 +129,9 @@ def _eight_bit(pil: Image.Image) -> Image.Image:
     return pil
 
 
-def frame_object(pixels: np.ndarray, mask: np.ndarray, size: int, margin: int, background=0.0,
-                 resample=Image.LANCZOS) -> np.ndarray:
+def frame_object(
+    pixels: np.ndarray, mask: np.ndarray, size: int, margin: int, background=0.0, resample=Image.LANCZOS
+) -> np.ndarray:
     """Crop (H, W) or (H, W, C) pixels in [0, 1] to the box of `mask`, scale its longer side to size - 2 margin
     (keeping the aspect ratio) and centre it on a size x size canvas of `background`: how the data sets frame
     their objects. Returns float64 in [0, 1]."""
@@ -181,8 +188,9 @@ def to_model_input(image, size: int = IMAGE_SIZE, margin: int = 2) -> torch.Tens
     return torch.from_numpy(framed).float().clamp(0, 1).view(1, 1, size, size)
 
 
-def to_colour_input(image, size: int, margin: int = 2, background: tuple[float, float, float] | None = None
-                    ) -> torch.Tensor:
+def to_colour_input(
+    image, size: int, margin: int = 2, background: tuple[float, float, float] | None = None
+) -> torch.Tensor:
     """Any picture -> (1, 3, size, size) in [0, 1], framed as the emoji are: transparency composited onto white, the
     object (whatever differs from the background: the picture's border colour unless given) cropped, its longer
     side scaled to size - 2 margin and centred on that background. A picture already size x size is taken as it is.

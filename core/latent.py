@@ -1,4 +1,5 @@
 """Paths through a latent space, shared by the VAE, the GANs and StyleGAN."""
+
 import torch
 
 

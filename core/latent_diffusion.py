@@ -13,21 +13,23 @@ them with classifier-free guidance (Ho & Salimans 2022):
 
     ε̂ = ε_θ(z_t, t, ∅) + w · (ε_θ(z_t, t, c) − ε_θ(z_t, t, ∅)).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
+from core import samplers
 from core.blocks import crop_from_model, pad_to_model
-from core.checkpoints import CheckpointError, load_model, read_card
 from core.captions import CLASS_PROMPT_NAMES, class_prompt
+from core.checkpoints import CheckpointError, load_model, read_card
 from core.clip import CLIPBundle, cosine_similarities, load_bundle
-from core import diffusion
-from core.diffusion import DiffusionStep
 from core.runtime import MODELS, in_precision
+from core.samplers import DiffusionStep
 
 if TYPE_CHECKING:
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -41,18 +43,33 @@ TEXT_DROPOUT = 0.1  # share of training captions replaced by "" (the uncondition
 
 def autoencoder_config() -> dict:
     """AutoencoderKL's arguments: 1 channel in and out, 32 -> 16 -> 8 px, 4 latent channels (a 4x compression of 28x28)."""
-    return dict(in_channels=1, out_channels=1, down_block_types=("DownEncoderBlock2D",) * 3,
-                up_block_types=("UpDecoderBlock2D",) * 3, block_out_channels=(32, 64, 64), layers_per_block=1,
-                latent_channels=LATENT_SHAPE[0], norm_num_groups=16, sample_size=32)
+    return dict(
+        in_channels=1,
+        out_channels=1,
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        block_out_channels=(32, 64, 64),
+        layers_per_block=1,
+        latent_channels=LATENT_SHAPE[0],
+        norm_num_groups=16,
+        sample_size=32,
+    )
 
 
 def denoiser_config(text_dim: int) -> dict:
     """UNet2DConditionModel's arguments: plain residual blocks at 8x8, cross-attention to the text at 4x4."""
-    return dict(sample_size=LATENT_SHAPE[1], in_channels=LATENT_SHAPE[0], out_channels=LATENT_SHAPE[0],
-                layers_per_block=1, block_out_channels=(64, 128),
-                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                cross_attention_dim=text_dim, attention_head_dim=8, norm_num_groups=16)
+    return dict(
+        sample_size=LATENT_SHAPE[1],
+        in_channels=LATENT_SHAPE[0],
+        out_channels=LATENT_SHAPE[0],
+        layers_per_block=1,
+        block_out_channels=(64, 128),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=text_dim,
+        attention_head_dim=8,
+        norm_num_groups=16,
+    )
 
 
 def pad_images(images: torch.Tensor) -> torch.Tensor:
@@ -80,6 +97,7 @@ def decode(autoencoder: AutoencoderKL, z0: torch.Tensor) -> torch.Tensor:
 @dataclass
 class TextContext:
     """The text encoder's token states (B, L, D) and which tokens are real (B, L): what cross-attention reads."""
+
     states: torch.Tensor
     mask: torch.Tensor
 
@@ -90,12 +108,20 @@ class TextContext:
 def encode_text(clip: CLIPBundle, prompts: Sequence[str]) -> TextContext:
     """The CLIP text transformer's last hidden states for each prompt (Stable Diffusion conditions on these too)."""
     tokens = clip.tokenize(prompts)
-    states = clip.model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).last_hidden_state
+    states = clip.model.text_model(
+        input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
+    ).last_hidden_state
     return TextContext(states, tokens["attention_mask"])
 
 
-def guided_noise(unet: UNet2DConditionModel, text: TextContext, empty: TextContext, guidance: float,
-                 bf16: bool = False, unconditional: bool = False):
+def guided_noise(
+    unet: UNet2DConditionModel,
+    text: TextContext,
+    empty: TextContext,
+    guidance: float,
+    bf16: bool = False,
+    unconditional: bool = False,
+):
     """ε̂(z_t, t) with classifier-free guidance: ε_∅ + w (ε_c − ε_∅), both from one batched U-Net call.
 
     text and empty hold one prompt each; w = 1 is plain conditioning, w = 0 ignores the text. bf16: the U-Net
@@ -123,8 +149,9 @@ def guided_noise(unet: UNet2DConditionModel, text: TextContext, empty: TextConte
 LATENT_RANGE_STDS = 4.0  # ẑ_0 is held within the training latents' mean ± this many standard deviations, per channel
 
 
-def latent_range(channel_mean: Sequence[float], channel_std: Sequence[float],
-                 stds: float = LATENT_RANGE_STDS) -> tuple[torch.Tensor, torch.Tensor]:
+def latent_range(
+    channel_mean: Sequence[float], channel_std: Sequence[float], stds: float = LATENT_RANGE_STDS
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(low, high) per latent channel: μ_c ∓ k σ_c of the training latents z_0 = s · E(x). The channels are far from
     zero-mean (s only scales their overall variance to 1), so a fixed range like the pixels' [−1, 1] would not fit."""
     mean, std = torch.tensor(channel_mean), torch.tensor(channel_std)
@@ -135,26 +162,43 @@ def latent_range(channel_mean: Sequence[float], channel_std: Sequence[float],
 class LatentDiffusion:
     """The three frozen parts: autoencoder, text encoder (the bundled CLIP), and the conditional ε-predictor;
     latent_range, when known, holds each step's guess ẑ_0 inside the training latents' range (see latent_range)."""
+
     autoencoder: AutoencoderKL
     unet: UNet2DConditionModel
     clip: CLIPBundle
     latent_range: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def sample(self, prompt: str, n: int, guidance: float, num_steps: int, generator: torch.Generator,
-               sampler: str = "ddim", bf16: bool = False) -> Iterator[DiffusionStep]:
+    def sample(
+        self,
+        prompt: str,
+        n: int,
+        guidance: float,
+        num_steps: int,
+        generator: torch.Generator,
+        sampler: str = "ddim",
+        bf16: bool = False,
+    ) -> Iterator[DiffusionStep]:
         """Yields every reverse step in latent space (x_t and x0_hat are latents; decode them to look).
         bf16: the U-Net under bf16 autocast."""
         with torch.inference_mode():
             text, empty = encode_text(self.clip, [prompt]), encode_text(self.clip, [""])
         eps_model = guided_noise(self.unet, text, empty, guidance, bf16, unconditional=not prompt)
-        return diffusion.sample(eps_model, (n, *LATENT_SHAPE), sampler, num_steps, generator, on=self.unet.device,
-                                x0_range=self.latent_range)
+        return samplers.sample(
+            eps_model,
+            (n, *LATENT_SHAPE),
+            sampler,
+            num_steps,
+            generator,
+            on=self.unet.device,
+            x0_range=self.latent_range,
+        )
 
 
 @dataclass(frozen=True)
 class TracedStep:
     """A reverse step with what CLIP makes of it: the decoded guess D(ẑ_0 / s) and, averaged over the images, its
     cosine similarity to the prompt and to class_prompt(name) for each of the ten classes."""
+
     diffusion: DiffusionStep
     x0_image: torch.Tensor  # (n, 1, 28, 28) in [0, 1]
     prompt_similarity: float | None  # None without a prompt
@@ -169,8 +213,9 @@ class TracedStep:
         return self.diffusion.total
 
 
-def trace_prompt(model: LatentDiffusion, run: Iterator[DiffusionStep], prompt: str,
-                 bf16: bool = False) -> Iterator[TracedStep]:
+def trace_prompt(
+    model: LatentDiffusion, run: Iterator[DiffusionStep], prompt: str, bf16: bool = False
+) -> Iterator[TracedStep]:
     """Follow a text-to-image run with CLIP: at each step, decode the model's guess ẑ_0 and measure
     cos(f(D(ẑ_0)), g(prompt)), the image-text similarity CLIP was trained on. Early guesses are blurry averages
     that match every prompt about equally; the step where the prompt's curve pulls away from the other classes' is
@@ -182,8 +227,9 @@ def trace_prompt(model: LatentDiffusion, run: Iterator[DiffusionStep], prompt: s
         for item in run:
             images = decode_(item.x0_hat).float().clamp(0.0, 1.0)
             similarity = cosine_similarities(model.clip.embed_images(images), text_embeddings).mean(dim=0).tolist()
-            yield TracedStep(item, images, similarity[-1] if prompt else None,
-                             tuple(similarity[:len(CLASS_PROMPT_NAMES)]))
+            yield TracedStep(
+                item, images, similarity[-1] if prompt else None, tuple(similarity[: len(CLASS_PROMPT_NAMES)])
+            )
 
 
 def pad_context(context: TextContext, other: TextContext) -> TextContext:
@@ -203,16 +249,18 @@ DENOISER_CHECKPOINT = "ldm"
 def load_autoencoder() -> AutoencoderKL:
     from diffusers import AutoencoderKL
 
-    return MODELS.get(AUTOENCODER_CHECKPOINT, lambda: load_model(AutoencoderKL, AUTOENCODER_CHECKPOINT,
-                                                                   **QUIET_DIFFUSERS_LOAD))
+    return MODELS.get(
+        AUTOENCODER_CHECKPOINT, lambda: load_model(AutoencoderKL, AUTOENCODER_CHECKPOINT, **QUIET_DIFFUSERS_LOAD)
+    )
 
 
 def load() -> LatentDiffusion:
     """The bundled latent diffusion model: autoencoder + CLIP text encoder + conditional U-Net, cached."""
     from diffusers import UNet2DConditionModel
 
-    unet = MODELS.get(DENOISER_CHECKPOINT, lambda: load_model(UNet2DConditionModel, DENOISER_CHECKPOINT,
-                                                              **QUIET_DIFFUSERS_LOAD))
+    unet = MODELS.get(
+        DENOISER_CHECKPOINT, lambda: load_model(UNet2DConditionModel, DENOISER_CHECKPOINT, **QUIET_DIFFUSERS_LOAD)
+    )
     return LatentDiffusion(load_autoencoder(), unet, load_bundle(), shipped_latent_range())
 
 

@@ -27,8 +27,12 @@ class ClassifierConfig:
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
         nn.MaxPool2d(2),
     )
 
@@ -42,7 +46,10 @@ class EvalClassifier(nn.Module, PyTorchModelHubMixin):
         c1, c2 = config.channels
         self.body = nn.Sequential(_conv_block(1, c1), _conv_block(c1, c2))  # (B, c2, 7, 7)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Dropout(config.dropout), nn.Linear(c2 * 7 * 7, config.feature_dim), nn.ReLU(inplace=True),
+            nn.Flatten(),
+            nn.Dropout(config.dropout),
+            nn.Linear(c2 * 7 * 7, config.feature_dim),
+            nn.ReLU(inplace=True),
         )
         self.classifier = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, config.num_classes))
 
@@ -71,7 +78,9 @@ def classifier_if_trained() -> "EvalClassifier | None":
 
 
 @torch.inference_mode()
-def classifier_outputs(model: EvalClassifier, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+def classifier_outputs(
+    model: EvalClassifier, images: torch.Tensor, batch_size: int = 500
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Features (N, D) and predicted labels (N,) of images (N, 1, 28, 28) in [0, 1]."""
     model.eval()
     features, predictions = [], []
@@ -92,12 +101,14 @@ def top_classes(model: EvalClassifier, images: torch.Tensor) -> list[tuple[str, 
 BLOB_BELOW = 0.5  # a sample the classifier gives no class even an even chance: a blob, not a garment
 
 
-def unreadable_share(model: EvalClassifier, images: torch.Tensor, below: float = BLOB_BELOW,
-                     batch_size: int = 500) -> float:
+def unreadable_share(
+    model: EvalClassifier, images: torch.Tensor, below: float = BLOB_BELOW, batch_size: int = 500
+) -> float:
     """The share of images whose most likely class has a softmax probability under `below` (blobs)."""
     with torch.inference_mode():
-        top = torch.cat([on_cpu(torch.softmax(model(chunk.float()), dim=1).max(dim=1).values)
-                         for chunk in images.split(batch_size)])
+        top = torch.cat(
+            [on_cpu(torch.softmax(model(chunk.float()), dim=1).max(dim=1).values) for chunk in images.split(batch_size)]
+        )
     return round((top < below).float().mean().item(), 4)
 
 
@@ -105,8 +116,9 @@ def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     return (predictions == labels).float().mean().item()
 
 
-def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor,
-                     num_classes: int = len(FASHION_CLASSES)) -> torch.Tensor:
+def confusion_matrix(
+    labels: torch.Tensor, predictions: torch.Tensor, num_classes: int = len(FASHION_CLASSES)
+) -> torch.Tensor:
     """C[i, j] = the number of items of true class i predicted as class j: (num_classes, num_classes), int64.
     Rows sum to each class's count; the diagonal holds the correct predictions."""
     pairs = labels.long().cpu() * num_classes + predictions.long().cpu()
@@ -152,8 +164,10 @@ def class_consistency(predictions: torch.Tensor, requested: torch.Tensor) -> flo
 
 def class_consistency_by_class(predictions: torch.Tensor, requested: torch.Tensor) -> dict[str, float]:
     """class_consistency within each requested class, by class name (4 decimals)."""
-    return {name: round(class_consistency(predictions[requested == c], requested[requested == c]), 4)
-            for c, name in enumerate(FASHION_CLASSES)}
+    return {
+        name: round(class_consistency(predictions[requested == c], requested[requested == c]), 4)
+        for c, name in enumerate(FASHION_CLASSES)
+    }
 
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

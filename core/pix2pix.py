@@ -24,8 +24,8 @@ from torch import nn
 from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
 from core.checkpoints import load_model
 from core.edges import edge_map, is_line_drawing, sketch_to_edges
-from core.images import EmptyImageError, to_colour_input, to_grayscale_ink, to_model_input
 from core.gan import discriminator_loss, generator_loss_non_saturating
+from core.images import EmptyImageError, to_colour_input, to_grayscale_ink, to_model_input
 from core.runtime import MODELS, on_model_device
 
 LAMBDA_L1 = 100.0  # the paper's λ
@@ -76,11 +76,14 @@ class Pix2Pix(nn.Module, PyTorchModelHubMixin):
         self.data = PAIRED_SETS[config.dataset]
         self.size = model_size(self.data)
         self.pad = (self.size - self.data.size) // 2
-        self.generator = UNetGenerator(self.size, 1, self.data.channels, config.base_channels, config.max_channels,
-                                       dropout=config.dropout)
-        self.discriminator = (PatchDiscriminator(1 + self.data.channels, config.d_base_channels,
-                                                 config.d_stride2_layers)
-                              if config.objective == "l1+cgan" else None)
+        self.generator = UNetGenerator(
+            self.size, 1, self.data.channels, config.base_channels, config.max_channels, dropout=config.dropout
+        )
+        self.discriminator = (
+            PatchDiscriminator(1 + self.data.channels, config.d_base_channels, config.d_stride2_layers)
+            if config.objective == "l1+cgan"
+            else None
+        )
 
     # The networks work in [-1, 1] at a power-of-two size; everything outside works in [0, 1] at the data's size.
     def to_model(self, images: torch.Tensor) -> torch.Tensor:
@@ -94,7 +97,9 @@ class Pix2Pix(nn.Module, PyTorchModelHubMixin):
     def check_edges(self, edges: torch.Tensor) -> torch.Tensor:
         expected = (1, self.data.size, self.data.size)
         if edges.ndim != 4 or tuple(edges.shape[1:]) != expected:
-            raise ValueError(f"Expected edge maps of shape (B, {', '.join(map(str, expected))}), got {tuple(edges.shape)}.")
+            raise ValueError(
+                f"Expected edge maps of shape (B, {', '.join(map(str, expected))}), got {tuple(edges.shape)}."
+            )
         return edges
 
     @on_model_device
@@ -122,8 +127,9 @@ class GeneratorObjective(NamedTuple):
     l1: torch.Tensor  # L_L1(G) per pixel
 
 
-def generator_objective(fake_logits: torch.Tensor | None, y: torch.Tensor, y_hat: torch.Tensor,
-                        lambda_l1: float = LAMBDA_L1) -> GeneratorObjective:
+def generator_objective(
+    fake_logits: torch.Tensor | None, y: torch.Tensor, y_hat: torch.Tensor, lambda_l1: float = LAMBDA_L1
+) -> GeneratorObjective:
     """G's side of G* = arg min_G max_D L_cGAN(G, D) + λ L_L1(G):
 
         L_G = −E_(x,z)[log D(x, G(x, z))] + λ E_(x,y,z)[||y − G(x, z)||_1],
@@ -132,8 +138,9 @@ def generator_objective(fake_logits: torch.Tensor | None, y: torch.Tensor, y_hat
     log(1 − D(x, G(x, z))), with a gradient while D still rejects G's pictures). fake_logits: D's patch logits for the
     pairs (x, G(x)), or None for the L1-only model, whose total is then λ L_L1 alone."""
     l1 = l1_loss(y, y_hat.float())
-    adversarial = (torch.zeros((), device=l1.device) if fake_logits is None
-                   else generator_loss_non_saturating(fake_logits.float()))
+    adversarial = (
+        torch.zeros((), device=l1.device) if fake_logits is None else generator_loss_non_saturating(fake_logits.float())
+    )
     return GeneratorObjective(adversarial + lambda_l1 * l1, adversarial, l1)
 
 
@@ -150,6 +157,7 @@ OBJECTIVES = ("l1+cgan", "l1")
 
 
 # --- from what a user gives to what the model reads ---------------------------------------------------------------
+
 
 def edges_of_pictures(pictures: torch.Tensor, data: PairedSet) -> torch.Tensor:
     """The training input: Canny edges of (B, C, size, size) pictures in [0, 1]."""
@@ -196,8 +204,11 @@ def input_edges(image, data: PairedSet, kind: str = "auto") -> ModelInput:
     return ModelInput(edges, kind, picture)
 
 
-CHECKPOINTS = {(name, objective): f"pix2pix_{name}" + ("" if objective == "l1+cgan" else "_l1")
-               for name in PAIRED_SETS for objective in OBJECTIVES}
+CHECKPOINTS = {
+    (name, objective): f"pix2pix_{name}" + ("" if objective == "l1+cgan" else "_l1")
+    for name in PAIRED_SETS
+    for objective in OBJECTIVES
+}
 
 
 def load(dataset: str, objective: str = "l1+cgan") -> Pix2Pix:

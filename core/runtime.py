@@ -1,5 +1,6 @@
 """Runtime: device choice, bf16 autocast choice, a lazy thread-safe model cache, the compute worker that runs all
 model work of a served app, and the ZeroGPU shim."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -11,7 +12,8 @@ import os
 import queue
 import threading
 import time
-from typing import Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 import torch
 
@@ -276,8 +278,9 @@ class ComputeWorker:
                 finally:
                     torch.set_num_threads(process_threads)
 
-    def submit(self, function: Callable[[], T], priority: int = LIGHT,
-               threads: int | None = None) -> concurrent.futures.Future:
+    def submit(
+        self, function: Callable[[], T], priority: int = LIGHT, threads: int | None = None
+    ) -> concurrent.futures.Future:
         """Queue function() for the worker, to run with `threads` intra-op threads (None: compute_threads()) in
         the caller's context variables (a web framework's request context goes along); the future holds its result."""
         self._start()

@@ -14,6 +14,7 @@ Simplifications at this size, said plainly: no per-pixel noise inputs (their sto
 28 px and they would make a seed's image change between calls), no progressive growing, no equalised learning rate
 (the mapping network's learning rate is scaled down instead, as StyleGAN does).
 """
+
 from dataclasses import dataclass
 
 import torch
@@ -100,11 +101,15 @@ class SynthesisNetwork(nn.Module):
         c7, c14, c28 = config.channels
         self.constant = nn.Parameter(torch.randn(1, c7, 7, 7))
         self.input_style = AdaIN(c7, config.w_dim)
-        self.layers = nn.ModuleList([
-            StyledConv(c7, c7, config.w_dim),  # 7 px: coarse (pose, silhouette)
-            StyledConv(c7, c14, config.w_dim, upsample=True), StyledConv(c14, c14, config.w_dim),  # 14 px
-            StyledConv(c14, c28, config.w_dim, upsample=True), StyledConv(c28, c28, config.w_dim),  # 28 px: fine
-        ])
+        self.layers = nn.ModuleList(
+            [
+                StyledConv(c7, c7, config.w_dim),  # 7 px: coarse (pose, silhouette)
+                StyledConv(c7, c14, config.w_dim, upsample=True),
+                StyledConv(c14, c14, config.w_dim),  # 14 px
+                StyledConv(c14, c28, config.w_dim, upsample=True),
+                StyledConv(c28, c28, config.w_dim),  # 28 px: fine
+            ]
+        )
         self.to_image = nn.Conv2d(c28, 1, 1)
 
     @property
@@ -126,8 +131,9 @@ class StyleGAN(nn.Module, PyTorchModelHubMixin):
         self.config = config
         self.mapping = MappingNetwork(config)
         self.synthesis = SynthesisNetwork(config)
-        self.discriminator = Discriminator(GANConfig(channels=config.discriminator_channels,
-                                                     minibatch_std_group=config.minibatch_std_group))
+        self.discriminator = Discriminator(
+            GANConfig(channels=config.discriminator_channels, minibatch_std_group=config.minibatch_std_group)
+        )
         self.register_buffer("w_avg", torch.zeros(config.w_dim))
 
     @property
@@ -148,8 +154,10 @@ class StyleGAN(nn.Module, PyTorchModelHubMixin):
         """Images from w (B, w_dim) or per-layer ws (B, num_ws, w_dim)."""
         ws = self.broadcast(w) if w.dim() == 2 else w
         if ws.dim() != 3 or ws.shape[1:] != (self.num_ws, self.config.w_dim):
-            raise ValueError(f"Expected w of shape (B, {self.config.w_dim}) or (B, {self.num_ws}, {self.config.w_dim}), "
-                             f"not {tuple(w.shape)}.")
+            raise ValueError(
+                f"Expected w of shape (B, {self.config.w_dim}) or (B, {self.num_ws}, {self.config.w_dim}), "
+                f"not {tuple(w.shape)}."
+            )
         return self.synthesis(ws)
 
     @on_model_device

@@ -15,10 +15,11 @@ Quality is measured as in the 2-D experiments of the unrolled-GAN and VEEGAN pap
 et al. 2017): a generated point is "high quality" when it lies within 3 standard deviations of a mode's centre; a
 mode is covered when at least one such point is nearest it.
 """
+
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -53,6 +54,7 @@ class ToyGANConfig:
 
 # --- the real distributions -------------------------------------------------------------------------------------
 
+
 def mode_centres(distribution: str) -> torch.Tensor:
     """Centres of the Gaussian modes: (8, 2) on a circle of radius 2, or (25, 2) on a grid with spacing 1."""
     if distribution == "ring":
@@ -77,7 +79,9 @@ def points_from_ink(ink: np.ndarray, max_points: int = 4000) -> torch.Tensor:
     return torch.tensor(points, dtype=torch.float32)
 
 
-def real_sampler(distribution: str, drawn: torch.Tensor | None = None) -> Callable[[int, torch.Generator], torch.Tensor]:
+def real_sampler(
+    distribution: str, drawn: torch.Tensor | None = None
+) -> Callable[[int, torch.Generator], torch.Tensor]:
     """x ~ p_data: a function (n, generator) -> (n, 2)."""
     if distribution == "drawn":
         if drawn is None or len(drawn) == 0:
@@ -86,6 +90,7 @@ def real_sampler(distribution: str, drawn: torch.Tensor | None = None) -> Callab
         def sample(n: int, generator: torch.Generator) -> torch.Tensor:
             pick = torch.randint(len(drawn), (n,), generator=generator)
             return drawn[pick] + 0.02 * torch.randn(n, 2, generator=generator)
+
         return sample
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"Unknown distribution '{distribution}'; choose one of {', '.join(DISTRIBUTIONS)}.")
@@ -94,6 +99,7 @@ def real_sampler(distribution: str, drawn: torch.Tensor | None = None) -> Callab
     def sample(n: int, generator: torch.Generator) -> torch.Tensor:
         pick = torch.randint(len(centres), (n,), generator=generator)
         return centres[pick] + MODE_STD * torch.randn(n, 2, generator=generator)
+
     return sample
 
 
@@ -101,11 +107,15 @@ def mode_metrics(samples: torch.Tensor, centres: torch.Tensor, std: float = MODE
     """The unrolled-GAN paper's two numbers: modes covered and the share of high-quality samples (within 3 std)."""
     distance, nearest = torch.cdist(samples, centres).min(dim=1)
     good = distance <= 3 * std
-    return {"modes_covered": int(nearest[good].unique().numel()), "modes_total": len(centres),
-            "high_quality_share": round(good.float().mean().item(), 4)}
+    return {
+        "modes_covered": int(nearest[good].unique().numel()),
+        "modes_total": len(centres),
+        "high_quality_share": round(good.float().mean().item(), 4),
+    }
 
 
 # --- the players and their losses ---------------------------------------------------------------------------------
+
 
 def toy_networks(config: ToyGANConfig, generator: torch.Generator) -> tuple[nn.Module, nn.Module]:
     """G: z (B, latent_dim) -> x (B, 2); D: x (B, 2) -> logit or critic score (B, 1). Two hidden layers each.
@@ -135,6 +145,7 @@ def player_losses(loss: str) -> tuple[Callable, Callable]:
 
 # --- training, streamed ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class ToyFrame:
     step: int  # generator steps done
@@ -154,8 +165,12 @@ def decision_map(discriminator: nn.Module, probability: bool) -> torch.Tensor:
     return torch.sigmoid(scores) if probability else scores
 
 
-def train(config: ToyGANConfig, drawn: torch.Tensor | None = None, shown_points: int = 512,
-          max_frame_interval_s: float | None = None) -> Iterator[ToyFrame]:
+def train(
+    config: ToyGANConfig,
+    drawn: torch.Tensor | None = None,
+    shown_points: int = 512,
+    max_frame_interval_s: float | None = None,
+) -> Iterator[ToyFrame]:
     """Train G and D from scratch with the lecture's loop; yield a frame every `frame_every` generator steps
     (and at step 0 and at the end), and also whenever `max_frame_interval_s` has passed since the last frame (slow
     settings still stream smoothly; which steps are shown then depends on the machine, the training does not)."""

@@ -12,11 +12,12 @@ Here each family is measured on the same data (Fashion-MNIST) with the same yard
 and each axis becomes a score from 0 (the worst family compared) to 1 (the best), so that a family can be placed in
 the triangle whose corners are the three goals.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 CORNERS = {"quality": (0.5, math.sqrt(3) / 2), "coverage": (0.0, 0.0), "speed": (1.0, 0.0)}  # an equilateral triangle
 
@@ -24,6 +25,7 @@ CORNERS = {"quality": (0.5, math.sqrt(3) / 2), "coverage": (0.0, 0.0), "speed": 
 @dataclass(frozen=True)
 class FamilyFigures:
     """One family's numbers: FD and coverage from its card, speed measured here."""
+
     family: str
     fd: float
     min_class_share: float
@@ -40,6 +42,7 @@ class Scores:
     """Each axis from FLOOR (the worst family compared) to 1 (the best), linear in between: in −FD for quality, in
     the rarest class's share for coverage, in −log(ms per image) for speed (ten times faster counts the same
     anywhere on the scale)."""
+
     quality: float
     coverage: float
     speed: float
@@ -74,6 +77,7 @@ def triangle_point(score: Scores) -> tuple[float, float]:
 @dataclass(frozen=True)
 class Claims:
     """The comparisons the lecture's closing slide makes, computed from the figures."""
+
     sharpest: FamilyFigures  # lowest FD
     widest_coverage: FamilyFigures  # largest smallest-class share
     fastest: FamilyFigures  # fewest ms per image
@@ -85,6 +89,10 @@ def claims(figures: Sequence[FamilyFigures]) -> Claims:
     sharpest = min(figures, key=lambda f: f.fd)
     widest = max(figures, key=lambda f: f.min_class_share)
     fastest = min(figures, key=lambda f: f.ms_per_image)
-    return Claims(sharpest=sharpest, widest_coverage=widest, fastest=fastest,
-                  slowest=max(figures, key=lambda f: f.ms_per_image),
-                  all_three=sharpest if sharpest is widest is fastest else None)
+    return Claims(
+        sharpest=sharpest,
+        widest_coverage=widest,
+        fastest=fastest,
+        slowest=max(figures, key=lambda f: f.ms_per_image),
+        all_three=sharpest if sharpest is widest is fastest else None,
+    )

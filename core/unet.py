@@ -1,5 +1,6 @@
 """The ε-predictor ε_θ(x_t, t) of the pixel-space diffusion model: a lean U-Net for the CPU (core/diffusion.py
 holds the process and the samplers around it)."""
+
 from __future__ import annotations
 
 import math

@@ -14,6 +14,7 @@ terms, which trains stably with one D step per G step in the few thousand steps 
 G pushes D(fake) to 1, D pushes D(real) to 1 and D(fake) to 0. The cycle terms are the lecture's, with L1 norms.
 Both generators are pix2pix's U-Net and both discriminators its PatchGAN (as in DualGAN).
 """
+
 import json
 from dataclasses import dataclass
 
@@ -106,8 +107,9 @@ def from_model(x: torch.Tensor) -> torch.Tensor:
     return crop_from_model(x, PAD)
 
 
-def cycle_loss(u: torch.Tensor, u_cycled: torch.Tensor, v: torch.Tensor, v_cycled: torch.Tensor,
-               lambda_u: float, lambda_v: float) -> torch.Tensor:
+def cycle_loss(
+    u: torch.Tensor, u_cycled: torch.Tensor, v: torch.Tensor, v_cycled: torch.Tensor, lambda_u: float, lambda_v: float
+) -> torch.Tensor:
     """λ_U ||u − G_B(G_A(u))||_1 + λ_V ||v − G_A(G_B(v))||_1 (per-pixel means), given u_cycled = G_B(G_A(u)) and
     v_cycled = G_A(G_B(v)): each round trip must come home."""
     return lambda_u * (u - u_cycled).abs().mean() + lambda_v * (v - v_cycled).abs().mean()

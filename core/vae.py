@@ -15,6 +15,7 @@ samples fell short of sandals (README, "VAEs", has the runs). Learning s (Rybkin
 squared error by 1 / (2 s^2) at the noise level the data supports; the 20-D model then uses all 20 dimensions
 (s about 0.085) and its samples cover every class.
 """
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +101,9 @@ def reconstruction_nll(x_hat: torch.Tensor, x: torch.Tensor, log_noise_level: to
     epochs, not with zero."""
     pixels = x[0].numel()
     squared_error = (x - x_hat).pow(2).flatten(1).sum(dim=1)
-    return (squared_error * torch.exp(-2 * log_noise_level) / 2
-            + pixels * (log_noise_level + 0.5 * math.log(2 * math.pi)))
+    return squared_error * torch.exp(-2 * log_noise_level) / 2 + pixels * (
+        log_noise_level + 0.5 * math.log(2 * math.pi)
+    )
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ def kl_warmup_beta(epoch_progress: float, warmup_epochs: float) -> float:
 
 # --- latent operations and the bundled models -------------------------------------------------------------------------
 
+
 def latent_arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """a + (b - c): move a by the difference between b and c (the lecture's cat + (dog - pig))."""
     return a + (b - c)
@@ -163,7 +166,9 @@ def save_map_codes(model: VAE, x: torch.Tensor, labels: torch.Tensor, folder: Pa
     from safetensors.torch import save_file
 
     codes = encode_mean(model, x).half()
-    save_file({"codes": codes.contiguous(), "labels": labels.to(torch.uint8).contiguous()}, str(folder / MAP_CODES_FILE))
+    save_file(
+        {"codes": codes.contiguous(), "labels": labels.to(torch.uint8).contiguous()}, str(folder / MAP_CODES_FILE)
+    )
 
 
 def load_map_codes() -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -177,8 +182,15 @@ def load_map_codes() -> tuple[torch.Tensor, torch.Tensor] | None:
         codes, labels = tensors["codes"].float(), tensors["labels"].long()
     except (OSError, KeyError, SafetensorError):
         return None
-    fit = (codes.ndim == 2 and codes.shape[1] == 2 and labels.shape == codes.shape[:1] and len(codes) > 0
-           and bool(torch.isfinite(codes).all()) and int(labels.min()) >= 0 and int(labels.max()) < 10)
+    fit = (
+        codes.ndim == 2
+        and codes.shape[1] == 2
+        and labels.shape == codes.shape[:1]
+        and len(codes) > 0
+        and bool(torch.isfinite(codes).all())
+        and int(labels.min()) >= 0
+        and int(labels.max()) < 10
+    )
     return (codes, labels) if fit else None
 
 

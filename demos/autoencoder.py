@@ -1,4 +1,5 @@
 """Autoencoders tab: linear, deep, convolutional and denoising autoencoders beside PCA and JPEG."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -8,11 +9,22 @@ from PIL import Image, ImageDraw, ImageFont
 from core import autoencoder as ae
 from core.checkpoints import CheckpointError, read_card
 from core.images import to_model_input
-from demos.render import image_grid, signed_to_rgb
 from core.metrics import psnr
 from core.runtime import generator
-from demos.common import (checkpoint_notice, display, friendly_errors, image_input, image_sources, intro,
-                          output_gallery, output_image, sample_image, seed_input, valid_seed)
+from demos.common import (
+    checkpoint_notice,
+    display,
+    friendly_errors,
+    image_input,
+    image_sources,
+    intro,
+    output_gallery,
+    output_image,
+    sample_image,
+    seed_input,
+    valid_seed,
+)
+from demos.render import image_grid, signed_to_rgb
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
 DISPLAY_NAMES = {  # checkpoint -> the name a row or a caption shows
@@ -25,7 +37,16 @@ DISPLAY_NAMES = {  # checkpoint -> the name a row or a caption shows
 JPEG_BUDGETS = (64, 256)  # bytes: a 32-number code, and the conv AE's 128-number code, at float16
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt and pepper", "salt_and_pepper"), ("Masking", "masking")]
 OUT_OF_DISTRIBUTION_FACTOR = 3.0  # error this many times the test-set average: "not what it was trained on"
-TABLE_HEADERS = ["Method", "Code shape", "Code bytes", "File bytes", "Compression", "MSE", "PSNR (dB)", "MSE / test avg"]
+TABLE_HEADERS = [
+    "Method",
+    "Code shape",
+    "Code bytes",
+    "File bytes",
+    "Compression",
+    "MSE",
+    "PSNR (dB)",
+    "MSE / test avg",
+]
 
 INTRO = r"""
 ## Autoencoders: data-specific, lossy compression
@@ -68,13 +89,20 @@ def reconstruct(image):
     for name, r in results:
         gallery.append((display(r.image), r.name))
         typical = _card_metric(name, "test_mse") if name else None
-        table.append([
-            r.name, "×".join(map(str, r.code_shape)) if r.code_shape else "–", r.code_bytes,
-            r.file_bytes if r.file_bytes is not None else "–", f"{r.compression_ratio:.1f}×",
-            round(r.mse, 5), round(r.psnr_db, 2), f"{r.mse / typical:.1f}×" if typical else "–",
-        ])
+        table.append(
+            [
+                r.name,
+                "×".join(map(str, r.code_shape)) if r.code_shape else "–",
+                r.code_bytes,
+                r.file_bytes if r.file_bytes is not None else "–",
+                f"{r.compression_ratio:.1f}×",
+                round(r.mse, 5),
+                round(r.psnr_db, 2),
+                f"{r.mse / typical:.1f}×" if typical else "–",
+            ]
+        )
     models = dict(results[: len(results) - len(JPEG_BUDGETS)])
-    return gallery, table, _explain(models, [r for _, r in results[-len(JPEG_BUDGETS):]], missing)
+    return gallery, table, _explain(models, [r for _, r in results[-len(JPEG_BUDGETS) :]], missing)
 
 
 def _explain(by_name: dict, jpegs: list, missing: list[str]) -> str:
@@ -93,7 +121,8 @@ def _explain(by_name: dict, jpegs: list, missing: list[str]) -> str:
         lines.append(
             f"**Linear AE vs PCA:** MSE {linear.mse:.4f} vs {pca.mse:.4f} on this image. A linear autoencoder "
             "with a 32-number code can do no better than PCA with 32 components, and gradient descent brings it "
-            "to the same subspace" + (f" (mean cos² of the principal angles between them: {overlap:.3f})." if overlap else ".")
+            "to the same subspace"
+            + (f" (mean cos² of the principal angles between them: {overlap:.3f})." if overlap else ".")
         )
     conv = by_name.get("ae_conv")
     typical = _card_metric("ae_conv", "test_mse") if conv else None
@@ -149,7 +178,11 @@ def linear_bases():
         "PCA's components come ordered by variance and orthonormal; gradient descent finds *a* basis of nearly the "
         "same subspace, mixed and unordered: the code is only defined up to an invertible 32×32 matrix."
     )
-    return image_grid(signed_to_rgb(pca_basis), columns=8, scale=3), image_grid(signed_to_rgb(ae_basis), columns=8, scale=3), text
+    return (
+        image_grid(signed_to_rgb(pca_basis), columns=8, scale=3),
+        image_grid(signed_to_rgb(ae_basis), columns=8, scale=3),
+        text,
+    )
 
 
 def _when_image(handler, outputs: int):
@@ -205,8 +238,14 @@ def build(tab: gr.Tab) -> None:
     gr.Markdown("### Denoising: trained on noisy inputs against clean targets")
     with gr.Row():
         noise_type = gr.Radio(NOISE_CHOICES, value="gaussian", label="Noise type", elem_id="ae-noise-type")
-        level = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Level (σ for Gaussian, pixel share otherwise)",
-                          elem_id="ae-noise-level")
+        level = gr.Slider(
+            0.0,
+            1.0,
+            value=0.5,
+            step=0.05,
+            label="Level (σ for Gaussian, pixel share otherwise)",
+            elem_id="ae-noise-level",
+        )
         seed = seed_input()
         denoise_button = gr.Button("Add noise and denoise", variant="primary")
     with gr.Row():
@@ -214,27 +253,45 @@ def build(tab: gr.Tab) -> None:
         denoised_image = output_image("Denoising AE", elem_id="ae-denoised")
         plain_image = output_image("Conv AE trained on clean images")
         clean_image = output_image("Clean")
-    denoise_table = gr.Dataframe(headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR",
-                                 elem_id="ae-psnr")
+    denoise_table = gr.Dataframe(
+        headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR", elem_id="ae-psnr"
+    )
 
     reconstruction_outputs = [outputs_gallery, table, note]
     denoise_inputs = [input_image, noise_type, level, seed]
     denoise_outputs = [noisy_image, denoised_image, plain_image, clean_image, denoise_table]
     # The landing tab: every page load fills both panels from the example the input opens with.
-    Context.root_block.load(_when_image(reconstruct, 3), input_image, reconstruction_outputs, api_name="ae_open",
-                            api_visibility="private")
-    Context.root_block.load(_when_image(denoise, 5), denoise_inputs, denoise_outputs, api_name="ae_open_denoising",
-                            api_visibility="private")
+    Context.root_block.load(
+        _when_image(reconstruct, 3), input_image, reconstruction_outputs, api_name="ae_open", api_visibility="private"
+    )
+    Context.root_block.load(
+        _when_image(denoise, 5), denoise_inputs, denoise_outputs, api_name="ae_open_denoising", api_visibility="private"
+    )
 
     reconstruct_button.click(reconstruct, input_image, reconstruction_outputs, api_name="ae_reconstruct")
     bases.expand(linear_bases, None, [pca_basis, ae_basis, bases_note], api_name="ae_linear_bases")
-    gr.on([denoise_button.click, noise_type.change, level.release], denoise, denoise_inputs, denoise_outputs,
-          api_name="ae_denoise")
+    gr.on(
+        [denoise_button.click, noise_type.change, level.release],
+        denoise,
+        denoise_inputs,
+        denoise_outputs,
+        api_name="ae_denoise",
+    )
     # Two listeners, so that one panel failing (say, a missing checkpoint) does not blank the other.
-    input_image.change(_when_image(reconstruct, 3), input_image, reconstruction_outputs,
-                       api_name="ae_refresh_reconstruction", api_visibility="private")
-    input_image.change(_when_image(denoise, 5), denoise_inputs, denoise_outputs,
-                       api_name="ae_refresh_denoising", api_visibility="private")
+    input_image.change(
+        _when_image(reconstruct, 3),
+        input_image,
+        reconstruction_outputs,
+        api_name="ae_refresh_reconstruction",
+        api_visibility="private",
+    )
+    input_image.change(
+        _when_image(denoise, 5),
+        denoise_inputs,
+        denoise_outputs,
+        api_name="ae_refresh_denoising",
+        api_visibility="private",
+    )
 
 
 def warm_up() -> None:

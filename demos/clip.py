@@ -1,4 +1,5 @@
 """Tab "CLIP": score texts against an image, the paper's similarity matrix, zero-shot classification."""
+
 import functools
 
 import gradio as gr
@@ -12,10 +13,18 @@ from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.emoji import load_emoji_sample
 from core.images import READ_AS, is_colourful, to_garment_or_picture
-from demos.render import confusion_heatmap, similarity_heatmap, to_display
 from core.metrics import accuracy, confusion_matrix
-from demos.common import (checkpoint_notice, example_indices, friendly_errors, image_input, image_sources, intro,
-                          sample_image)
+from demos.common import (
+    checkpoint_notice,
+    example_indices,
+    friendly_errors,
+    image_input,
+    image_sources,
+    intro,
+    sample_image,
+)
+from demos.render import confusion_heatmap, similarity_heatmap, to_display
+
 MAX_TEXTS = 20
 MAX_TEXT_CHARACTERS = 200
 DEFAULT_TEXTS = "a photo of a sneaker\na photo of a sandal\na photo of an ankle boot\na photo of a bag\na red apple"
@@ -57,8 +66,7 @@ def parse_texts(texts) -> list[str]:
         raise ValueError(f"At most {MAX_TEXTS} texts at once, not {len(lines)}.")
     too_long = [line for line in lines if len(line) > MAX_TEXT_CHARACTERS]
     if too_long:
-        raise ValueError(f"Each text must be at most {MAX_TEXT_CHARACTERS} characters; shorten "
-                         f"'{too_long[0][:40]}…'.")
+        raise ValueError(f"Each text must be at most {MAX_TEXT_CHARACTERS} characters; shorten '{too_long[0][:40]}…'.")
     return lines
 
 
@@ -88,13 +96,20 @@ def score(image, texts, read_as="auto"):
     probabilities = clip.text_probabilities(similarities, scale)
     label = {text: float(p) for text, p in zip(lines, probabilities)}
     # float64 before rounding: a float32 0.6529 reaches the page as 0.652899980545044
-    table = pd.DataFrame({"text": lines, "cosine similarity": similarities.double().numpy().round(4),
-                          "exp(t) × cosine": (scale * similarities).double().numpy().round(2),
-                          "probability": probabilities.double().numpy().round(3)})
+    table = pd.DataFrame(
+        {
+            "text": lines,
+            "cosine similarity": similarities.double().numpy().round(4),
+            "exp(t) × cosine": (scale * similarities).double().numpy().round(2),
+            "probability": probabilities.double().numpy().round(3),
+        }
+    )
     kind = "a garment (grey, 28 px, bright on black)" if x.shape[1] == 1 else "a picture (colour, 64 px, on white)"
-    note = (f"Read as {kind}. Learned scale exp(t) = **{scale:.1f}**, i.e. temperature τ = {1 / scale:.4f}: "
-            f"probabilities are softmax(exp(t) · cosine) over these {len(lines)} texts only.\n\n"
-            + vocabulary_note(bundle, lines))
+    note = (
+        f"Read as {kind}. Learned scale exp(t) = **{scale:.1f}**, i.e. temperature τ = {1 / scale:.4f}: "
+        f"probabilities are softmax(exp(t) · cosine) over these {len(lines)} texts only.\n\n"
+        + vocabulary_note(bundle, lines)
+    )
     return label, table, note
 
 
@@ -129,9 +144,11 @@ def similarity_matrix():
         similarities = clip.cosine_similarities(image_embeddings, bundle.embed_texts(captions))  # (images, texts)
     by_caption = similarities.T  # (texts, images): one row per caption, as drawn
     hits = int((by_caption.argmax(dim=1) == torch.arange(len(captions))).sum())
-    text = (f"Rows: captions; columns: held-out images (garments from the test set, emoji from the held-out tenth). "
-            f"Each caption's best image is outlined: {hits} of {len(captions)} captions pick their own image (on "
-            "the diagonal). The emoji shown are held-out ones whose names use only words the model knows.")
+    text = (
+        f"Rows: captions; columns: held-out images (garments from the test set, emoji from the held-out tenth). "
+        f"Each caption's best image is outlined: {hits} of {len(captions)} captions pick their own image (on "
+        "the diagonal). The emoji shown are held-out ones whose names use only words the model knows."
+    )
     return similarity_heatmap(pictures, captions, by_caption.tolist()), text
 
 
@@ -140,17 +157,20 @@ def zero_shot(template):
     """A prompt template with {} (or {class}) for the class -> accuracy on the 500 bundled test images, and the
     confusion matrix."""
     if not isinstance(template, str) or template.replace("{class}", "{}").count("{}") != 1:
-        raise ValueError("The template must contain {} (or {class}) exactly once, where the class name goes: "
-                         "'a photo of a {}'.")
+        raise ValueError(
+            "The template must contain {} (or {class}) exactly once, where the class name goes: 'a photo of a {}'."
+        )
     if len(template) > MAX_TEXT_CHARACTERS:
         raise ValueError(f"The template must be at most {MAX_TEXT_CHARACTERS} characters.")
     bundle = _bundle()
-    x, y = load_sample().tensors()
+    _x, y = load_sample().tensors()
     predictions = _sample_predictions(template)
     confusion = confusion_matrix(y, predictions).numpy()
     unknown = clip.unknown_words(bundle.tokenizer, fill_template(template, ""))
-    summary = (f"**Zero-shot accuracy: {100 * accuracy(predictions, y):.1f}%** on the 500 bundled test images "
-               f"(chance: 10%) with prompts like “{fill_template(template, CLASS_PROMPT_NAMES[9])}”.")
+    summary = (
+        f"**Zero-shot accuracy: {100 * accuracy(predictions, y):.1f}%** on the 500 bundled test images "
+        f"(chance: 10%) with prompts like “{fill_template(template, CLASS_PROMPT_NAMES[9])}”."
+    )
     if unknown:
         summary += f" The template has words the model never saw: {', '.join(unknown)}."
     return summary, confusion_heatmap(confusion, list(FASHION_CLASSES))
@@ -167,18 +187,23 @@ def card_summary() -> str:
         m = read_card("clip")["metrics"]
     except (CheckpointError, KeyError):
         return ""
-    return (f"Measured by the recipe: zero-shot **{100 * m['zero_shot_accuracy']:.1f}%** on the full Fashion-MNIST "
-            f"test set (10,000). Text → image retrieval among the {m['emoji_test_count']} held-out emoji: "
-            f"R@1 {100 * m['emoji_test_retrieval_r1']:.1f}%, R@5 {100 * m['emoji_test_retrieval_r5']:.1f}% "
-            f"(their names often contain words it never saw); among the {m['emoji_train_count']} training emoji: "
-            f"R@1 {100 * m['emoji_train_retrieval_r1']:.1f}%, R@5 {100 * m['emoji_train_retrieval_r5']:.1f}%.")
+    return (
+        f"Measured by the recipe: zero-shot **{100 * m['zero_shot_accuracy']:.1f}%** on the full Fashion-MNIST "
+        f"test set (10,000). Text → image retrieval among the {m['emoji_test_count']} held-out emoji: "
+        f"R@1 {100 * m['emoji_test_retrieval_r1']:.1f}%, R@5 {100 * m['emoji_test_retrieval_r5']:.1f}% "
+        f"(their names often contain words it never saw); among the {m['emoji_train_count']} training emoji: "
+        f"R@1 {100 * m['emoji_train_retrieval_r1']:.1f}%, R@5 {100 * m['emoji_train_retrieval_r5']:.1f}%."
+    )
 
 
 def emoji_examples(count: int = 12) -> dict[str, Image.Image]:
     """Held-out emoji that "auto" reads as pictures, skipping letter and ideograph boxes, spread over the sample."""
     emoji = load_emoji_sample()
-    usable = [i for i, name in enumerate(emoji.names)
-              if is_colourful(emoji.images[i]) and not any(word in name for word in ("regional", "squared", "ideograph"))]
+    usable = [
+        i
+        for i, name in enumerate(emoji.names)
+        if is_colourful(emoji.images[i]) and not any(word in name for word in ("regional", "squared", "ideograph"))
+    ]
     chosen = usable[:: max(1, len(usable) // count)][:count]
     return {emoji.names[i]: Image.fromarray(emoji.images[i]).resize((128, 128), Image.LANCZOS) for i in chosen}
 
@@ -194,21 +219,32 @@ def build(tab: gr.Tab) -> None:
             image = image_input("Which text fits this image?", value=sample_image(OPENING_EXAMPLE))
             image_sources(image, "clip", extra_examples=emoji_examples(), extra_label="Held-out emoji (colour)")
         with gr.Column(min_width=420):
-            texts = gr.Textbox(value=DEFAULT_TEXTS, lines=4, max_lines=MAX_TEXTS,
-                               label=f"Texts, one a line (at most {MAX_TEXTS})")
+            texts = gr.Textbox(
+                value=DEFAULT_TEXTS, lines=4, max_lines=MAX_TEXTS, label=f"Texts, one a line (at most {MAX_TEXTS})"
+            )
             with gr.Row(equal_height=True):
-                read_as = gr.Dropdown(list(READ_AS), value="auto",
-                                      label="Read the image as (auto: colour is a picture, grey a garment)")
+                read_as = gr.Dropdown(
+                    list(READ_AS), value="auto", label="Read the image as (auto: colour is a picture, grey a garment)"
+                )
                 score_button = gr.Button("Score", variant="primary")
-            probabilities = gr.Label(label="softmax over the texts", num_top_classes=MAX_TEXTS, show_heading=False,
-                                     elem_id="clip-probabilities")  # no heading: the bars stay on the first screen
+            probabilities = gr.Label(
+                label="softmax over the texts",
+                num_top_classes=MAX_TEXTS,
+                show_heading=False,
+                elem_id="clip-probabilities",
+            )  # no heading: the bars stay on the first screen
             similarities = gr.Dataframe(label="Raw scores", interactive=False)
             note = gr.Markdown()
 
     gr.Markdown("### The CLIP paper's picture: a batch of images against their captions")
     with gr.Row():
-        matrix = gr.Image(label="Cosine similarity, caption × image", type="pil", format="png", interactive=False,
-                          elem_id="clip-matrix")
+        matrix = gr.Image(
+            label="Cosine similarity, caption × image",
+            type="pil",
+            format="png",
+            interactive=False,
+            elem_id="clip-matrix",
+        )
     matrix_text = gr.Markdown()
 
     gr.Markdown("### Zero-shot classification of the sample set")
@@ -217,18 +253,29 @@ def build(tab: gr.Tab) -> None:
             template = gr.Textbox(value=ZERO_SHOT_TEMPLATE, label="Prompt template ({} is the class name)")
             zero_shot_button = gr.Button("Classify the 500 sample images", variant="primary")
             zero_shot_text = gr.Markdown()
-        confusion = gr.Image(label="Confusion matrix", type="pil", format="png", interactive=False,
-                             elem_id="clip-confusion")
+        confusion = gr.Image(
+            label="Confusion matrix", type="pil", format="png", interactive=False, elem_id="clip-confusion"
+        )
 
     score_button.click(score, [image, texts, read_as], [probabilities, similarities, note], api_name="clip_score")
-    image.change(lambda picture, lines, how: [gr.skip()] * 3 if picture is None else score(picture, lines, how),
-                 [image, texts, read_as], [probabilities, similarities, note], api_name="clip_refresh",
-                 api_visibility="private")
+    image.change(
+        lambda picture, lines, how: [gr.skip()] * 3 if picture is None else score(picture, lines, how),
+        [image, texts, read_as],
+        [probabilities, similarities, note],
+        api_name="clip_refresh",
+        api_visibility="private",
+    )
     zero_shot_button.click(zero_shot, template, [zero_shot_text, confusion], api_name="clip_zero_shot")
-    tab.select(score, [image, texts, read_as], [probabilities, similarities, note], api_name="clip_open_example",
-               api_visibility="private")  # the example the input opens with, against the default texts
+    tab.select(
+        score,
+        [image, texts, read_as],
+        [probabilities, similarities, note],
+        api_name="clip_open_example",
+        api_visibility="private",
+    )  # the example the input opens with, against the default texts
     tab.select(similarity_matrix, None, [matrix, matrix_text], api_name="clip_open", api_visibility="private").then(
-        zero_shot, template, [zero_shot_text, confusion], api_name="clip_open_zero_shot", api_visibility="private")
+        zero_shot, template, [zero_shot_text, confusion], api_name="clip_open_zero_shot", api_visibility="private"
+    )
 
 
 def warm_up() -> None:

@@ -1,12 +1,14 @@
 """UI helpers every tab shares: error translation, checkpoint notices, image inputs, example galleries."""
+
 from __future__ import annotations
 
 import functools
 import inspect
 import logging
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import gradio as gr
 import numpy as np
@@ -14,11 +16,11 @@ import torch
 from PIL import Image
 
 from core.checkpoints import CheckpointError, checkpoint_path, rebuild_command
-from demos.render import CLASS_COLOURS, to_display
-from core.runtime import COMPUTE, gpu, on_zero_gpu
 from core.datasets import FASHION_CLASSES, DatasetNotFoundError, load_sample
 from core.images import EmptyImageError, PictureFileError, to_model_input
+from core.runtime import COMPUTE, gpu, on_zero_gpu
 from demos import intake
+from demos.render import CLASS_COLOURS, to_display
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -47,7 +49,9 @@ def presentable(error: Exception, where: str) -> gr.Error:
 GPU_SECONDS, LONG_RUN_GPU_SECONDS = 30, 120  # the ZeroGPU lease of a call and of a streamed run
 
 
-def friendly_errors(handler: Callable[..., T], threads: int | None = None, uses_models: bool = True) -> Callable[..., T]:
+def friendly_errors(
+    handler: Callable[..., T], threads: int | None = None, uses_models: bool = True
+) -> Callable[..., T]:
     """Run a handler on the compute worker and turn the errors core raises into a gr.Error a presenter can act on;
     the app keeps running.
 
@@ -67,6 +71,7 @@ def friendly_errors(handler: Callable[..., T], threads: int | None = None, uses_
     on_gpu = gpu(handler, LONG_RUN_GPU_SECONDS if streams else GPU_SECONDS) if uses_models and on_zero_gpu() else None
 
     if streams:
+
         @functools.wraps(handler)
         def streaming(*args, **kwargs):
             for note in intake.notes(args):
@@ -133,8 +138,10 @@ def checkpoint_notice(names: Iterable[str]) -> gr.Markdown:
     text = ""
     if missing:
         commands = "\n".join(f"- `{rebuild_command(name)}`" for name in missing)
-        text = (f"**Missing checkpoints:** {', '.join(missing)}. The rest of the app works without them; "
-                f"rebuild them with:\n\n{commands}")
+        text = (
+            f"**Missing checkpoints:** {', '.join(missing)}. The rest of the app works without them; "
+            f"rebuild them with:\n\n{commands}"
+        )
     return gr.Markdown(text, visible=bool(missing), elem_classes=["checkpoint-notice"])
 
 
@@ -157,8 +164,14 @@ def drawing_image(value):
 
 def sketchpad(label: str = "Draw one garment") -> gr.Sketchpad:
     # A small canvas keeps each upload cheap; strokes come back opaque on a transparent RGBA canvas.
-    return gr.Sketchpad(label=label, type="numpy", canvas_size=(280, 280), height=340, layers=False,
-                        brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"))
+    return gr.Sketchpad(
+        label=label,
+        type="numpy",
+        canvas_size=(280, 280),
+        height=340,
+        layers=False,
+        brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
+    )
 
 
 GRID_HEIGHT = 440  # px: a sample grid's box; 4 rows of samples at about 100 px each (a projector's back row)
@@ -168,8 +181,7 @@ FEW_ROWS_CLASS = "grid-few-rows"  # a grid of at most 2 rows by default: present
 
 def output_image(label: str, elem_id: str | None = None, height: int = 240, **options) -> gr.Image:
     # PNG, not Gradio's default WebP: lossy compression smears the crisp upscaled pixels.
-    return gr.Image(label=label, type="pil", format="png", height=height, interactive=False, elem_id=elem_id,
-                    **options)
+    return gr.Image(label=label, type="pil", format="png", height=height, interactive=False, elem_id=elem_id, **options)
 
 
 def output_gallery(label: str, columns: int = 4, elem_id: str | None = None) -> gr.Gallery:
@@ -186,20 +198,34 @@ def example_indices(per_class: int = 1) -> list[int]:
     return [int(i) for c in range(len(FASHION_CLASSES)) for i in np.flatnonzero(labels == c)[:per_class]]
 
 
-def sample_gallery(label: str = "Examples: held-out Fashion-MNIST test images", elem_id: str | None = None) -> gr.Gallery:
+def sample_gallery(
+    label: str = "Examples: held-out Fashion-MNIST test images", elem_id: str | None = None
+) -> gr.Gallery:
     """One bundled test image per class; `.select` gives the position, `example_indices()[position]` the image."""
     sample = load_sample()
     items = [(display(sample.images[i] / 255.0), FASHION_CLASSES[sample.labels[i]]) for i in example_indices()]
-    return gr.Gallery(value=items, label=label, columns=5, height=280, allow_preview=False, object_fit="contain",
-                      format="png", elem_id=elem_id)
+    return gr.Gallery(
+        value=items,
+        label=label,
+        columns=5,
+        height=280,
+        allow_preview=False,
+        object_fit="contain",
+        format="png",
+        elem_id=elem_id,
+    )
 
 
-def garment_examples(classes: Iterable[int] = range(len(FASHION_CLASSES)), per_class: int = 1,
-                     scale: int = 4) -> list[tuple[np.ndarray, str]]:
+def garment_examples(
+    classes: Iterable[int] = range(len(FASHION_CLASSES)), per_class: int = 1, scale: int = 4
+) -> list[tuple[np.ndarray, str]]:
     """(bundled held-out image, upscaled crisply, as an array; its class name) for a gallery, class by class."""
     sample = load_sample()
-    return [(np.asarray(to_display(sample.images[i] / 255.0, scale=scale)), FASHION_CLASSES[c])
-            for c in classes for i in np.flatnonzero(sample.labels == c)[:per_class]]
+    return [
+        (np.asarray(to_display(sample.images[i] / 255.0, scale=scale)), FASHION_CLASSES[c])
+        for c in classes
+        for i in np.flatnonzero(sample.labels == c)[:per_class]
+    ]
 
 
 def sample_image(position: int) -> np.ndarray:
@@ -208,8 +234,9 @@ def sample_image(position: int) -> np.ndarray:
     return np.asarray(display(load_sample().images[indices[int(position) % len(indices)]] / 255.0))
 
 
-def image_sources(target: gr.Image, prefix: str, extra_examples: dict[str, Image.Image] | None = None,
-                  extra_label: str = "") -> None:
+def image_sources(
+    target: gr.Image, prefix: str, extra_examples: dict[str, Image.Image] | None = None, extra_label: str = ""
+) -> None:
     """Tabs under an input image: example galleries and a drawing canvas, each filling `target` when used.
 
     The events are UI glue: private, named `<prefix>_pick_example` etc.
@@ -219,8 +246,14 @@ def image_sources(target: gr.Image, prefix: str, extra_examples: dict[str, Image
             examples = sample_gallery(elem_id=f"{prefix}-examples")
             if extra_examples:
                 names = list(extra_examples)
-                extra = gr.Gallery(value=[(image, name) for name, image in extra_examples.items()], columns=4,
-                                   height=160, label=extra_label, allow_preview=False, format="png")
+                extra = gr.Gallery(
+                    value=[(image, name) for name, image in extra_examples.items()],
+                    columns=4,
+                    height=160,
+                    label=extra_label,
+                    allow_preview=False,
+                    format="png",
+                )
         with gr.Tab("Draw"):
             sketch = sketchpad()
             draw_button = gr.Button("Use drawing")
@@ -230,18 +263,26 @@ def image_sources(target: gr.Image, prefix: str, extra_examples: dict[str, Image
 
     examples.select(pick_example, None, target, api_name=f"{prefix}_pick_example", api_visibility="private")
     if extra_examples:
+
         def pick_extra(evt: gr.SelectData):
             return extra_examples[names[evt.index]]
 
         extra.select(pick_extra, None, target, api_name=f"{prefix}_pick_extra", api_visibility="private")
+
     def use_drawing(drawing):
         return display(to_model_input(drawing_image(drawing)))
 
-    draw_button.click(friendly_errors(use_drawing, uses_models=False), sketch, target,
-                      api_name=f"{prefix}_use_drawing", api_visibility="private")
+    draw_button.click(
+        friendly_errors(use_drawing, uses_models=False),
+        sketch,
+        target,
+        api_name=f"{prefix}_use_drawing",
+        api_visibility="private",
+    )
 
 
 # --- argument checks for values that arrive through the API unchecked ----------------------------------------
+
 
 def bounded_int(value, name: str, low: int, high: int) -> int:
     if isinstance(value, bool):
@@ -311,6 +352,7 @@ MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10
 @dataclass
 class Frame:
     """One rendered step of a sampler run: whether to show it now and whether a replay keeps it."""
+
     item: Any  # core.diffusion.DiffusionStep
     pictures: tuple
     show: bool
@@ -348,18 +390,20 @@ def stream_steps(steps: Iterable, render: Callable[[Any], tuple], keep_every: in
             mark = time.perf_counter()
 
 
-def opening_run(handler: Callable, args: tuple, status_index: int,
-                status: str | Callable[[str], str]) -> Callable[[], tuple]:
+def opening_run(
+    handler: Callable, args: tuple, status_index: int, status: str | Callable[[str], str]
+) -> Callable[[], tuple]:
     """What a tab shows as it opens: `handler`'s result for `args` (a streaming handler's last frame), computed once
     (the background warm-up does it) and remembered, not per visitor; output `status_index` replaced by `status`, or
     by status(the handler's own text) when it is a function."""
+
     @functools.lru_cache(maxsize=1)
     def last_frame() -> tuple:
         last = handler.__wrapped__(*args)  # the handler itself, already on the worker
         if inspect.isgenerator(last):
             *_, last = last
         i = status_index % len(last)
-        return (*last[:i], status(last[i]) if callable(status) else status, *last[i + 1:])
+        return (*last[:i], status(last[i]) if callable(status) else status, *last[i + 1 :])
 
     def shown() -> tuple:
         return fresh_updates(last_frame())

@@ -1,4 +1,5 @@
 """Tab "Diffusion": the forward process in closed form, and the trained U-Net removing noise step by step."""
+
 from __future__ import annotations
 
 import functools
@@ -10,20 +11,36 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core import diffusion
+from core import diffusion, samplers
 from core.checkpoints import CheckpointError, read_card
 from core.images import to_model_input
-from demos.render import SCHEDULE_COLOURS, image_grid, schedule_chart
 from core.runtime import generator, in_precision, inference_bf16, model_device, on_cpu
-from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_int, checkpoint_notice, colour_legend, friendly_errors,
-                          image_sources, intro, opening_run, output_image, presentable, replay_stride, sample_image, seed_input, stream_steps,
-                          valid_seed)
+from demos.common import (
+    FEW_ROWS_CLASS,
+    GRID_CLASS,
+    LONG_RUN_QUEUE,
+    bounded_int,
+    checkpoint_notice,
+    colour_legend,
+    friendly_errors,
+    image_sources,
+    intro,
+    opening_run,
+    output_image,
+    presentable,
+    replay_stride,
+    sample_image,
+    seed_input,
+    stream_steps,
+    valid_seed,
+)
+from demos.render import SCHEDULE_COLOURS, image_grid, schedule_chart
 
 T = diffusion.NUM_TRAIN_STEPS
 STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)
 MAX_IMAGES = 16
 SAMPLERS = {"DDIM": "ddim", "DPM-Solver++": "dpm++", "DDPM": "ddpm"}  # shown name -> core.diffusion.sample's
-STEP_CHOICES = diffusion.ddim_step_counts()  # the counts that divide T = 1000: DDIM's, and DPM-Solver++ takes any
+STEP_CHOICES = samplers.ddim_step_counts()  # the counts that divide T = 1000: DDIM's, and DPM-Solver++ takes any
 BACK_STEPS = 50
 SCHEDULE_CURVES = ("√ᾱ_t (signal)", "√(1 − ᾱ_t) (noise)", "SNR / (1 + SNR) = ᾱ_t")  # the schedule chart's curves
 # The reverse process's jobs use every core: batches of 28-px convolutions gain from a second thread where the
@@ -65,6 +82,7 @@ def _grid(x: torch.Tensor) -> np.ndarray:
 
 # --- forward ------------------------------------------------------------------------------------------------
 
+
 def _standardised_noise(x_t: torch.Tensor, x0: torch.Tensor, alpha_bar_t: float) -> tuple[float, float]:
     """Mean and std of the noise in x_t, (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t): both ≈ 0 and 1 if x_t ~ q(x_t | x_0)."""
     eps = diffusion.eps_from_x0(x_t, alpha_bar_t, x0)
@@ -96,15 +114,23 @@ def forward(image, t, seed):
     strip = torch.cat([x0 if s == 0 else diffusion.q_sample(x0, alpha_bars[s - 1].item(), eps) for s in STRIP_STEPS])
     closed_stats, stepped_stats = _standardised_noise(closed, x0, a_bar), _standardised_noise(stepped, x0, a_bar)
     snr = diffusion.signal_to_noise(alpha_bars)[t - 1].item()
-    text = (f"**t = {t}**: α_t = {alphas[t - 1].item():.5f}, ᾱ_t = {a_bar:.4f}, SNR = ᾱ_t / (1 − ᾱ_t) = {snr:.3g}\n\n"
-            f"x_{t} = √{a_bar:.4f} · x_0 + √{1 - a_bar:.4f} · ε = **{np.sqrt(a_bar):.3f} · x_0 + "
-            f"{np.sqrt(1 - a_bar):.3f} · ε**\n\n"
-            f"Check: (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t) should be N(0, 1) noise. Closed form: mean {closed_stats[0]:+.3f}, "
-            f"std {closed_stats[1]:.3f}; {t} single steps: mean {stepped_stats[0]:+.3f}, std {stepped_stats[1]:.3f} "
-            f"(784 pixels each).")
+    text = (
+        f"**t = {t}**: α_t = {alphas[t - 1].item():.5f}, ᾱ_t = {a_bar:.4f}, SNR = ᾱ_t / (1 − ᾱ_t) = {snr:.3g}\n\n"
+        f"x_{t} = √{a_bar:.4f} · x_0 + √{1 - a_bar:.4f} · ε = **{np.sqrt(a_bar):.3f} · x_0 + "
+        f"{np.sqrt(1 - a_bar):.3f} · ε**\n\n"
+        f"Check: (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t) should be N(0, 1) noise. Closed form: mean {closed_stats[0]:+.3f}, "
+        f"std {closed_stats[1]:.3f}; {t} single steps: mean {stepped_stats[0]:+.3f}, std {stepped_stats[1]:.3f} "
+        f"(784 pixels each)."
+    )
     curves = (alpha_bars.sqrt(), (1 - alpha_bars).sqrt(), alpha_bars)
-    chart = schedule_chart({name: curve.tolist() for name, curve in zip(SCHEDULE_CURVES, curves)}, marker=t,
-                           width=420, height=360, legend=False, font_size=20)
+    chart = schedule_chart(
+        {name: curve.tolist() for name, curve in zip(SCHEDULE_CURVES, curves)},
+        marker=t,
+        width=420,
+        height=360,
+        legend=False,
+        font_size=20,
+    )
     strip_image = image_grid(diffusion.to_image_range(strip), columns=len(STRIP_STEPS), scale=4)
     return (_grid(closed), _grid(stepped), strip_image, text, chart)
 
@@ -114,8 +140,15 @@ def denoise_back(image, t, seed):
     """The slider's x_t handed to the trained U-Net: DDIM from t down to 0 (streams x_0 | x_t | current estimate)."""
     x0, _, x_t, t, _ = _noised(image, t, seed)
     model = diffusion.load()
-    run = diffusion.ddim_denoise_from(in_precision(model, inference_bf16()), x_t, t, diffusion.noise_schedule(),
-                                      BACK_STEPS, on=model_device(model), x0_range=diffusion.PIXEL_RANGE)
+    run = samplers.ddim_denoise_from(
+        in_precision(model, inference_bf16()),
+        x_t,
+        t,
+        diffusion.noise_schedule(),
+        BACK_STEPS,
+        on=model_device(model),
+        x0_range=samplers.PIXEL_RANGE,
+    )
 
     def render(item):
         return (image_grid(diffusion.to_image_range(torch.cat([x0, x_t, on_cpu(item.x_t)])), columns=3, scale=6),)
@@ -123,18 +156,24 @@ def denoise_back(image, t, seed):
     for frame in stream_steps(run, render):
         item = frame.item
         done = "**Done.** " if item.step == item.total else ""
-        yield frame.pictures[0], (f"{done}DDIM step {item.step} of {item.total}: t = {item.t} → {item.t_next}. "
-                                  "Left to right: x_0, x_t, the U-Net's current sample.")
+        yield (
+            frame.pictures[0],
+            (
+                f"{done}DDIM step {item.step} of {item.total}: t = {item.t} → {item.t_next}. "
+                "Left to right: x_0, x_t, the U-Net's current sample."
+            ),
+        )
 
 
 # --- reverse ------------------------------------------------------------------------------------------------
+
 
 def _check_run(sampler, steps, n) -> tuple[str, int, int]:
     if sampler not in SAMPLERS:
         raise ValueError(f"Choose a sampler among {', '.join(SAMPLERS)}, not {sampler!r}.")
     n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
     steps = T if sampler == "DDPM" else bounded_int(steps, "The number of steps", 1, T)
-    return sampler, diffusion.check_step_count(SAMPLERS[sampler], steps), n
+    return sampler, samplers.check_step_count(SAMPLERS[sampler], steps), n
 
 
 def _caption(item) -> str:
@@ -143,12 +182,15 @@ def _caption(item) -> str:
 
 def _status(item, elapsed: float, sampler: str) -> str:
     rate = item.step / max(elapsed, 1e-6)
-    return (f"**{sampler} {_caption(item)}** · {rate:.0f} steps/s · {1000 * elapsed / item.step:.1f} ms per step "
-            "(frames included)")
+    return (
+        f"**{sampler} {_caption(item)}** · {rate:.0f} steps/s · {1000 * elapsed / item.step:.1f} ms per step "
+        "(frames included)"
+    )
 
 
 def _snapshot(item) -> tuple[str, torch.Tensor, torch.Tensor]:
     """A step as a replay keeps it: its caption and both images as uint8 (a rendered grid is 30 times larger)."""
+
     def compact(x: torch.Tensor) -> torch.Tensor:
         return on_cpu((diffusion.to_image_range(x) * 255).round().to(torch.uint8))  # kept in the session
 
@@ -165,8 +207,15 @@ def sample(seed, sampler, steps, n):
     sampler, steps, n = _check_run(sampler, steps, n)
     model = diffusion.load()
     rng = generator(valid_seed(seed))
-    run = diffusion.sample(in_precision(model, inference_bf16()), (n, 1, 28, 28), SAMPLERS[sampler], steps, rng,
-                           on=model_device(model), x0_range=diffusion.PIXEL_RANGE)
+    run = samplers.sample(
+        in_precision(model, inference_bf16()),
+        (n, 1, 28, 28),
+        SAMPLERS[sampler],
+        steps,
+        rng,
+        on=model_device(model),
+        x0_range=samplers.PIXEL_RANGE,
+    )
     history: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     # A new run clears the last one's final grid and replay at once (also when this run is stopped early).
     yield gr.skip(), gr.skip(), f"**{sampler}**: starting from x_T ~ N(0, I)…", None, gr.update(visible=False), []
@@ -179,20 +228,27 @@ def sample(seed, sampler, steps, n):
         _, x_t, x0_hat = frame.pictures
         grid_t, grid_0 = _grid_of_snapshot(x_t), _grid_of_snapshot(x0_hat)
         final = frame.item.step == frame.item.total
-        yield (grid_t, grid_0, _status(frame.item, frame.elapsed, sampler), grid_t if final else gr.skip(),
-               gr.update(maximum=len(history), value=len(history), visible=True) if final else gr.skip(),
-               history if final else gr.skip())
+        yield (
+            grid_t,
+            grid_0,
+            _status(frame.item, frame.elapsed, sampler),
+            grid_t if final else gr.skip(),
+            gr.update(maximum=len(history), value=len(history), visible=True) if final else gr.skip(),
+            history if final else gr.skip(),
+        )
 
 
 DEFAULT_RUN = (0, "DPM-Solver++", 20, 8)  # seed, sampler, steps, images: the reverse tab's controls as it opens
 
 
 default_run = opening_run(  # what the reverse process shows as it opens, with its steps to replay
-    sample, DEFAULT_RUN, 2,
+    sample,
+    DEFAULT_RUN,
+    2,
     f"**The tab's default run** ({DEFAULT_RUN[1]} {DEFAULT_RUN[2]} steps, {DEFAULT_RUN[3]} images, seed "
     f"{DEFAULT_RUN[0]}), computed when the server started: scrub its steps below, or press **Denoise from x_T** for "
-    "a run of your own.")
-
+    "a run of your own.",
+)
 
 
 def _replay_position(history, position) -> int:
@@ -235,11 +291,13 @@ def _card_summary() -> str:
     if "fd_samples_vs_test" not in metrics:
         return ""
     shares = metrics["class_shares_of_samples"]
-    return (f"Measured when trained: {metrics['samples_for_metrics']:,} samples ({metrics['sampler_for_metrics']}) "
-            f"have a Fréchet distance of {metrics['fd_samples_vs_test']:.1f} to the test set (evaluation-classifier "
-            f"features); the rarest class, {min(shares, key=shares.get)}, is {100 * min(shares.values()):.1f}% of "
-            f"them. Training: {metrics['training_seconds'] / 60:.0f} minutes on "
-            f"2 CPU cores.")
+    return (
+        f"Measured when trained: {metrics['samples_for_metrics']:,} samples ({metrics['sampler_for_metrics']}) "
+        f"have a Fréchet distance of {metrics['fd_samples_vs_test']:.1f} to the test set (evaluation-classifier "
+        f"features); the rarest class, {min(shares, key=shares.get)}, is {100 * min(shares.values()):.1f}% of "
+        f"them. Training: {metrics['training_seconds'] / 60:.0f} minutes on "
+        f"2 CPU cores."
+    )
 
 
 SHOWN_SAMPLER = {core: shown for shown, core in SAMPLERS.items()}
@@ -253,9 +311,20 @@ def sampler_table() -> pd.DataFrame:
         rows = read_card("ddpm")["metrics"].get("sampler_table", [])
     except CheckpointError:
         rows = []
-    return pd.DataFrame([[SHOWN_SAMPLER.get(r["sampler"], r["sampler"]), r["steps"], r["fd"],
-                          f"{100 * r['min_class_share']:.1f}%", f"{100 * r['speckled_share']:.1f}%", r["ms_per_sample"]]
-                         for r in rows], columns=columns)
+    return pd.DataFrame(
+        [
+            [
+                SHOWN_SAMPLER.get(r["sampler"], r["sampler"]),
+                r["steps"],
+                r["fd"],
+                f"{100 * r['min_class_share']:.1f}%",
+                f"{100 * r['speckled_share']:.1f}%",
+                r["ms_per_sample"],
+            ]
+            for r in rows
+        ],
+        columns=columns,
+    )
 
 
 def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -267,8 +336,10 @@ def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
     losses = card["curves"].get("loss_per_100_steps", [])
     by_t = card["metrics"].get("test_loss_by_t_decile", [])
     width = T // max(1, len(by_t))
-    return (pd.DataFrame({"step": [100 * (i + 1) for i in range(len(losses))], "loss": losses}),
-            pd.DataFrame({"t": [width * i + width // 2 for i in range(len(by_t))], "loss": by_t}))
+    return (
+        pd.DataFrame({"step": [100 * (i + 1) for i in range(len(losses))], "loss": losses}),
+        pd.DataFrame({"t": [width * i + width // 2 for i in range(len(by_t))], "loss": by_t}),
+    )
 
 
 def build(tab: gr.Tab) -> None:
@@ -284,8 +355,14 @@ def _build_forward(tab: gr.Tab) -> None:
     intro(FORWARD_INTRO)
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            source = gr.Image(label="x_0", type="numpy", image_mode=None, sources=["upload", "clipboard"], height=240,
-                              value=sample_image(0))
+            source = gr.Image(
+                label="x_0",
+                type="numpy",
+                image_mode=None,
+                sources=["upload", "clipboard"],
+                height=240,
+                value=sample_image(0),
+            )
             image_sources(source, "diffusion")
         with gr.Column(scale=2):
             with gr.Row():
@@ -298,24 +375,43 @@ def _build_forward(tab: gr.Tab) -> None:
                     chart = gr.Image(label="Schedule over t", type="pil", format="png", height=270, interactive=False)
                     gr.HTML(colour_legend(zip(SCHEDULE_COLOURS, SCHEDULE_CURVES)))
             numbers = gr.Markdown()
-            strip = gr.Image(label=f"One ε, t = {', '.join(map(str, STRIP_STEPS))}", type="pil", format="png",
-                             interactive=False)
+            strip = gr.Image(
+                label=f"One ε, t = {', '.join(map(str, STRIP_STEPS))}", type="pil", format="png", interactive=False
+            )
             with gr.Row():
                 back_button = gr.Button("Hand this x_t to the trained U-Net (DDIM back to t = 0)")
                 back_text = gr.Markdown()
-            back = gr.Image(label="x_0 | x_t | denoised", type="pil", format="png", interactive=False,
-                            elem_id="diffusion-back")
+            back = gr.Image(
+                label="x_0 | x_t | denoised", type="pil", format="png", interactive=False, elem_id="diffusion-back"
+            )
     forward_outputs = [closed, stepped, strip, numbers, chart]
     inputs = [source, t, noise_seed]
     t.release(forward, inputs, forward_outputs, api_name="diffusion_forward", show_progress="hidden")
-    noise_seed.submit(forward, inputs, forward_outputs, api_name="diffusion_forward_seed", api_visibility="private",
-                      show_progress="hidden")
-    source.change(forward, inputs, forward_outputs, api_name="diffusion_forward_image", api_visibility="private",
-                  show_progress="hidden")
-    back_button.click(denoise_back, inputs, [back, back_text], api_name="diffusion_denoise_back",
-                      **LONG_RUN_QUEUE)
-    tab.select(forward, inputs, forward_outputs, api_name="diffusion_forward_open", api_visibility="private",
-               show_progress="hidden")
+    noise_seed.submit(
+        forward,
+        inputs,
+        forward_outputs,
+        api_name="diffusion_forward_seed",
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    source.change(
+        forward,
+        inputs,
+        forward_outputs,
+        api_name="diffusion_forward_image",
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    back_button.click(denoise_back, inputs, [back, back_text], api_name="diffusion_denoise_back", **LONG_RUN_QUEUE)
+    tab.select(
+        forward,
+        inputs,
+        forward_outputs,
+        api_name="diffusion_forward_open",
+        api_visibility="private",
+        show_progress="hidden",
+    )
 
 
 def _build_reverse(tab: gr.Tab) -> None:
@@ -323,8 +419,13 @@ def _build_reverse(tab: gr.Tab) -> None:
     with gr.Row(equal_height=True):
         seed = seed_input("Seed of x_T")
         sampler = gr.Radio(list(SAMPLERS), value=DEFAULT_RUN[1], label="Sampler", elem_id="diffusion-sampler")
-        steps = gr.Dropdown(list(STEP_CHOICES), value=DEFAULT_RUN[2], label="Steps", info="DDPM takes all 1,000",
-                            elem_id="diffusion-steps")
+        steps = gr.Dropdown(
+            list(STEP_CHOICES),
+            value=DEFAULT_RUN[2],
+            label="Steps",
+            info="DDPM takes all 1,000",
+            elem_id="diffusion-steps",
+        )
         n = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
         with gr.Column(min_width=160):
             run_button = gr.Button("Denoise from x_T", variant="primary")
@@ -332,8 +433,9 @@ def _build_reverse(tab: gr.Tab) -> None:
     status = gr.Markdown("Press **Denoise from x_T**.", elem_id="diffusion-status")
     with gr.Row():
         x_t = output_image("x_t", elem_id="diffusion-x-t", height=300, elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
-        x0_hat = output_image("x̂_0: the model's guess of the clean image", height=300,
-                              elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
+        x0_hat = output_image(
+            "x̂_0: the model's guess of the clean image", height=300, elem_classes=[GRID_CLASS, FEW_ROWS_CLASS]
+        )
     # Steps of the last run, to scrub through once it is done (the last step is the final samples).
     position = gr.Slider(1, 2, value=1, step=1, label="Replay the run's steps", visible=False)
     with gr.Row():
@@ -348,16 +450,34 @@ def _build_reverse(tab: gr.Tab) -> None:
         curve, by_t = training_curves()
         with gr.Row():
             gr.LinePlot(curve, x="step", y="loss", label="Training loss (mean of each 100 steps)")
-            gr.LinePlot(by_t, x="t", y="loss", label="Held-out loss by t: small t, little noise to find; "
-                                                      "large t, x_t is nearly all noise, so ε is easy to guess")
+            gr.LinePlot(
+                by_t,
+                x="t",
+                y="loss",
+                label="Held-out loss by t: small t, little noise to find; "
+                "large t, x_t is nearly all noise, so ε is easy to guess",
+            )
     history = gr.State([], time_to_live=1800)  # a replay is let go half an hour after the run
     outputs = [x_t, x0_hat, status, final, position, history]
     run = run_button.click(sample, [seed, sampler, steps, n], outputs, api_name="diffusion_sample", **LONG_RUN_QUEUE)
     stop_button.click(None, None, None, cancels=[run], api_name="diffusion_stop", api_visibility="private")
-    position.input(replay, [history, position], [x_t, x0_hat, status], api_name="diffusion_replay",
-                   api_visibility="private", show_progress="hidden")
-    playing = play_button.click(play, [history, position], [x_t, x0_hat, status, position], api_name="diffusion_play",
-                                api_visibility="private", show_progress="hidden", **REPLAY_QUEUE)
+    position.input(
+        replay,
+        [history, position],
+        [x_t, x0_hat, status],
+        api_name="diffusion_replay",
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    playing = play_button.click(
+        play,
+        [history, position],
+        [x_t, x0_hat, status, position],
+        api_name="diffusion_play",
+        api_visibility="private",
+        show_progress="hidden",
+        **REPLAY_QUEUE,
+    )
     pause_button.click(None, None, None, cancels=[playing], api_name="diffusion_pause", api_visibility="private")
     tab.select(default_run, None, outputs, api_name="diffusion_open_reverse", api_visibility="private")
 

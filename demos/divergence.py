@@ -1,4 +1,5 @@
 """Background tab: information, entropy, KL and JS divergence of two editable discrete distributions."""
+
 import functools
 import math
 
@@ -7,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from core import divergence as dv
-from demos.common import (LATEX, friendly_errors, intro)
+from demos.common import LATEX, friendly_errors, intro
+
 LECTURE_P, LECTURE_Q = "0.36, 0.48, 0.16", "0.333, 0.333, 0.333"
 PRESETS = {
     "The lecture's example": (LECTURE_P, LECTURE_Q),
@@ -53,7 +55,15 @@ def divergence(p_text, q_text):
     width = len(str(len(p) - 1))  # zero-pad so the plot's alphabetical order is the outcomes' order
     outcomes = [f"{i:0{width}d}" for i in range(len(p))]
     per_outcome = [
-        [x, round(p[i], 4), round(q[i], 4), _number(info_p[i]), _number(info_q[i]), _number(terms_pq[i]), _number(terms_qp[i])]
+        [
+            x,
+            round(p[i], 4),
+            round(q[i], 4),
+            _number(info_p[i]),
+            _number(info_q[i]),
+            _number(terms_pq[i]),
+            _number(terms_qp[i]),
+        ]
         for i, x in enumerate(outcomes)
     ]
     # Native bar plots stack bars of one x; one bar per (outcome, series) puts them side by side instead.
@@ -63,8 +73,12 @@ def divergence(p_text, q_text):
 
 
 def _side_by_side(outcomes: list[str], series: dict[str, np.ndarray], value: str, legend: str) -> pd.DataFrame:
-    rows = [(f"{x} {name.split()[0]}", float(v) if np.isfinite(v) else np.nan, name)  # infinite: no bar
-            for i, x in enumerate(outcomes) for name, values in series.items() for v in [values[i]]]
+    rows = [
+        (f"{x} {name.split()[0]}", float(v) if np.isfinite(v) else np.nan, name)  # infinite: no bar
+        for i, x in enumerate(outcomes)
+        for name, values in series.items()
+        for v in [values[i]]
+    ]
     return pd.DataFrame(rows, columns=["x", value, legend])
 
 
@@ -74,13 +88,17 @@ def _explain(c: dv.Comparison) -> str:
         if d.was_normalised:
             lines.append(f"{name} did not sum to 1, so it was divided by its sum.")
     if math.isinf(c.kl_pq) or math.isinf(c.kl_qp):
-        lines.append("**KL is infinite** where one distribution gives probability 0 to an outcome the other "
-                     "thinks possible: log(p/0) has no bound. JS stays finite because it compares each with the mixture m.")
+        lines.append(
+            "**KL is infinite** where one distribution gives probability 0 to an outcome the other "
+            "thinks possible: log(p/0) has no bound. JS stays finite because it compares each with the mixture m."
+        )
     elif c.kl_pq == 0 and c.kl_qp == 0:
         lines.append("p = q, so both KLs and JS are 0: KL is zero only for identical distributions.")
     else:
-        lines.append(f"**Not symmetric:** KL(p‖q) = {c.kl_pq:.4f} but KL(q‖p) = {c.kl_qp:.4f}. "
-                     f"JS is symmetric: {c.js:.4f} either way, and at most log 2 = {math.log(2):.4f}.")
+        lines.append(
+            f"**Not symmetric:** KL(p‖q) = {c.kl_pq:.4f} but KL(q‖p) = {c.kl_qp:.4f}. "
+            f"JS is symmetric: {c.js:.4f} either way, and at most log 2 = {math.log(2):.4f}."
+        )
     lines.append(f"Check: KL(p‖q) = H(p, q) − H(p) = {_number(c.cross_entropy_pq)} − {c.entropy_p:.4f}.")
     return "\n\n".join([NON_NEGATIVITY] + lines)
 
@@ -94,19 +112,43 @@ def build(tab: gr.Tab) -> None:
         preset = gr.Dropdown(list(PRESETS), value="The lecture's example", label="Preset", elem_id="div-preset")
         button = gr.Button("Compute", variant="primary")
     with gr.Row():
-        numbers = gr.Dataframe(initial[0], headers=["Quantity", "nats"], label="Numbers", interactive=False,
-                               elem_id="div-numbers")
-        per_outcome = gr.Dataframe(initial[1], headers=["x", "p(x)", "q(x)", "−ln p", "−ln q", "p ln(p/q)", "q ln(q/p)"],
-                                   label="Per outcome", interactive=False)
+        numbers = gr.Dataframe(
+            initial[0], headers=["Quantity", "nats"], label="Numbers", interactive=False, elem_id="div-numbers"
+        )
+        per_outcome = gr.Dataframe(
+            initial[1],
+            headers=["x", "p(x)", "q(x)", "−ln p", "−ln q", "p ln(p/q)", "q ln(q/p)"],
+            label="Per outcome",
+            interactive=False,
+        )
     with gr.Row():
-        bars = gr.BarPlot(initial[2], x="x", y="probability", color="distribution", label="p and q", y_lim=[0, 1],
-                          x_title="outcome x", color_map={"p": "#2563eb", "q": "#f97316"})
-        kl_bars = gr.BarPlot(initial[3], x="x", y="term", color="sum", label="The terms each KL adds up",
-                             x_title="outcome x", color_map={"p ln(p/q)": "#2563eb", "q ln(q/p)": "#f97316"})
+        bars = gr.BarPlot(
+            initial[2],
+            x="x",
+            y="probability",
+            color="distribution",
+            label="p and q",
+            y_lim=[0, 1],
+            x_title="outcome x",
+            color_map={"p": "#2563eb", "q": "#f97316"},
+        )
+        kl_bars = gr.BarPlot(
+            initial[3],
+            x="x",
+            y="term",
+            color="sum",
+            label="The terms each KL adds up",
+            x_title="outcome x",
+            color_map={"p ln(p/q)": "#2563eb", "q ln(q/p)": "#f97316"},
+        )
     note = gr.Markdown(initial[4], latex_delimiters=LATEX)
 
     outputs = [numbers, per_outcome, bars, kl_bars, note]
     gr.on([button.click, p_box.submit, q_box.submit], divergence, [p_box, q_box], outputs, api_name="divergence")
-    preset.input(lambda name: PRESETS.get(name, PRESETS["The lecture's example"]), preset, [p_box, q_box],
-                 api_name="divergence_preset", api_visibility="private").then(
-        divergence, [p_box, q_box], outputs, api_name="divergence_after_preset", api_visibility="private")
+    preset.input(
+        lambda name: PRESETS.get(name, PRESETS["The lecture's example"]),
+        preset,
+        [p_box, q_box],
+        api_name="divergence_preset",
+        api_visibility="private",
+    ).then(divergence, [p_box, q_box], outputs, api_name="divergence_after_preset", api_visibility="private")

@@ -1,4 +1,5 @@
 """Tabs "GAN" (samples, interpolation, the discriminator's verdicts) and "cGAN" (the conditional GAN)."""
+
 import gradio as gr
 import numpy as np
 import pandas as pd
@@ -7,11 +8,23 @@ import torch
 from core import gan, latent
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
-from demos.render import grid_cell_px, image_grid, named_grid
 from core.metrics import ranking_auc
 from core.runtime import inference_autocast
-from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, checkpoint_notice,
-                          friendly_errors, intro, output_image, seed_input, seed_path_controls, valid_seed)
+from demos.common import (
+    GRID_CLASS,
+    GRID_HEIGHT,
+    MAX_GRID_SAMPLES,
+    MAX_PATH_STEPS,
+    bounded_int,
+    checkpoint_notice,
+    friendly_errors,
+    intro,
+    output_image,
+    seed_input,
+    seed_path_controls,
+    valid_seed,
+)
+from demos.render import grid_cell_px, image_grid, named_grid
 
 HISTOGRAM_SAMPLES = 500  # as many generated images as the bundled sample has real ones
 ALL_CLASSES = "All ten classes"
@@ -42,6 +55,7 @@ def _samples(model: gan.GAN, seed: int, n: int, classes: torch.Tensor | None = N
 
 
 # --- unconditional GAN --------------------------------------------------------------------------------------
+
 
 @friendly_errors
 def sample(seed, n):
@@ -77,26 +91,36 @@ def discriminator_scores(seed):
     rows = []
     for source, values in scores.items():
         counts, _ = np.histogram(values.numpy(), bins=edges)
-        rows += [(f"{lo:.1f}–{hi:.1f}", count / len(values), source) for lo, hi, count in zip(edges[:-1], edges[1:], counts)]
-    return pd.DataFrame(rows, columns=["D(x)", "share", "images"]), verdict(scores["real test images"],
-                                                                          scores["generated G(z)"])
+        rows += [
+            (f"{lo:.1f}–{hi:.1f}", count / len(values), source) for lo, hi, count in zip(edges[:-1], edges[1:], counts)
+        ]
+    return pd.DataFrame(rows, columns=["D(x)", "share", "images"]), verdict(
+        scores["real test images"], scores["generated G(z)"]
+    )
 
 
 def verdict(on_real: torch.Tensor, on_fake: torch.Tensor) -> str:
     """What the measured scores say, against the lecture's claim that D ends near 0.5 on everything."""
     real, fake = on_real.mean().item(), on_fake.mean().item()
     ranked = ranking_auc(on_real, on_fake)  # how often D ranks a real image above a fake one (0.5: cannot tell)
-    text = (f"Measured: mean D on real test images **{real:.3f}**, on generated G(z) **{fake:.3f}**; D ranks a real "
-            f"image above a generated one in **{100 * ranked:.0f}%** of pairs (50%: it cannot tell them apart). ")
+    text = (
+        f"Measured: mean D on real test images **{real:.3f}**, on generated G(z) **{fake:.3f}**; D ranks a real "
+        f"image above a generated one in **{100 * ranked:.0f}%** of pairs (50%: it cannot tell them apart). "
+    )
     if abs(real - 0.5) < 0.1 and abs(fake - 0.5) < 0.1:
-        return text + ("Both sit near 0.5, the lecture's end point: D can no longer tell real from fake, and on its "
-                       "own it is of little use.")
-    return text + ("A perfect D would give 1 and 0. This one has drifted towards the lecture's 0.5 but not reached "
-                   "it: training stopped at an uneasy truce in which D still leans the right way on average while "
-                   "the two histograms overlap broadly.")
+        return text + (
+            "Both sit near 0.5, the lecture's end point: D can no longer tell real from fake, and on its "
+            "own it is of little use."
+        )
+    return text + (
+        "A perfect D would give 1 and 0. This one has drifted towards the lecture's 0.5 but not reached "
+        "it: training stopped at an uneasy truce in which D still leans the right way on average while "
+        "the two histograms overlap broadly."
+    )
 
 
 # --- conditional GAN --------------------------------------------------------------------------------------------
+
 
 def _class_index(name) -> int | None:
     if name == ALL_CLASSES:
@@ -133,8 +157,9 @@ def conditional_sample(class_name, seed, n):
         grid = image_grid(images.flatten(0, 1), columns=min(n, 8), scale=CGAN_SCALE)
         return named_grid(grid, [FASHION_CLASSES[classes[0]]], cell=(grid.width, cell))
     grid = image_grid(images.flatten(0, 1), columns=len(classes), scale=CGAN_SCALE)
-    return named_grid(grid, [FASHION_CLASSES[c] for c in classes], [f"z_{i + 1}" for i in range(n)],
-                      cell=(cell, cell), row_width=44)
+    return named_grid(
+        grid, [FASHION_CLASSES[c] for c in classes], [f"z_{i + 1}" for i in range(n)], cell=(cell, cell), row_width=44
+    )
 
 
 def consistency_table() -> pd.DataFrame:
@@ -143,11 +168,14 @@ def consistency_table() -> pd.DataFrame:
         by_class = read_card("cgan")["metrics"]["class_consistency_by_class"]
     except (CheckpointError, KeyError):
         return pd.DataFrame(columns=["class", "classified as requested"])
-    return pd.DataFrame([(name, f"{100 * share:.1f}%") for name, share in by_class.items()],
-                        columns=["class", "classified as requested"])
+    return pd.DataFrame(
+        [(name, f"{100 * share:.1f}%") for name, share in by_class.items()],
+        columns=["class", "classified as requested"],
+    )
 
 
 # --- layout ---------------------------------------------------------------------------------------------------
+
 
 def build(tab: gr.Tab) -> None:
     intro(GAN_INTRO)
@@ -165,19 +193,26 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### The discriminator after training")
     with gr.Row():
-        histogram = gr.BarPlot(x="D(x)", y="share", color="images", label="D's output on real and generated images",
-                               y_lim=[0, 1])
+        histogram = gr.BarPlot(
+            x="D(x)", y="share", color="images", label="D's output on real and generated images", y_lim=[0, 1]
+        )
         with gr.Column():
             histogram_text = gr.Markdown()
             score_button = gr.Button("Score 500 new samples (uses the seed above)")
 
     tab.select(sample, [seed, count], samples, api_name="gan_open", api_visibility="private").then(
-        interpolate, [seed_a, seed_b, steps], [linear_strip, spherical_strip], api_name="gan_open_interpolation",
-        api_visibility="private").then(
-        discriminator_scores, seed, [histogram, histogram_text], api_name="gan_open_scores", api_visibility="private")
+        interpolate,
+        [seed_a, seed_b, steps],
+        [linear_strip, spherical_strip],
+        api_name="gan_open_interpolation",
+        api_visibility="private",
+    ).then(
+        discriminator_scores, seed, [histogram, histogram_text], api_name="gan_open_scores", api_visibility="private"
+    )
     sample_button.click(sample, [seed, count], samples, api_name="gan_sample")
-    interpolate_button.click(interpolate, [seed_a, seed_b, steps], [linear_strip, spherical_strip],
-                             api_name="gan_interpolate")
+    interpolate_button.click(
+        interpolate, [seed_a, seed_b, steps], [linear_strip, spherical_strip], api_name="gan_interpolate"
+    )
     score_button.click(discriminator_scores, seed, [histogram, histogram_text], api_name="gan_discriminator")
 
 
@@ -189,16 +224,26 @@ def build_conditional(tab: gr.Tab) -> None:
         seed = seed_input()
         count = gr.Slider(1, 16, value=4, step=1, label="Samples per class")
         sample_button = gr.Button("Sample", variant="primary")
-    samples = gr.Image(label="G(z, y): one column per class; each row shares its z", type="pil", format="png",
-                       interactive=False, elem_id="cgan-samples", height=GRID_HEIGHT + 60,
-                       elem_classes=[GRID_CLASS])
+    samples = gr.Image(
+        label="G(z, y): one column per class; each row shares its z",
+        type="pil",
+        format="png",
+        interactive=False,
+        elem_id="cgan-samples",
+        height=GRID_HEIGHT + 60,
+        elem_classes=[GRID_CLASS],
+    )
     with gr.Accordion("Measured: does G draw the class it is asked for?", open=False):
-        gr.Dataframe(consistency_table(), label="Share of 1,000 samples the evaluation classifier assigns to the "
-                     "requested class", interactive=False)
+        gr.Dataframe(
+            consistency_table(),
+            label="Share of 1,000 samples the evaluation classifier assigns to the requested class",
+            interactive=False,
+        )
     tab.select(conditional_sample, [class_name, seed, count], samples, api_name="cgan_open", api_visibility="private")
     sample_button.click(conditional_sample, [class_name, seed, count], samples, api_name="cgan_sample")
-    class_name.input(conditional_sample, [class_name, seed, count], samples, api_name="cgan_pick",
-                     api_visibility="private")
+    class_name.input(
+        conditional_sample, [class_name, seed, count], samples, api_name="cgan_pick", api_visibility="private"
+    )
 
 
 def warm_up() -> None:

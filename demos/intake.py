@@ -16,10 +16,12 @@ demos.serving.configure_gradio), by the component and its settings:
   frame is used, and the page says so (a drawing must be still).
 Whatever still fails in Gradio's preprocessing gets a sentence naming the control; the details go to the log.
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import logging
 import math
@@ -83,10 +85,8 @@ def check_number(block, value: Any) -> int | float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and len(value) <= 40:
-        try:
+        with contextlib.suppress(ValueError):
             number = float(value.strip())
-        except ValueError:
-            pass
     if number is None or not math.isfinite(number) or (whole and not float(number).is_integer()):
         raise InputError(f"{label_of(block)} must be {kind}, not {shown(value)}.")
     if (low is not None and number < low) or (high is not None and number > high):
@@ -174,8 +174,13 @@ def check_drawing(block, value: Any):
 
 
 CHECKS = (  # (component class, check): the first that matches; ImageEditor covers gr.Sketchpad
-    (gr.Slider, check_number), (gr.Number, check_number), (gr.Radio, check_choice), (gr.Dropdown, check_choice),
-    (gr.Textbox, check_text), (gr.Image, check_image), (gr.ImageEditor, check_drawing),
+    (gr.Slider, check_number),
+    (gr.Number, check_number),
+    (gr.Radio, check_choice),
+    (gr.Dropdown, check_choice),
+    (gr.Textbox, check_text),
+    (gr.Image, check_image),
+    (gr.ImageEditor, check_drawing),
 )
 
 
@@ -187,6 +192,7 @@ def check_value(block, value: Any):
 
 
 # --- the picture files themselves ------------------------------------------------------------------------------
+
 
 def _picture_source(file) -> Any:
     """What check_picture_file reads for a Gradio file value: its path, or the bytes of a data: URL."""
@@ -233,11 +239,15 @@ def checked_picture(block, file) -> int:
 def notes(values) -> list[str]:
     """What the page should be told about a handler's input pictures (demos.common.friendly_errors says it: only
     there, inside the event, does gr.Warning reach the page)."""
-    return [value.info[ANIMATION_NOTE] for value in values
-            if hasattr(value, "info") and isinstance(value.info, dict) and ANIMATION_NOTE in value.info]
+    return [
+        value.info[ANIMATION_NOTE]
+        for value in values
+        if hasattr(value, "info") and isinstance(value.info, dict) and ANIMATION_NOTE in value.info
+    ]
 
 
 # --- installed in front of Gradio's preprocessing ---------------------------------------------------------------
+
 
 def install() -> None:
     """Check every input in front of Gradio's preprocessing (see the module's docstring). Idempotent."""
@@ -267,11 +277,19 @@ def install() -> None:
         except gr.Error:
             raise
         except InvalidPathError as error:  # a path on the server that was never uploaded: say which input
-            block = next((block for block, value in zip(expected, inputs)
-                          if isinstance(value, dict) and str(value.get("path")) in str(error)), None)
+            block = next(
+                (
+                    block
+                    for block, value in zip(expected, inputs)
+                    if isinstance(value, dict) and str(value.get("path")) in str(error)
+                ),
+                None,
+            )
             where = label_of(block) if block is not None else "A file"
-            raise InputError(f"{where} names a file that was not uploaded to this server; upload it first "
-                             "(in gradio_client: handle_file(path)).") from None
+            raise InputError(
+                f"{where} names a file that was not uploaded to this server; upload it first "
+                "(in gradio_client: handle_file(path))."
+            ) from None
         except Exception as error:
             block = _failing_block(error, expected)
             log.warning("input refused by Gradio's preprocessing (%s)", block_fn.name, exc_info=True)
@@ -282,7 +300,8 @@ def install() -> None:
     blocks.Blocks._checked_inputs = True
     gr.Image.preprocess = _check_files_first_image(gr.Image.preprocess)
     image_editor.ImageEditor.convert_and_format_image = _check_editor_file(
-        image_editor.ImageEditor.convert_and_format_image)
+        image_editor.ImageEditor.convert_and_format_image
+    )
 
 
 def _failing_block(error: Exception, expected: list):
@@ -296,8 +315,10 @@ def _failing_block(error: Exception, expected: list):
     return models[0] if len(models) == 1 else None
 
 
-REQUEST_FORM = ('The request must be JSON of the form {"data": [...]}, one value per input, in the order the API '
-                'description (/gradio_api/info) lists them.')
+REQUEST_FORM = (
+    'The request must be JSON of the form {"data": [...]}, one value per input, in the order the API '
+    "description (/gradio_api/info) lists them."
+)
 
 
 async def refuse_malformed_request(request, error):

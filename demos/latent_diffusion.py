@@ -1,4 +1,5 @@
 """Tab "Latent diffusion": text -> image as in Stable Diffusion, small: denoise a 4x8x8 latent, decode it."""
+
 from __future__ import annotations
 
 import functools
@@ -8,26 +9,43 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core import diffusion, latent_diffusion
-from core.checkpoints import CheckpointError, read_card
+from core import diffusion, latent_diffusion, samplers
 from core.captions import CLASS_PROMPT_NAMES, class_prompt
+from core.checkpoints import CheckpointError, read_card
 from core.clip import unknown_words
-from demos.render import image_grid, signed_to_rgb
 from core.runtime import generator, in_precision, inference_bf16, milliseconds_per_call
-from demos.common import (FEW_ROWS_CLASS, GRID_CLASS, LONG_RUN_QUEUE, bounded_float, bounded_int, checkpoint_notice, friendly_errors,
-                          intro, opening_run, output_image, seed_input, stream_steps, valid_seed)
+from demos.common import (
+    FEW_ROWS_CLASS,
+    GRID_CLASS,
+    LONG_RUN_QUEUE,
+    bounded_float,
+    bounded_int,
+    checkpoint_notice,
+    friendly_errors,
+    intro,
+    opening_run,
+    output_image,
+    seed_input,
+    stream_steps,
+    valid_seed,
+)
+from demos.render import image_grid, signed_to_rgb
 
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
 MAX_STEPS = 200  # each step is two U-Net calls (guidance), a decode and CLIP's look at the guess
-STEP_CHOICES = tuple(n for n in diffusion.ddim_step_counts() if n <= MAX_STEPS)  # DDIM's; DPM-Solver++ takes any
+STEP_CHOICES = tuple(n for n in samplers.ddim_step_counts() if n <= MAX_STEPS)  # DDIM's; DPM-Solver++ takes any
 SAMPLERS = {"DPM-Solver++": "dpm++", "DDIM": "ddim"}  # shown name -> core.diffusion.sample's (no DDPM: 1,000 steps)
 PROMPT_CURVE, RIVAL_CURVE = "your prompt", "closest other class"
 CHECKPOINTS = (latent_diffusion.AUTOENCODER_CHECKPOINT, latent_diffusion.DENOISER_CHECKPOINT, "clip")
 
 
 PROMPTS = [class_prompt(name) for name in CLASS_PROMPT_NAMES] + [
-    "a picture of a dark sneaker", "a light dress", "a handbag", "a pair of trousers on a black background"]
+    "a picture of a dark sneaker",
+    "a light dress",
+    "a handbag",
+    "a pair of trousers on a black background",
+]
 INTRO = r"""
 ## Latent diffusion: text to image, as in Stable Diffusion
 A U-Net denoises a small **latent** $z$ instead of the pixels, steered by your prompt through cross-attention;
@@ -73,7 +91,9 @@ def _check_prompt(prompt) -> str:
         raise ValueError("The prompt must be text.")
     prompt = prompt.strip()
     if len(prompt) > latent_diffusion.MAX_PROMPT_CHARACTERS:
-        raise ValueError(f"The prompt is {len(prompt)} characters long; at most {latent_diffusion.MAX_PROMPT_CHARACTERS}.")
+        raise ValueError(
+            f"The prompt is {len(prompt)} characters long; at most {latent_diffusion.MAX_PROMPT_CHARACTERS}."
+        )
     return prompt
 
 
@@ -82,8 +102,10 @@ def _prompt_note(model: latent_diffusion.LatentDiffusion, prompt: str) -> str:
         return "No prompt: the model samples **unconditionally** (any garment); guidance has no effect."
     unknown = unknown_words(model.clip.tokenizer, prompt)
     if unknown:
-        return (f"Words the text encoder never saw in training (read as 'unknown'): **{', '.join(unknown)}**. "
-                "It knows the ten class names, some synonyms, 'dark'/'light' and the caption templates.")
+        return (
+            f"Words the text encoder never saw in training (read as 'unknown'): **{', '.join(unknown)}**. "
+            "It knows the ten class names, some synonyms, 'dark'/'light' and the caption templates."
+        )
     return ""
 
 
@@ -120,7 +142,7 @@ def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
     prompt = _check_prompt(prompt)
     sampler = _check_sampler(sampler)
     guidance = bounded_float(guidance, "The guidance scale w", 0.0, MAX_GUIDANCE)
-    steps = diffusion.check_step_count(SAMPLERS[sampler], bounded_int(steps, "The number of steps", 1, MAX_STEPS))
+    steps = samplers.check_step_count(SAMPLERS[sampler], bounded_int(steps, "The number of steps", 1, MAX_STEPS))
     n = bounded_int(n, "The number of images", 1, MAX_IMAGES)
     model = latent_diffusion.load()
     note = _prompt_note(model, prompt)
@@ -134,17 +156,29 @@ def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
             yield item
 
     def render(item):
-        return (_decoded(model, item.diffusion.x_t)[0], _grid(item.x0_image), _latent_view(item.diffusion.x_t),
-                curve.frame(item.total))
+        return (
+            _decoded(model, item.diffusion.x_t)[0],
+            _grid(item.x0_image),
+            _latent_view(item.diffusion.x_t),
+            curve.frame(item.total),
+        )
 
     for frame in stream_steps(traced(), render):
         item = frame.item.diffusion
         decoded, guess, latent_view, chart = frame.pictures
-        status = (f"**{sampler} step {item.step} of {item.total}: t = {item.t} → {item.t_next}** · "
-                  f"{1000 * frame.elapsed / item.step:.1f} ms per step, decoding and CLIP included")
+        status = (
+            f"**{sampler} step {item.step} of {item.total}: t = {item.t} → {item.t_next}** · "
+            f"{1000 * frame.elapsed / item.step:.1f} ms per step, decoding and CLIP included"
+        )
         final = item.step == item.total
-        yield (decoded, guess, latent_view, chart, "  \n".join(filter(None, [status, note])),
-               decoded if final else gr.skip())
+        yield (
+            decoded,
+            guess,
+            latent_view,
+            chart,
+            "  \n".join(filter(None, [status, note])),
+            decoded if final else gr.skip(),
+        )
 
 
 def sampler_table() -> pd.DataFrame:
@@ -161,9 +195,20 @@ def sampler_table() -> pd.DataFrame:
         name = min(by_class, key=by_class.get)
         return f"{name} {100 * by_class[name]:.0f}%"
 
-    return pd.DataFrame([[shown.get(r["sampler"], r["sampler"]), r["steps"], f"{100 * r['class_consistency']:.1f}%",
-                          weakest(r["class_consistency_by_class"]), f"{100 * r['blob_share']:.1f}%",
-                          r["fd_samples_vs_test"]] for r in rows], columns=columns)
+    return pd.DataFrame(
+        [
+            [
+                shown.get(r["sampler"], r["sampler"]),
+                r["steps"],
+                f"{100 * r['class_consistency']:.1f}%",
+                weakest(r["class_consistency_by_class"]),
+                f"{100 * r['blob_share']:.1f}%",
+                r["fd_samples_vs_test"],
+            ]
+            for r in rows
+        ],
+        columns=columns,
+    )
 
 
 def measure_costs() -> pd.DataFrame:
@@ -176,20 +221,30 @@ def measure_costs() -> pd.DataFrame:
         text = latent_diffusion.encode_text(model.clip, ["a photo of a sneaker"])
         empty = latent_diffusion.encode_text(model.clip, [""])
         guided = latent_diffusion.guided_noise(model.unet, text, empty, latent_diffusion.DEFAULT_GUIDANCE)
-        cases = (("pixel space (ddpm)", pixel, torch.zeros(1, 1, 28, 28), "ddpm"),
-                 ("latent space (ldm), with guidance", guided, torch.zeros(1, *latent_diffusion.LATENT_SHAPE), "ldm"))
+        cases = (
+            ("pixel space (ddpm)", pixel, torch.zeros(1, 1, 28, 28), "ddpm"),
+            ("latent space (ldm), with guidance", guided, torch.zeros(1, *latent_diffusion.LATENT_SHAPE), "ldm"),
+        )
         for name, eps_model, x, card_name in cases:
             step_ms = milliseconds_per_call(functools.partial(eps_model, x, 500))
             network = pixel if card_name == "ddpm" else model.unet
             try:
                 metrics = read_card(card_name)["metrics"]
-                train = (f"{metrics['seconds_per_training_step']:.2f} s per batch of 128; "
-                         f"{metrics['training_seconds'] / 60:.0f} min in all")
+                train = (
+                    f"{metrics['seconds_per_training_step']:.2f} s per batch of 128; "
+                    f"{metrics['training_seconds'] / 60:.0f} min in all"
+                )
             except (CheckpointError, KeyError):
                 train = "(no card)"
-            rows.append({"space": name, "numbers denoised per image": int(x[0].numel()),
-                         "U-Net parameters": f"{sum(p.numel() for p in network.parameters()) / 1e6:.2f} M",
-                         "one step, one image (ms)": round(step_ms, 1), "training": train})
+            rows.append(
+                {
+                    "space": name,
+                    "numbers denoised per image": int(x[0].numel()),
+                    "U-Net parameters": f"{sum(p.numel() for p in network.parameters()) / 1e6:.2f} M",
+                    "one step, one image (ms)": round(step_ms, 1),
+                    "training": train,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -198,9 +253,12 @@ DEFAULT_RUN = (PROMPTS[9], latent_diffusion.DEFAULT_GUIDANCE, 20, 0, 4, "DPM-Sol
 
 
 default_run = opening_run(  # what the tab shows as it opens
-    text_to_image, DEFAULT_RUN, 4,
-    f"**The tab's default run** (\"{DEFAULT_RUN[0]}\", w = {DEFAULT_RUN[1]:g}, {DEFAULT_RUN[5]} {DEFAULT_RUN[2]} "
-    f"steps, seed {DEFAULT_RUN[3]}), computed when the server started: press **Generate** for a run of your own.")
+    text_to_image,
+    DEFAULT_RUN,
+    4,
+    f'**The tab\'s default run** ("{DEFAULT_RUN[0]}", w = {DEFAULT_RUN[1]:g}, {DEFAULT_RUN[5]} {DEFAULT_RUN[2]} '
+    f"steps, seed {DEFAULT_RUN[3]}), computed when the server started: press **Generate** for a run of your own.",
+)
 
 
 def build(tab: gr.Tab) -> None:
@@ -208,12 +266,18 @@ def build(tab: gr.Tab) -> None:
     intro(INTRO)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            prompt = gr.Textbox(value=DEFAULT_RUN[0], label="Prompt", max_lines=2, elem_id="ldm-prompt",
-                                max_length=latent_diffusion.MAX_PROMPT_CHARACTERS)
+            prompt = gr.Textbox(
+                value=DEFAULT_RUN[0],
+                label="Prompt",
+                max_lines=2,
+                elem_id="ldm-prompt",
+                max_length=latent_diffusion.MAX_PROMPT_CHARACTERS,
+            )
             run_button = gr.Button("Generate", variant="primary")
             with gr.Row():
-                guidance = gr.Slider(0, MAX_GUIDANCE, value=latent_diffusion.DEFAULT_GUIDANCE, step=0.5,
-                                     label="Guidance scale w")
+                guidance = gr.Slider(
+                    0, MAX_GUIDANCE, value=latent_diffusion.DEFAULT_GUIDANCE, step=0.5, label="Guidance scale w"
+                )
                 n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images")
             with gr.Row():
                 sampler = gr.Radio(list(SAMPLERS), value=DEFAULT_RUN[5], label="Sampler")
@@ -223,27 +287,39 @@ def build(tab: gr.Tab) -> None:
         with gr.Column(scale=2):
             status = gr.Markdown("Press **Generate**.", elem_id="ldm-status")
             with gr.Row():
-                decoded = output_image("D(z_t): z_t decoded", elem_id="ldm-decoded", height=300,
-                                       elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
-                guess = output_image("D(ẑ_0): the guess, decoded", height=300,
-                                     elem_classes=[GRID_CLASS, FEW_ROWS_CLASS])
+                decoded = output_image(
+                    "D(z_t): z_t decoded", elem_id="ldm-decoded", height=300, elem_classes=[GRID_CLASS, FEW_ROWS_CLASS]
+                )
+                guess = output_image(
+                    "D(ẑ_0): the guess, decoded", height=300, elem_classes=[GRID_CLASS, FEW_ROWS_CLASS]
+                )
             with gr.Row():
                 latent_view = output_image("z_t of image 1 (blue −, red +)", height=200)
-                chart = gr.LinePlot(x="step", y="CLIP similarity", color="curve", height=260, elem_id="ldm-clip-curve",
-                                    label="CLIP, step by step: your prompt (red) vs the closest other class (grey)",
-                                    color_map={PROMPT_CURVE: "#d62728", RIVAL_CURVE: "#7f7f7f"})
+                chart = gr.LinePlot(
+                    x="step",
+                    y="CLIP similarity",
+                    color="curve",
+                    height=260,
+                    elem_id="ldm-clip-curve",
+                    label="CLIP, step by step: your prompt (red) vs the closest other class (grey)",
+                    color_map={PROMPT_CURVE: "#d62728", RIVAL_CURVE: "#7f7f7f"},
+                )
             final = output_image("Final images", elem_id="ldm-final", visible=False)  # the API's last output
     table = sampler_table()
     if len(table):
-        with gr.Accordion(f"Which sampler, how many steps: measured on the card's samples (w = "
-                          f"{latent_diffusion.DEFAULT_GUIDANCE:g})", open=False):
+        with gr.Accordion(
+            f"Which sampler, how many steps: measured on the card's samples (w = "
+            f"{latent_diffusion.DEFAULT_GUIDANCE:g})",
+            open=False,
+        ):
             gr.Dataframe(table, interactive=False, elem_id="ldm-sampler-table")
     with gr.Accordion("Pixel space vs latent space: the cost of a step", open=False):
         costs = gr.Dataframe(label="Measured on this machine", interactive=False)
         measure = gr.Button("Measure one step in each space")
     outputs = [decoded, guess, latent_view, chart, status, final]
-    run_button.click(text_to_image, [prompt, guidance, steps, seed, n, sampler], outputs, api_name="text_to_image",
-                     **LONG_RUN_QUEUE)
+    run_button.click(
+        text_to_image, [prompt, guidance, steps, seed, n, sampler], outputs, api_name="text_to_image", **LONG_RUN_QUEUE
+    )
     measure.click(friendly_errors(measure_costs), None, costs, api_name="diffusion_costs", api_visibility="private")
     tab.select(default_run, None, outputs, api_name="ldm_open", api_visibility="private")
 

@@ -1,22 +1,24 @@
 """Tab "Overview": the lecture's closing comparison, live. One seed, a row of samples from every family, their
 quality, coverage and speed side by side, and the generative learning trilemma drawn from those numbers."""
+
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import gradio as gr
 import pandas as pd
 import torch
 
-from core import diffusion, gan, latent, latent_diffusion, stylegan, trilemma, vae
+from core import diffusion, gan, latent, latent_diffusion, samplers, stylegan, trilemma, vae
 from core.checkpoints import CheckpointError, read_card
-from demos.render import image_grid
 from core.runtime import generator, in_precision, inference_autocast, inference_bf16, model_device
 from demos.common import checkpoint_notice, friendly_errors, intro, opening_run, output_image, seed_input, valid_seed
-from demos.diffusion import SHOWN_SAMPLER, SAMPLERS as PIXEL_SAMPLERS
+from demos.diffusion import SAMPLERS as PIXEL_SAMPLERS
+from demos.diffusion import SHOWN_SAMPLER
+from demos.render import image_grid
 
 ROW = 8  # samples per family
 VAE_LATENT = 20
@@ -58,11 +60,15 @@ def _training_minutes(*names: str) -> float:
 
 def _card_figures(name: str, fd_key: str = "fd_samples_vs_test") -> dict:
     metrics = read_card(name)["metrics"]
-    return {"fd": metrics[fd_key], "min_class_share": metrics["min_class_share_of_samples"],
-            "training_minutes": _training_minutes(name)}
+    return {
+        "fd": metrics[fd_key],
+        "min_class_share": metrics["min_class_share_of_samples"],
+        "training_minutes": _training_minutes(name),
+    }
 
 
 # --- the families ---------------------------------------------------------------------------------------------
+
 
 def _vae_samples(seed: int, n: int) -> torch.Tensor:
     model = vae.load(VAE_LATENT)
@@ -73,7 +79,8 @@ def _vae_samples(seed: int, n: int) -> torch.Tensor:
 def _vae_card() -> dict:
     name = vae.checkpoint_name(VAE_LATENT)
     return _card_figures(name, "fd_prior_samples_vs_test") | {
-        "negative_elbo_nats": read_card(name)["metrics"]["test_negative_elbo_nats"]}
+        "negative_elbo_nats": read_card(name)["metrics"]["test_negative_elbo_nats"]
+    }
 
 
 def _gan_samples(seed: int, n: int) -> torch.Tensor:
@@ -92,14 +99,26 @@ def _diffusion_family(sampler: str, steps: int) -> Family:
     def sample(seed: int, n: int) -> torch.Tensor:
         model = diffusion.load()
         with torch.inference_mode():
-            final = diffusion.last_step(diffusion.sample(in_precision(model, inference_bf16()), (n, 1, 28, 28),
-                                                         sampler, steps, generator(seed), on=model_device(model),
-                                                         x0_range=diffusion.PIXEL_RANGE))
+            final = samplers.last_step(
+                samplers.sample(
+                    in_precision(model, inference_bf16()),
+                    (n, 1, 28, 28),
+                    sampler,
+                    steps,
+                    generator(seed),
+                    on=model_device(model),
+                    x0_range=samplers.PIXEL_RANGE,
+                )
+            )
         return diffusion.to_image_range(final.x_t)
 
     def card() -> dict:
         row = next(r for r in diffusion_table() if (r["sampler"], r["steps"]) == (sampler, steps))
-        return {"fd": row["fd"], "min_class_share": row["min_class_share"], "training_minutes": _training_minutes("ddpm")}
+        return {
+            "fd": row["fd"],
+            "min_class_share": row["min_class_share"],
+            "training_minutes": _training_minutes("ddpm"),
+        }
 
     return Family(f"Diffusion ({SHOWN_SAMPLER[sampler]} {steps})", sample, card)
 
@@ -108,15 +127,18 @@ def _latent_samples(seed: int, n: int) -> torch.Tensor:
     model = latent_diffusion.load()
     run = model.sample("", n, 1.0, LDM_STEPS, generator(seed), sampler="dpm++", bf16=inference_bf16())
     with torch.inference_mode():
-        return latent_diffusion.decode(model.autoencoder, diffusion.last_step(run).x_t).float().clamp(0, 1)
+        return latent_diffusion.decode(model.autoencoder, samplers.last_step(run).x_t).float().clamp(0, 1)
 
 
 def _latent_card() -> dict:
     unconditional = read_card(latent_diffusion.DENOISER_CHECKPOINT)["metrics"]["unconditional_dpm_solver_20"]
-    return {"fd": unconditional["fd_samples_vs_test"],
-            "min_class_share": min(unconditional["class_shares_of_samples"].values()),
-            "training_minutes": _training_minutes(latent_diffusion.AUTOENCODER_CHECKPOINT,
-                                                  latent_diffusion.DENOISER_CHECKPOINT)}
+    return {
+        "fd": unconditional["fd_samples_vs_test"],
+        "min_class_share": min(unconditional["class_shares_of_samples"].values()),
+        "training_minutes": _training_minutes(
+            latent_diffusion.AUTOENCODER_CHECKPOINT, latent_diffusion.DENOISER_CHECKPOINT
+        ),
+    }
 
 
 def diffusion_table() -> list[dict]:
@@ -136,18 +158,25 @@ DEFAULT_DIFFUSION = "DPM-Solver++ 20"
 
 def one_call_families() -> list[Family]:
     """The families that draw a sample in one network call (no choice of steps)."""
-    return [Family(f"VAE ({VAE_LATENT}-D)", _vae_samples, _vae_card),
-            Family("GAN (DCGAN)", _gan_samples, lambda: _card_figures("gan")),
-            Family("StyleGAN", _stylegan_samples, lambda: _card_figures("stylegan"))]
+    return [
+        Family(f"VAE ({VAE_LATENT}-D)", _vae_samples, _vae_card),
+        Family("GAN (DCGAN)", _gan_samples, lambda: _card_figures("gan")),
+        Family("StyleGAN", _stylegan_samples, lambda: _card_figures("stylegan")),
+    ]
 
 
 def families(diffusion_choice: str) -> list[Family]:
     shown, _, steps = diffusion_choice.rpartition(" ")
     if diffusion_choice not in diffusion_choices():
-        raise ValueError(f"Choose the diffusion model's sampler and steps among {', '.join(diffusion_choices())}; "
-                         f"not {diffusion_choice!r}.")
-    return [*one_call_families(), _diffusion_family(PIXEL_SAMPLERS[shown], int(steps)),
-            Family("Latent diffusion (no prompt)", _latent_samples, _latent_card)]
+        raise ValueError(
+            f"Choose the diffusion model's sampler and steps among {', '.join(diffusion_choices())}; "
+            f"not {diffusion_choice!r}."
+        )
+    return [
+        *one_call_families(),
+        _diffusion_family(PIXEL_SAMPLERS[shown], int(steps)),
+        Family("Latent diffusion (no prompt)", _latent_samples, _latent_card),
+    ]
 
 
 # --- measuring and showing ------------------------------------------------------------------------------------
@@ -176,24 +205,37 @@ def timed(family: Family, seed: int) -> tuple[torch.Tensor, float]:
 
 
 def table(figures: list[trilemma.FamilyFigures]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "Family": f.family, "FD (quality, lower is better)": f.fd,
-        "Rarest class (coverage)": f"{100 * f.min_class_share:.1f}%",
-        "ms per image (speed, measured on this machine)": round(f.ms_per_image, 2),
-        "Training (min, 2 CPU cores)": f.training_minutes,
-        "log p(x) ≥ ELBO (nats per test image)": "–" if f.negative_elbo_nats is None else round(-f.negative_elbo_nats, 1),
-    } for f in figures])
+    return pd.DataFrame(
+        [
+            {
+                "Family": f.family,
+                "FD (quality, lower is better)": f.fd,
+                "Rarest class (coverage)": f"{100 * f.min_class_share:.1f}%",
+                "ms per image (speed, measured on this machine)": round(f.ms_per_image, 2),
+                "Training (min, 2 CPU cores)": f.training_minutes,
+                "log p(x) ≥ ELBO (nats per test image)": "–"
+                if f.negative_elbo_nats is None
+                else round(-f.negative_elbo_nats, 1),
+            }
+            for f in figures
+        ]
+    )
 
 
 def claims_text(figures: list[trilemma.FamilyFigures]) -> str:
     c = trilemma.claims(figures)
     ratio = c.slowest.ms_per_image / max(c.fastest.ms_per_image, 1e-9)
-    verdict = (f"**{c.all_three.family}** leads on all three here." if c.all_three else
-               "**No family leads on all three: the trilemma holds here.**")
-    return (f"Sharpest: **{c.sharpest.family}** (FD {c.sharpest.fd:.1f}). "
-            f"Widest coverage: **{c.widest_coverage.family}** (rarest class {100 * c.widest_coverage.min_class_share:.1f}%). "
-            f"Fastest: **{c.fastest.family}** ({c.fastest.ms_per_image:.2f} ms per image), {ratio:,.0f} times faster "
-            f"than the slowest, {c.slowest.family}. {verdict}")
+    verdict = (
+        f"**{c.all_three.family}** leads on all three here."
+        if c.all_three
+        else "**No family leads on all three: the trilemma holds here.**"
+    )
+    return (
+        f"Sharpest: **{c.sharpest.family}** (FD {c.sharpest.fd:.1f}). "
+        f"Widest coverage: **{c.widest_coverage.family}** (rarest class {100 * c.widest_coverage.min_class_share:.1f}%). "
+        f"Fastest: **{c.fastest.family}** ({c.fastest.ms_per_image:.2f} ms per image), {ratio:,.0f} times faster "
+        f"than the slowest, {c.slowest.family}. {verdict}"
+    )
 
 
 def trilemma_figure(figures: list[trilemma.FamilyFigures]):
@@ -209,18 +251,29 @@ def trilemma_figure(figures: list[trilemma.FamilyFigures]):
     corners = trilemma.CORNERS
     outline = [corners["quality"], corners["coverage"], corners["speed"], corners["quality"]]
     axes.plot(*zip(*outline), color="#888", linewidth=1.5)
-    labels = {"quality": ("High-quality samples", "center", "bottom", (0, 8)),
-              "coverage": ("Mode coverage\n(diversity)", "center", "top", (0, -6)),
-              "speed": ("Fast sampling", "center", "top", (0, -6))}
+    labels = {
+        "quality": ("High-quality samples", "center", "bottom", (0, 8)),
+        "coverage": ("Mode coverage\n(diversity)", "center", "top", (0, -6)),
+        "speed": ("Fast sampling", "center", "top", (0, -6)),
+    }
     for axis, (text, ha, va, offset) in labels.items():
-        axes.annotate(text, corners[axis], xytext=offset, textcoords="offset points", ha=ha, va=va, fontsize=15,
-                      fontweight="bold")
+        axes.annotate(
+            text, corners[axis], xytext=offset, textcoords="offset points", ha=ha, va=va, fontsize=15, fontweight="bold"
+        )
     colours = ("#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd")
     for colour, f in zip(colours, figures):
         x, y = trilemma.triangle_point(scores[f.family])
         axes.scatter([x], [y], s=160, color=colour, zorder=3, edgecolor="white", linewidth=1.5)
-        axes.annotate(f.family.split(" (")[0], (x, y), xytext=(9, 0), textcoords="offset points", va="center",
-                      fontsize=13, color=colour, fontweight="bold")
+        axes.annotate(
+            f.family.split(" (")[0],
+            (x, y),
+            xytext=(9, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=13,
+            color=colour,
+            fontweight="bold",
+        )
     axes.set_title("The trilemma: each family placed by its three scores", fontsize=13, pad=26)
     axes.set_xlim(-0.15, 1.15)
     axes.set_ylim(-0.18, 1.0)
@@ -239,10 +292,24 @@ def compare(seed, diffusion_choice):
         images, ms = timed(family, seed)
         card = family.card()
         rows.append(image_grid(images.clamp(0, 1), columns=ROW, scale=3))
-        figures.append(trilemma.FamilyFigures(family.name, card["fd"], card["min_class_share"], ms,
-                                              card["training_minutes"], card.get("negative_elbo_nats")))
-    labels = [gr.update(value=row, label=f"{f.family} · FD {f.fd:.1f} · rarest {100 * f.min_class_share:.1f}% · "
-                                         f"{f.ms_per_image:.2f} ms per image") for row, f in zip(rows, figures)]
+        figures.append(
+            trilemma.FamilyFigures(
+                family.name,
+                card["fd"],
+                card["min_class_share"],
+                ms,
+                card["training_minutes"],
+                card.get("negative_elbo_nats"),
+            )
+        )
+    labels = [
+        gr.update(
+            value=row,
+            label=f"{f.family} · FD {f.fd:.1f} · rarest {100 * f.min_class_share:.1f}% · "
+            f"{f.ms_per_image:.2f} ms per image",
+        )
+        for row, f in zip(rows, figures)
+    ]
     return (*labels, table(figures), trilemma_figure(figures), claims_text(figures))
 
 
@@ -252,14 +319,22 @@ def build(tab: gr.Tab) -> None:
     choices = diffusion_choices()
     with gr.Row(equal_height=True):
         seed = seed_input("Seed (every family)")
-        choice = gr.Dropdown(choices, value=DEFAULT_DIFFUSION if DEFAULT_DIFFUSION in choices else None,
-                             label="Diffusion: sampler and steps", elem_id="overview-steps",
-                             info="the steps measured on its card")
+        choice = gr.Dropdown(
+            choices,
+            value=DEFAULT_DIFFUSION if DEFAULT_DIFFUSION in choices else None,
+            label="Diffusion: sampler and steps",
+            elem_id="overview-steps",
+            info="the steps measured on its card",
+        )
         run_button = gr.Button("Sample every family", variant="primary")
     with gr.Row():
         with gr.Column(scale=3):
-            rows = [output_image(f"family {i + 1}", elem_id=f"overview-row-{i}", height=110, buttons=[])  # labels carry numbers
-                    for i in range(5)]
+            rows = [
+                output_image(
+                    f"family {i + 1}", elem_id=f"overview-row-{i}", height=110, buttons=[]
+                )  # labels carry numbers
+                for i in range(5)
+            ]
         with gr.Column(scale=2, min_width=320):
             chart = gr.Plot(show_label=False, elem_id="overview-chart", format="png")
     claims = gr.Markdown(elem_id="overview-claims")
@@ -270,8 +345,10 @@ def build(tab: gr.Tab) -> None:
     tab.select(default_compare, None, outputs, api_name="overview_open", api_visibility="private")
 
 
-OPENING_NOTE = ("*The opening view (seed 0) was measured when the server started; press **Sample every family** "
-                "to measure again now.* ")
+OPENING_NOTE = (
+    "*The opening view (seed 0) was measured when the server started; press **Sample every family** "
+    "to measure again now.* "
+)
 default_compare = opening_run(compare, (0, DEFAULT_DIFFUSION), -1, lambda claims: OPENING_NOTE + claims)
 
 

@@ -5,6 +5,7 @@
 - `?presenter=1`, or the "Presenter mode" toggle: text of at least 18 px and larger pictures, for a projector.
 - Every sketchpad starts with its brush chosen.
 """
+
 from __future__ import annotations
 
 import json
@@ -188,17 +189,28 @@ def page_js(tabs: list[tuple[str, str]], presets: dict[str, dict] | None = None)
     if (brushTimer === null) brushTimer = setTimeout(() => { chooseBrushes(); fitGrids(); }, 500);
   }).observe(document.body, {childList: true, subtree: true});
 }
-""" % (json.dumps(dict(tabs)), json.dumps(presets or {}), PRESENTER_CLASS, LABEL_STRIP_PX, MARKER_ID, MARKER_ID,
-       GRID_CLASS, PRESENTER_GRID_MIN_PX, PRESENTER_GRID_MAX_PX)
+""" % (
+        json.dumps(dict(tabs)),
+        json.dumps(presets or {}),
+        PRESENTER_CLASS,
+        LABEL_STRIP_PX,
+        MARKER_ID,
+        MARKER_ID,
+        GRID_CLASS,
+        PRESENTER_GRID_MIN_PX,
+        PRESENTER_GRID_MAX_PX,
+    )
 
 
 def header(title: str, subtitle: str) -> gr.Checkbox:
     """The page's title row with the presenter toggle (checked on load when the address says ?presenter=1)."""
     with gr.Row(elem_id="page-header", equal_height=True):
         gr.Markdown(f"# {title}\n{subtitle}", elem_id="page-title")
-        toggle = gr.Checkbox(label="Presenter mode", value=False, elem_id="presenter-toggle", container=False,
-                             scale=0, min_width=200)
+        toggle = gr.Checkbox(
+            label="Presenter mode", value=False, elem_id="presenter-toggle", container=False, scale=0, min_width=200
+        )
     toggle.input(None, toggle, None, js="(on) => { window.genmodelsPresenter(on); return []; }")
-    Context.root_block.load(None, None, toggle,
-                            js="() => new URLSearchParams(window.location.search).get('presenter') === '1'")
+    Context.root_block.load(
+        None, None, toggle, js="() => new URLSearchParams(window.location.search).get('presenter') === '1'"
+    )
     return toggle

@@ -1,4 +1,5 @@
 """pix2pix tab: draw (or pick) edges, get a garment or a colour emoji back; L1 alone beside L1 + cGAN."""
+
 from __future__ import annotations
 
 import math
@@ -12,14 +13,28 @@ from PIL import Image, ImageDraw
 from core import pix2pix
 from core.checkpoints import CheckpointError, read_card
 from core.emoji import load_emoji_sample
-from demos.render import FAKE_COLOUR, REAL_COLOUR, decision_background, image_grid, to_display, with_colour_bar
 from core.metrics import colourfulness, sharpness, ssim
-from demos.common import (checkpoint_notice, drawing_image, friendly_errors, garment_examples, image_input, intro,
-                          output_image, sketchpad)
+from demos.common import (
+    checkpoint_notice,
+    drawing_image,
+    friendly_errors,
+    garment_examples,
+    image_input,
+    intro,
+    output_image,
+    sketchpad,
+)
+from demos.render import FAKE_COLOUR, REAL_COLOUR, decision_background, image_grid, to_display, with_colour_bar
 
-DATASET_CHOICES = [("Garments (Fashion-MNIST, 28 px, grey)", "fashion"), ("Emoji (Noto Color Emoji, 64 px, colour)", "emoji")]
-KIND_CHOICES = [("Tell by itself", "auto"), ("A drawing: thin its strokes", "drawing"),
-                ("A picture: run Canny on it", "picture")]
+DATASET_CHOICES = [
+    ("Garments (Fashion-MNIST, 28 px, grey)", "fashion"),
+    ("Emoji (Noto Color Emoji, 64 px, colour)", "emoji"),
+]
+KIND_CHOICES = [
+    ("Tell by itself", "auto"),
+    ("A drawing: thin its strokes", "drawing"),
+    ("A picture: run Canny on it", "picture"),
+]
 DISPLAY_SIZE = 256  # both data sets shown at the same size: 28 px x 9 (nearest), 64 px x 4
 EMOJI_EXAMPLES = 15
 COMPARISON_COLUMNS = 8
@@ -80,29 +95,43 @@ def translate(image, dataset: str = "fashion", kind: str = "auto"):
     models, missing = available_models(data.name)
     with torch.inference_mode():
         outputs = {objective: model.translate(given.edges) for objective, model in models.items()}
-        verdict = (models["l1+cgan"].patch_realness(given.edges, outputs["l1+cgan"]) if "l1+cgan" in models else None)
-    lines = [f"Read as **{given.kind}**: " + ("strokes thinned to their centre lines, framed like the data, one pixel "
-                                              "wide." if given.picture is None
-                                              else f"Canny edges (σ = {data.canny_sigma}) of the framed picture.")]
+        verdict = models["l1+cgan"].patch_realness(given.edges, outputs["l1+cgan"]) if "l1+cgan" in models else None
+    lines = [
+        f"Read as **{given.kind}**: "
+        + (
+            "strokes thinned to their centre lines, framed like the data, one pixel wide."
+            if given.picture is None
+            else f"Canny edges (σ = {data.canny_sigma}) of the framed picture."
+        )
+    ]
     if given.picture is not None:  # the picture itself is the ground truth y: how close does each model come?
         for objective, output in outputs.items():
-            lines.append(f"- {objective.upper()}: L1 {pix2pix.l1_loss(given.picture, output).item():.3f}, "
-                         f"SSIM {ssim(output, given.picture).item():.3f} against the picture")
+            lines.append(
+                f"- {objective.upper()}: L1 {pix2pix.l1_loss(given.picture, output).item():.3f}, "
+                f"SSIM {ssim(output, given.picture).item():.3f} against the picture"
+            )
     if len(outputs) == 2:  # what L1 alone averages away: texture for grey garments, colour for the emoji
-        name, measure = (("Colourfulness (mean saturation of the object)", colourfulness) if data.channels == 3
-                         else ("Sharpness (mean difference of neighbouring pixels)", sharpness))
+        name, measure = (
+            ("Colourfulness (mean saturation of the object)", colourfulness)
+            if data.channels == 3
+            else ("Sharpness (mean difference of neighbouring pixels)", sharpness)
+        )
         values = " · ".join(f"{objective.upper()} {measure(output):.3f}" for objective, output in outputs.items())
         real = f" · the picture {measure(given.picture):.3f}" if given.picture is not None else ""
         lines.append(f"{name}: {values}{real}.")
     if verdict is not None:
-        lines.append(f"D calls {verdict.gt(0.5).float().mean().item():.0%} of the patches of the L1 + cGAN picture real "
-                     f"(mean D = {verdict.mean().item():.2f}).")
+        lines.append(
+            f"D calls {verdict.gt(0.5).float().mean().item():.0%} of the patches of the L1 + cGAN picture real "
+            f"(mean D = {verdict.mean().item():.2f})."
+        )
     lines += [f"*{message}*" for message in missing]
-    return (show_edges(given.edges),
-            show(outputs["l1+cgan"]) if "l1+cgan" in outputs else None,
-            show(outputs["l1"]) if "l1" in outputs else None,
-            show_patch_verdict(verdict, models["l1+cgan"]) if verdict is not None else None,
-            "\n".join(lines))
+    return (
+        show_edges(given.edges),
+        show(outputs["l1+cgan"]) if "l1+cgan" in outputs else None,
+        show(outputs["l1"]) if "l1" in outputs else None,
+        show_patch_verdict(verdict, models["l1+cgan"]) if verdict is not None else None,
+        "\n".join(lines),
+    )
 
 
 def available_models(dataset: str) -> tuple[dict[str, pix2pix.Pix2Pix], list[str]]:
@@ -124,35 +153,79 @@ def translate_drawing(drawing, dataset: str):
 
 # --- held-out pictures and drawings to start from (inputs, drawn with Pillow: the outputs always come from G) -----
 
+
 def _ellipse(cx: float, cy: float, rx: float, ry: float, start: float = 0, end: float = 360) -> list:
     """Points along an ellipse's arc from `start` to `end` degrees (0 = right, 90 = down, as Pillow draws)."""
-    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
-            for a in range(int(start), int(end) + 1, 6)]
+    return [
+        (cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+        for a in range(int(start), int(end) + 1, 6)
+    ]
 
 
 def _outline_drawings() -> dict[str, dict[str, list]]:
     """Per data set: named drawings as lists of strokes, each a list of (x, y) points on a 256 x 256 canvas."""
     return {
         "fashion": {
-            "sneaker": [[(16, 190), (240, 190), (240, 160), (170, 140), (120, 100), (70, 100), (16, 160), (16, 190)],
-                        [(16, 175), (240, 175)]],
-            "ankle boot": [[(40, 236), (236, 236), (236, 200), (150, 170), (140, 30), (60, 30), (60, 150), (40, 200),
-                            (40, 236)]],
-            "t-shirt": [[(80, 20), (105, 30), (151, 30), (176, 20), (236, 60), (214, 96), (192, 84), (192, 236),
-                         (64, 236), (64, 84), (42, 96), (20, 60), (80, 20)]],  # short sleeves, a long body
+            "sneaker": [
+                [(16, 190), (240, 190), (240, 160), (170, 140), (120, 100), (70, 100), (16, 160), (16, 190)],
+                [(16, 175), (240, 175)],
+            ],
+            "ankle boot": [
+                [(40, 236), (236, 236), (236, 200), (150, 170), (140, 30), (60, 30), (60, 150), (40, 200), (40, 236)]
+            ],
+            "t-shirt": [
+                [
+                    (80, 20),
+                    (105, 30),
+                    (151, 30),
+                    (176, 20),
+                    (236, 60),
+                    (214, 96),
+                    (192, 84),
+                    (192, 236),
+                    (64, 236),
+                    (64, 84),
+                    (42, 96),
+                    (20, 60),
+                    (80, 20),
+                ]
+            ],  # short sleeves, a long body
             "trousers": [[(70, 16), (186, 16), (200, 240), (150, 240), (128, 80), (106, 240), (56, 240), (70, 16)]],
-            "bag": [[(30, 90), (226, 90), (236, 236), (20, 236), (30, 90)],
-                    [(80, 90), (90, 30), (166, 30), (176, 90)]],
+            "bag": [[(30, 90), (226, 90), (236, 236), (20, 236), (30, 90)], [(80, 90), (90, 30), (166, 30), (176, 90)]],
         },
         "emoji": {
-            "smiley": [_ellipse(128, 128, 110, 110), _ellipse(92, 102, 12, 22), _ellipse(164, 102, 12, 22),
-                       _ellipse(128, 160, 58, 40, start=0, end=180) + [(186, 160)]],  # an open mouth
-            "heart": [[(128, 230), (30, 120), (30, 70), (60, 35), (100, 35), (128, 70), (156, 35), (196, 35),
-                       (226, 70), (226, 120), (128, 230)]],
-            "star": [[(128 + r * math.sin(k * math.pi / 5), 135 - r * math.cos(k * math.pi / 5))
-                      for k, r in zip(range(11), [115, 45] * 5 + [115])]],
-            "house": [[(40, 120), (128, 30), (216, 120)], [(60, 105), (60, 230), (196, 230), (196, 105)],
-                      [(110, 230), (110, 170), (146, 170), (146, 230)]],
+            "smiley": [
+                _ellipse(128, 128, 110, 110),
+                _ellipse(92, 102, 12, 22),
+                _ellipse(164, 102, 12, 22),
+                _ellipse(128, 160, 58, 40, start=0, end=180) + [(186, 160)],
+            ],  # an open mouth
+            "heart": [
+                [
+                    (128, 230),
+                    (30, 120),
+                    (30, 70),
+                    (60, 35),
+                    (100, 35),
+                    (128, 70),
+                    (156, 35),
+                    (196, 35),
+                    (226, 70),
+                    (226, 120),
+                    (128, 230),
+                ]
+            ],
+            "star": [
+                [
+                    (128 + r * math.sin(k * math.pi / 5), 135 - r * math.cos(k * math.pi / 5))
+                    for k, r in zip(range(11), [115, 45] * 5 + [115])
+                ]
+            ],
+            "house": [
+                [(40, 120), (128, 30), (216, 120)],
+                [(60, 105), (60, 230), (196, 230), (196, 105)],
+                [(110, 230), (110, 170), (146, 170), (146, 230)],
+            ],
         },
     }
 
@@ -187,16 +260,20 @@ def compare_held_out(dataset: str = "fashion"):
     """The paper's comparison on held-out pairs: rows edges x, L1 only, L1 + cGAN, the real y (a missing model's row
     is left out)."""
     data = pix2pix.PAIRED_SETS[parse_dataset(dataset)]
-    pictures = torch.cat([pix2pix.picture_from_image(image, data)
-                          for image, _ in held_out_pictures(dataset)[:COMPARISON_COLUMNS]])
+    pictures = torch.cat(
+        [pix2pix.picture_from_image(image, data) for image, _ in held_out_pictures(dataset)[:COMPARISON_COLUMNS]]
+    )
     edges = pix2pix.edges_of_pictures(pictures, data)
     models, missing = available_models(data.name)
     with torch.inference_mode():
         rows = [1 - edges.expand(-1, data.channels, -1, -1)]
         rows += [models[objective].translate(edges) for objective in ("l1", "l1+cgan") if objective in models]
     grid = image_grid(torch.cat(rows + [pictures]), columns=len(pictures), scale=max(2, 128 // data.size))
-    names = ["the edges x (Canny)"] + [name for objective, name in (("l1", "L1 only"), ("l1+cgan", "L1 + cGAN"))
-                                       if objective in models] + ["the real picture y"]
+    names = (
+        ["the edges x (Canny)"]
+        + [name for objective, name in (("l1", "L1 only"), ("l1+cgan", "L1 + cGAN")) if objective in models]
+        + ["the real picture y"]
+    )
     return grid, "Rows: " + " · ".join(names) + "." + "".join(f" *{message}*" for message in missing)
 
 
@@ -214,15 +291,22 @@ def refresh_examples(dataset: str):
 def measured_table() -> list[list]:
     """The cards' held-out figures for every shipped pix2pix model."""
     rows = []
-    for (dataset, objective), name in pix2pix.CHECKPOINTS.items():
+    for (_dataset, objective), name in pix2pix.CHECKPOINTS.items():
         try:
             metrics = read_card(name).get("metrics", {})
         except CheckpointError:
             rows.append([name, "missing", "", "", ""])
             continue
         agreement = metrics.get("classifier_reads_output_as_true_class")
-        rows.append([name, metrics.get("objective", objective), metrics.get("test_l1"), metrics.get("test_ssim"),
-                     "–" if agreement is None else f"{agreement:.0%}"])
+        rows.append(
+            [
+                name,
+                metrics.get("objective", objective),
+                metrics.get("test_l1"),
+                metrics.get("test_ssim"),
+                "–" if agreement is None else f"{agreement:.0%}",
+            ]
+        )
     return rows
 
 
@@ -237,12 +321,25 @@ def build(tab: gr.Tab) -> None:
                     drawing = sketchpad("Draw an outline")
                     draw_button = gr.Button("Translate the drawing", variant="primary")
                 with gr.Tab("Pictures"):
-                    pictures = gr.Gallery(held_out_pictures("fashion"), label="Held-out pictures (never trained on): click one, its Canny edges go in",
-                                          columns=5, height=300, allow_preview=False, format="png",
-                                          elem_id="pix2pix-pictures")
+                    pictures = gr.Gallery(
+                        held_out_pictures("fashion"),
+                        label="Held-out pictures (never trained on): click one, its Canny edges go in",
+                        columns=5,
+                        height=300,
+                        allow_preview=False,
+                        format="png",
+                        elem_id="pix2pix-pictures",
+                    )
                 with gr.Tab("Drawings"):
-                    drawings = gr.Gallery(drawings_to_try("fashion"), label="Drawings to try: click one", columns=5, height=200,
-                                          allow_preview=False, format="png", elem_id="pix2pix-drawings")
+                    drawings = gr.Gallery(
+                        drawings_to_try("fashion"),
+                        label="Drawings to try: click one",
+                        columns=5,
+                        height=200,
+                        allow_preview=False,
+                        format="png",
+                        elem_id="pix2pix-drawings",
+                    )
                 with gr.Tab("Upload"):
                     upload = image_input("A picture or a line drawing")
                     kind = gr.Radio(KIND_CHOICES, value="auto", label="Read it as")
@@ -258,15 +355,20 @@ def build(tab: gr.Tab) -> None:
     gr.Markdown("### The paper's comparison, on held-out pictures")
     with gr.Row():
         compare_button = gr.Button("Compare L1 only with L1 + cGAN on 8 held-out pictures")
-        gr.Dataframe(measured_table(), headers=["checkpoint", "objective", "L1", "SSIM", "class kept"],
-                     label="Held-out pairs, measured at the end of training (cards); class kept: the classifier "
-                     "reads G(x) as the original's class", interactive=False)
+        gr.Dataframe(
+            measured_table(),
+            headers=["checkpoint", "objective", "L1", "SSIM", "class kept"],
+            label="Held-out pairs, measured at the end of training (cards); class kept: the classifier "
+            "reads G(x) as the original's class",
+            interactive=False,
+        )
     comparison = output_image("Edges · L1 only · L1 + cGAN · real", elem_id="pix2pix-comparison", height=460)
     comparison_note = gr.Markdown()
 
     outputs = [edges, photo, blurry, verdict, note]
-    draw_button.click(translate_drawing, [drawing, dataset], outputs, api_name="pix2pix_drawing",
-                      api_visibility="private")
+    draw_button.click(
+        translate_drawing, [drawing, dataset], outputs, api_name="pix2pix_drawing", api_visibility="private"
+    )
     upload_button.click(translate, [upload, dataset, kind], outputs, api_name="pix2pix")
 
     @friendly_errors
@@ -279,18 +381,30 @@ def build(tab: gr.Tab) -> None:
 
     pictures.select(pick_picture, dataset, outputs, api_name="pix2pix_pick_picture", api_visibility="private")
     drawings.select(pick_drawing, dataset, outputs, api_name="pix2pix_pick_drawing", api_visibility="private")
-    dataset.input(refresh_examples, dataset, [pictures, drawings], api_name="pix2pix_dataset",
-                  api_visibility="private").then(compare_held_out, dataset, [comparison, comparison_note],
-                                                 api_name="pix2pix_dataset_compare", api_visibility="private")
-    compare_button.click(compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_compare",
-                         api_visibility="private")
+    dataset.input(
+        refresh_examples, dataset, [pictures, drawings], api_name="pix2pix_dataset", api_visibility="private"
+    ).then(
+        compare_held_out,
+        dataset,
+        [comparison, comparison_note],
+        api_name="pix2pix_dataset_compare",
+        api_visibility="private",
+    )
+    compare_button.click(
+        compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_compare", api_visibility="private"
+    )
+
     @friendly_errors
     def first_picture(dataset_value):
         return translate(picked(held_out_pictures(dataset_value), 0), dataset_value, "picture")
 
     tab.select(first_picture, dataset, outputs, api_name="pix2pix_open", api_visibility="private").then(
-        compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_open_compare",
-        api_visibility="private")
+        compare_held_out,
+        dataset,
+        [comparison, comparison_note],
+        api_name="pix2pix_open_compare",
+        api_visibility="private",
+    )
 
 
 def warm_up() -> None:

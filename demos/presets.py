@@ -5,6 +5,7 @@ How: the page's load event (`apply`) fills the controls named by elem_id and the
 hidden marker; the page script (demos/page.py) waits for the marker, opens the tab (and sub-tab) and presses the
 preset's button. A tab whose opening event computes from its controls (the forward diffusion) needs no button.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,60 +32,167 @@ class Preset:
 
 def _toy_gan_values(name: str) -> dict[str, Any]:
     settings = toy_gan.PRESETS[name]
-    return {"toy-preset": name, "toy-distribution": settings["distribution"], "toy-loss": settings["loss"],
-            "toy-k": settings["k"], "toy-batch-size": settings["batch_size"], "toy-lr-d": settings["lr_d"],
-            "toy-lr-g": settings["lr_g"], "toy-latent-dim": settings["latent_dim"]}
+    return {
+        "toy-preset": name,
+        "toy-distribution": settings["distribution"],
+        "toy-loss": settings["loss"],
+        "toy-k": settings["k"],
+        "toy-batch-size": settings["batch_size"],
+        "toy-lr-d": settings["lr_d"],
+        "toy-lr-g": settings["lr_g"],
+        "toy-latent-dim": settings["latent_dim"],
+    }
 
 
 PRESETS = (
-    Preset("simplest-autoencoder", "Simplest Autoencoder", "autoencoder",
-           "a linear AE beside PCA, a deep and a convolutional AE on one garment", press="Reconstruct",
-           output="ae-reconstructions"),
-    Preset("denoising", "Application (denoising)", "autoencoder",
-           "salt-and-pepper noise on a garment, removed by the denoising AE",
-           {"ae-noise-type": "salt_and_pepper", "ae-noise-level": 0.3}, press="Add noise and denoise"),
-    Preset("kl-divergence", "Background (the KL example)", "divergence",
-           "the lecture's p and q: KL(p‖q) = 0.0853, KL(q‖p) = 0.0975", press="Compute", output="div-numbers",
-           expect="0.0853"),
-    Preset("kl-infinite", "KL(p‖q) ≠ KL(q‖p)", "divergence",
-           "q misses an outcome p has: KL(p‖q) is infinite, KL(q‖p) is not",
-           {"div-preset": "q misses an outcome p has (KL infinite)", "div-p": "0.5, 0.3, 0.2", "div-q": "0.6, 0.4, 0"},
-           press="Compute", output="div-numbers", expect="∞"),
-    Preset("vae", "Variational Autoencoders (2-D and 5-D)", "vae",
-           "reconstructions with latent sizes 2, 5 and 20 and their ELBO terms", press="Reconstruct",
-           output="vae-reconstructions"),
-    Preset("vae-sampling", "VAE as generative model", "vae", "samples z ~ N(0, I) decoded by each VAE",
-           {"vae-temperature": 1.0}, press="Sample"),
-    Preset("latent-arithmetic", "You can explore the latent space and define some arithmetic", "vae",
-           "latent arithmetic a + (b − c) on class means", press="Compute a + (b − c)"),
+    Preset(
+        "simplest-autoencoder",
+        "Simplest Autoencoder",
+        "autoencoder",
+        "a linear AE beside PCA, a deep and a convolutional AE on one garment",
+        press="Reconstruct",
+        output="ae-reconstructions",
+    ),
+    Preset(
+        "denoising",
+        "Application (denoising)",
+        "autoencoder",
+        "salt-and-pepper noise on a garment, removed by the denoising AE",
+        {"ae-noise-type": "salt_and_pepper", "ae-noise-level": 0.3},
+        press="Add noise and denoise",
+    ),
+    Preset(
+        "kl-divergence",
+        "Background (the KL example)",
+        "divergence",
+        "the lecture's p and q: KL(p‖q) = 0.0853, KL(q‖p) = 0.0975",
+        press="Compute",
+        output="div-numbers",
+        expect="0.0853",
+    ),
+    Preset(
+        "kl-infinite",
+        "KL(p‖q) ≠ KL(q‖p)",
+        "divergence",
+        "q misses an outcome p has: KL(p‖q) is infinite, KL(q‖p) is not",
+        {"div-preset": "q misses an outcome p has (KL infinite)", "div-p": "0.5, 0.3, 0.2", "div-q": "0.6, 0.4, 0"},
+        press="Compute",
+        output="div-numbers",
+        expect="∞",
+    ),
+    Preset(
+        "vae",
+        "Variational Autoencoders (2-D and 5-D)",
+        "vae",
+        "reconstructions with latent sizes 2, 5 and 20 and their ELBO terms",
+        press="Reconstruct",
+        output="vae-reconstructions",
+    ),
+    Preset(
+        "vae-sampling",
+        "VAE as generative model",
+        "vae",
+        "samples z ~ N(0, I) decoded by each VAE",
+        {"vae-temperature": 1.0},
+        press="Sample",
+    ),
+    Preset(
+        "latent-arithmetic",
+        "You can explore the latent space and define some arithmetic",
+        "vae",
+        "latent arithmetic a + (b − c) on class means",
+        press="Compute a + (b − c)",
+    ),
     Preset("gan", "GAN", "gan", "a DCGAN's samples G(z)", press="Sample", output="gan-samples"),
-    Preset("mode-collapse", "Mode Collapse", "toy_gan",
-           "the unrolled-GAN paper's ring of 8, trained live: G collapses onto a few modes",
-           _toy_gan_values("Mode collapse: the unrolled-GAN paper's setting"), press="Train", output="toy-gan-frame"),
-    Preset("stylegan", "StyleGAN", "stylegan", "StyleGAN's samples with truncation ψ = 0.7 in W",
-           {"stylegan-psi": 0.7}, press="Sample", output="stylegan-samples"),
-    Preset("conditional-gan", "Conditional GAN", "cgan", "G(z, y) for all ten classes, one column each",
-           press="Sample", output="cgan-samples"),
-    Preset("pix2pix", "Pix2Pix", "pix2pix", "a drawn outline turned into a garment, with and without the cGAN term",
-           press="Translate the drawing", output="pix2pix-photo"),
-    Preset("dual-gan", "Dual GAN, Cycle GAN", "unpaired", "a sneaker turned into an ankle boot and back",
-           output="unpaired-translated"),
-    Preset("forward-diffusion", "Encoder (x_t in closed form)", "diffusion",
-           "a garment noised to t = 500, by the closed form and by 500 single steps", {"diffusion-t": 500},
-           inner="Forward: noising", expect="x_500"),
-    Preset("reverse-diffusion", "Decoder (denoising step by step)", "diffusion",
-           "DDIM 50 steps from pure noise, x_t beside the guess x̂_0",
-           {"diffusion-sampler": "DDIM", "diffusion-steps": 50}, press="Denoise from x_T", inner="Reverse: denoising",
-           output="diffusion-x-t", expect="DDIM step 50 of 50"),
-    Preset("clip", "CLIP", "clip", "an image scored against texts, and the zero-shot classifier", press="Score",
-           output="clip-probabilities"),
-    Preset("stable-diffusion", "Stable Diffusion", "latent_diffusion",
-           "text to image: \"a photo of a sneaker\", with CLIP's curve of when the prompt takes hold",
-           {"ldm-prompt": "a photo of a sneaker"}, press="Generate", output="ldm-decoded",
-           expect="DPM-Solver++ step 20 of 20"),
-    Preset("trilemma", "Generative Models (the overview)", "overview",
-           "every family side by side; the diffusion model at DDIM 50", {"overview-steps": "DDIM 50"},
-           press="Sample every family", output="overview-row-0", expect="Diffusion (DDIM 50) · FD"),
+    Preset(
+        "mode-collapse",
+        "Mode Collapse",
+        "toy_gan",
+        "the unrolled-GAN paper's ring of 8, trained live: G collapses onto a few modes",
+        _toy_gan_values("Mode collapse: the unrolled-GAN paper's setting"),
+        press="Train",
+        output="toy-gan-frame",
+    ),
+    Preset(
+        "stylegan",
+        "StyleGAN",
+        "stylegan",
+        "StyleGAN's samples with truncation ψ = 0.7 in W",
+        {"stylegan-psi": 0.7},
+        press="Sample",
+        output="stylegan-samples",
+    ),
+    Preset(
+        "conditional-gan",
+        "Conditional GAN",
+        "cgan",
+        "G(z, y) for all ten classes, one column each",
+        press="Sample",
+        output="cgan-samples",
+    ),
+    Preset(
+        "pix2pix",
+        "Pix2Pix",
+        "pix2pix",
+        "a drawn outline turned into a garment, with and without the cGAN term",
+        press="Translate the drawing",
+        output="pix2pix-photo",
+    ),
+    Preset(
+        "dual-gan",
+        "Dual GAN, Cycle GAN",
+        "unpaired",
+        "a sneaker turned into an ankle boot and back",
+        output="unpaired-translated",
+    ),
+    Preset(
+        "forward-diffusion",
+        "Encoder (x_t in closed form)",
+        "diffusion",
+        "a garment noised to t = 500, by the closed form and by 500 single steps",
+        {"diffusion-t": 500},
+        inner="Forward: noising",
+        expect="x_500",
+    ),
+    Preset(
+        "reverse-diffusion",
+        "Decoder (denoising step by step)",
+        "diffusion",
+        "DDIM 50 steps from pure noise, x_t beside the guess x̂_0",
+        {"diffusion-sampler": "DDIM", "diffusion-steps": 50},
+        press="Denoise from x_T",
+        inner="Reverse: denoising",
+        output="diffusion-x-t",
+        expect="DDIM step 50 of 50",
+    ),
+    Preset(
+        "clip",
+        "CLIP",
+        "clip",
+        "an image scored against texts, and the zero-shot classifier",
+        press="Score",
+        output="clip-probabilities",
+    ),
+    Preset(
+        "stable-diffusion",
+        "Stable Diffusion",
+        "latent_diffusion",
+        'text to image: "a photo of a sneaker", with CLIP\'s curve of when the prompt takes hold',
+        {"ldm-prompt": "a photo of a sneaker"},
+        press="Generate",
+        output="ldm-decoded",
+        expect="DPM-Solver++ step 20 of 20",
+    ),
+    Preset(
+        "trilemma",
+        "Generative Models (the overview)",
+        "overview",
+        "every family side by side; the diffusion model at DDIM 50",
+        {"overview-steps": "DDIM 50"},
+        press="Sample every family",
+        output="overview-row-0",
+        expect="Diffusion (DDIM 50) · FD",
+    ),
 )
 BY_SLUG = {preset.slug: preset for preset in PRESETS}
 
@@ -115,7 +223,8 @@ def attach(app: gr.Blocks) -> None:
         return slug if slug in BY_SLUG else gr.skip()
 
     app.load(apply, None, outputs, api_visibility="private", show_progress="hidden").then(
-        mark, None, marker, api_visibility="private", show_progress="hidden")
+        mark, None, marker, api_visibility="private", show_progress="hidden"
+    )
 
 
 def readme_table(base_url: str = "http://127.0.0.1:7860/") -> str:

@@ -1,6 +1,7 @@
 """Pictures for people (core returns numbers and tensors): crisp upscaled images, grids, colour maps, legends, and
 small charts drawn with Pillow (a scatter of 2-D codes that is clicked per pixel, the toy GAN's streamed frames,
 heat maps with their values written in)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,8 +58,18 @@ def signed_to_rgb(weights: torch.Tensor) -> torch.Tensor:
 # --- charts ------------------------------------------------------------------------------------------------------
 
 # Ten colours that stay distinct on a projector (Tableau 10).
-CLASS_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+CLASS_COLOURS = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
 
 
 def scatter_codes(points: list[tuple[float, float]], labels: torch.Tensor, size: int, radius: int = 3) -> Image.Image:
@@ -101,8 +112,14 @@ def decision_background(decision: torch.Tensor, size: int, probability: bool, st
     return Image.fromarray(rgb, "RGB").resize((size, size), Image.BILINEAR)
 
 
-def toy_gan_frame(real: torch.Tensor, fake: torch.Tensor, decision: torch.Tensor, extent: float, size: int = 420,
-                  probability: bool = True) -> Image.Image:
+def toy_gan_frame(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    decision: torch.Tensor,
+    extent: float,
+    size: int = 420,
+    probability: bool = True,
+) -> Image.Image:
     """Real (green) and generated (purple) 2-D points over D's decision map, square [-extent, extent]^2."""
     image = decision_background(decision, size, probability)
     draw = ImageDraw.Draw(image)
@@ -145,8 +162,15 @@ def heat_image(values: torch.Tensor, scale: int = 8, vmax: float = 1.0) -> Image
     return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
 
 
-def similarity_heatmap(images: list[Image.Image], texts: list[str], values, cell: int = 72,
-                       label_width: int = 300, vmin: float | None = None, vmax: float | None = None) -> Image.Image:
+def similarity_heatmap(
+    images: list[Image.Image],
+    texts: list[str],
+    values,
+    cell: int = 72,
+    label_width: int = 300,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> Image.Image:
     """The CLIP paper's figure: images along the top, texts down the side, each cell coloured and labelled with its
     value (values[i][j] for text i, image j). Colours span [vmin, vmax] (default: the values' own range)."""
     rows, columns = len(texts), len(images)
@@ -167,10 +191,19 @@ def similarity_heatmap(images: list[Image.Image], texts: list[str], values, cell
             value = float(values[i][j])
             x, y = label_width + j * cell, cell + i * cell
             shade = (value - low) / (high - low) if high > low else 0.5
-            draw.rectangle((x + 1, y + 1, x + cell - 1, y + cell - 1), fill=heat_colour(shade),
-                           outline="black" if j == best else None, width=2)
-            draw.text((x + cell / 2, y + cell / 2), f"{value:.2f}", fill="white" if shade > 0.6 else "black",
-                      font=small, anchor="mm")
+            draw.rectangle(
+                (x + 1, y + 1, x + cell - 1, y + cell - 1),
+                fill=heat_colour(shade),
+                outline="black" if j == best else None,
+                width=2,
+            )
+            draw.text(
+                (x + cell / 2, y + cell / 2),
+                f"{value:.2f}",
+                fill="white" if shade > 0.6 else "black",
+                font=small,
+                anchor="mm",
+            )
     return canvas
 
 
@@ -185,7 +218,9 @@ def confusion_heatmap(confusion, class_names: list[str], cell: int = 44, label_w
     for k, name in enumerate(class_names):
         draw.text((label_width - 6, label_width + k * cell + cell / 2), name, fill="black", font=font, anchor="rm")
         column_label = Image.new("RGBA", (label_width - 6, cell), (255, 255, 255, 0))
-        ImageDraw.Draw(column_label).text((4, cell / 2), name, fill="black", font=font, anchor="lm")  # bottom once turned
+        ImageDraw.Draw(column_label).text(
+            (4, cell / 2), name, fill="black", font=font, anchor="lm"
+        )  # bottom once turned
         rotated = column_label.rotate(90, expand=True)
         canvas.paste(rotated, (label_width + k * cell, 0), rotated)
     for i in range(n):
@@ -196,17 +231,28 @@ def confusion_heatmap(confusion, class_names: list[str], cell: int = 44, label_w
             x, y = label_width + j * cell, label_width + i * cell
             draw.rectangle((x + 1, y + 1, x + cell - 1, y + cell - 1), fill=heat_colour(share))
             if count:
-                draw.text((x + cell / 2, y + cell / 2), str(count), fill="white" if share > 0.6 else "black",
-                          font=font, anchor="mm")
+                draw.text(
+                    (x + cell / 2, y + cell / 2),
+                    str(count),
+                    fill="white" if share > 0.6 else "black",
+                    font=font,
+                    anchor="mm",
+                )
     return canvas
 
 
 SCHEDULE_COLOURS = ("#4e79a7", "#e15759", "#59a14f")
 
 
-def schedule_chart(curves: dict[str, list[float]], marker: int, width: int = 520, height: int = 260,
-                   colours: tuple[str, ...] = SCHEDULE_COLOURS, legend: bool = True,
-                   font_size: int = 12) -> Image.Image:
+def schedule_chart(
+    curves: dict[str, list[float]],
+    marker: int,
+    width: int = 520,
+    height: int = 260,
+    colours: tuple[str, ...] = SCHEDULE_COLOURS,
+    legend: bool = True,
+    font_size: int = 12,
+) -> Image.Image:
     """Curves over t = 1..T on a [0, 1] axis, with a vertical line at t = marker and each curve's value there.
     legend: each curve's name and value at the marker drawn in the chart (False: the page shows the names, in a
     font that has their symbols; Pillow's default has no √ or ᾱ)."""
@@ -218,8 +264,10 @@ def schedule_chart(curves: dict[str, list[float]], marker: int, width: int = 520
     total = len(next(iter(curves.values())))
 
     def point(t: int, value: float) -> tuple[float, float]:
-        return (margin_left + plot_w * (t - 1) / max(1, total - 1),
-                margin_top + plot_h * (1.0 - min(max(value, 0.0), 1.0)))
+        return (
+            margin_left + plot_w * (t - 1) / max(1, total - 1),
+            margin_top + plot_h * (1.0 - min(max(value, 0.0), 1.0)),
+        )
 
     draw.rectangle((margin_left, margin_top, margin_left + plot_w, margin_top + plot_h), outline="#999999")
     for value in (0.0, 0.5, 1.0):
@@ -236,13 +284,21 @@ def schedule_chart(curves: dict[str, list[float]], marker: int, width: int = 520
         x, y = point(marker, values[marker - 1])
         draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=colour)
         if legend:
-            draw.text((margin_left + 8, margin_top + 6 + 16 * k), f"{name} = {values[marker - 1]:.3f}", fill=colour,
-                      font=font)
+            draw.text(
+                (margin_left + 8, margin_top + 6 + 16 * k), f"{name} = {values[marker - 1]:.3f}", fill=colour, font=font
+            )
     return canvas
 
 
-def named_grid(grid: Image.Image, columns: list[str], rows: list[str] | None = None, cell: tuple[int, int] = (0, 0),
-               font_size: int = 14, header: int = 24, row_width: int = 0) -> Image.Image:
+def named_grid(
+    grid: Image.Image,
+    columns: list[str],
+    rows: list[str] | None = None,
+    cell: tuple[int, int] = (0, 0),
+    font_size: int = 14,
+    header: int = 24,
+    row_width: int = 0,
+) -> Image.Image:
     """A grid image (image_grid) with a name over each column and, when given, before each row, on a white
     margin: what a projected grid needs so that nobody has to guess what a row or a column is.
     cell: (width, height) of one cell with its gutter, in the grid's pixels."""
@@ -262,8 +318,9 @@ def named_grid(grid: Image.Image, columns: list[str], rows: list[str] | None = N
 COLOUR_BAR_PX = 34  # the legend's height under a picture: a bar and a line of labels
 
 
-def with_colour_bar(image: Image.Image, colours: list[tuple[int, int, int]], labels: list[str],
-                    height: int = COLOUR_BAR_PX) -> Image.Image:
+def with_colour_bar(
+    image: Image.Image, colours: list[tuple[int, int, int]], labels: list[str], height: int = COLOUR_BAR_PX
+) -> Image.Image:
     """The picture with its legend under it: a bar running through `colours` from left to right, and `labels`
     spread evenly beneath it (the first at the left end, the last at the right). Pillow's default font has no
     mathematical signs (−, ≥): labels in plain ASCII."""
@@ -273,7 +330,11 @@ def with_colour_bar(image: Image.Image, colours: list[tuple[int, int, int]], lab
     canvas.paste(image, (0, 0))
     stops = torch.tensor(colours, dtype=torch.float32)
     position = torch.linspace(0, len(colours) - 1, width)
-    low = position.floor().long().clamp(max=len(colours) - 2) if len(colours) > 1 else torch.zeros(width, dtype=torch.long)
+    low = (
+        position.floor().long().clamp(max=len(colours) - 2)
+        if len(colours) > 1
+        else torch.zeros(width, dtype=torch.long)
+    )
     fraction = (position - low).unsqueeze(-1)
     row = stops[low] if len(colours) == 1 else stops[low] * (1 - fraction) + stops[low + 1] * fraction
     bar = row.round().byte().unsqueeze(0).expand(bar_height, -1, -1).contiguous().numpy()
@@ -283,6 +344,12 @@ def with_colour_bar(image: Image.Image, colours: list[tuple[int, int, int]], lab
     top = image.height + bar_height + 3
     for i, label in enumerate(labels):
         text_width = draw.textlength(label, font=font)
-        x = 0 if i == 0 else width - text_width if i == len(labels) - 1 else i * width / (len(labels) - 1) - text_width / 2
+        x = (
+            0
+            if i == 0
+            else width - text_width
+            if i == len(labels) - 1
+            else i * width / (len(labels) - 1) - text_width / 2
+        )
         draw.text((x, top), label, fill="#111827", font=font)
     return canvas

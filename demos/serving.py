@@ -25,6 +25,7 @@ than the machine can do (each is seconds of compute); unbounded, a run waited tw
 concurrency group can have its own bound on waiting requests: past it a request is turned away at once, and the page
 says so (Gradio's "This application is currently busy. Please try again."; an API client gets the reason).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,8 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import gradio as gr
 
@@ -65,8 +66,10 @@ def configure_gradio(waiting_limits: dict[str, int] | None = None) -> None:
 
 
 WAITING_LIMITS: dict[str, int] = {}  # concurrency group -> most waiting requests (set by limit_waiting)
-BUSY_MESSAGE = ("The server is busy: {waiting} runs like this one are waiting already, behind {running} running. "
-                "Try again in a few seconds.")
+BUSY_MESSAGE = (
+    "The server is busy: {waiting} runs like this one are waiting already, behind {running} running. "
+    "Try again in a few seconds."
+)
 QUEUE_FULL_MESSAGE = "The server is busy: {waiting} requests are waiting. Try again in a few seconds."
 
 
@@ -93,8 +96,11 @@ def limit_waiting(limits: dict[str, int]) -> None:
             limit = WAITING_LIMITS.get(group)
             event_queue = self.event_queue_per_concurrency_id.get(group)
             if limit is not None and event_queue is not None and len(event_queue.queue) >= limit:
-                return False, BUSY_MESSAGE.format(waiting=len(event_queue.queue),
-                                                  running=event_queue.current_concurrency), "queue_full"
+                return (
+                    False,
+                    BUSY_MESSAGE.format(waiting=len(event_queue.queue), running=event_queue.current_concurrency),
+                    "queue_full",
+                )
         return await gradio_push(self, body, request, username)
 
     queueing.Queue.push = push
@@ -220,8 +226,11 @@ def drop_idle_sessions(holder, ttl_s: float, held_open=()) -> int:
     many. A page that comes back later starts a fresh session (its controls send their values with every event)."""
     cutoff = datetime.datetime.now() - datetime.timedelta(seconds=ttl_s)
     with holder.lock:  # checked and removed together: a session used meanwhile stays
-        idle = [session for session, used in list(holder.time_last_used.items())
-                if used < cutoff and session not in held_open]
+        idle = [
+            session
+            for session, used in list(holder.time_last_used.items())
+            if used < cutoff and session not in held_open
+        ]
         dropped = [holder.session_data.pop(session, None) for session in idle]
         for session in idle:
             holder.time_last_used.pop(session, None)

@@ -1,4 +1,5 @@
 """Tab "StyleGAN": the mapping network z -> w, truncation in W, Z vs W interpolation, style mixing."""
+
 import functools
 import re
 
@@ -6,12 +7,25 @@ import gradio as gr
 import torch
 
 from core import latent, stylegan
-from demos.render import grid_cell_px, image_grid, named_grid, scatter_codes
 from core.metrics import classifier_outputs, load_classifier
 from core.runtime import inference_autocast
-from demos.common import (GRID_CLASS, GRID_HEIGHT, MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int,
-                          checkpoint_notice, class_legend, friendly_errors, intro, output_image, seed_input, seed_path_controls,
-                          valid_seed)
+from demos.common import (
+    GRID_CLASS,
+    GRID_HEIGHT,
+    MAX_GRID_SAMPLES,
+    MAX_PATH_STEPS,
+    bounded_float,
+    bounded_int,
+    checkpoint_notice,
+    class_legend,
+    friendly_errors,
+    intro,
+    output_image,
+    seed_input,
+    seed_path_controls,
+    valid_seed,
+)
+from demos.render import grid_cell_px, image_grid, named_grid, scatter_codes
 
 SCATTER_SAMPLES = 600
 SCATTER_SIZE = 360
@@ -30,8 +44,11 @@ average $\bar{w}$ ($\psi = 1$: none, $\psi = 0$: the average garment only).
 
 Trained here at 28 px by `python -m core.train stylegan` (no noise inputs or progressive growing at this size).
 """
-CROSSOVERS = {"coarse (7 px layers) from the row": 2, "coarse + middle (7-14 px) from the row": 4,
-              "everything but the last layer from the row": 5}
+CROSSOVERS = {
+    "coarse (7 px layers) from the row": 2,
+    "coarse + middle (7-14 px) from the row": 4,
+    "everything but the last layer from the row": 5,
+}
 
 
 def _w(model: stylegan.StyleGAN, seed: int, n: int = 1) -> torch.Tensor:
@@ -77,8 +94,13 @@ def mix(row_seeds, column_seeds, crossover):
     ws_rows = model.broadcast(torch.cat([_w(model, s) for s in rows]))
     ws_columns = model.broadcast(torch.cat([_w(model, s) for s in columns]))
     with torch.inference_mode(), inference_autocast():
-        cells = [model.synthesize(stylegan.style_mix(ws_rows[r : r + 1], ws_columns[c : c + 1], CROSSOVERS[crossover])).float()
-                 for r in range(len(rows)) for c in range(len(columns))]
+        cells = [
+            model.synthesize(
+                stylegan.style_mix(ws_rows[r : r + 1], ws_columns[c : c + 1], CROSSOVERS[crossover])
+            ).float()
+            for r in range(len(rows))
+            for c in range(len(columns))
+        ]
         column_images = model.synthesize(ws_columns).float()
         row_images = model.synthesize(ws_rows).float()
     blank = torch.ones(1, 1, 28, 28)  # top-left corner of the table
@@ -87,8 +109,14 @@ def mix(row_seeds, column_seeds, crossover):
         table += [row_images[r : r + 1], torch.cat(cells[r * len(columns) : (r + 1) * len(columns)])]
     grid = image_grid(torch.cat(table), columns=len(columns) + 1, scale=3)
     cell = grid_cell_px(scale=3)
-    return named_grid(grid, ["", *(f"seed {s}" for s in columns)], ["", *(f"seed {s}" for s in rows)],
-                      cell=(cell, cell), header=MIX_HEADER_PX, row_width=MIX_ROW_NAMES_PX)
+    return named_grid(
+        grid,
+        ["", *(f"seed {s}" for s in columns)],
+        ["", *(f"seed {s}" for s in rows)],
+        cell=(cell, cell),
+        header=MIX_HEADER_PX,
+        row_width=MIX_ROW_NAMES_PX,
+    )
 
 
 MIX_HEADER_PX, MIX_ROW_NAMES_PX = 24, 84  # the mixing table's margins for its seeds' names
@@ -126,9 +154,11 @@ def _z_versus_w(seed: int):
         pictures.append(scatter_codes([(x, SCATTER_SIZE - y) for x, y in pixels], classes, SCATTER_SIZE, radius=2))
         scores.append(stylegan.nearest_centroid_accuracy(codes, classes))
     half = SCATTER_SAMPLES // 2
-    text = (f"Class of the output read off the code by the nearest class centroid (fit on {half} codes, tested on "
-            f"{half}): "
-            f"**from z: {100 * scores[0]:.0f}%**, **from w: {100 * scores[1]:.0f}%** (chance: about 10%).")
+    text = (
+        f"Class of the output read off the code by the nearest class centroid (fit on {half} codes, tested on "
+        f"{half}): "
+        f"**from z: {100 * scores[0]:.0f}%**, **from w: {100 * scores[1]:.0f}%** (chance: about 10%)."
+    )
     return pictures[0], pictures[1], text + "<br>" + class_legend()
 
 
@@ -140,15 +170,24 @@ def build(tab: gr.Tab) -> None:
         count = gr.Slider(1, MAX_GRID_SAMPLES, value=32, step=1, label="Samples")
         psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ (1: none)", elem_id="stylegan-psi")
         sample_button = gr.Button("Sample", variant="primary")
-    samples = output_image("G(z) through w'", elem_id="stylegan-samples", height=GRID_HEIGHT,
-                           elem_classes=[GRID_CLASS])
+    samples = output_image("G(z) through w'", elem_id="stylegan-samples", height=GRID_HEIGHT, elem_classes=[GRID_CLASS])
 
     gr.Markdown("### Z against W: does the mapping network untangle the classes?")
     with gr.Row():
-        z_map = gr.Image(label=f"{SCATTER_SAMPLES} codes z (principal plane)", type="pil", format="png", interactive=False,
-                         height=SCATTER_SIZE + 40)
-        w_map = gr.Image(label="Their w = f(z) (principal plane)", type="pil", format="png", interactive=False,
-                         height=SCATTER_SIZE + 40)
+        z_map = gr.Image(
+            label=f"{SCATTER_SAMPLES} codes z (principal plane)",
+            type="pil",
+            format="png",
+            interactive=False,
+            height=SCATTER_SIZE + 40,
+        )
+        w_map = gr.Image(
+            label="Their w = f(z) (principal plane)",
+            type="pil",
+            format="png",
+            interactive=False,
+            height=SCATTER_SIZE + 40,
+        )
     scatter_text = gr.Markdown()
 
     gr.Markdown("### Interpolation in Z beside interpolation in W (same endpoints)")
@@ -165,10 +204,14 @@ def build(tab: gr.Tab) -> None:
     mixed = output_image("Top row: column sources; left column: row sources; cells: mixed", elem_id="stylegan-mixing")
 
     tab.select(sample, [seed, count, psi], samples, api_name="stylegan_open", api_visibility="private").then(
-        z_versus_w, seed, [z_map, w_map, scatter_text], api_name="stylegan_open_maps", api_visibility="private").then(
-        interpolate, [seed_a, seed_b, steps], [z_strip, w_strip], api_name="stylegan_open_interpolation",
-        api_visibility="private").then(
-        mix, [row_seeds, column_seeds, crossover], mixed, api_name="stylegan_open_mixing", api_visibility="private")
+        z_versus_w, seed, [z_map, w_map, scatter_text], api_name="stylegan_open_maps", api_visibility="private"
+    ).then(
+        interpolate,
+        [seed_a, seed_b, steps],
+        [z_strip, w_strip],
+        api_name="stylegan_open_interpolation",
+        api_visibility="private",
+    ).then(mix, [row_seeds, column_seeds, crossover], mixed, api_name="stylegan_open_mixing", api_visibility="private")
     sample_button.click(sample, [seed, count, psi], samples, api_name="stylegan_sample")
     psi.release(sample, [seed, count, psi], samples, api_name="stylegan_truncate", api_visibility="private")
     interpolate_button.click(interpolate, [seed_a, seed_b, steps], [z_strip, w_strip], api_name="stylegan_interpolate")

@@ -1,4 +1,5 @@
 """Tab "GAN live": the lecture's training loop on 2-D points, streamed frame by frame."""
+
 import functools
 import time
 
@@ -7,9 +8,19 @@ import pandas as pd
 
 from core import toy_gan
 from core.images import EmptyImageError, to_grayscale_ink
+from demos.common import (
+    LONG_RUN_QUEUE,
+    bounded_float,
+    bounded_int,
+    drawing_image,
+    friendly_errors,
+    intro,
+    seed_input,
+    sketchpad,
+    valid_seed,
+)
 from demos.render import toy_gan_frame
-from demos.common import (LONG_RUN_QUEUE, bounded_float, bounded_int, drawing_image, friendly_errors, intro,
-                          seed_input, sketchpad, valid_seed)
+
 FRAME_SIZE = 420
 MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see FRAME_INTERVAL_S)
 FRAME_INTERVAL_S = 0.12  # never let the picture freeze longer than this: at least ~5 frames a second
@@ -26,16 +37,21 @@ D is a critic with unbounded scores: the map is centred on its median score, so 
 quality* within $3\sigma$ of a mode; a mode is *covered* when such points reach it.
 """
 PRESETS = {
-    "Ring of 8, non-saturating (covers the ring)": dict(distribution="ring", loss="non_saturating", k=1,
-                                                         batch_size=256, lr_d=1e-3, lr_g=1e-3, latent_dim=2),
-    "Mode collapse: the unrolled-GAN paper's setting": dict(distribution="ring", loss="non_saturating", k=1,
-                                                            batch_size=512, lr_d=1e-4, lr_g=1e-4, latent_dim=256),
-    "The same setting with WGAN-GP": dict(distribution="ring", loss="wgan_gp", k=5, batch_size=512, lr_d=1e-4,
-                                          lr_g=1e-4, latent_dim=256),
-    "The lecture's minimax loss": dict(distribution="ring", loss="minimax", k=1, batch_size=256, lr_d=1e-3,
-                                       lr_g=1e-3, latent_dim=2),
-    "Grid of 25": dict(distribution="grid", loss="non_saturating", k=1, batch_size=256, lr_d=1e-3, lr_g=1e-3,
-                       latent_dim=2),
+    "Ring of 8, non-saturating (covers the ring)": dict(
+        distribution="ring", loss="non_saturating", k=1, batch_size=256, lr_d=1e-3, lr_g=1e-3, latent_dim=2
+    ),
+    "Mode collapse: the unrolled-GAN paper's setting": dict(
+        distribution="ring", loss="non_saturating", k=1, batch_size=512, lr_d=1e-4, lr_g=1e-4, latent_dim=256
+    ),
+    "The same setting with WGAN-GP": dict(
+        distribution="ring", loss="wgan_gp", k=5, batch_size=512, lr_d=1e-4, lr_g=1e-4, latent_dim=256
+    ),
+    "The lecture's minimax loss": dict(
+        distribution="ring", loss="minimax", k=1, batch_size=256, lr_d=1e-3, lr_g=1e-3, latent_dim=2
+    ),
+    "Grid of 25": dict(
+        distribution="grid", loss="non_saturating", k=1, batch_size=256, lr_d=1e-3, lr_g=1e-3, latent_dim=2
+    ),
 }
 PRESET_FIELDS = ("distribution", "loss", "k", "batch_size", "lr_d", "lr_g", "latent_dim")
 
@@ -49,15 +65,23 @@ def _config(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, se
     k = bounded_int(k, "k (D steps per G step)", 1, 10)
     batch_size = bounded_int(batch_size, "The batch size", 16, 1024)
     if steps * (k + 1) * batch_size > MAX_SAMPLES_PER_RUN:
-        raise ValueError(f"That run is too long for a shared CPU: steps × (k + 1) × batch = "
-                         f"{steps * (k + 1) * batch_size:,} samples, at most {MAX_SAMPLES_PER_RUN:,}. "
-                         "Lower the steps, k or the batch size.")
+        raise ValueError(
+            f"That run is too long for a shared CPU: steps × (k + 1) × batch = "
+            f"{steps * (k + 1) * batch_size:,} samples, at most {MAX_SAMPLES_PER_RUN:,}. "
+            "Lower the steps, k or the batch size."
+        )
     return toy_gan.ToyGANConfig(
-        distribution=distribution, loss=loss, steps=steps, k=k, batch_size=batch_size,
+        distribution=distribution,
+        loss=loss,
+        steps=steps,
+        k=k,
+        batch_size=batch_size,
         lr_d=bounded_float(lr_d, "D's learning rate", 1e-6, 0.1),
         lr_g=bounded_float(lr_g, "G's learning rate", 1e-6, 0.1),
         latent_dim=bounded_int(latent_dim, "The size of z", 1, 256),
-        frame_every=max(10, -(-steps // MAX_FRAMES)), seed=valid_seed(seed))
+        frame_every=max(10, -(-steps // MAX_FRAMES)),
+        seed=valid_seed(seed),
+    )
 
 
 def _drawn_points(drawing):
@@ -71,15 +95,21 @@ def _summary(frame: toy_gan.ToyFrame, config: toy_gan.ToyGANConfig, steps_per_se
     if frame.step == 0:  # before any update there is no loss to report
         lines = [f"**Step 0 of {config.steps}**: no update yet."]
     else:
-        lines = [f"**Step {frame.step} of {config.steps}** · {steps_per_second:.0f} generator steps/s · "
-                 f"D loss {frame.d_loss:.3f} · G loss {frame.g_loss:.3f}"]
+        lines = [
+            f"**Step {frame.step} of {config.steps}** · {steps_per_second:.0f} generator steps/s · "
+            f"D loss {frame.d_loss:.3f} · G loss {frame.g_loss:.3f}"
+        ]
     if frame.metrics:
         m = frame.metrics
-        lines.append(f"**Modes covered: {m['modes_covered']} of {m['modes_total']}** · "
-                     f"high-quality samples: {100 * m['high_quality_share']:.1f}%")
+        lines.append(
+            f"**Modes covered: {m['modes_covered']} of {m['modes_total']}** · "
+            f"high-quality samples: {100 * m['high_quality_share']:.1f}%"
+        )
     if config.loss == "wgan_gp":
-        lines.append("WGAN-GP: D is a critic with unbounded scores; the map is centred on their median (white) and "
-                     "scaled, so green/purple mean above/below the median, not real/fake.")
+        lines.append(
+            "WGAN-GP: D is a critic with unbounded scores; the map is centred on their median (white) and "
+            "scaled, so green/purple mean above/below the median, not real/fake."
+        )
     return "  \n".join(lines)
 
 
@@ -93,8 +123,9 @@ def train_live(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim,
     for frame in toy_gan.train(config, drawn, max_frame_interval_s=FRAME_INTERVAL_S):
         if frame.step:
             history += [(frame.step, frame.d_loss, "D"), (frame.step, frame.g_loss, "G")]
-        image = toy_gan_frame(frame.real, frame.fake, frame.decision, toy_gan.EXTENT, FRAME_SIZE,
-                              probability=config.loss != "wgan_gp")
+        image = toy_gan_frame(
+            frame.real, frame.fake, frame.decision, toy_gan.EXTENT, FRAME_SIZE, probability=config.loss != "wgan_gp"
+        )
         rate = frame.step / max(time.perf_counter() - start, 1e-6)
         yield image, _summary(frame, config, rate), pd.DataFrame(history, columns=["step", "loss", "player"])
 
@@ -121,29 +152,51 @@ def build(tab: gr.Tab) -> None:
     first = next(iter(PRESETS.values()))
     with gr.Row():
         with gr.Column(scale=2, min_width=420):
-            frame = gr.Image(label="Real (green) vs G(z) (purple) over D's decision", type="pil", format="png",
-                             interactive=False, height=FRAME_SIZE + 40, elem_id="toy-gan-frame")
+            frame = gr.Image(
+                label="Real (green) vs G(z) (purple) over D's decision",
+                type="pil",
+                format="png",
+                interactive=False,
+                height=FRAME_SIZE + 40,
+                elem_id="toy-gan-frame",
+            )
             summary = gr.Markdown("Press **Train** to start from untrained G and D.")
         with gr.Column(scale=1, min_width=300):
             preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Preset", elem_id="toy-preset")
             with gr.Row():
                 train_button = gr.Button("Train", variant="primary")
                 stop_button = gr.Button("Stop")
-            distribution = gr.Radio(list(toy_gan.DISTRIBUTIONS), value=first["distribution"], label="Real distribution",
-                                    elem_id="toy-distribution")
-            loss = gr.Radio(list(toy_gan.LOSSES), value=first["loss"], label="Loss", elem_id="toy-loss",
-                            info="minimax: the lecture's log(1 − D(G(z))); non_saturating: −log D(G(z)); "
-                                 "wgan_gp: a critic with a gradient penalty (a remedy for mode collapse)")
+            distribution = gr.Radio(
+                list(toy_gan.DISTRIBUTIONS),
+                value=first["distribution"],
+                label="Real distribution",
+                elem_id="toy-distribution",
+            )
+            loss = gr.Radio(
+                list(toy_gan.LOSSES),
+                value=first["loss"],
+                label="Loss",
+                elem_id="toy-loss",
+                info="minimax: the lecture's log(1 − D(G(z))); non_saturating: −log D(G(z)); "
+                "wgan_gp: a critic with a gradient penalty (a remedy for mode collapse)",
+            )
             with gr.Row():
                 k = gr.Slider(1, 10, value=first["k"], step=1, label="k: D steps per G step", elem_id="toy-k")
                 steps = gr.Slider(50, 5000, value=2000, step=50, label="Generator steps")
             with gr.Row():
-                lr_d = gr.Number(value=first["lr_d"], label="D learning rate", minimum=1e-6, maximum=0.1, elem_id="toy-lr-d")
-                lr_g = gr.Number(value=first["lr_g"], label="G learning rate", minimum=1e-6, maximum=0.1, elem_id="toy-lr-g")
+                lr_d = gr.Number(
+                    value=first["lr_d"], label="D learning rate", minimum=1e-6, maximum=0.1, elem_id="toy-lr-d"
+                )
+                lr_g = gr.Number(
+                    value=first["lr_g"], label="G learning rate", minimum=1e-6, maximum=0.1, elem_id="toy-lr-g"
+                )
             with gr.Row():
-                batch_size = gr.Slider(16, 1024, value=first["batch_size"], step=16, label="Batch size m",
-                                       elem_id="toy-batch-size")
-                latent_dim = gr.Slider(1, 256, value=first["latent_dim"], step=1, label="Size of z", elem_id="toy-latent-dim")
+                batch_size = gr.Slider(
+                    16, 1024, value=first["batch_size"], step=16, label="Batch size m", elem_id="toy-batch-size"
+                )
+                latent_dim = gr.Slider(
+                    1, 256, value=first["latent_dim"], step=1, label="Size of z", elem_id="toy-latent-dim"
+                )
             seed = seed_input()
     with gr.Row():
         losses = gr.LinePlot(x="step", y="loss", color="player", label="Losses per generator step")
@@ -151,10 +204,16 @@ def build(tab: gr.Tab) -> None:
             drawing = sketchpad("Draw the real distribution: ink becomes data")
 
     controls = [distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed]
-    preset.input(apply_preset, preset, [distribution, loss, k, batch_size, lr_d, lr_g, latent_dim],
-                 api_name="toy_gan_preset", api_visibility="private")
+    preset.input(
+        apply_preset,
+        preset,
+        [distribution, loss, k, batch_size, lr_d, lr_g, latent_dim],
+        api_name="toy_gan_preset",
+        api_visibility="private",
+    )
     # Each run holds the CPU for seconds: at most two at once, the rest wait in the queue.
-    run = train_button.click(train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train",
-                             **LONG_RUN_QUEUE)
+    run = train_button.click(
+        train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train", **LONG_RUN_QUEUE
+    )
     stop_button.click(None, None, None, cancels=[run], api_name="toy_gan_stop", api_visibility="private")
     tab.select(opening_frame, controls, [frame, summary, losses], api_name="toy_gan_open", api_visibility="private")

@@ -1,4 +1,5 @@
 """Unpaired translation tab: sneakers <-> ankle boots with DualGAN/CycleGAN's two generators and the cycle back."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -9,15 +10,34 @@ from core import unpaired
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.images import to_model_input
-from demos.render import (HEAT_COLD, HEAT_HOT, grid_cell_px, heat_image, image_grid, named_grid, to_display,
-                          with_colour_bar)
 from core.metrics import classifier_if_trained, top_classes
-from demos.common import (DISPLAY_SCALE, checkpoint_notice, drawing_image, friendly_errors, garment_examples,
-                          image_input, intro, output_image, sketchpad)
+from demos.common import (
+    DISPLAY_SCALE,
+    checkpoint_notice,
+    drawing_image,
+    friendly_errors,
+    garment_examples,
+    image_input,
+    intro,
+    output_image,
+    sketchpad,
+)
+from demos.render import (
+    HEAT_COLD,
+    HEAT_HOT,
+    grid_cell_px,
+    heat_image,
+    image_grid,
+    named_grid,
+    to_display,
+    with_colour_bar,
+)
 
 DOMAIN_U, DOMAIN_V = unpaired.bundled_domains()  # the tab's labels follow the checkpoint it will load
-DIRECTION_CHOICES = [(f"{FASHION_CLASSES[DOMAIN_U]} → {FASHION_CLASSES[DOMAIN_V]} (G_A: U → V)", "u->v"),
-                     (f"{FASHION_CLASSES[DOMAIN_V]} → {FASHION_CLASSES[DOMAIN_U]} (G_B: V → U)", "v->u")]
+DIRECTION_CHOICES = [
+    (f"{FASHION_CLASSES[DOMAIN_U]} → {FASHION_CLASSES[DOMAIN_V]} (G_A: U → V)", "u->v"),
+    (f"{FASHION_CLASSES[DOMAIN_V]} → {FASHION_CLASSES[DOMAIN_U]} (G_B: V → U)", "v->u"),
+]
 EXAMPLES_PER_DOMAIN = 8
 ERROR_MAP_MAX = 0.25  # the cycle error shown fully blue: a pixel off by a quarter of the range (mean errors are ~0.05)
 
@@ -42,8 +62,11 @@ where the round trip lost something (the cycle error).
 
 def held_out_examples() -> list[tuple[np.ndarray, str, str]]:
     """(image as shown, caption, direction it starts) for the bundled test images of both domains."""
-    return [(image, caption, direction) for label, direction in ((DOMAIN_U, "u->v"), (DOMAIN_V, "v->u"))
-            for image, caption in garment_examples([label], EXAMPLES_PER_DOMAIN)]
+    return [
+        (image, caption, direction)
+        for label, direction in ((DOMAIN_U, "u->v"), (DOMAIN_V, "v->u"))
+        for image, caption in garment_examples([label], EXAMPLES_PER_DOMAIN)
+    ]
 
 
 def classifier_reading(images: torch.Tensor) -> list[tuple[str, float]]:
@@ -61,18 +84,32 @@ def translate(image, direction: str = "u->v"):
     with torch.inference_mode():
         translated, cycled = model.cycle(x, direction)
         errors = unpaired.error_map(x, cycled)
-    source, target = (model.domain_names if direction == "u->v" else model.domain_names[::-1])
+    source, target = model.domain_names if direction == "u->v" else model.domain_names[::-1]
     readings = classifier_reading(torch.cat([x, translated, cycled]))
     lines = [f"Cycle error: mean |x − cycled| = {errors.mean().item():.3f} (largest {errors.max().item():.2f})."]
     if readings:
-        lines.append("The evaluation classifier reads: " + " · ".join(
-            f"{what} **{name}** ({p:.0%})" for what, (name, p) in zip(("input", "translation", "cycled back"), readings)))
+        lines.append(
+            "The evaluation classifier reads: "
+            + " · ".join(
+                f"{what} **{name}** ({p:.0%})"
+                for what, (name, p) in zip(("input", "translation", "cycled back"), readings)
+            )
+        )
         if readings[1][0] != target:
-            lines.append(f"This translation did not come out as a {target}: the model was trained on "
-                         f"{source}s and {target}s only, and does not always succeed (the card's rate is below).")
-    return (to_display(translated[0], DISPLAY_SCALE), to_display(cycled[0], DISPLAY_SCALE),
-            with_colour_bar(heat_image(errors[0, 0], DISPLAY_SCALE, ERROR_MAP_MAX), [HEAT_COLD, HEAT_HOT],
-                            ["0", f"{ERROR_MAP_MAX:g} or more"]), "\n\n".join(lines))
+            lines.append(
+                f"This translation did not come out as a {target}: the model was trained on "
+                f"{source}s and {target}s only, and does not always succeed (the card's rate is below)."
+            )
+    return (
+        to_display(translated[0], DISPLAY_SCALE),
+        to_display(cycled[0], DISPLAY_SCALE),
+        with_colour_bar(
+            heat_image(errors[0, 0], DISPLAY_SCALE, ERROR_MAP_MAX),
+            [HEAT_COLD, HEAT_HOT],
+            ["0", f"{ERROR_MAP_MAX:g} or more"],
+        ),
+        "\n\n".join(lines),
+    )
 
 
 def retranslate(image, direction: str):
@@ -129,10 +166,15 @@ def build(tab: gr.Tab) -> None:
             direction = gr.Radio(DIRECTION_CHOICES, value="u->v", label="Direction")
             with gr.Tabs():
                 with gr.Tab("Shoes"):
-                    gallery = gr.Gallery([(image, caption) for image, caption, _ in examples],
-                                         label="Held-out shoes: click one (it sets the direction)", columns=6,
-                                         height=300, allow_preview=False, format="png",
-                                         elem_id="unpaired-examples")
+                    gallery = gr.Gallery(
+                        [(image, caption) for image, caption, _ in examples],
+                        label="Held-out shoes: click one (it sets the direction)",
+                        columns=6,
+                        height=300,
+                        allow_preview=False,
+                        format="png",
+                        elem_id="unpaired-examples",
+                    )
                 with gr.Tab("Upload"):
                     upload = image_input("A shoe")
                     upload_button = gr.Button("Translate", variant="primary")
@@ -149,8 +191,7 @@ def build(tab: gr.Tab) -> None:
             note = gr.Markdown()
     gr.Markdown("### Both directions on held-out shoes")
     with gr.Row():
-        grid = output_image("Held-out shoes both ways, and their cycles back",
-                            elem_id="unpaired-grid", height=520)
+        grid = output_image("Held-out shoes both ways, and their cycles back", elem_id="unpaired-grid", height=520)
         gr.Markdown(measured_text())
 
     outputs = [translated, cycled, error, note]
@@ -163,20 +204,30 @@ def build(tab: gr.Tab) -> None:
         return (shown(image), chosen, *translate(image, chosen))
 
     gallery.select(pick, None, [source, direction, *outputs], api_name="unpaired_pick", api_visibility="private")
-    upload_button.click(friendly_errors(shown, uses_models=False), upload, source, api_name="unpaired_show_upload",
-                        api_visibility="private").success(translate, [upload, direction], outputs, api_name="translate")
-    draw_button.click(friendly_errors(shown, uses_models=False), drawing, source, api_name="unpaired_show_drawing",
-                      api_visibility="private").success(translate, [drawing, direction], outputs,
-                                                     api_name="unpaired_drawing", api_visibility="private")
+    upload_button.click(
+        friendly_errors(shown, uses_models=False),
+        upload,
+        source,
+        api_name="unpaired_show_upload",
+        api_visibility="private",
+    ).success(translate, [upload, direction], outputs, api_name="translate")
+    draw_button.click(
+        friendly_errors(shown, uses_models=False),
+        drawing,
+        source,
+        api_name="unpaired_show_drawing",
+        api_visibility="private",
+    ).success(translate, [drawing, direction], outputs, api_name="unpaired_drawing", api_visibility="private")
     direction.input(retranslate, [source, direction], outputs, api_name="unpaired_direction", api_visibility="private")
+
     @friendly_errors
     def first_example():
         image, _, chosen = examples[0]
         return (shown(image), chosen, *translate(image, chosen))
 
-    tab.select(first_example, None, [source, direction, *outputs], api_name="unpaired_open",
-               api_visibility="private").then(translate_grid, None, grid, api_name="unpaired_open_grid",
-                                              api_visibility="private")
+    tab.select(
+        first_example, None, [source, direction, *outputs], api_name="unpaired_open", api_visibility="private"
+    ).then(translate_grid, None, grid, api_name="unpaired_open_grid", api_visibility="private")
 
 
 def warm_up() -> None:

@@ -1,4 +1,5 @@
 """VAE tab: latent size, the 2-D latent explorer, sampling, interpolation, latent arithmetic, training curves."""
+
 import functools
 
 import gradio as gr
@@ -9,12 +10,27 @@ from core import latent, vae
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.images import to_model_input
-from demos.render import image_grid, mark, scatter_codes
 from core.metrics import load_classifier, mse
 from core.runtime import generator
-from demos.common import (MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, checkpoint_notice, class_legend,
-                          display, friendly_errors, image_input, image_sources, intro, output_gallery, output_image,
-                          sample_image, seed_input, valid_seed)
+from demos.common import (
+    MAX_GRID_SAMPLES,
+    MAX_PATH_STEPS,
+    bounded_float,
+    bounded_int,
+    checkpoint_notice,
+    class_legend,
+    display,
+    friendly_errors,
+    image_input,
+    image_sources,
+    intro,
+    output_gallery,
+    output_image,
+    sample_image,
+    seed_input,
+    valid_seed,
+)
+from demos.render import image_grid, mark, scatter_codes
 
 MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
 MAP_SIZE = 420  # pixels of the latent map
@@ -46,6 +62,7 @@ def _model(latent_dim) -> vae.VAE:
 
 # --- reconstructions ----------------------------------------------------------------------------------------
 
+
 @friendly_errors
 def reconstruct(image):
     """Image -> its reconstruction by each latent size (from the mean code), and a table of errors."""
@@ -57,12 +74,20 @@ def reconstruct(image):
             x_hat = model.decode(vae.encode_mean(model, x))
             terms = vae.elbo_terms(model, x, generator(0))
         gallery.append((display(x_hat), f"{d}-D"))
-        rows.append([f"{d}-D", round(mse(x_hat, x).item(), 5), round(terms.reconstruction.item(), 1),
-                     round(terms.kl.item(), 1), round(terms.negative_elbo.item(), 1)])
+        rows.append(
+            [
+                f"{d}-D",
+                round(mse(x_hat, x).item(), 5),
+                round(terms.reconstruction.item(), 1),
+                round(terms.kl.item(), 1),
+                round(terms.negative_elbo.item(), 1),
+            ]
+        )
     return gallery, rows
 
 
 # --- the 2-D latent explorer --------------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=1)
 def _explorer():
@@ -88,8 +113,14 @@ def _explorer():
 def explorer_open():
     """The map of the test images' codes, and the decoded manifold over the same window."""
     window, base, manifold, what = _explorer()
-    return base, manifold, (f"Codes of {what}. Window: z₁, z₂ ∈ [−{window.half_width:g}, {window.half_width:g}]. "
-                            "Click the map to decode a point.")
+    return (
+        base,
+        manifold,
+        (
+            f"Codes of {what}. Window: z₁, z₂ ∈ [−{window.half_width:g}, {window.half_width:g}]. "
+            "Click the map to decode a point."
+        ),
+    )
 
 
 @friendly_errors
@@ -135,6 +166,7 @@ def decode(latent_dim, z):
 
 # --- sampling -----------------------------------------------------------------------------------------------
 
+
 @friendly_errors
 def sample(latent_dim, seed, n, temperature):
     """z ~ N(0, temperature² I), decoded: a grid of n images from one model."""
@@ -153,6 +185,7 @@ def sample_each(seed, n, temperature):
 
 
 # --- interpolation ------------------------------------------------------------------------------------------
+
 
 @friendly_errors
 def interpolate(latent_dim, image_a, image_b, steps):
@@ -180,8 +213,9 @@ SAMPLE_CHOICES = 30  # bundled sample images offered as operands
 
 def operand_choices() -> list[str]:
     sample = load_sample()
-    return ([f"mean: {name}" for name in FASHION_CLASSES]
-            + [f"image #{i}: {FASHION_CLASSES[sample.labels[i]]}" for i in range(SAMPLE_CHOICES)])
+    return [f"mean: {name}" for name in FASHION_CLASSES] + [
+        f"image #{i}: {FASHION_CLASSES[sample.labels[i]]}" for i in range(SAMPLE_CHOICES)
+    ]
 
 
 @functools.lru_cache(maxsize=len(vae.LATENT_SIZES))
@@ -199,7 +233,7 @@ def _operand(choice: str, latent_dim: int) -> torch.Tensor:
             raise ValueError(f"Unknown class {name!r}; the classes are: {', '.join(FASHION_CLASSES)}.")
         return vae.class_means(codes, labels)[FASHION_CLASSES.index(name)]
     if text.startswith("image #"):
-        index = bounded_int(text[len("image #"):].split(":")[0], "The image number", 0, len(labels) - 1)
+        index = bounded_int(text[len("image #") :].split(":")[0], "The image number", 0, len(labels) - 1)
         return codes[index]
     raise ValueError(f"Operands look like 'mean: Sneaker' or 'image #3: ...', not {choice!r}.")
 
@@ -216,7 +250,9 @@ def arithmetic(latent_dim, a, b, c):
         probabilities = load_classifier()(decoded[3:]).softmax(dim=1)[0]
     codes, labels = _sample_codes(model.config.latent_dim)
     sample = load_sample()
-    neighbours = [(display(sample.images[i] / 255.0), FASHION_CLASSES[labels[i]]) for i in vae.nearest(z, codes, 5).tolist()]
+    neighbours = [
+        (display(sample.images[i] / 255.0), FASHION_CLASSES[labels[i]]) for i in vae.nearest(z, codes, 5).tolist()
+    ]
     strip = [(display(decoded[i]), name) for i, name in enumerate(("a", "b", "c", "a + (b − c)"))]
     top = probabilities.argsort(descending=True)[:3].tolist()
     verdict = {FASHION_CLASSES[k]: round(probabilities[k].item(), 3) for k in top}
@@ -229,6 +265,7 @@ def arithmetic_preset(name):
 
 
 # --- training curves ----------------------------------------------------------------------------------------
+
 
 def _cards() -> list[tuple[int, dict]]:
     """(latent size, card) of each bundled model whose card can be read."""
@@ -243,11 +280,27 @@ def _cards() -> list[tuple[int, dict]]:
 
 def model_summary() -> pd.DataFrame:
     """One row per model from its card: the test terms, the learned noise level s, the dimensions in use."""
-    keys = ("test_reconstruction_nats", "test_kl_nats", "test_negative_elbo_nats", "test_mse", "decoder_noise_level_s",
-            "active_latent_dimensions")
+    keys = (
+        "test_reconstruction_nats",
+        "test_kl_nats",
+        "test_negative_elbo_nats",
+        "test_mse",
+        "decoder_noise_level_s",
+        "active_latent_dimensions",
+    )
     rows = [[f"{d}-D", *(card["metrics"].get(key) for key in keys)] for d, card in _cards()]
-    return pd.DataFrame(rows, columns=["model", "reconstruction (nats)", "KL (nats)", "−ELBO (nats)", "MSE",
-                                       "noise level s", "dimensions in use"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "model",
+            "reconstruction (nats)",
+            "KL (nats)",
+            "−ELBO (nats)",
+            "MSE",
+            "noise level s",
+            "dimensions in use",
+        ],
+    )
 
 
 def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -258,11 +311,14 @@ def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
         for epoch, (r, k) in enumerate(zip(curves["test_reconstruction_nats"], curves["test_kl_nats"]), start=1):
             reconstruction.append((epoch, r, f"{d}-D"))
             kl.append((epoch, k, f"{d}-D"))
-    return (pd.DataFrame(reconstruction, columns=["epoch", "reconstruction (nats)", "model"]),
-            pd.DataFrame(kl, columns=["epoch", "KL (nats)", "model"]))
+    return (
+        pd.DataFrame(reconstruction, columns=["epoch", "reconstruction (nats)", "model"]),
+        pd.DataFrame(kl, columns=["epoch", "KL (nats)", "model"]),
+    )
 
 
 # --- layout -------------------------------------------------------------------------------------------------
+
 
 def build(tab: gr.Tab) -> None:
     intro(INTRO)
@@ -276,13 +332,22 @@ def build(tab: gr.Tab) -> None:
             image_sources(input_image, "vae")
         with gr.Column(min_width=420):
             reconstructions = output_gallery("Reconstructions from the mean code", elem_id="vae-reconstructions")
-            errors = gr.Dataframe(headers=["Model", "MSE", "Reconstruction (nats)", "KL (nats)", "−ELBO (nats)"],
-                                  label="This image's terms (one z sample)", interactive=False)
+            errors = gr.Dataframe(
+                headers=["Model", "MSE", "Reconstruction (nats)", "KL (nats)", "−ELBO (nats)"],
+                label="This image's terms (one z sample)",
+                interactive=False,
+            )
 
     gr.Markdown("### The 2-D latent space: click anywhere to decode that point")
     with gr.Row():
-        latent_map = gr.Image(label="Codes μ of test images, coloured by class", type="pil", format="png",
-                              interactive=False, height=MAP_SIZE + 40, elem_id="vae-map")
+        latent_map = gr.Image(
+            label="Codes μ of test images, coloured by class",
+            type="pil",
+            format="png",
+            interactive=False,
+            height=MAP_SIZE + 40,
+            elem_id="vae-map",
+        )
         with gr.Column():
             decoded_point = output_image("Decoded point", elem_id="vae-decoded-point")
             point_text = gr.Markdown()
@@ -291,8 +356,13 @@ def build(tab: gr.Tab) -> None:
                 z_text = gr.Textbox(value="0, 0", label="z (comma-separated)")
             decode_button = gr.Button("Decode z")
             gr.HTML(class_legend())
-        manifold = gr.Image(label="Decoded manifold over the same window", type="pil", format="png",
-                            interactive=False, height=MAP_SIZE + 40)
+        manifold = gr.Image(
+            label="Decoded manifold over the same window",
+            type="pil",
+            format="png",
+            interactive=False,
+            height=MAP_SIZE + 40,
+        )
 
     gr.Markdown("### Sampling: z ~ N(0, T² I) through the decoder")
     with gr.Row():
@@ -305,8 +375,13 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### Interpolation between two codes: straight line vs great circle")
     with gr.Row():
-        image_a = gr.Image(sample_image(7), label="Image a (upload to change)", type="numpy", sources=["upload", "clipboard"],
-                           height=240)
+        image_a = gr.Image(
+            sample_image(7),
+            label="Image a (upload to change)",
+            type="numpy",
+            sources=["upload", "clipboard"],
+            height=240,
+        )
         image_b = gr.Image(sample_image(9), label="Image b", type="numpy", sources=["upload", "clipboard"], height=240)
         with gr.Column():
             interpolation_model = gr.Radio(MODEL_CHOICES, value=20, label="Model")
@@ -315,8 +390,10 @@ def build(tab: gr.Tab) -> None:
     linear_strip = output_image("Linear: (1 − t)·z_a + t·z_b")
     spherical_strip = output_image("Spherical (slerp): along the great circle, norms interpolated")
 
-    gr.Markdown("### Latent arithmetic: a + (b − c) — \"not that easy\"\n"
-                "The result is decoded beside its nearest real images; the evaluation classifier says what it sees.")
+    gr.Markdown(
+        '### Latent arithmetic: a + (b − c) — "not that easy"\n'
+        "The result is decoded beside its nearest real images; the evaluation classifier says what it sees."
+    )
     with gr.Row():
         preset = gr.Dropdown(list(ARITHMETIC_PRESETS), value=next(iter(ARITHMETIC_PRESETS)), label="Preset")
         choices = operand_choices()
@@ -336,44 +413,88 @@ def build(tab: gr.Tab) -> None:
     with gr.Accordion("Training: the reconstruction and KL terms compete", open=False):
         reconstruction_curve, kl_curve = training_curves()
         with gr.Row():
-            gr.LinePlot(reconstruction_curve, x="epoch", y="reconstruction (nats)", color="model",
-                        label="Test reconstruction term per epoch")
+            gr.LinePlot(
+                reconstruction_curve,
+                x="epoch",
+                y="reconstruction (nats)",
+                color="model",
+                label="Test reconstruction term per epoch",
+            )
             gr.LinePlot(kl_curve, x="epoch", y="KL (nats)", color="model", label="Test KL term per epoch")
-    gr.Dataframe(model_summary(), label="Full test set after training (cards). A dimension is in use when its code "
-                 "μⱼ varies over the data (variance > 0.01); the KL term holds the others at the prior.",
-                 interactive=False)
+    gr.Dataframe(
+        model_summary(),
+        label="Full test set after training (cards). A dimension is in use when its code "
+        "μⱼ varies over the data (variance > 0.01); the KL term holds the others at the prior.",
+        interactive=False,
+    )
 
     reconstruct_button.click(reconstruct, input_image, [reconstructions, errors], api_name="vae_reconstruct")
-    input_image.change(lambda image: [gr.skip()] * 2 if image is None else reconstruct(image), input_image,
-                       [reconstructions, errors], api_name="vae_refresh", api_visibility="private")
+    input_image.change(
+        lambda image: [gr.skip()] * 2 if image is None else reconstruct(image),
+        input_image,
+        [reconstructions, errors],
+        api_name="vae_refresh",
+        api_visibility="private",
+    )
     # Opening the tab fills every panel, so a lecturer lands on a working page rather than empty frames.
-    tab.select(reconstruct, input_image, [reconstructions, errors], api_name="vae_open_example",
-               api_visibility="private")  # the example the input opens with
-    tab.select(explorer_open, None, [latent_map, manifold, point_text], api_name="vae_explorer",
-               api_visibility="private").then(
-        sample_each, [seed, count, temperature], sample_grids, api_name="vae_open_samples", api_visibility="private").then(
-        interpolate, [interpolation_model, image_a, image_b, steps], [linear_strip, spherical_strip],
-        api_name="vae_open_interpolation", api_visibility="private").then(
-        arithmetic, [arithmetic_model, operand_a, operand_b, operand_c], [arithmetic_strip, neighbours, verdict],
-        api_name="vae_open_arithmetic", api_visibility="private")
-    latent_map.select(explorer_click, None, [decoded_point, latent_map, point_text], api_name="vae_click",
-                      api_visibility="private")
+    tab.select(
+        reconstruct, input_image, [reconstructions, errors], api_name="vae_open_example", api_visibility="private"
+    )  # the example the input opens with
+    tab.select(
+        explorer_open, None, [latent_map, manifold, point_text], api_name="vae_explorer", api_visibility="private"
+    ).then(
+        sample_each, [seed, count, temperature], sample_grids, api_name="vae_open_samples", api_visibility="private"
+    ).then(
+        interpolate,
+        [interpolation_model, image_a, image_b, steps],
+        [linear_strip, spherical_strip],
+        api_name="vae_open_interpolation",
+        api_visibility="private",
+    ).then(
+        arithmetic,
+        [arithmetic_model, operand_a, operand_b, operand_c],
+        [arithmetic_strip, neighbours, verdict],
+        api_name="vae_open_arithmetic",
+        api_visibility="private",
+    )
+    latent_map.select(
+        explorer_click, None, [decoded_point, latent_map, point_text], api_name="vae_click", api_visibility="private"
+    )
     decode_button.click(decode, [decode_model, z_text], decoded_point, api_name="vae_decode")
-    sample_button.click(sample_each, [seed, count, temperature], sample_grids, api_name="vae_sample_each",
-                        api_visibility="private")
+    sample_button.click(
+        sample_each, [seed, count, temperature], sample_grids, api_name="vae_sample_each", api_visibility="private"
+    )
     # /vae_sample takes the model as an argument; the page shows all three side by side instead, so this endpoint
     # is bound to a hidden model input and a trigger the page never fires: it is for API clients.
     api_model = gr.Radio(MODEL_CHOICES, value=20, label="Model", visible=False)
-    gr.Button(visible=False).click(sample, [api_model, seed, count, temperature], sample_grids[-1],
-                                   api_name="vae_sample")
-    interpolate_button.click(interpolate, [interpolation_model, image_a, image_b, steps],
-                             [linear_strip, spherical_strip], api_name="vae_interpolate")
-    preset.input(arithmetic_preset, preset, [operand_a, operand_b, operand_c, hope], api_name="vae_arithmetic_preset",
-                 api_visibility="private").then(
-        arithmetic, [arithmetic_model, operand_a, operand_b, operand_c], [arithmetic_strip, neighbours, verdict],
-        api_name="vae_arithmetic_after_preset", api_visibility="private")
-    arithmetic_button.click(arithmetic, [arithmetic_model, operand_a, operand_b, operand_c],
-                            [arithmetic_strip, neighbours, verdict], api_name="vae_arithmetic")
+    gr.Button(visible=False).click(
+        sample, [api_model, seed, count, temperature], sample_grids[-1], api_name="vae_sample"
+    )
+    interpolate_button.click(
+        interpolate,
+        [interpolation_model, image_a, image_b, steps],
+        [linear_strip, spherical_strip],
+        api_name="vae_interpolate",
+    )
+    preset.input(
+        arithmetic_preset,
+        preset,
+        [operand_a, operand_b, operand_c, hope],
+        api_name="vae_arithmetic_preset",
+        api_visibility="private",
+    ).then(
+        arithmetic,
+        [arithmetic_model, operand_a, operand_b, operand_c],
+        [arithmetic_strip, neighbours, verdict],
+        api_name="vae_arithmetic_after_preset",
+        api_visibility="private",
+    )
+    arithmetic_button.click(
+        arithmetic,
+        [arithmetic_model, operand_a, operand_b, operand_c],
+        [arithmetic_strip, neighbours, verdict],
+        api_name="vae_arithmetic",
+    )
 
 
 def warm_up() -> None:

@@ -8,6 +8,7 @@ git-lfs is needed here; `.gitattributes` routes the same files through LFS for a
 The checks are the ones a push meets: every binary file matched by an LFS pattern, none over 10 MB outside LFS,
 and a README front matter that the Hub's card parser reads as a Gradio Space this repository can run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,25 @@ MAX_PLAIN_FILE_BYTES = 10 * 2**20  # the Hub refuses larger files stored as plai
 # ZeroGPU Spaces run Python 3.10 or 3.12, and requirements.txt needs 3.11+ (numpy 2.4); its pins resolve on 3.12
 # (checked: pip install --dry-run --python-version 3.12 --only-binary=:all: -r requirements.txt)
 SUPPORTED_PYTHON = ("3.12",)
-BINARY_SUFFIXES = {".safetensors", ".npz", ".npy", ".png", ".jpg", ".jpeg", ".webp", ".gif", ".bin", ".pt", ".pth",
-                   ".ttf", ".otf", ".woff2", ".pdf", ".zip", ".gz"}
+BINARY_SUFFIXES = {
+    ".safetensors",
+    ".npz",
+    ".npy",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".webp",
+    ".gif",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ttf",
+    ".otf",
+    ".woff2",
+    ".pdf",
+    ".zip",
+    ".gz",
+}
 
 
 @dataclass
@@ -38,8 +56,11 @@ class SpaceFile:
 def tracked_files(root: Path = ROOT) -> list[str]:
     """The files git tracks (what a clone has), less LEFT_OUT."""
     output = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
-    return sorted(path for path in output.decode().split("\0")
-                  if path and not path.startswith(LEFT_OUT) and (root / path).is_file())
+    return sorted(
+        path
+        for path in output.decode().split("\0")
+        if path and not path.startswith(LEFT_OUT) and (root / path).is_file()
+    )
 
 
 def lfs_patterns(root: Path = ROOT) -> list[str]:
@@ -70,9 +91,15 @@ def is_binary(path: Path) -> bool:
 
 def space_files(root: Path = ROOT) -> list[SpaceFile]:
     patterns = lfs_patterns(root)
-    return [SpaceFile(path, (root / path).stat().st_size, is_binary(root / path),
-                      any(matches(path, pattern) for pattern in patterns))
-            for path in tracked_files(root)]
+    return [
+        SpaceFile(
+            path,
+            (root / path).stat().st_size,
+            is_binary(root / path),
+            any(matches(path, pattern) for pattern in patterns),
+        )
+        for path in tracked_files(root)
+    ]
 
 
 def front_matter_problems(root: Path = ROOT) -> list[str]:
@@ -91,13 +118,17 @@ def front_matter_problems(root: Path = ROOT) -> list[str]:
     if data.sdk != "gradio":
         problems.append(f"sdk is {data.sdk!r}; this app needs 'gradio'.")
     if str(data.sdk_version) != gradio.__version__:
-        problems.append(f"sdk_version is {data.sdk_version!r}; the app is built and tested on gradio "
-                        f"{gradio.__version__} (requirements.txt).")
+        problems.append(
+            f"sdk_version is {data.sdk_version!r}; the app is built and tested on gradio "
+            f"{gradio.__version__} (requirements.txt)."
+        )
     if not data.app_file or not (root / data.app_file).is_file():
         problems.append(f"app_file {data.app_file!r} is not a file of this repository.")
     if str(data.python_version) not in SUPPORTED_PYTHON:
-        problems.append(f"python_version is {data.python_version!r}; use {' or '.join(SUPPORTED_PYTHON)} (ZeroGPU "
-                        "runs 3.10 or 3.12, and requirements.txt needs 3.11 or later).")
+        problems.append(
+            f"python_version is {data.python_version!r}; use {' or '.join(SUPPORTED_PYTHON)} (ZeroGPU "
+            "runs 3.10 or 3.12, and requirements.txt needs 3.11 or later)."
+        )
     hardware = data.to_dict().get("suggested_hardware")
     known = [flavor.value for flavor in SpaceHardware]
     if hardware is not None and hardware not in known:
@@ -131,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     files = space_files()
     for file in files:
         print(f"{file.size / 1024:10.1f} KB  {'LFS ' if file.lfs else '    '} {file.path}")
-    print(f"{len(files)} files, {sum(f.size for f in files) / 2**20:.1f} MB "
-          f"({sum(f.size for f in files if f.lfs) / 2**20:.1f} MB through LFS)")
+    print(
+        f"{len(files)} files, {sum(f.size for f in files) / 2**20:.1f} MB "
+        f"({sum(f.size for f in files if f.lfs) / 2**20:.1f} MB through LFS)"
+    )
     found = problems()
     for problem in found:
         print(f"problem: {problem}", file=sys.stderr)
@@ -147,9 +180,13 @@ def main(argv: list[str] | None = None) -> int:
 
     api = HfApi()  # the token: HF_TOKEN or `huggingface-cli login`
     api.create_repo(args.space, repo_type="space", space_sdk="gradio", exist_ok=True)
-    info = api.upload_folder(repo_id=args.space, repo_type="space", folder_path=ROOT,
-                             allow_patterns=[file.path for file in files],
-                             commit_message="Publish from the repository (python -m hosting.publish)")
+    info = api.upload_folder(
+        repo_id=args.space,
+        repo_type="space",
+        folder_path=ROOT,
+        allow_patterns=[file.path for file in files],
+        commit_message="Publish from the repository (python -m hosting.publish)",
+    )
     print(f"Uploaded: {info.commit_url}\nThe Space: https://huggingface.co/spaces/{args.space}")
     return 0
 

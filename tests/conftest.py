@@ -50,8 +50,14 @@ def server_url():
 
     app = app_module.build_app()
     port = free_port()
-    serving.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                   **app_module.launch_options())
+    serving.launch(
+        app,
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        **app_module.launch_options(),
+    )
     yield f"http://127.0.0.1:{port}/"
     app.close()
     from core.runtime import COMPUTE

@@ -7,6 +7,7 @@ handler runs on. Run in its own process (tests/test_device.py): models and cache
 `python -m tests.device_sweep` prints one JSON object: {"calls": {api_name: "ok" | "stopped: …" | "MIXED: …"},
 "models": {cache key: [devices of its parameters and buffers]}}.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,11 @@ def sweep() -> dict:
     models = {}
     for key, model in runtime.MODELS._models.items():
         network = getattr(model, "model", model)  # the CLIP bundle holds its model
-        parts = [network] if isinstance(network, torch.nn.Module) else [
-            part for part in vars(network).values() if isinstance(part, torch.nn.Module)]
+        parts = (
+            [network]
+            if isinstance(network, torch.nn.Module)
+            else [part for part in vars(network).values() if isinstance(part, torch.nn.Module)]
+        )
         models[key] = sorted({str(t.device) for part in parts for t in (*part.parameters(), *part.buffers())})
     return {"calls": calls, "models": models}
 

@@ -1,4 +1,5 @@
 """The app through gradio_client on a locally launched server: the documented API names and their answers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,10 +25,30 @@ def garment_png(tmp_path_factory):
 
 def test_api_names_are_the_documented_ones(client):
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/ae_reconstruct", "/ae_denoise", "/ae_linear_bases", "/divergence", "/vae_reconstruct", "/vae_decode",
-            "/vae_sample", "/vae_interpolate", "/vae_arithmetic", "/gan_sample", "/gan_interpolate", "/cgan_sample",
-            "/stylegan_sample", "/stylegan_interpolate", "/toy_gan_train", "/clip_score", "/clip_zero_shot",
-            "/diffusion_forward", "/diffusion_sample", "/text_to_image", "/pix2pix", "/translate"} <= endpoints
+    assert {
+        "/ae_reconstruct",
+        "/ae_denoise",
+        "/ae_linear_bases",
+        "/divergence",
+        "/vae_reconstruct",
+        "/vae_decode",
+        "/vae_sample",
+        "/vae_interpolate",
+        "/vae_arithmetic",
+        "/gan_sample",
+        "/gan_interpolate",
+        "/cgan_sample",
+        "/stylegan_sample",
+        "/stylegan_interpolate",
+        "/toy_gan_train",
+        "/clip_score",
+        "/clip_zero_shot",
+        "/diffusion_forward",
+        "/diffusion_sample",
+        "/text_to_image",
+        "/pix2pix",
+        "/translate",
+    } <= endpoints
     assert not any("refresh" in name or "pick" in name for name in endpoints)  # UI glue stays private
 
 
@@ -41,17 +62,21 @@ def test_ae_reconstruct_over_http(client, garment_png):
 
 def test_ae_denoise_over_http(client, garment_png):
     noisy, denoised, plain, clean, table = client.predict(
-        handle_file(garment_png), "salt_and_pepper", 0.3, 5, api_name="/ae_denoise")
+        handle_file(garment_png), "salt_and_pepper", 0.3, 5, api_name="/ae_denoise"
+    )
     assert all(Image.open(path).size == (224, 224) for path in (noisy, denoised, plain, clean))
     scores = {row[0]: row[1] for row in table["data"]}
     assert scores["denoising AE"] > scores["noisy input"]
 
 
-@pytest.mark.parametrize("args,message", [
-    (("gaussian", 5, 0), '"Level" must be a number from 0 to 1, not 5'),
-    (("speckle", 0.5, 0), "speckle"),
-    (("gaussian", 0.5, -3), '"Seed" must be a whole number from 0 to'),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("gaussian", 5, 0), '"Level" must be a number from 0 to 1, not 5'),
+        (("speckle", 0.5, 0), "speckle"),
+        (("gaussian", 0.5, -3), '"Seed" must be a whole number from 0 to'),
+    ],
+)
 def test_out_of_range_api_values_get_a_message_and_the_server_survives(client, garment_png, args, message):
     with pytest.raises(Exception, match=message):
         client.predict(handle_file(garment_png), *args, api_name="/ae_denoise")
@@ -66,7 +91,9 @@ def test_transparent_image_through_the_api_gets_a_message(client, tmp_path):
 
 
 def test_divergence_over_http(client):
-    numbers, per_outcome, bars, kl_bars, note = client.predict("0.36, 0.48, 0.16", "1, 1, 1", api_name="/divergence")
+    numbers, _per_outcome, _bars, _kl_bars, _note = client.predict(
+        "0.36, 0.48, 0.16", "1, 1, 1", api_name="/divergence"
+    )
     values = {row[0]: row[1] for row in numbers["data"]}
     assert values["KL(p‖q)"] == 0.0853 and values["KL(q‖p)"] == 0.0975
 
@@ -82,11 +109,13 @@ def test_vae_endpoints_over_http(client, garment_png):
     assert Image.open(client.predict(2, "0.5, -0.5", api_name="/vae_decode")).size == (224, 224)
     grid = Image.open(client.predict(20, 7, 16, 0.8, api_name="/vae_sample"))
     assert grid.size == (8 * 29 * 3 + 3, 2 * 29 * 3 + 3)
-    linear, spherical = client.predict(20, handle_file(garment_png), handle_file(garment_png), 5,
-                                       api_name="/vae_interpolate")
+    linear, spherical = client.predict(
+        20, handle_file(garment_png), handle_file(garment_png), 5, api_name="/vae_interpolate"
+    )
     assert Image.open(linear).size == Image.open(spherical).size
-    strip, neighbours, verdict = client.predict(20, "mean: Sneaker", "mean: Ankle boot", "mean: Sandal",
-                                                api_name="/vae_arithmetic")
+    strip, neighbours, verdict = client.predict(
+        20, "mean: Sneaker", "mean: Ankle boot", "mean: Sandal", api_name="/vae_arithmetic"
+    )
     assert len(strip) == 4 and len(neighbours) == 5 and verdict["label"]
 
 
@@ -122,8 +151,9 @@ def test_toy_gan_bad_values_over_http_get_a_message(client):
 
 
 def test_clip_score_over_http(client, garment_png):
-    label, table, note = client.predict(handle_file(garment_png), "a photo of a coat\na photo of a bag",
-                                        api_name="/clip_score")
+    label, table, note = client.predict(
+        handle_file(garment_png), "a photo of a coat\na photo of a bag", api_name="/clip_score"
+    )
     assert {c["label"] for c in label["confidences"]} == {"a photo of a coat", "a photo of a bag"}
     assert len(table["data"]) == 2 and "temperature" in note
 
@@ -134,7 +164,9 @@ def test_clip_zero_shot_over_http(client):
 
 
 def test_diffusion_forward_over_http(client, garment_png):
-    closed, stepped, strip, text, chart = client.predict(handle_file(garment_png), 300, 0, api_name="/diffusion_forward")
+    closed, stepped, _strip, text, _chart = client.predict(
+        handle_file(garment_png), 300, 0, api_name="/diffusion_forward"
+    )
     assert Image.open(closed).size == Image.open(stepped).size
     assert "t = 300" in text
 
@@ -158,14 +190,15 @@ def test_text_to_image_streams_over_http_and_rejects_bad_values(client):
 
 
 def test_pix2pix_and_translate_over_http(client, garment_png):
-    edges, photo, blurry, verdict, note = client.predict(handle_file(garment_png), "fashion", "picture",
-                                                         api_name="/pix2pix")
+    edges, photo, blurry, verdict, note = client.predict(
+        handle_file(garment_png), "fashion", "picture", api_name="/pix2pix"
+    )
     assert all(Image.open(path).size == (252, 252) for path in (edges, photo, blurry))  # 28 px x 9
     assert Image.open(verdict).size == (252, 252 + COLOUR_BAR_PX)  # with its legend
     assert "SSIM" in note
     with pytest.raises(Exception, match='"Model" must be one of fashion, emoji'):
         client.predict(handle_file(garment_png), "cats", "auto", api_name="/pix2pix")
-    translated, cycled, error, note = client.predict(handle_file(garment_png), "v->u", api_name="/translate")
+    _translated, _cycled, error, note = client.predict(handle_file(garment_png), "v->u", api_name="/translate")
     assert Image.open(error).size == (224, 224 + COLOUR_BAR_PX) and "Cycle error" in note  # with its legend
     with pytest.raises(Exception, match='"Direction" must be one of u->v, v->u'):
         client.predict(handle_file(garment_png), "up", api_name="/translate")

@@ -1,4 +1,5 @@
 """The autoencoder lecture's models: math, bundled checkpoints against their floors, and the tab's handlers."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -13,8 +14,8 @@ from demos import autoencoder as tab
 from demos.common import sample_image
 from tests.conftest import rgba_drawing, torch_generator
 
-
 # --- math -------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.fast
 def test_pca_components_are_orthonormal_and_beat_any_other_rank_k_projection(sample_tensors):
@@ -61,7 +62,9 @@ def test_noise_statistics_match_their_definitions():
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("kind,level", [("speckle", 0.5), ("gaussian", -0.1), ("masking", 1.5), ("gaussian", float("nan"))])
+@pytest.mark.parametrize(
+    "kind,level", [("speckle", 0.5), ("gaussian", -0.1), ("masking", 1.5), ("gaussian", float("nan"))]
+)
 def test_bad_noise_arguments_raise(kind, level):
     with pytest.raises(ValueError):
         ae.add_noise(torch.zeros(1, 1, 4, 4), kind, level)
@@ -104,6 +107,7 @@ def test_compression_ratio_counts_float16_codes():
 
 
 # --- bundled checkpoints against the issue's floors --------------------------------------------------------------
+
 
 def sample_mse(name, x):
     return mse(ae.load(name).reconstruct(x), x).mean().item()
@@ -157,6 +161,7 @@ def test_out_of_distribution_inputs_reconstruct_worse(sample_tensors):
 
 # --- handlers --------------------------------------------------------------------------------------------------
 
+
 def test_reconstruct_handler_shows_every_model_and_jpeg():
     gallery, table, note = tab.reconstruct(sample_image(0))
     assert len(gallery) == 1 + len(tab.RECONSTRUCTION_MODELS) + len(tab.JPEG_BUDGETS)
@@ -192,16 +197,19 @@ def test_denoise_is_reproducible_per_seed():
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("args,message", [
-    ((None, "gaussian", 0.5, 0), "No image"),
-    ((rgba_drawing(), "gaussian", 0.5, 0), "transparent"),
-    (("sample", "speckle", 0.5, 0), "Unknown noise type"),
-    (("sample", "gaussian", 1.5, 0), "must lie in"),
-    (("sample", "gaussian", "lots", 0), "must be a number"),
-    (("sample", "gaussian", 0.5, -1), "seed must lie"),
-    (("sample", "gaussian", 0.5, "x"), "whole number"),
-    (("sample", "gaussian", 0.5, 2**40), "seed must lie"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((None, "gaussian", 0.5, 0), "No image"),
+        ((rgba_drawing(), "gaussian", 0.5, 0), "transparent"),
+        (("sample", "speckle", 0.5, 0), "Unknown noise type"),
+        (("sample", "gaussian", 1.5, 0), "must lie in"),
+        (("sample", "gaussian", "lots", 0), "must be a number"),
+        (("sample", "gaussian", 0.5, -1), "seed must lie"),
+        (("sample", "gaussian", 0.5, "x"), "whole number"),
+        (("sample", "gaussian", 0.5, 2**40), "seed must lie"),
+    ],
+)
 def test_denoise_rejects_bad_input_with_a_message(args, message):
     image = sample_image(2) if isinstance(args[0], str) else args[0]
     with pytest.raises(gr.Error, match=message):
@@ -233,7 +241,7 @@ def test_one_missing_checkpoint_leaves_the_others_working(tmp_path, monkeypatch)
     monkeypatch.setenv("GENMODELS_CHECKPOINTS", str(tmp_path))
     MODELS.clear()
     try:
-        gallery, table, note = tab.reconstruct(sample_image(0))
+        _gallery, table, note = tab.reconstruct(sample_image(0))
         assert len(table) == 4 + len(tab.JPEG_BUDGETS) and "python -m core.train ae_denoising" in note
     finally:
         MODELS.clear()

@@ -1,4 +1,5 @@
 """The page in headless Chromium (Debian's package, driven by Playwright): what a student would click."""
+
 from __future__ import annotations
 
 import os
@@ -50,7 +51,8 @@ def test_denoise_panel_shows_images_and_psnr(page):
     page.locator("#ae-denoised img").wait_for(state="visible", timeout=30_000)
     page.wait_for_function(
         "() => (document.querySelector('#ae-psnr')?.innerText || '').includes('conv AE trained on clean images')",
-        timeout=30_000)
+        timeout=30_000,
+    )
     assert "noisy input" in page.locator("#ae-psnr").inner_text()
     page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')", timeout=30_000)
     shot(page, "autoencoders_denoise.png")
@@ -58,8 +60,9 @@ def test_denoise_panel_shows_images_and_psnr(page):
 
 def test_drawing_goes_through_the_models(page):
     open_tab(page, "Draw")  # no tool to pick: the page chooses the brush when a sketchpad shows
-    page.wait_for_function("() => document.querySelector('button[aria-label=\"Brush\"][data-chosen]') !== null",
-                           timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelector('button[aria-label=\"Brush\"][data-chosen]') !== null", timeout=10_000
+    )
     assert page.get_by_text("select the draw tool to start").count() == 0
     canvas = page.locator("canvas").first
     canvas.wait_for(state="visible", timeout=10_000)
@@ -80,7 +83,8 @@ def test_drawing_goes_through_the_models(page):
     page.get_by_role("button", name="Use drawing").click()
     page.wait_for_function(
         "(before) => { const img = document.querySelector('#ae-reconstructions img'); return img && img.src !== before; }",
-        arg=before, timeout=30_000,
+        arg=before,
+        timeout=30_000,
     )
     shot(page, "autoencoders_drawing.png")
 
@@ -117,9 +121,11 @@ def test_vae_example_reconstructs_at_each_size_and_arithmetic_shows_its_strip(pa
     images = strip.locator("img")
     images.nth(3).wait_for(state="visible", timeout=30_000)  # a, b, c and a + (b - c), filled when the tab opened
     # the gallery's images load lazily, once on screen: wait until all four have pixels
-    page.wait_for_function("""() => { const images = [...document.querySelectorAll('#vae-arithmetic img')];
+    page.wait_for_function(
+        """() => { const images = [...document.querySelectorAll('#vae-arithmetic img')];
         return images.length === 4 && images.every(image => image.complete && image.naturalWidth > 0); }""",
-                           timeout=30_000)
+        timeout=30_000,
+    )
     shot(page, "vae_arithmetic.png")
 
 
@@ -198,7 +204,10 @@ def test_overview_tab_moves_when_the_diffusion_steps_change(page):
     open_tab(page, "Overview")
     page.locator("#overview-chart img").wait_for(state="visible", timeout=120_000)
     page.wait_for_function(f"() => ({OVERVIEW_DIFFUSION_ROW})().includes('ms per image')", timeout=60_000)
-    before, chart_before = page.evaluate(OVERVIEW_DIFFUSION_ROW), page.locator("#overview-chart img").get_attribute("src")
+    before, chart_before = (
+        page.evaluate(OVERVIEW_DIFFUSION_ROW),
+        page.locator("#overview-chart img").get_attribute("src"),
+    )
     assert "DPM-Solver++ 20" in before
     page.locator("#overview-steps input").click()
     page.get_by_role("option", name="DDIM 50").click()
@@ -242,6 +251,8 @@ def test_pix2pix_emoji_model_draws_in_colour(page):
     page.locator("#pix2pix-drawings button.thumbnail-item").first.click()  # the smiley
     page.wait_for_function(
         "(before) => { const img = document.querySelector('#pix2pix-photo img'); return img && img.src !== before; }",
-        arg=before, timeout=30_000)
+        arg=before,
+        timeout=30_000,
+    )
     page.get_by_text("Colourfulness").wait_for(timeout=30_000)
     shot(page, "pix2pix_emoji.png")

@@ -1,5 +1,6 @@
 """CLIP: the contrastive loss, the tokenizer and its vocabulary, input routing, the bundled model's zero-shot floor,
 and the tab's handlers."""
+
 from __future__ import annotations
 
 import math
@@ -89,10 +90,15 @@ def test_unknown_words_follow_the_tokenizers_normalisation():
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("template, expected", [
-    ("a photo of a {}", "a photo of a coat"), ("a photo of a {class}", "a photo of a coat"),
-    ("{x} a {}", "{x} a coat"), ("{0} {}", "{0} coat"),
-])
+@pytest.mark.parametrize(
+    "template, expected",
+    [
+        ("a photo of a {}", "a photo of a coat"),
+        ("a photo of a {class}", "a photo of a coat"),
+        ("{x} a {}", "{x} a coat"),
+        ("{0} {}", "{0} coat"),
+    ],
+)
 def test_templates_are_filled_literally(template, expected):
     assert fill_template(template, "coat") == expected
 
@@ -101,7 +107,8 @@ def test_templates_are_filled_literally(template, expected):
 def test_soft_targets_reduce_to_the_diagonal_and_forgive_identical_captions():
     logits = torch.randn(6, 6, generator=torch.Generator().manual_seed(1))
     assert clip.contrastive_loss(logits, torch.eye(6, dtype=torch.bool)).item() == pytest.approx(
-        clip.contrastive_loss(logits).item(), rel=1e-6)
+        clip.contrastive_loss(logits).item(), rel=1e-6
+    )
     # two images with the same caption: confusing them costs nothing extra
     same = torch.eye(4, dtype=torch.bool)
     same[0, 1] = same[1, 0] = True
@@ -146,6 +153,7 @@ def test_grey_images_are_garments_and_colour_pictures_stay_colour():
 
 # --- the bundled model --------------------------------------------------------------------------------------
 
+
 def test_zero_shot_accuracy_on_the_sample_meets_the_floor(sample_tensors):
     x, y = sample_tensors
     with torch.inference_mode():
@@ -157,12 +165,15 @@ def test_held_out_emoji_names_retrieve_their_images_better_than_chance():
     bundle = clip.load_bundle()
     emoji = load_emoji_sample()
     with torch.inference_mode():
-        similarity = clip.cosine_similarities(bundle.embed_texts(list(emoji.names)), bundle.embed_images(emoji.tensors()))
+        similarity = clip.cosine_similarities(
+            bundle.embed_texts(list(emoji.names)), bundle.embed_images(emoji.tensors())
+        )
     chance_at_5 = 5 / len(emoji)
     assert clip.recall_at_k(similarity, 5) > 3 * chance_at_5
 
 
 # --- handlers -------------------------------------------------------------------------------------------------
+
 
 def test_score_ranks_the_right_garment_first():
     label, table, note = tab.score(sample_image(7), "a photo of a sneaker\na photo of a trouser\na photo of a bag")
@@ -198,18 +209,21 @@ def test_similarity_matrix_and_zero_shot_render():
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("call, message", [
-    (lambda: tab.score(None, "a coat"), "No image"),
-    (lambda: tab.score(sample_image(0), ""), "at least one text"),
-    (lambda: tab.score(sample_image(0), "\n".join(f"text {i}" for i in range(30))), "At most 20"),
-    (lambda: tab.score(sample_image(0), "a" * 500), "at most 200 characters"),
-    (lambda: tab.score(sample_image(0), "a coat\na coat"), "same text"),
-    (lambda: tab.score(np.zeros((0, 0)), "a coat"), "Cannot read"),
-    (lambda: tab.zero_shot("a photo"), "exactly once"),
-    (lambda: tab.zero_shot("{} {}"), "exactly once"),
-    (lambda: tab.zero_shot("{class} {}"), "exactly once"),
-    (lambda: tab.score(sample_image(0), "a coat", "sideways"), "Read the image as"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: tab.score(None, "a coat"), "No image"),
+        (lambda: tab.score(sample_image(0), ""), "at least one text"),
+        (lambda: tab.score(sample_image(0), "\n".join(f"text {i}" for i in range(30))), "At most 20"),
+        (lambda: tab.score(sample_image(0), "a" * 500), "at most 200 characters"),
+        (lambda: tab.score(sample_image(0), "a coat\na coat"), "same text"),
+        (lambda: tab.score(np.zeros((0, 0)), "a coat"), "Cannot read"),
+        (lambda: tab.zero_shot("a photo"), "exactly once"),
+        (lambda: tab.zero_shot("{} {}"), "exactly once"),
+        (lambda: tab.zero_shot("{class} {}"), "exactly once"),
+        (lambda: tab.score(sample_image(0), "a coat", "sideways"), "Read the image as"),
+    ],
+)
 def test_bad_input_gets_a_message(call, message):
     with pytest.raises(gr.Error, match=message):
         call()

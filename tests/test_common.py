@@ -1,4 +1,5 @@
 """Shared UI helpers: argument checks for values that arrive through the API, and error translation."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -17,10 +18,19 @@ def test_bounded_int_accepts_whole_numbers(value, expected):
     assert bounded_int(value, "n", 0, 10) == expected
 
 
-@pytest.mark.parametrize("value, message", [
-    (float("inf"), "whole number"), (float("nan"), "whole number"), (2.7, "whole number"), (True, "whole number"),
-    ("x", "whole number"), (None, "whole number"), (11, "between 0 and 10"), (-1, "between 0 and 10"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (float("inf"), "whole number"),
+        (float("nan"), "whole number"),
+        (2.7, "whole number"),
+        (True, "whole number"),
+        ("x", "whole number"),
+        (None, "whole number"),
+        (11, "between 0 and 10"),
+        (-1, "between 0 and 10"),
+    ],
+)
 def test_bounded_int_rejects_the_rest(value, message):
     with pytest.raises(ValueError, match=message):
         bounded_int(value, "n", 0, 10)

@@ -1,4 +1,5 @@
 """The data sets: Fashion-MNIST's IDX files, the bundled sample of its test split, the emoji set."""
+
 from __future__ import annotations
 
 import gzip

@@ -1,6 +1,8 @@
 """Diffusion: the forward process against its closed form and diffusers, the samplers, the bundled DDPM, the tab."""
+
 from __future__ import annotations
 
+import itertools
 import re
 
 import gradio as gr
@@ -9,10 +11,10 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from core import diffusion
-from demos import diffusion as tab
+from core import diffusion, samplers
 from core.images import to_model_input
 from core.metrics import roughness, roughness_limit, speckled_share
+from demos import diffusion as tab
 from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
 ALPHAS = diffusion.noise_schedule()
@@ -20,6 +22,7 @@ ALPHA_BARS = diffusion.alpha_bar(ALPHAS)
 
 
 # --- the forward process ------------------------------------------------------------------------------------
+
 
 @pytest.mark.fast
 def test_alpha_bar_is_the_product_of_one_minus_alpha():
@@ -29,8 +32,9 @@ def test_alpha_bar_is_the_product_of_one_minus_alpha():
     assert ALPHA_BARS[-1].item() < 1e-4  # x_T is (almost) pure noise: the reverse process may start from N(0, I)
 
 
-@pytest.mark.parametrize("t", [pytest.param(1, marks=pytest.mark.fast), pytest.param(10, marks=pytest.mark.fast),
-                               300, 1000])  # 300 and 1,000 steps of 20,000 chains take seconds: the full suite's
+@pytest.mark.parametrize(
+    "t", [pytest.param(1, marks=pytest.mark.fast), pytest.param(10, marks=pytest.mark.fast), 300, 1000]
+)  # 300 and 1,000 steps of 20,000 chains take seconds: the full suite's
 def test_closed_form_matches_iterating_the_one_step_formula_in_distribution(t):
     x0 = torch.linspace(-1, 1, 9, dtype=torch.float64).repeat(20_000, 1)  # 9 pixel values, 20,000 chains each
     g = torch_generator(t)
@@ -49,7 +53,7 @@ def test_closed_form_matches_iterating_the_one_step_formula_in_distribution(t):
 
 @pytest.mark.fast
 def test_closed_form_matches_diffusers_add_noise():
-    scheduler = DDPMScheduler(**diffusion.scheduler_kwargs(ALPHAS))
+    scheduler = DDPMScheduler(**samplers.scheduler_kwargs(ALPHAS))
     g = torch_generator(1)
     x0, eps = torch.rand(6, 1, 28, 28, generator=g) * 2 - 1, torch.randn(6, 1, 28, 28, generator=g)
     t = torch.tensor([0, 1, 99, 500, 998, 999])
@@ -75,6 +79,7 @@ def test_signal_to_noise_falls_from_high_to_near_zero():
 
 # --- samplers, with an oracle ε-predictor -------------------------------------------------------------------
 
+
 def oracle_for(point: torch.Tensor):
     """The exact ε-predictor when the data is one image: ε = (x_t − √ᾱ_t x*) / √(1 − ᾱ_t)."""
 
@@ -91,18 +96,20 @@ POINT = torch.linspace(-0.9, 0.9, 16).reshape(1, 1, 4, 4)
 @pytest.mark.fast
 @pytest.mark.parametrize("steps", [1, 8, 10, 50, 125, 1000])
 def test_ddim_with_the_oracle_recovers_the_data_point(steps):
-    trace = list(diffusion.ddim_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
+    trace = list(samplers.ddim_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
     assert len(trace) == steps and [s.step for s in trace] == list(range(1, steps + 1))
     assert trace[0].t == diffusion.NUM_TRAIN_STEPS  # starts from pure noise x_T, however few the steps
-    assert all(a.t > b.t >= 1 for a, b in zip(trace, trace[1:]))  # the lecture's t counts down
-    assert all(a.t_next == b.t for a, b in zip(trace, trace[1:])) and trace[-1].t_next == 0
+    assert all(a.t > b.t >= 1 for a, b in itertools.pairwise(trace))  # the lecture's t counts down
+    assert all(a.t_next == b.t for a, b in itertools.pairwise(trace)) and trace[-1].t_next == 0
     assert torch.allclose(trace[-1].x_t, POINT.expand(3, -1, -1, -1), atol=1e-3)
-    assert torch.allclose(trace[0].x0_hat, POINT.expand(3, -1, -1, -1), atol=1e-3)  # the oracle's guess is right at once
+    assert torch.allclose(
+        trace[0].x0_hat, POINT.expand(3, -1, -1, -1), atol=1e-3
+    )  # the oracle's guess is right at once
 
 
 @pytest.mark.fast
 def test_ddpm_with_the_oracle_takes_every_step_and_lands_on_the_data_point():
-    trace = list(diffusion.ddpm_sample(oracle_for(POINT), (2, 1, 4, 4), ALPHAS, torch_generator(4)))
+    trace = list(samplers.ddpm_sample(oracle_for(POINT), (2, 1, 4, 4), ALPHAS, torch_generator(4)))
     assert len(trace) == diffusion.NUM_TRAIN_STEPS and trace[0].t == 1000 and trace[-1].t == 1
     assert torch.allclose(trace[-1].x_t, POINT.expand(2, -1, -1, -1), atol=1e-2)
 
@@ -111,7 +118,7 @@ def test_ddpm_with_the_oracle_takes_every_step_and_lands_on_the_data_point():
 @pytest.mark.parametrize("t", [1, 37, 250, 1000])
 def test_ddim_from_a_noised_image_returns_to_it_with_the_oracle(t):
     x_t = diffusion.q_sample(POINT, ALPHA_BARS[t - 1].float(), torch.randn(1, 1, 4, 4, generator=torch_generator(t)))
-    trace = list(diffusion.ddim_denoise_from(oracle_for(POINT), x_t, t, ALPHAS, 50))
+    trace = list(samplers.ddim_denoise_from(oracle_for(POINT), x_t, t, ALPHAS, 50))
     assert trace[0].t == t and len(trace) == -(-t // 20) and trace[-1].t_next == 0  # stride T / 50 = 20, from t
     assert torch.allclose(trace[-1].x_t, POINT, atol=1e-3)
 
@@ -119,9 +126,9 @@ def test_ddim_from_a_noised_image_returns_to_it_with_the_oracle(t):
 @pytest.mark.fast
 @pytest.mark.parametrize("steps", [1, 7, 20, 300])
 def test_dpm_solver_with_the_oracle_recovers_the_data_point_in_any_step_count(steps):
-    trace = list(diffusion.dpm_solver_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
+    trace = list(samplers.dpm_solver_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
     assert len(trace) == steps and trace[0].t == diffusion.NUM_TRAIN_STEPS and trace[-1].t_next == 0
-    assert all(a.t_next == b.t for a, b in zip(trace, trace[1:]))
+    assert all(a.t_next == b.t for a, b in itertools.pairwise(trace))
     assert torch.allclose(trace[-1].x_t, POINT.expand(3, -1, -1, -1), atol=1e-3)
 
 
@@ -142,7 +149,7 @@ def test_dpm_solver_is_more_accurate_than_ddim_at_the_same_step_count():
     exact = mu + spread * (x_T - a_T.sqrt() * mu) / (a_T * spread**2 + 1 - a_T).sqrt()
 
     def error(sampler, steps):
-        final = diffusion.last_step(diffusion.sample(gaussian_oracle, x_T.shape, sampler, steps, torch_generator(6)))
+        final = samplers.last_step(samplers.sample(gaussian_oracle, x_T.shape, sampler, steps, torch_generator(6)))
         return (final.x_t - exact).abs().mean().item()
 
     ddim_50, ddim_100, dpm_50, dpm_100 = error("ddim", 50), error("ddim", 100), error("dpm++", 50), error("dpm++", 100)
@@ -156,13 +163,16 @@ def test_x0_range_keeps_every_guess_in_the_data_range_and_leaves_the_oracle_alon
         return -3 * x_t
 
     for sampler in ("ddim", "dpm++", "ddpm"):
-        run = diffusion.sample(overshoot, (2, 1, 4, 4), sampler, 10, torch_generator(7), x0_range=diffusion.PIXEL_RANGE)
+        run = samplers.sample(overshoot, (2, 1, 4, 4), sampler, 10, torch_generator(7), x0_range=samplers.PIXEL_RANGE)
         steps = [s for i, s in enumerate(run) if i < 20]
         assert all(s.x0_hat.abs().max() <= 1.0 + 1e-4 for s in steps)  # up to rounding
-        unclipped = next(diffusion.sample(overshoot, (2, 1, 4, 4), sampler, 10, torch_generator(7)))
+        unclipped = next(samplers.sample(overshoot, (2, 1, 4, 4), sampler, 10, torch_generator(7)))
         assert unclipped.x0_hat.abs().max() > 1.5  # so the check above has teeth
-    clipped = diffusion.last_step(diffusion.ddim_sample(oracle_for(POINT), (1, 1, 4, 4), ALPHAS, 10,
-                                                        torch_generator(3), x0_range=diffusion.PIXEL_RANGE))
+    clipped = samplers.last_step(
+        samplers.ddim_sample(
+            oracle_for(POINT), (1, 1, 4, 4), ALPHAS, 10, torch_generator(3), x0_range=samplers.PIXEL_RANGE
+        )
+    )
     assert torch.allclose(clipped.x_t, POINT, atol=1e-3)  # data inside the range is unchanged
 
 
@@ -173,15 +183,15 @@ def test_clamped_x0_matches_diffusers_clip_sample_and_takes_a_range_per_channel(
     g = torch_generator(8)
     x_t, eps_hat = torch.randn(2, 3, 4, 4, generator=g), 3 * torch.randn(2, 3, 4, 4, generator=g)
     t = 900
-    theirs = DDIMScheduler(**{**diffusion.scheduler_kwargs(ALPHAS), "clip_sample": True}, set_alpha_to_one=True)
+    theirs = DDIMScheduler(**{**samplers.scheduler_kwargs(ALPHAS), "clip_sample": True}, set_alpha_to_one=True)
     theirs.set_timesteps(10)
-    ours = DDIMScheduler(**diffusion.scheduler_kwargs(ALPHAS), set_alpha_to_one=True)
+    ours = DDIMScheduler(**samplers.scheduler_kwargs(ALPHAS), set_alpha_to_one=True)
     ours.set_timesteps(10)
-    clamped = diffusion.clamped_x0(lambda x, _: eps_hat, ALPHAS, -1.0, 1.0)
+    clamped = samplers.clamped_x0(lambda x, _: eps_hat, ALPHAS, -1.0, 1.0)
     expected = theirs.step(eps_hat, t, x_t, use_clipped_model_output=True).prev_sample  # ε̂ re-derived, as ours
     assert torch.allclose(ours.step(clamped(x_t, t), t, x_t).prev_sample, expected, atol=1e-4)
     low, high = torch.tensor([-1.0, 0.0, 2.0]), torch.tensor([1.0, 0.5, 3.0])
-    per_channel = diffusion.clamped_x0(lambda x, _: eps_hat, ALPHAS, low, high)(x_t, t)
+    per_channel = samplers.clamped_x0(lambda x, _: eps_hat, ALPHAS, low, high)(x_t, t)
     x0 = diffusion.predicted_x0(x_t, ALPHA_BARS[t].item(), per_channel)
     assert torch.all(x0 >= low.view(1, 3, 1, 1) - 1e-4) and torch.all(x0 <= high.view(1, 3, 1, 1) + 1e-4)
     assert torch.allclose(x0[:, 2].amin(), torch.tensor(2.0), atol=1e-4)  # channel 2 guessed lower: held at 2
@@ -189,14 +199,14 @@ def test_clamped_x0_matches_diffusers_clip_sample_and_takes_a_range_per_channel(
 
 @pytest.mark.fast
 def test_step_counts_each_sampler_accepts():
-    assert diffusion.check_step_count("ddpm", 3) == diffusion.NUM_TRAIN_STEPS
-    assert diffusion.check_step_count("dpm++", 7) == 7
+    assert samplers.check_step_count("ddpm", 3) == diffusion.NUM_TRAIN_STEPS
+    assert samplers.check_step_count("dpm++", 7) == 7
     with pytest.raises(ValueError, match="must divide"):
-        diffusion.check_step_count("ddim", 7)
+        samplers.check_step_count("ddim", 7)
     with pytest.raises(ValueError, match="1 to 1000"):
-        diffusion.check_step_count("dpm++", 0)
+        samplers.check_step_count("dpm++", 0)
     with pytest.raises(ValueError, match="Choose a sampler"):
-        diffusion.check_step_count("euler", 10)
+        samplers.check_step_count("euler", 10)
 
 
 @pytest.mark.fast
@@ -204,14 +214,14 @@ def test_ddim_is_deterministic_given_x_T():
     def wiggle(x_t, t):  # any fixed ε-model
         return 0.1 * torch.tanh(x_t)
 
-    a = diffusion.last_step(diffusion.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
-    b = diffusion.last_step(diffusion.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
+    a = samplers.last_step(samplers.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
+    b = samplers.last_step(samplers.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
     assert torch.equal(a, b)
 
 
 @pytest.mark.fast
 def test_posterior_variance_is_diffusers_fixed_small_and_zero_at_the_first_step():
-    scheduler = diffusion.ddpm_scheduler(ALPHAS)
+    scheduler = samplers.ddpm_scheduler(ALPHAS)
     scheduler.set_timesteps(len(ALPHAS))
     ours = diffusion.posterior_variance(ALPHAS)
     assert ours[0].item() == 0.0 and torch.all(ours[1:] < ALPHAS[1:])  # β̃_t < α_t: the posterior knows x_0
@@ -226,7 +236,7 @@ def test_ddpm_reverse_step_is_diffusers_ddpm_step(t):
     g = torch_generator(t)
     x_t, eps_hat = (torch.randn(2, 1, 4, 4, generator=g) for _ in range(2))
     z = torch.randn(2, 1, 4, 4, generator=torch_generator(100))  # what the scheduler draws from the same seed
-    scheduler = diffusion.ddpm_scheduler(ALPHAS)
+    scheduler = samplers.ddpm_scheduler(ALPHAS)
     scheduler.set_timesteps(len(ALPHAS))
     theirs = scheduler.step(eps_hat, t, x_t, generator=torch_generator(100)).prev_sample
     ours = diffusion.ddpm_reverse_step(x_t, eps_hat, t, ALPHAS, z)
@@ -256,7 +266,7 @@ def test_ddim_reverse_step_is_diffusers_ddim_step(num_steps, t, eta):
 
     g = torch_generator(t)
     x_t, eps_hat, z = (torch.randn(2, 1, 4, 4, generator=g) for _ in range(3))
-    scheduler = DDIMScheduler(**diffusion.scheduler_kwargs(ALPHAS), set_alpha_to_one=True, timestep_spacing="trailing")
+    scheduler = DDIMScheduler(**samplers.scheduler_kwargs(ALPHAS), set_alpha_to_one=True, timestep_spacing="trailing")
     scheduler.set_timesteps(num_steps)
     t_prev = t - len(ALPHAS) // num_steps  # -1 at the end: x_0
     theirs = scheduler.step(eps_hat, t, x_t, eta=eta, variance_noise=z).prev_sample
@@ -282,7 +292,7 @@ def test_ddim_with_eta_one_over_consecutive_steps_is_the_ddpm_step():
 
 @pytest.mark.fast
 def test_ddim_step_counts_divide_T():
-    counts = diffusion.ddim_step_counts()
+    counts = samplers.ddim_step_counts()
     assert counts[:6] == (1, 2, 4, 5, 8, 10) and counts[-1] == 1000 and len(counts) == 16
 
 
@@ -290,21 +300,24 @@ def test_ddim_step_counts_divide_T():
 def test_ddim_timesteps_are_diffusers_trailing_spacing():
     from diffusers import DDIMScheduler
 
-    for n in diffusion.ddim_step_counts():
-        scheduler = DDIMScheduler(**diffusion.scheduler_kwargs(ALPHAS), set_alpha_to_one=True, timestep_spacing="trailing")
+    for n in samplers.ddim_step_counts():
+        scheduler = DDIMScheduler(
+            **samplers.scheduler_kwargs(ALPHAS), set_alpha_to_one=True, timestep_spacing="trailing"
+        )
         scheduler.set_timesteps(n)
-        assert torch.equal(diffusion.ddim_timesteps(len(ALPHAS), n), scheduler.timesteps.long()), n
-    assert diffusion.ddim_timesteps(len(ALPHAS), 50, start=36).tolist() == [36, 16]  # from a given t, same stride
+        assert torch.equal(samplers.ddim_timesteps(len(ALPHAS), n), scheduler.timesteps.long()), n
+    assert samplers.ddim_timesteps(len(ALPHAS), 50, start=36).tolist() == [36, 16]  # from a given t, same stride
 
 
 @pytest.mark.fast
 def test_ddim_rejects_step_counts_that_would_not_land_on_x0():
     for steps in (0, 7, 61, diffusion.NUM_TRAIN_STEPS + 1):  # 61: diffusers' own spacing would end at t = -1
         with pytest.raises(ValueError, match="must divide 1000"):
-            next(diffusion.ddim_sample(oracle_for(POINT), (1, 1, 4, 4), ALPHAS, steps, torch_generator()))
+            next(samplers.ddim_sample(oracle_for(POINT), (1, 1, 4, 4), ALPHAS, steps, torch_generator()))
 
 
 # --- speckle: the roughness measure ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def real_roughness_limit():
@@ -327,6 +340,7 @@ def test_roughness_flags_speckle_and_passes_real_garments(sample_tensors, real_r
 
 # --- the U-Net ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.fast
 def test_unet_predicts_noise_of_the_input_shape_and_round_trips(tmp_path):
     model = diffusion.DiffusionUNet(diffusion.UNetConfig(channels=(8, 16, 16), blocks_per_level=1)).eval()
@@ -345,15 +359,30 @@ def test_unet_predicts_noise_of_the_input_shape_and_round_trips(tmp_path):
 
 # --- the bundled model --------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def ddpm_samples():
     """500 samples as the tab draws them by default (its sampler and step count, x̂_0 clamped)."""
     model = diffusion.load()
     _, sampler, steps, _ = tab.DEFAULT_RUN
     with torch.inference_mode():
-        return torch.cat([diffusion.to_image_range(diffusion.last_step(diffusion.sample(
-            model, (250, 1, 28, 28), tab.SAMPLERS[sampler], steps, torch_generator(seed), x0_range=diffusion.PIXEL_RANGE)).x_t)
-            for seed in range(2)])
+        return torch.cat(
+            [
+                diffusion.to_image_range(
+                    samplers.last_step(
+                        samplers.sample(
+                            model,
+                            (250, 1, 28, 28),
+                            tab.SAMPLERS[sampler],
+                            steps,
+                            torch_generator(seed),
+                            x0_range=samplers.PIXEL_RANGE,
+                        )
+                    ).x_t
+                )
+                for seed in range(2)
+            ]
+        )
 
 
 def test_ddpm_samples_are_rarely_speckled(ddpm_samples, real_roughness_limit):
@@ -383,7 +412,9 @@ def test_ddpm_samples_beat_the_gans_by_a_fifth_on_fd(ddpm_samples, sample_tensor
 
     model = gan.load("gan")
     with torch.inference_mode():
-        gan_samples = model.generate(latent.sample_prior(len(ddpm_samples), model.config.latent_dim, torch_generator(1)))
+        gan_samples = model.generate(
+            latent.sample_prior(len(ddpm_samples), model.config.latent_dim, torch_generator(1))
+        )
     fd_ddpm, _ = fd_samples_and_noise(ddpm_samples, sample_tensors[0])
     fd_gan, _ = fd_samples_and_noise(gan_samples, sample_tensors[0])
     assert fd_ddpm <= 0.8 * fd_gan, (fd_ddpm, fd_gan)
@@ -402,6 +433,7 @@ def test_the_trained_model_predicts_noise_better_than_guessing_zero(sample_tenso
 
 # --- the tab ------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.fast
 def test_forward_tab_shows_both_routes_and_the_numbers(sample):
     image = np.asarray(sample.images[0])
@@ -411,8 +443,9 @@ def test_forward_tab_shows_both_routes_and_the_numbers(sample):
     assert f"ᾱ_t = {a_bar:.4f}" in text and "x_250" in text
     assert f"SNR = ᾱ_t / (1 − ᾱ_t) = {a_bar / (1 - a_bar):.3g}" in text
     # the noise the tab takes back out of x_t is N(0, 1) for both routes (784 pixels: the mean within ±0.15)
-    numbers = re.search(r"Closed form: mean ([-+.\d]+), std ([.\d]+); 250 single steps: mean ([-+.\d]+), std ([.\d]+)",
-                        text).groups()
+    numbers = re.search(
+        r"Closed form: mean ([-+.\d]+), std ([.\d]+); 250 single steps: mean ([-+.\d]+), std ([.\d]+)", text
+    ).groups()
     means, stds = [float(v) for v in numbers[::2]], [float(v) for v in numbers[1::2]]
     assert all(abs(m) < 0.15 for m in means) and all(abs(s - 1) < 0.15 for s in stds), numbers
     assert strip.width > strip.height * 5
@@ -421,12 +454,15 @@ def test_forward_tab_shows_both_routes_and_the_numbers(sample):
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("args, message", [
-    ((None, 10, 0), "Pick an example"),
-    (("image", 0, 0), "t must lie between 1 and 1000"),
-    (("image", 1001, 0), "t must lie between"),
-    (("image", 5.5, 0), "whole number"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((None, 10, 0), "Pick an example"),
+        (("image", 0, 0), "t must lie between 1 and 1000"),
+        (("image", 1001, 0), "t must lie between"),
+        (("image", 5.5, 0), "whole number"),
+    ],
+)
 def test_forward_tab_rejects_bad_input(sample, args, message):
     image = np.asarray(sample.images[0])
     args = tuple(image if a == "image" else a for a in args)
@@ -450,7 +486,7 @@ def test_the_trained_model_gives_a_lightly_noised_image_back_and_a_heavily_noise
     for t in (100, 900):
         x_t = diffusion.q_sample(x0, ALPHA_BARS[t - 1].float(), torch.randn(x0.shape, generator=torch_generator(t)))
         with torch.inference_mode():
-            back = diffusion.last_step(diffusion.ddim_denoise_from(model, x_t, t, ALPHAS, 50)).x_t
+            back = samplers.last_step(samplers.ddim_denoise_from(model, x_t, t, ALPHAS, 50)).x_t
         errors[t] = (diffusion.to_image_range(back) - sample_tensors[0][:50]).pow(2).mean().item()
     assert errors[100] < 0.01 and errors[900] > 3 * errors[100], errors
 
@@ -466,10 +502,10 @@ def test_sampling_streams_frames_and_ends_with_a_replay():
     assert len(frames) >= 1
     first, last = frames[0], frames[-1]
     assert first[3] is None and first[5] == [] and first[4]["visible"] is False  # the last run's replay is cleared
-    x_t, x0_hat, status, final, position, history = last
+    x_t, _x0_hat, status, final, position, history = last
     assert "step 10 of 10: t = 100 → 0" in status and final is x_t
     assert len(history) == 10 and position["maximum"] == 10
-    replay_t, replay_0, caption = tab.replay(history, 1)
+    replay_t, _replay_0, caption = tab.replay(history, 1)
     assert "step 1 of 10: t = 1000 → 900" in caption and replay_t.shape == x_t.shape
 
 
@@ -495,14 +531,17 @@ def test_play_moves_the_replay_to_the_end_and_starts_over_from_the_last_step(mon
             list(tab.play(history_, position))
 
 
-@pytest.mark.parametrize("args, message", [
-    ((0, "Euler", 10, 2), "Choose a sampler"),
-    ((0, "DDIM", 0, 2), "number of steps must lie between"),
-    ((0, "DDIM", 7, 2), "must divide 1000"),
-    ((0, "DPM-Solver++", 1001, 2), "number of steps must lie between"),
-    ((0, "DDIM", 10, 17), "number of images must lie between"),
-    ((-1, "DDIM", 10, 2), "seed"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((0, "Euler", 10, 2), "Choose a sampler"),
+        ((0, "DDIM", 0, 2), "number of steps must lie between"),
+        ((0, "DDIM", 7, 2), "must divide 1000"),
+        ((0, "DPM-Solver++", 1001, 2), "number of steps must lie between"),
+        ((0, "DDIM", 10, 17), "number of images must lie between"),
+        ((-1, "DDIM", 10, 2), "seed"),
+    ],
+)
 def test_sampling_rejects_bad_input(args, message):
     with pytest.raises(gr.Error, match=message):
         list(tab.sample(*args))

@@ -52,10 +52,18 @@ def test_parsing_normalises_and_says_so():
     assert not dv.parse_distribution([0.2, 0.8]).was_normalised
 
 
-@pytest.mark.parametrize("values,message", [
-    ("", "empty"), ("0.5, -0.5, 1", "negative"), ("0, 0", "sums to 0"), ("a, b", "numbers separated"),
-    ("nan, 1", "finite"), ([0.1] * 100, "at most"), ("inf", "finite"),
-])
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ("", "empty"),
+        ("0.5, -0.5, 1", "negative"),
+        ("0, 0", "sums to 0"),
+        ("a, b", "numbers separated"),
+        ("nan, 1", "finite"),
+        ([0.1] * 100, "at most"),
+        ("inf", "finite"),
+    ],
+)
 def test_bad_distributions_are_clear_errors(values, message):
     with pytest.raises(dv.DistributionError, match=message):
         dv.parse_distribution(values)

@@ -1,4 +1,5 @@
 """GANs: the lecture's objective, the bundled GAN and conditional GAN against the issue's floors, the tab's handlers."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -8,13 +9,13 @@ import torch
 
 from core import gan, latent
 from core.datasets import load_sample
-from demos.render import image_grid
 from core.metrics import class_consistency, classifier_outputs, load_classifier
 from demos import gan as tab
+from demos.render import image_grid
 from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
-
 # --- the objective ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.fast
 def test_discriminator_loss_is_minus_the_value_function():
@@ -83,10 +84,11 @@ def test_conditional_gan_needs_and_uses_the_class():
     with torch.inference_mode():
         a, b = model.generate(z, torch.tensor([0, 0])), model.generate(z, torch.tensor([1, 1]))
     assert a.shape == (2, 1, 28, 28) and not torch.allclose(a, b)
-    assert 0 <= a.min() and a.max() <= 1
+    assert a.min() >= 0 and a.max() <= 1
 
 
 # --- the bundled models against the floors -----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def gan_samples():
@@ -115,6 +117,7 @@ def test_conditional_gan_draws_the_requested_class():
 
 
 # --- handlers ---------------------------------------------------------------------------------------------------
+
 
 def test_sample_is_a_grid_and_the_seed_fixes_it():
     first, again, other = tab.sample(5, 16), tab.sample(5, 16), tab.sample(6, 16)
@@ -174,14 +177,17 @@ def test_conditional_gan_rejects_classes_out_of_range():
         model.d_logit(torch.zeros(1, 1, 28, 28))
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: tab.sample(0, 0), "between 1 and 64"),
-    (lambda: tab.sample(-1, 4), "seed"),
-    (lambda: tab.sample("x", 4), "whole number"),
-    (lambda: tab.interpolate(0, 1, 100), "between 2 and 16"),
-    (lambda: tab.conditional_sample("Dragon", 0, 4), "Choose a class"),
-    (lambda: tab.conditional_sample("Bag", 0, 99), "between 1 and 16"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: tab.sample(0, 0), "between 1 and 64"),
+        (lambda: tab.sample(-1, 4), "seed"),
+        (lambda: tab.sample("x", 4), "whole number"),
+        (lambda: tab.interpolate(0, 1, 100), "between 2 and 16"),
+        (lambda: tab.conditional_sample("Dragon", 0, 4), "Choose a class"),
+        (lambda: tab.conditional_sample("Bag", 0, 99), "between 1 and 16"),
+    ],
+)
 def test_bad_arguments_get_a_message(call, message):
     with pytest.raises(gr.Error, match=message):
         call()

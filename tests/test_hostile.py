@@ -1,5 +1,6 @@
 """Hostile input: every value refused where it enters, in one sentence naming the control (demos.intake), picture
 files checked before they are opened (core.images.check_picture_file), and every named endpoint over raw HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -12,16 +13,20 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from benchmarks import hostile
-from core.images import MAX_PICTURE_PIXELS, PictureFileError, check_picture_file
 from core.divergence import parse_distribution
+from core.images import MAX_PICTURE_PIXELS, PictureFileError, check_picture_file
 from demos import intake
 
 # What a JSON body can carry, NaN and infinities included (Python's json reads them).
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**40, 10**40) | st.floats(allow_nan=True, allow_infinity=True)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**40), 10**40)
+    | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=60),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
-    max_leaves=6)
+    max_leaves=6,
+)
 
 
 def assert_one_sentence(error: Exception, label: str) -> None:
@@ -125,17 +130,25 @@ def test_a_web_address_is_refused_without_fetching_it():
             intake.check_image(image, value)
 
 
-@pytest.mark.parametrize("name, sentence", [
-    ("truncated.png", "damaged or cut short"), ("text.png", "not a picture"), ("empty.png", "the file is empty"),
-    ("bomb.png", "megapixels"), ("drawing.svg", "SVG drawings cannot be read"),
-])
+@pytest.mark.parametrize(
+    "name, sentence",
+    [
+        ("truncated.png", "damaged or cut short"),
+        ("text.png", "not a picture"),
+        ("empty.png", "the file is empty"),
+        ("bomb.png", "megapixels"),
+        ("drawing.svg", "SVG drawings cannot be read"),
+    ],
+)
 def test_bad_picture_files_are_refused_before_gradio_opens_them(name, sentence):
     with pytest.raises(PictureFileError, match=sentence):
         check_picture_file(hostile.hostile_files()[name], name)
 
 
 def test_a_refused_file_is_named_by_its_control_with_what_to_do():
-    with pytest.raises(intake.InputError, match='"x_0": the file is empty. Upload a PNG, JPEG, GIF, WebP or BMP picture.'):
+    with pytest.raises(
+        intake.InputError, match='"x_0": the file is empty. Upload a PNG, JPEG, GIF, WebP or BMP picture.'
+    ):
         intake.checked_picture(gr.Image(label="x_0"), b"")
 
 
@@ -162,7 +175,7 @@ def test_a_phone_photo_with_a_second_picture_is_a_photo_and_other_formats_are_re
 
 @pytest.mark.fast
 def test_the_pixel_bound_is_checked_before_decoding(tmp_path):
-    side = int(math.isqrt(MAX_PICTURE_PIXELS)) + 1
+    side = math.isqrt(MAX_PICTURE_PIXELS) + 1
     path = tmp_path / "big.png"
     Image.new("1", (side, side)).save(path)
     with pytest.raises(PictureFileError, match=f"{side:,} × {side:,} pixels"):
@@ -177,6 +190,7 @@ def test_huge_probabilities_are_normalised_without_overflow():
 
 # --- every named endpoint, served ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def hostile_outcomes(server_url):
     return hostile.run(server_url)
@@ -186,8 +200,11 @@ def test_every_hostile_call_gets_a_sentence_or_a_result(hostile_outcomes, server
     endpoints = hostile.RawApi(server_url).endpoints()
     assert {outcome.endpoint for outcome in hostile_outcomes} == set(endpoints)
     assert len(hostile_outcomes) > 1000
-    internal = [f"{o.endpoint} {o.parameter}={o.value}: {o.text[:120]}" for o in hostile_outcomes
-                if o.kind not in ("message", "result")]
+    internal = [
+        f"{o.endpoint} {o.parameter}={o.value}: {o.text[:120]}"
+        for o in hostile_outcomes
+        if o.kind not in ("message", "result")
+    ]
     assert not internal, "\n".join(internal[:20])
 
 

@@ -1,4 +1,5 @@
 """The Space's rules, checked without the network: what hosting.publish would upload is accepted by the Hub."""
+
 from __future__ import annotations
 
 import shutil
@@ -44,11 +45,12 @@ def test_a_binary_file_outside_lfs_is_named(tiny_repo):
 
 
 def test_front_matter_that_a_space_could_not_run_is_named(tiny_repo):
-    root, track = tiny_repo
+    root, _track = tiny_repo
     readme = root / "README.md"
     text = readme.read_text()
-    readme.write_text(text.replace("sdk: gradio", "sdk: streamlit").replace('python_version: "3.12"',
-                                                                             'python_version: "3.9"'))
+    readme.write_text(
+        text.replace("sdk: gradio", "sdk: streamlit").replace('python_version: "3.12"', 'python_version: "3.9"')
+    )
     found = publish.front_matter_problems(root)
     assert any(p.startswith("sdk is 'streamlit'") for p in found)
     assert any(p.startswith("python_version is '3.9'") for p in found)

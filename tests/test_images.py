@@ -1,4 +1,5 @@
 """Any image a person gives -> the model's input: every mode and depth, drawings, empty and damaged inputs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,7 +44,7 @@ def test_any_pil_mode_converts(mode):
     base = Image.new("RGB", (50, 70), "black")
     base.paste((255, 255, 255), (10, 10, 40, 60))
     x = to_model_input(base.convert(mode))
-    assert x.shape == (1, 1, 28, 28) and 0 <= x.min() and x.max() <= 1 and x.max() > 0.5
+    assert x.shape == (1, 1, 28, 28) and x.min() >= 0 and x.max() <= 1 and x.max() > 0.5
 
 
 @pytest.mark.parametrize("shape", [(2, 2), (2, 3000), (3000, 2), (5, 5, 3)])
@@ -53,7 +54,16 @@ def test_odd_sizes_convert(shape):
     assert to_model_input(image).shape == (1, 1, 28, 28)
 
 
-@pytest.mark.parametrize("empty", [None, rgba_drawing(), np.full((1, 1), 255, np.uint8), np.zeros((28, 28), np.uint8), np.full((9, 9, 3), 200, np.uint8)])
+@pytest.mark.parametrize(
+    "empty",
+    [
+        None,
+        rgba_drawing(),
+        np.full((1, 1), 255, np.uint8),
+        np.zeros((28, 28), np.uint8),
+        np.full((9, 9, 3), 200, np.uint8),
+    ],
+)
 def test_empty_inputs_raise_a_clear_error(empty):
     with pytest.raises(EmptyImageError):
         to_model_input(empty)
@@ -85,9 +95,11 @@ def test_a_damaged_upload_is_a_clear_error_not_an_internal_one(tmp_path):
 def test_every_depth_and_odd_mode_reads_as_the_same_garment(depth):
     ink = np.zeros((56, 56), np.uint8)
     ink[8:48, 20:36] = 255  # a bright bar on black
-    image = {"16-bit array": lambda: ink.astype(np.uint16) * 257,
-             "16-bit PIL": lambda: Image.fromarray(ink.astype(np.uint16) * 257),
-             "bool array": lambda: ink > 0,
-             "palette": lambda: Image.fromarray(ink).convert("P"),
-             "PA": lambda: Image.fromarray(ink).convert("RGBA").convert("PA")}[depth]()
+    image = {
+        "16-bit array": lambda: ink.astype(np.uint16) * 257,
+        "16-bit PIL": lambda: Image.fromarray(ink.astype(np.uint16) * 257),
+        "bool array": lambda: ink > 0,
+        "palette": lambda: Image.fromarray(ink).convert("P"),
+        "PA": lambda: Image.fromarray(ink).convert("RGBA").convert("PA"),
+    }[depth]()
     assert torch.allclose(to_model_input(image), to_model_input(ink), atol=2 / 255)

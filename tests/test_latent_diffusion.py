@@ -1,4 +1,5 @@
 """Latent diffusion: the autoencoder's latents, the text conditioning with guidance, the bundled model, the tab."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -11,9 +12,14 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from core import latent_diffusion as ldm
 from core.captions import CLASS_PROMPT_NAMES, class_prompt
 from core.clip import load_bundle
-from core.diffusion import last_step
-from core.metrics import (class_consistency, class_consistency_by_class, classifier_outputs, load_classifier,
-                          unreadable_share)
+from core.metrics import (
+    class_consistency,
+    class_consistency_by_class,
+    classifier_outputs,
+    load_classifier,
+    unreadable_share,
+)
+from core.samplers import last_step
 from core.train.latent_diffusion import prompted_samples as prompted_samples_of
 from demos import latent_diffusion as tab
 from tests.conftest import torch_generator
@@ -82,6 +88,7 @@ def test_padded_tokens_are_masked_out(clip, random_unet):
 
 
 # --- the bundled model --------------------------------------------------------------------------------------
+
 
 def test_the_bundled_autoencoder_keeps_more_than_the_conv_ae(sample_tensors):
     """Its 256-number latent beats the Autoencoders tab's 128-number conv code on error and on what the classifier
@@ -152,8 +159,15 @@ def test_clip_follows_the_prompt_taking_hold_step_by_step():
             trace = list(ldm.trace_prompt(model, run, prompt))
             first, last = trace[0], trace[-1]
             own_rise.append(last.prompt_similarity - first.prompt_similarity)
-            other_rise.append(np.mean([last.class_similarities[j] - first.class_similarities[j]
-                                       for j in range(len(CLASS_PROMPT_NAMES)) if j != c]))
+            other_rise.append(
+                np.mean(
+                    [
+                        last.class_similarities[j] - first.class_similarities[j]
+                        for j in range(len(CLASS_PROMPT_NAMES))
+                        if j != c
+                    ]
+                )
+            )
             wins += int(np.argmax(last.class_similarities) == c)
             assert len(trace) == 10 and trace[-1].x0_image.shape == (2, 1, 28, 28)
     assert np.mean(own_rise) > 0.05 and np.mean(other_rise) < 0.0, (np.mean(own_rise), np.mean(other_rise))
@@ -161,6 +175,7 @@ def test_clip_follows_the_prompt_taking_hold_step_by_step():
 
 
 # --- the tab ------------------------------------------------------------------------------------------------
+
 
 def test_text_to_image_streams_and_ends_with_the_images_and_the_clip_curve():
     frames = list(tab.text_to_image("a photo of a trouser", 4.0, 8, 0, 2, "DDIM"))
@@ -172,7 +187,7 @@ def test_text_to_image_streams_and_ends_with_the_images_and_the_clip_curve():
     assert list(rows[rows["curve"] == tab.PROMPT_CURVE]["step"]) == list(range(1, 9))  # every step, not only frames
     *_, chart, status, _ = list(tab.text_to_image("", 4.0, 5, 0, 1, "DPM-Solver++"))[-1]
     assert "DPM-Solver++ step 5 of 5" in status
-    assert set(chart.value["data"][i][2] for i in range(len(chart.value["data"]))) == {tab.RIVAL_CURVE}  # no prompt
+    assert {chart.value["data"][i][2] for i in range(len(chart.value["data"]))} == {tab.RIVAL_CURVE}  # no prompt
 
 
 def test_unknown_words_and_empty_prompts_are_explained():
@@ -183,16 +198,19 @@ def test_unknown_words_and_empty_prompts_are_explained():
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("args, message", [
-    (("x" * 201, 4.0, 10, 0, 1), "at most 200"),
-    (("a bag", -1, 10, 0, 1), "guidance scale"),
-    (("a bag", float("nan"), 10, 0, 1), "guidance scale"),
-    (("a bag", 4.0, 0, 0, 1), "number of steps"),
-    (("a bag", 4.0, 7, 0, 1, "DDIM"), "must divide 1000"),
-    (("a bag", 4.0, 10, 0, 1, "DDPM"), "Choose a sampler"),
-    (("a bag", 4.0, 10, 0, 9), "number of images"),
-    ((["a bag"], 4.0, 10, 0, 1), "must be text"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("x" * 201, 4.0, 10, 0, 1), "at most 200"),
+        (("a bag", -1, 10, 0, 1), "guidance scale"),
+        (("a bag", float("nan"), 10, 0, 1), "guidance scale"),
+        (("a bag", 4.0, 0, 0, 1), "number of steps"),
+        (("a bag", 4.0, 7, 0, 1, "DDIM"), "must divide 1000"),
+        (("a bag", 4.0, 10, 0, 1, "DDPM"), "Choose a sampler"),
+        (("a bag", 4.0, 10, 0, 9), "number of images"),
+        ((["a bag"], 4.0, 10, 0, 1), "must be text"),
+    ],
+)
 def test_text_to_image_rejects_bad_input(args, message):
     with pytest.raises(gr.Error, match=message):
         list(tab.text_to_image(*args))

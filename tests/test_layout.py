@@ -1,6 +1,7 @@
 """The page on a projector (1400x900) and on a phone (390x844), in headless Chromium: every tab opened by its deep
 link shows a real result at once, its main control and main picture on the first screen, no label over a picture;
 presenter mode has large text and samples; on a phone nothing scrolls sideways and the title row stays short."""
+
 from __future__ import annotations
 
 import pytest
@@ -72,19 +73,24 @@ def selected_tab(page) -> str | None:
 
 
 @pytest.mark.parametrize("tab_id", list(MAIN))
-def test_each_tab_opens_from_its_link_with_its_main_control_and_a_real_result_on_the_first_screen(browser, server_url,
-                                                                                                   tab_id):
+def test_each_tab_opens_from_its_link_with_its_main_control_and_a_real_result_on_the_first_screen(
+    browser, server_url, tab_id
+):
     inner, button, output, _ = MAIN[tab_id]
     page = open_page(browser, f"{server_url}?tab={tab_id}", PROJECTOR)
     try:
-        page.wait_for_function(f"() => document.querySelector('button[role=\"tab\"][data-tab-id=\"{tab_id}\"]"
-                               "[aria-selected=\"true\"]') !== null", timeout=30_000)
+        page.wait_for_function(
+            f'() => document.querySelector(\'button[role="tab"][data-tab-id="{tab_id}"]'
+            '[aria-selected="true"]\') !== null',
+            timeout=30_000,
+        )
         if inner:
             page.get_by_role("tab", name=inner, exact=True).click()
         wait_for_main_output(page, tab_id, OPEN_TIMEOUT_MS)  # a text result grows its box: measure it once there
         assert page.evaluate("() => window.scrollY") == 0
-        control = (page.locator(button) if button.startswith("#") else
-                   page.get_by_role("button", name=button, exact=True)).first
+        control = (
+            page.locator(button) if button.startswith("#") else page.get_by_role("button", name=button, exact=True)
+        ).first
         button_box = control.bounding_box()
         output_box = page.locator(f"#{output}").bounding_box()
         assert button_box and button_box["y"] + button_box["height"] <= PROJECTOR["height"], (button, button_box)
@@ -123,8 +129,10 @@ def test_the_address_follows_the_open_tab_and_presenter_toggle(browser, server_u
         page.get_by_role("tab", name="StyleGAN", exact=True).click()
         page.wait_for_function("() => window.location.search.includes('tab=stylegan')", timeout=10_000)
         page.get_by_label("Presenter mode").check()
-        page.wait_for_function("() => document.body.classList.contains('presenter') && "
-                               "window.location.search.includes('presenter=1')", timeout=10_000)
+        page.wait_for_function(
+            "() => document.body.classList.contains('presenter') && window.location.search.includes('presenter=1')",
+            timeout=10_000,
+        )
         assert selected_tab(page) == "stylegan"
     finally:
         page.close()
@@ -135,8 +143,9 @@ def test_on_a_phone_every_tab_opens_and_nothing_scrolls_sideways(browser, server
     try:
         for tab_id in MAIN:
             page.goto(f"{server_url}?tab={tab_id}", wait_until="domcontentloaded")
-            page.wait_for_function(f"() => document.getElementById('tab-{tab_id}')?.offsetParent != null",
-                                   timeout=30_000)
+            page.wait_for_function(
+                f"() => document.getElementById('tab-{tab_id}')?.offsetParent != null", timeout=30_000
+            )
             assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], tab_id
         header = page.locator("#page-header").bounding_box()
         assert header["height"] <= 140, header  # the title row leaves the screen to the tab (it took 230 px)
@@ -166,8 +175,11 @@ def _same(shown: str | None, wanted) -> bool:
 def test_each_lecture_preset_opens_its_tab_with_its_example(browser, server_url, preset):
     page = open_page(browser, f"{server_url}?preset={preset.slug}", PROJECTOR)
     try:
-        page.wait_for_function(f"() => document.querySelector('button[role=\"tab\"][data-tab-id=\"{preset.tab}\"]"
-                               "[aria-selected=\"true\"]') !== null", timeout=30_000)
+        page.wait_for_function(
+            f'() => document.querySelector(\'button[role="tab"][data-tab-id="{preset.tab}"]'
+            '[aria-selected="true"]\') !== null',
+            timeout=30_000,
+        )
         for key, value in preset.values.items():  # the page may draw a control's new value a moment later
             for _ in range(100):
                 if _same(page.evaluate(CONTROL_VALUE, key), value):
@@ -179,7 +191,8 @@ def test_each_lecture_preset_opens_its_tab_with_its_example(browser, server_url,
         elif preset.output:
             page.wait_for_function(SHOWS_A_PICTURE, arg=preset.output, timeout=OPEN_TIMEOUT_MS)
         if preset.expect:  # the preset's own example ran (not only the tab's opening result)
-            page.wait_for_function("(text) => document.body.innerText.includes(text)", arg=preset.expect,
-                                   timeout=OPEN_TIMEOUT_MS)
+            page.wait_for_function(
+                "(text) => document.body.innerText.includes(text)", arg=preset.expect, timeout=OPEN_TIMEOUT_MS
+            )
     finally:
         page.close()

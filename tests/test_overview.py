@@ -1,4 +1,5 @@
 """The Overview tab: the trilemma's scores, placement and claims, and the tab built on the cards."""
+
 from __future__ import annotations
 
 import math
@@ -79,7 +80,9 @@ def test_every_visitor_gets_the_opening_rows_with_their_pictures():
 def test_fewer_diffusion_steps_make_the_diffusion_row_faster():
     def diffusion_ms(choice):
         numbers = tab.compare(0, choice)[5]
-        return numbers[numbers["Family"].str.startswith("Diffusion")]["ms per image (speed, measured on this machine)"].iloc[0]
+        return numbers[numbers["Family"].str.startswith("Diffusion")][
+            "ms per image (speed, measured on this machine)"
+        ].iloc[0]
 
     tab.compare(0, "DDIM 10")  # warm
     assert diffusion_ms("DDIM 10") < 0.6 * diffusion_ms("DDIM 50")

@@ -1,5 +1,6 @@
 """pix2pix: the U-Net and PatchGAN, edge maps and sketch preprocessing, the bundled models against the issue's
 claims (L1 + cGAN sharper than L1 alone), the tab's handlers with bad input."""
+
 from __future__ import annotations
 
 import math
@@ -16,13 +17,14 @@ from core.edges import edge_map, is_line_drawing, sketch_to_edges
 from core.emoji import load_emoji_sample
 from core.images import EmptyImageError
 from core.metrics import classifier_outputs, colourfulness, load_classifier, sharpness
-from demos.render import COLOUR_BAR_PX
 from demos import pix2pix as tab
+from demos.render import COLOUR_BAR_PX
 
 FASHION, EMOJI = pix2pix.PAIRED_SETS["fashion"], pix2pix.PAIRED_SETS["emoji"]
 
 
 # --- the networks ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.fast
 def test_unet_keeps_the_size_and_rejects_other_sizes():
@@ -101,6 +103,7 @@ def test_models_map_edges_to_pictures_of_the_data_size_and_check_shapes():
 
 # --- edges and drawings ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.fast
 def test_canny_finds_the_outline_of_a_square_and_nothing_in_a_flat_image():
     image = torch.zeros(1, 1, 28, 28)
@@ -132,10 +135,12 @@ def test_a_sketchpad_drawing_becomes_one_pixel_lines_framed_like_the_data():
 def test_line_width_and_polarity_of_a_drawing_do_not_matter():
     thin = sketch_to_edges(draw_outline(width=6), EMOJI.size, EMOJI.margin)
     thick = sketch_to_edges(draw_outline(width=24), EMOJI.size, EMOJI.margin)
-    light_on_dark = sketch_to_edges(draw_outline(ink=(255, 255, 255, 255), background=(0, 0, 0, 255)),
-                                    EMOJI.size, EMOJI.margin)
+    light_on_dark = sketch_to_edges(
+        draw_outline(ink=(255, 255, 255, 255), background=(0, 0, 0, 255)), EMOJI.size, EMOJI.margin
+    )
     dark_on_light = sketch_to_edges(draw_outline(background=(255, 255, 255, 255)), EMOJI.size, EMOJI.margin)
     assert torch.equal(light_on_dark, dark_on_light)
+
     # the same rectangle within a pixel, whatever the pen: each line pixel of one lies next to a line pixel of the other
     def near(a, b):
         return (a * torch.nn.functional.max_pool2d(b, 3, stride=1, padding=1)).sum() / a.sum()
@@ -197,14 +202,19 @@ def test_a_photo_on_a_coloured_background_gets_no_false_frame():
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("make", [
-    lambda: np.asarray(draw_outline()),  # a Sketchpad's composite (the tab takes it out of the value): an RGBA array
-    lambda: (np.asarray(draw_outline().getchannel("A")) > 0),  # a 1-bit drawing as a bool array
-    lambda: (np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257),  # 16-bit
-    lambda: Image.fromarray(np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257),  # PIL I;16
-    lambda: draw_outline(background=(255, 255, 255, 255)).convert("P"),  # palette
-    lambda: draw_outline(background=(255, 255, 255, 255)).convert("CMYK"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.asarray(
+            draw_outline()
+        ),  # a Sketchpad's composite (the tab takes it out of the value): an RGBA array
+        lambda: np.asarray(draw_outline().getchannel("A")) > 0,  # a 1-bit drawing as a bool array
+        lambda: np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257,  # 16-bit
+        lambda: Image.fromarray(np.asarray(draw_outline().getchannel("A")).astype(np.uint16) * 257),  # PIL I;16
+        lambda: draw_outline(background=(255, 255, 255, 255)).convert("P"),  # palette
+        lambda: draw_outline(background=(255, 255, 255, 255)).convert("CMYK"),
+    ],
+)
 def test_drawings_in_any_mode_and_depth_give_the_same_edges(make):
     reference = pix2pix.input_edges(draw_outline(), FASHION, "drawing").edges
     assert torch.equal(pix2pix.input_edges(make(), FASHION, "drawing").edges, reference)
@@ -226,6 +236,7 @@ def test_diagonal_strokes_and_huge_or_strip_images_are_handled():
 
 # --- the bundled models: held-out pairs of the bundled samples (never trained on) ---------------------------------
 
+
 @pytest.fixture(scope="module")
 def held_out(sample_tensors):
     """Per data set: (pictures y, edges x, {objective: G(x)}) on the bundled held-out images."""
@@ -233,7 +244,9 @@ def held_out(sample_tensors):
     for data, pictures in ((FASHION, sample_tensors[0]), (EMOJI, load_emoji_sample().tensors())):
         edges = pix2pix.edges_of_pictures(pictures, data)
         with torch.inference_mode():
-            outputs = {objective: pix2pix.load(data.name, objective).translate(edges) for objective in pix2pix.OBJECTIVES}
+            outputs = {
+                objective: pix2pix.load(data.name, objective).translate(edges) for objective in pix2pix.OBJECTIVES
+            }
         pairs[data.name] = (pictures, edges, outputs)
     return pairs
 
@@ -264,8 +277,13 @@ def test_the_classifier_reads_translated_garments_as_their_class(held_out, sampl
 
 
 def test_the_drawings_offered_to_try_work():
-    names = {"sneaker": "Sneaker", "ankle boot": "Ankle boot", "t-shirt": "T-shirt/top", "trousers": "Trouser",
-             "bag": "Bag"}
+    names = {
+        "sneaker": "Sneaker",
+        "ankle boot": "Ankle boot",
+        "t-shirt": "T-shirt/top",
+        "trousers": "Trouser",
+        "bag": "Bag",
+    }
     model = pix2pix.load("fashion")
     classifier = load_classifier()
     for name, drawing in tab.example_drawings("fashion").items():
@@ -276,6 +294,7 @@ def test_the_drawings_offered_to_try_work():
 
 
 # --- the tab's handlers ----------------------------------------------------------------------------------------
+
 
 def test_a_drawing_comes_back_as_a_picture_from_both_models():
     edges, photo, blurry, verdict, note = tab.translate(np.asarray(draw_outline()), "emoji", "drawing")
@@ -290,10 +309,15 @@ def test_a_held_out_picture_is_scored_against_itself():
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("args, message", [((None, "fashion"), "No image"),
-                                            ((np.zeros((80, 80, 4), np.uint8), "fashion", "drawing"), "transparent"),
-                                            ((np.zeros((8, 8, 3), np.uint8), "faces"), "model must be"),
-                                            ((np.zeros((8, 8, 3), np.uint8), "emoji", "photo"), "input kind")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((None, "fashion"), "No image"),
+        ((np.zeros((80, 80, 4), np.uint8), "fashion", "drawing"), "transparent"),
+        ((np.zeros((8, 8, 3), np.uint8), "faces"), "model must be"),
+        ((np.zeros((8, 8, 3), np.uint8), "emoji", "photo"), "input kind"),
+    ],
+)
 def test_bad_input_gets_a_clear_message(args, message):
     import gradio as gr
 
@@ -305,7 +329,9 @@ def test_bad_input_gets_a_clear_message(args, message):
 def test_missing_checkpoints_name_the_command(empty_checkpoints):
     import gradio as gr
 
-    with pytest.raises(gr.Error, match="python -m core.train pix2pix_fashion`.*python -m core.train pix2pix_fashion_l1`"):
+    with pytest.raises(
+        gr.Error, match="python -m core.train pix2pix_fashion`.*python -m core.train pix2pix_fashion_l1`"
+    ):
         tab.translate(np.asarray(draw_outline()), "fashion", "drawing")
     with pytest.raises(gr.Error, match="python -m core.train pix2pix_emoji_l1"):
         tab.compare_held_out("emoji")
@@ -321,8 +347,8 @@ def test_one_missing_model_leaves_its_picture_empty_and_says_so(tmp_path, monkey
     monkeypatch.setenv("GENMODELS_CHECKPOINTS", str(tmp_path))
     MODELS.clear()
     try:
-        edges, photo, blurry, verdict, note = tab.translate(np.asarray(draw_outline()), "fashion", "drawing")
-        grid, grid_note = tab.compare_held_out("fashion")
+        _edges, photo, blurry, verdict, note = tab.translate(np.asarray(draw_outline()), "fashion", "drawing")
+        _grid, grid_note = tab.compare_held_out("fashion")
     finally:
         MODELS.clear()
     assert photo is not None and verdict is not None and blurry is None
@@ -344,16 +370,24 @@ def test_shifting_emoji_pairs_moves_edges_and_picture_together():
     pictures = load_emoji_sample().tensors()[:8]
     edges = pix2pix.edges_of_pictures(pictures, EMOJI)
     generator = torch.Generator().manual_seed(3)
-    moved_edges, moved_pictures = shift(*mirror(edges, pictures, generator=generator), max_shift=EMOJI.margin,
-                                        generator=generator)
+    moved_edges, moved_pictures = shift(
+        *mirror(edges, pictures, generator=generator), max_shift=EMOJI.margin, generator=generator
+    )
     # one offset and the same mirroring for both: each picture's edges moved exactly as the picture did
     assert not torch.equal(moved_pictures, pictures)
     for i in range(len(pictures)):
-        matches = [(flip, dy, dx) for flip in (False, True) for dy in range(-2, 3) for dx in range(-2, 3)
-                   if torch.equal(moved_pictures[i], (pictures[i].flip(-1) if flip else pictures[i]).roll((dy, dx), (-2, -1)))]
+        matches = [
+            (flip, dy, dx)
+            for flip in (False, True)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if torch.equal(moved_pictures[i], (pictures[i].flip(-1) if flip else pictures[i]).roll((dy, dx), (-2, -1)))
+        ]
         assert matches
-        assert any(torch.equal(moved_edges[i], (edges[i].flip(-1) if flip else edges[i]).roll((dy, dx), (-2, -1)))
-                   for flip, dy, dx in matches)
+        assert any(
+            torch.equal(moved_edges[i], (edges[i].flip(-1) if flip else edges[i]).roll((dy, dx), (-2, -1)))
+            for flip, dy, dx in matches
+        )
     # the emoji's white margin is at least the shift: rolling wraps only background around
     margin = EMOJI.margin
     assert pictures[..., :margin, :].eq(1).all() and pictures[..., -margin:, :].eq(1).all()

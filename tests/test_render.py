@@ -1,6 +1,7 @@
 """Pictures for people: crisp upscaling and grids; the Pillow figures' legends and scales: a colour bar runs through
 its colours under the picture, a heat map saturates at its vmax, and a verdict map at full strength shows D's colours
 themselves."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,9 +9,18 @@ import pytest
 import torch
 from PIL import Image
 
-from demos.render import (COLOUR_BAR_PX, FAKE_COLOUR, HEAT_COLD, HEAT_HOT, REAL_COLOUR, decision_background,
-                          heat_image, image_grid, to_display, with_colour_bar)
-
+from demos.render import (
+    COLOUR_BAR_PX,
+    FAKE_COLOUR,
+    HEAT_COLD,
+    HEAT_HOT,
+    REAL_COLOUR,
+    decision_background,
+    heat_image,
+    image_grid,
+    to_display,
+    with_colour_bar,
+)
 
 
 def test_display_is_crisp_nearest_neighbour():
@@ -27,6 +37,7 @@ def test_a_grid_keeps_its_columns_and_grey_gutters_even_when_short_or_alone():
     alone = np.asarray(image_grid(torch.zeros(1, 3, 4, 4), columns=1, scale=2, pad=1))
     assert alone.shape == (12, 12, 3) and (alone[:2] == 128).all() and (alone[2:10, 2:10] == 0).all()
 
+
 pytestmark = pytest.mark.fast
 
 
@@ -39,7 +50,7 @@ def test_a_colour_bar_runs_through_its_colours_under_the_unchanged_picture():
     bar = pixels[44]  # a row through the bar
     assert tuple(bar[0]) == FAKE_COLOUR and tuple(bar[-1]) == REAL_COLOUR
     assert np.abs(bar[60].astype(int) - 255).max() <= 6  # white in the middle
-    assert (pixels[40 + COLOUR_BAR_PX // 2:] < 128).any()  # the labels are drawn
+    assert (pixels[40 + COLOUR_BAR_PX // 2 :] < 128).any()  # the labels are drawn
 
 
 def test_a_heat_map_saturates_at_its_vmax():

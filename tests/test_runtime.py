@@ -101,8 +101,11 @@ def test_the_samplers_follow_the_inference_precision_choice(monkeypatch):
     seen = []
     monkeypatch.setattr(tab, "inference_bf16", lambda: True)
     real = tab.latent_diffusion.LatentDiffusion.sample
-    monkeypatch.setattr(tab.latent_diffusion.LatentDiffusion, "sample",
-                        lambda self, *args, bf16=False, **kwargs: seen.append(bf16) or real(self, *args, bf16=bf16, **kwargs))
+    monkeypatch.setattr(
+        tab.latent_diffusion.LatentDiffusion,
+        "sample",
+        lambda self, *args, bf16=False, **kwargs: seen.append(bf16) or real(self, *args, bf16=bf16, **kwargs),
+    )
     list(tab.text_to_image.__wrapped__("a photo of a bag", 4.0, 10, 0, 1))
     assert seen == [True]
 

@@ -1,11 +1,12 @@
 """The served path without timing: the compute worker's order, frame throttling under a slow consumer, thread
 settings, lazy session configs, the background warm-up and bounded per-session state."""
+
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -117,7 +118,9 @@ def test_new_sessions_do_not_copy_every_blocks_config(monkeypatch):
             gr.Textbox()
     calls = []
     original = BlocksConfig.config_for_block
-    monkeypatch.setattr(BlocksConfig, "config_for_block", staticmethod(lambda *a, **k: calls.append(1) or original(*a, **k)))
+    monkeypatch.setattr(
+        BlocksConfig, "config_for_block", staticmethod(lambda *a, **k: calls.append(1) or original(*a, **k))
+    )
     session = state_holder.SessionState(blocks)
     assert calls == [] and session.config_values == {}
 
@@ -153,6 +156,7 @@ def test_a_cached_picture_is_written_whole_once_and_never_rewritten_under_a_read
     assert Image.open(first).tobytes() == picture.tobytes() and len(data) == before.st_size
     assert [p.name for p in first.parent.iterdir()] == ["image.png"]  # no temporary file left behind
 
+
 @pytest.mark.fast
 def test_warm_up_runs_every_task_in_order_past_a_failure(caplog):
     done = []
@@ -160,8 +164,9 @@ def test_warm_up_runs_every_task_in_order_past_a_failure(caplog):
     def broken():
         raise FileNotFoundError("no checkpoint")
 
-    thread = serving.warm_up_in_background([("a", lambda: done.append("a")), ("broken", broken),
-                                            ("b", lambda: done.append("b"))])
+    thread = serving.warm_up_in_background(
+        [("a", lambda: done.append("a")), ("broken", broken), ("b", lambda: done.append("b"))]
+    )
     thread.join(timeout=5)
     assert done == ["a", "b"] and "warm-up of broken failed" in caplog.text
 
@@ -206,8 +211,9 @@ def test_the_sweep_gradio_runs_every_second_lets_idle_sessions_go(monkeypatch):
 
     from gradio import state_holder
 
-    monkeypatch.setattr(state_holder.StateHolder, "delete_all_expired_state",
-                        state_holder.StateHolder.delete_all_expired_state)  # undone after the test
+    monkeypatch.setattr(
+        state_holder.StateHolder, "delete_all_expired_state", state_holder.StateHolder.delete_all_expired_state
+    )  # undone after the test
     for name, value in (("_expiring_sessions", False), ("_session_ttl_s", None), ("_trim_pending", False)):
         monkeypatch.setattr(state_holder.StateHolder, name, value, raising=False)  # undone: the test server's own
     serving.expire_sessions(ttl_s=30)
@@ -325,8 +331,11 @@ def test_the_server_app_is_built_at_launch_only(monkeypatch):
 
     built = []
     gradio_create_app = routes.App.__dict__["create_app"]
-    monkeypatch.setattr(routes.App, "create_app",
-                        staticmethod(lambda *args, **kwargs: built.append(1) or gradio_create_app.__func__(*args, **kwargs)))
+    monkeypatch.setattr(
+        routes.App,
+        "create_app",
+        staticmethod(lambda *args, **kwargs: built.append(1) or gradio_create_app.__func__(*args, **kwargs)),
+    )
     with serving.server_app_built_once():
         with gr.Blocks() as blocks:
             gr.Button().click(lambda: None, api_name="noop")
@@ -348,8 +357,16 @@ def test_the_page_config_is_computed_once_at_launch_and_is_what_gradio_would_com
             gr.Slider(0, 10, label="a slider").change(lambda x: x, gr.Number(), gr.Number(), api_name="echo")
         blocks.queue()
     assert calls == []  # the closing Blocks' config is skipped too: launch() computes it with its options
-    serving.launch(blocks, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                   css=".x { color: red }", js="() => {}", theme=gr.themes.Soft())
+    serving.launch(
+        blocks,
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        css=".x { color: red }",
+        js="() => {}",
+        theme=gr.themes.Soft(),
+    )
     try:
         assert calls == [1]  # once, where Gradio computes it twice
         assert blocks.config == gradio_config(blocks)  # nothing changed in between: the same config is served

@@ -1,4 +1,5 @@
 """House rules that are cheap to check: core never imports gradio, no pickled weights, small files."""
+
 from __future__ import annotations
 
 import ast
@@ -40,5 +41,7 @@ def test_no_pickled_weights_and_no_file_over_10_mb():
 
 
 def test_no_torch_load_anywhere():
-    uses = [str(p) for folder in ("core", "demos") for p in (ROOT / folder).rglob("*.py") if "torch.load(" in p.read_text()]
+    uses = [
+        str(p) for folder in ("core", "demos") for p in (ROOT / folder).rglob("*.py") if "torch.load(" in p.read_text()
+    ]
     assert uses == []

@@ -1,4 +1,5 @@
 """StyleGAN: mapping network, AdaIN, truncation and style mixing; the bundled model; the tab's handlers."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -72,6 +73,7 @@ def test_nearest_centroid_accuracy_reads_separated_classes():
 
 # --- the bundled model ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def samples():
     model = stylegan.load()
@@ -97,11 +99,14 @@ def test_w_tells_the_class_better_than_z():
 def test_truncation_to_zero_gives_one_image():
     grid = np.asarray(tab.sample(0, 4, 0.0)).astype(int)
     cell = 28 * 3
-    first = grid[3:3 + cell, 3:3 + cell]
-    assert all(np.abs(grid[3:3 + cell, 3 + k * (cell + 3):3 + k * (cell + 3) + cell] - first).max() <= 1 for k in range(4))
+    first = grid[3 : 3 + cell, 3 : 3 + cell]
+    assert all(
+        np.abs(grid[3 : 3 + cell, 3 + k * (cell + 3) : 3 + k * (cell + 3) + cell] - first).max() <= 1 for k in range(4)
+    )
 
 
 # --- handlers ---------------------------------------------------------------------------------------------------
+
 
 def test_interpolations_share_their_endpoints():
     in_z, in_w = (np.asarray(image) for image in tab.interpolate(1, 2, 5))
@@ -116,7 +121,7 @@ def test_mixing_table_cells_take_after_their_row_when_it_gives_most_layers():
     assert table.shape[:2] == (top + 3 * step, left + 4 * step)  # 4 columns x 3 rows of cells
 
     def at(r, c):
-        return table[top + r * step: top + r * step + cell, left + c * step: left + c * step + cell]
+        return table[top + r * step : top + r * step + cell, left + c * step : left + c * step + cell]
 
     for r in (1, 2):
         for c in (1, 2, 3):
@@ -131,15 +136,18 @@ def test_z_versus_w_reports_both_spaces():
     assert "from z:" in text and "from w:" in text
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: tab.sample(0, 4, 9.0), "between 0.0 and 1.5"),
-    (lambda: tab.mix("1, x", "2", next(iter(tab.CROSSOVERS))), "whole numbers"),
-    (lambda: tab.mix("1, 2, 3, 4, 5, 6, 7", "2", next(iter(tab.CROSSOVERS))), "between 1 and 6"),
-    (lambda: tab.mix("1", "2", "everything"), "crossover"),
-    (lambda: tab.interpolate(0, -5, 4), "seed"),
-    (lambda: tab.mix("1, -5", "2", next(iter(tab.CROSSOVERS))), "between 0 and"),
-    (lambda: tab.mix("1", "2", ["coarse"]), "crossover"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: tab.sample(0, 4, 9.0), "between 0.0 and 1.5"),
+        (lambda: tab.mix("1, x", "2", next(iter(tab.CROSSOVERS))), "whole numbers"),
+        (lambda: tab.mix("1, 2, 3, 4, 5, 6, 7", "2", next(iter(tab.CROSSOVERS))), "between 1 and 6"),
+        (lambda: tab.mix("1", "2", "everything"), "crossover"),
+        (lambda: tab.interpolate(0, -5, 4), "seed"),
+        (lambda: tab.mix("1, -5", "2", next(iter(tab.CROSSOVERS))), "between 0 and"),
+        (lambda: tab.mix("1", "2", ["coarse"]), "crossover"),
+    ],
+)
 def test_bad_arguments_get_a_message(call, message):
     with pytest.raises(gr.Error, match=message):
         call()

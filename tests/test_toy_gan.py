@@ -1,4 +1,5 @@
 """The live 2-D GAN: its data, its metric, the gradient penalty, the training stream and the tab's handler."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -76,8 +77,17 @@ def test_training_does_not_touch_the_global_rng():
 
 def test_the_papers_setting_collapses_onto_few_modes():
     preset = tab.PRESETS["Mode collapse: the unrolled-GAN paper's setting"]
-    config = tab._config(preset["distribution"], preset["loss"], 600, preset["k"], preset["batch_size"],
-                         preset["lr_d"], preset["lr_g"], preset["latent_dim"], 0)
+    config = tab._config(
+        preset["distribution"],
+        preset["loss"],
+        600,
+        preset["k"],
+        preset["batch_size"],
+        preset["lr_d"],
+        preset["lr_g"],
+        preset["latent_dim"],
+        0,
+    )
     final = list(toy_gan.train(config))[-1].metrics
     assert final["modes_covered"] <= 3, final
 
@@ -99,23 +109,26 @@ def test_the_opening_frame_reports_no_loss_before_any_update():
 
 def test_the_handler_trains_on_a_drawing():
     drawing = rgba_drawing(strokes=[(100, 40, 120, 240)])  # a horizontal bar
-    image, text, _ = list(tab.train_live("drawn", "non_saturating", 50, 1, 64, 1e-3, 1e-3, 2, 0, drawing))[-1]
+    _image, text, _ = list(tab.train_live("drawn", "non_saturating", 50, 1, 64, 1e-3, 1e-3, 2, 0, drawing))[-1]
     assert "Step 50" in text and "Modes" not in text
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("args, message", [
-    (("drawn", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0, None), "needs a drawing"),
-    (("drawn", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0, rgba_drawing()), "needs a drawing"),
-    (("spiral", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0), "Choose a distribution"),
-    (("ring", "hinge", 100, 1, 64, 1e-3, 1e-3, 2, 0), "Choose a loss"),
-    (("ring", "minimax", 10**6, 1, 64, 1e-3, 1e-3, 2, 0), "between 50 and 5000"),
-    (("ring", "minimax", 100, 0, 64, 1e-3, 1e-3, 2, 0), "between 1 and 10"),
-    (("ring", "minimax", 100, 1, 64, float("nan"), 1e-3, 2, 0), "learning rate"),
-    (("ring", "wgan_gp", 5000, 10, 1024, 1e-3, 1e-3, 2, 0), "too long"),
-    (("ring", "minimax", float("inf"), 1, 64, 1e-3, 1e-3, 2, 0), "whole number"),
-    (("ring", "minimax", 100.5, 1, 64, 1e-3, 1e-3, 2, 0), "whole number"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("drawn", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0, None), "needs a drawing"),
+        (("drawn", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0, rgba_drawing()), "needs a drawing"),
+        (("spiral", "non_saturating", 100, 1, 64, 1e-3, 1e-3, 2, 0), "Choose a distribution"),
+        (("ring", "hinge", 100, 1, 64, 1e-3, 1e-3, 2, 0), "Choose a loss"),
+        (("ring", "minimax", 10**6, 1, 64, 1e-3, 1e-3, 2, 0), "between 50 and 5000"),
+        (("ring", "minimax", 100, 0, 64, 1e-3, 1e-3, 2, 0), "between 1 and 10"),
+        (("ring", "minimax", 100, 1, 64, float("nan"), 1e-3, 2, 0), "learning rate"),
+        (("ring", "wgan_gp", 5000, 10, 1024, 1e-3, 1e-3, 2, 0), "too long"),
+        (("ring", "minimax", float("inf"), 1, 64, 1e-3, 1e-3, 2, 0), "whole number"),
+        (("ring", "minimax", 100.5, 1, 64, 1e-3, 1e-3, 2, 0), "whole number"),
+    ],
+)
 def test_bad_settings_get_a_message(args, message):
     with pytest.raises(gr.Error, match=message):
         list(tab.train_live(*args))

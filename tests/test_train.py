@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -35,7 +37,7 @@ def test_dry_run_writes_a_loadable_checkpoint_elsewhere(name, capsys, monkeypatc
     assert card["steps"] == (0 if name == "pca" else 2)  # PCA is fitted in closed form
     written = capsys.readouterr().out.rsplit("wrote ", 1)[1].strip()
     assert written != str(checkpoint_root() / name) and os.path.isfile(os.path.join(written, "card.json"))
-    assert json.load(open(os.path.join(written, "card.json")))["command"].endswith("--dry-run")
+    assert json.loads(Path(written, "card.json").read_text())["command"].endswith("--dry-run")
     monkeypatch.setenv("GENMODELS_CHECKPOINTS", os.path.dirname(written))
     load_model(entry.model_class, os.path.basename(written))  # as the app loads it: strict, no tensor left out
 
@@ -74,7 +76,7 @@ def test_the_learning_rate_schedule_warms_up_then_decays_to_its_floor():
     factors = [learning_rate_factor(step, cfg) for step in range(cfg.steps + 1)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)  # linear warm-up
     assert factors[10] == pytest.approx(1.0) and factors[60] == pytest.approx(0.55)  # cosine: halfway at 0.55
-    assert factors[110] == pytest.approx(0.1) and all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert factors[110] == pytest.approx(0.1) and all(a >= b for a, b in itertools.pairwise(factors[10:]))
     constant = TrainConfig(steps=50, final_lr_fraction=1.0)
     assert {learning_rate_factor(step, constant) for step in range(50)} == {1.0}
 
@@ -170,13 +172,28 @@ def test_two_processes_train_in_step(tmp_path):
     """Data parallel under `accelerate launch`: two CPU processes, gradients averaged, the weights equal at the end
     (the skeleton checks and raises otherwise); one card, written by the first process."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "-m", "core.train", "gan", "--dry-run"]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--cpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "core.train",
+        "gan",
+        "--dry-run",
+    ]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     written = result.stdout.rsplit("wrote ", 1)[1].strip()
-    card = json.load(open(os.path.join(written, "card.json")))
+    card = json.loads(Path(written, "card.json").read_text())
     assert card["processes"] == 2 and card["steps"] == 2
     assert result.stdout.count("wrote ") == 1
 
@@ -212,18 +229,43 @@ def test_a_training_state_round_trips_and_refuses_other_settings(tmp_path):
         curves.add(0.5)
     cfg = TrainConfig(steps=10)
     path = tmp_path / "state.safetensors"
-    save_training_state(path, step=3, config=cfg, modules={"model": model}, optimizers={"adam": optimizer},
-                        generator=generator, curves=curves, seconds=12.5, extra={"history": {"steps": 4000}})
+    save_training_state(
+        path,
+        step=3,
+        config=cfg,
+        modules={"model": model},
+        optimizers={"adam": optimizer},
+        generator=generator,
+        curves=curves,
+        seconds=12.5,
+        extra={"history": {"steps": 4000}},
+    )
     fresh = objects(1)
-    resumed = load_training_state(path, config=dataclasses.replace(cfg, steps=20), modules={"model": fresh[0]},
-                                  optimizers={"adam": fresh[1]}, generator=fresh[2], curves=fresh[3])
+    resumed = load_training_state(
+        path,
+        config=dataclasses.replace(cfg, steps=20),
+        modules={"model": fresh[0]},
+        optimizers={"adam": fresh[1]},
+        generator=fresh[2],
+        curves=fresh[3],
+    )
     assert resumed == {"step": 3, "seconds": 12.5, "extra": {"history": {"steps": 4000}}}  # more steps: allowed
     assert torch.equal(fresh[0].weight, model.weight)
     assert torch.equal(fresh[1].state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
     assert torch.equal(fresh[2].get_state(), generator.get_state())
     assert fresh[3].curves == curves.curves and fresh[3]._count == curves._count
     with pytest.raises(ValueError, match="lr: 0.0005 then, 0.001 now"):
-        load_training_state(path, config=dataclasses.replace(cfg, lr=1e-3), modules={"model": fresh[0]},
-                            optimizers={"adam": fresh[1]}, generator=fresh[2], curves=fresh[3])
-    assert load_training_state(tmp_path / "none.safetensors", config=cfg, modules={}, optimizers={},
-                               generator=fresh[2], curves=fresh[3]) is None
+        load_training_state(
+            path,
+            config=dataclasses.replace(cfg, lr=1e-3),
+            modules={"model": fresh[0]},
+            optimizers={"adam": fresh[1]},
+            generator=fresh[2],
+            curves=fresh[3],
+        )
+    assert (
+        load_training_state(
+            tmp_path / "none.safetensors", config=cfg, modules={}, optimizers={}, generator=fresh[2], curves=fresh[3]
+        )
+        is None
+    )

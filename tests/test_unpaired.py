@@ -1,5 +1,6 @@
 """Unpaired translation: the lecture's cycle loss, the least-squares adversarial terms, the bundled sneakers <->
 ankle boots model against the issue's floor (80% classified as the target), and the tab's handlers."""
+
 from __future__ import annotations
 
 import gradio as gr
@@ -9,8 +10,8 @@ import torch
 
 from core import unpaired
 from core.metrics import classifier_outputs, load_classifier
-from demos.render import COLOUR_BAR_PX
 from demos import unpaired as tab
+from demos.render import COLOUR_BAR_PX
 from tests.conftest import torch_generator
 
 
@@ -56,6 +57,7 @@ def test_model_range_round_trip_keeps_the_garment():
 
 # --- the bundled model on the bundled held-out images ------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def translations(sample_tensors):
     x, labels = sample_tensors
@@ -63,8 +65,10 @@ def translations(sample_tensors):
     config = model.config
     results = {}
     with torch.inference_mode():
-        for direction, source, target in (("u->v", config.domain_u, config.domain_v),
-                                          ("v->u", config.domain_v, config.domain_u)):
+        for direction, source, target in (
+            ("u->v", config.domain_u, config.domain_v),
+            ("v->u", config.domain_v, config.domain_u),
+        ):
             images = x[labels == source]
             translated, cycled = model.cycle(images, direction)
             results[direction] = (images, translated, cycled, target)
@@ -91,6 +95,7 @@ def test_the_cycle_comes_home_and_translation_changes_the_image(translations, di
 
 # --- the tab's handlers ----------------------------------------------------------------------------------------
 
+
 def test_translate_shows_the_translation_the_cycle_and_the_error(sample):
     sneaker = sample.images[np.flatnonzero(sample.labels == unpaired.UnpairedConfig.domain_u)[0]]
     translated, cycled, error, note = tab.translate(sneaker, "u->v")
@@ -99,9 +104,14 @@ def test_translate_shows_the_translation_the_cycle_and_the_error(sample):
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("args, message", [((None, "u->v"), "No image"),
-                                            ((np.zeros((40, 40, 3), np.uint8), "u->v"), "flat colour"),
-                                            ((np.full((40, 40), 200, np.uint8), "left"), "direction")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((None, "u->v"), "No image"),
+        ((np.zeros((40, 40, 3), np.uint8), "u->v"), "flat colour"),
+        ((np.full((40, 40), 200, np.uint8), "left"), "direction"),
+    ],
+)
 def test_bad_input_gets_a_clear_message(args, message):
     with pytest.raises(gr.Error, match=message):
         tab.translate(*args)

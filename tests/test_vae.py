@@ -1,4 +1,5 @@
 """VAE: the lecture's equations, the bundled models against the issue's floors, and the tab's handlers."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,8 @@ from demos import vae as tab
 from demos.common import sample_image
 from tests.conftest import class_shares, fd_samples_and_noise, torch_generator
 
-
 # --- equations ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.fast
 def test_closed_form_kl_matches_monte_carlo():
@@ -123,6 +124,7 @@ def test_latent_window_maps_pixels_and_codes_both_ways():
 
 # --- bundled models against the floors ------------------------------------------------------------------------
 
+
 def test_reconstruction_error_falls_with_latent_size(sample_tensors):
     x, _ = sample_tensors
     errors = [mse(vae.load(d).decode(vae.encode_mean(vae.load(d), x)), x).mean().item() for d in (2, 5, 20)]
@@ -160,6 +162,7 @@ def test_cards_record_the_elbo_terms_and_their_curves(latent_dim):
 
 
 # --- handlers -------------------------------------------------------------------------------------------------
+
 
 def test_reconstruct_shows_each_latent_size():
     gallery, rows = tab.reconstruct(sample_image(2))
@@ -209,10 +212,17 @@ def test_decode_accepts_text_and_lists():
     assert tab.decode(20, [0.0] * 20).size == (224, 224)
 
 
-@pytest.mark.parametrize("model,z,message", [
-    (2, "1, 2, 3", "needs 2 numbers"), (2, "a, b", "numbers separated"), (2, [1e9, 0], "within"),
-    (7, [0] * 7, "no 7-D model"), ("big", [0, 0], "latent size"), (2, None, "list of numbers"),
-])
+@pytest.mark.parametrize(
+    "model,z,message",
+    [
+        (2, "1, 2, 3", "needs 2 numbers"),
+        (2, "a, b", "numbers separated"),
+        (2, [1e9, 0], "within"),
+        (7, [0] * 7, "no 7-D model"),
+        ("big", [0, 0], "latent size"),
+        (2, None, "list of numbers"),
+    ],
+)
 def test_decode_rejects_bad_codes(model, z, message):
     with pytest.raises(gr.Error, match=message):
         tab.decode(model, z)
@@ -222,12 +232,19 @@ def test_sampling_is_seeded_and_temperature_zero_is_the_mean():
     first, again, other = (np.asarray(tab.sample(20, s, 8, 1.0)) for s in (3, 3, 4))
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     frozen = torch.from_numpy(np.asarray(tab.sample(5, 0, 4, 0.0)).astype(np.float32))
-    tiles = [frozen[3:87, (1 + 29 * k) * 3: (1 + 29 * k) * 3 + 84] for k in range(4)]  # scale 3, 1 px gutters
+    tiles = [frozen[3:87, (1 + 29 * k) * 3 : (1 + 29 * k) * 3 + 84] for k in range(4)]  # scale 3, 1 px gutters
     assert all(torch.equal(tiles[0], t) for t in tiles)
 
 
-@pytest.mark.parametrize("args,message", [((20, 0, 0, 1.0), "between 1 and 64"), ((20, 0, 8, -1), "temperature"),
-                                          ((20, -5, 8, 1.0), "seed"), ((20, 0, 8, float("nan")), "temperature")])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((20, 0, 0, 1.0), "between 1 and 64"),
+        ((20, 0, 8, -1), "temperature"),
+        ((20, -5, 8, 1.0), "seed"),
+        ((20, 0, 8, float("nan")), "temperature"),
+    ],
+)
 def test_sampling_rejects_out_of_range_values(args, message):
     with pytest.raises(gr.Error, match=message):
         tab.sample(*args)
@@ -242,7 +259,9 @@ def test_arithmetic_presets_run_and_report_the_classifier():
     for a, b, c, _ in tab.ARITHMETIC_PRESETS.values():
         strip, neighbours, verdict = tab.arithmetic(20, a, b, c)
         assert len(strip) == 4 and len(neighbours) == 5 and len(verdict) == 3
-        assert list(verdict.values()) == sorted(verdict.values(), reverse=True)  # the classifier's top three, best first
+        assert list(verdict.values()) == sorted(
+            verdict.values(), reverse=True
+        )  # the classifier's top three, best first
 
 
 def test_arithmetic_with_sample_images_and_bad_operands():

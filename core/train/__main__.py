@@ -31,18 +31,21 @@ def _add_field(parser: argparse.ArgumentParser, name: str, default: Any, help_te
     text = f"{help_text} (default: {default!r})" if help_text else f"default: {default!r}"
     # SUPPRESS: only flags the user typed override a recipe's own defaults.
     if isinstance(default, bool):
-        parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text,
-                            dest=name)
+        parser.add_argument(
+            flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text, dest=name
+        )
     elif isinstance(default, tuple):
-        parser.add_argument(flag, nargs="+", type=type(default[0]) if default else str, default=argparse.SUPPRESS,
-                            help=text, dest=name)
+        parser.add_argument(
+            flag, nargs="+", type=type(default[0]) if default else str, default=argparse.SUPPRESS, help=text, dest=name
+        )
     else:
         parser.add_argument(flag, type=type(default), default=argparse.SUPPRESS, help=text, dest=name)
 
 
 def parse(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
-    parser = argparse.ArgumentParser(prog="python -m core.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m core.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("recipe", choices=[*RECIPES, "all"])
     first = argparse.ArgumentParser(add_help=False)  # which recipe, before its flags (and its --help) exist
     first.add_argument("recipe", nargs="?")
@@ -67,7 +70,7 @@ def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
         value = getattr(config, field.name)
         if dataclasses.is_dataclass(value):
             prefix = field.name + "."
-            nested = {k[len(prefix):]: v for k, v in overrides.items() if k.startswith(prefix)}
+            nested = {k[len(prefix) :]: v for k, v in overrides.items() if k.startswith(prefix)}
             if nested:
                 changes[field.name] = with_overrides(value, nested)
         elif field.name in overrides:

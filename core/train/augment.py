@@ -1,4 +1,5 @@
 """Cheap on-the-fly augmentation of (B, 1, H, W) batches for the classifier."""
+
 from __future__ import annotations
 
 import torch

@@ -60,8 +60,9 @@ DEFAULTS = {
     "ae_linear": AETrainConfig(model=LinearAEConfig(), steps=30 * EPOCH, precision="no"),
     "ae_deep": AETrainConfig(model=DeepAEConfig(), steps=30 * EPOCH),
     "ae_conv": AETrainConfig(),
-    "ae_denoising": AETrainConfig(model=ConvAEConfig(channels=(32, 64), latent_channels=32, pool_latent=False),
-                                  denoising=True),
+    "ae_denoising": AETrainConfig(
+        model=ConvAEConfig(channels=(32, 64), latent_channels=32, pool_latent=False), denoising=True
+    ),
 }
 
 

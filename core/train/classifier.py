@@ -38,8 +38,9 @@ class ClassifierRecipe(Recipe):
         self.train_x, self.train_y, self.test_x, self.test_y = fashion_mnist(run.dry_run)
         self.classifier = EvalClassifier(self.cfg.model)
         self.models = {"classifier": self.classifier}
-        run.add_optimizer("adamw", torch.optim.AdamW(self.classifier.parameters(), lr=self.cfg.lr,
-                                                     weight_decay=self.cfg.weight_decay))
+        run.add_optimizer(
+            "adamw", torch.optim.AdamW(self.classifier.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        )
         self.order = run.minibatches(len(self.train_y), self.cfg.batch_size)
 
     def train_step(self, run: Run) -> tuple[float, ...]:
@@ -58,7 +59,8 @@ class ClassifierRecipe(Recipe):
         noise_features, _ = classifier_outputs(model, noise)
         per_class = {
             name: round(accuracy(test_predictions[test_y == c], test_y[test_y == c]), 4)
-            for c, name in enumerate(FASHION_CLASSES) if (test_y == c).any()
+            for c, name in enumerate(FASHION_CLASSES)
+            if (test_y == c).any()
         }
         return model, {
             "test_accuracy": round(accuracy(test_predictions, test_y), 4),

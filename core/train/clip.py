@@ -56,10 +56,14 @@ def evaluate(bundle: CLIPBundle, test_x: torch.Tensor, test_y: torch.Tensor, emo
     predictions = zero_shot_predictions(bundle, test_x)
     test_y = test_y.cpu()
     confusion = confusion_matrix(test_y, predictions, len(FASHION_CLASSES))
-    metrics = {"zero_shot_accuracy": round(accuracy(predictions, test_y), 4),
-               "zero_shot_per_class": {name: round(confusion[c, c].item() / max(1, confusion[c].sum().item()), 4)
-                                       for c, name in enumerate(FASHION_CLASSES)},
-               "logit_scale": round(bundle.logit_scale, 2)}
+    metrics = {
+        "zero_shot_accuracy": round(accuracy(predictions, test_y), 4),
+        "zero_shot_per_class": {
+            name: round(confusion[c, c].item() / max(1, confusion[c].sum().item()), 4)
+            for c, name in enumerate(FASHION_CLASSES)
+        },
+        "logit_scale": round(bundle.logit_scale, 2),
+    }
     for part, emoji in emoji_sets.items():
         similarity = cosine_similarities(bundle.embed_texts(list(emoji.names)), bundle.embed_images(emoji.tensors()))
         metrics[f"emoji_{part}_retrieval_r1"] = round(recall_at_k(similarity, 1), 4)
@@ -69,8 +73,10 @@ def evaluate(bundle: CLIPBundle, test_x: torch.Tensor, test_y: torch.Tensor, emo
 
 
 class CLIPRecipe(Recipe):
-    data_note = ("Fashion-MNIST train (60,000, varied captions) + Noto Color Emoji train split (Unicode names); "
-                 "metrics: Fashion-MNIST test (10,000) zero-shot, emoji retrieval on both splits")
+    data_note = (
+        "Fashion-MNIST train (60,000, varied captions) + Noto Color Emoji train split (Unicode names); "
+        "metrics: Fashion-MNIST test (10,000) zero-shot, emoji retrieval on both splits"
+    )
 
     def setup(self, run: Run) -> None:
         cfg = self.cfg
@@ -92,8 +98,13 @@ class CLIPRecipe(Recipe):
         # as in CLIP: no weight decay on gains, biases and the logit scale (it would pull the temperature up)
         matrices = [p for p in self.clip.parameters() if p.dim() >= 2]
         others = [p for p in self.clip.parameters() if p.dim() < 2]
-        run.add_optimizer("adamw", torch.optim.AdamW([{"params": matrices, "weight_decay": cfg.weight_decay},
-                                                      {"params": others, "weight_decay": 0.0}], lr=cfg.lr))
+        run.add_optimizer(
+            "adamw",
+            torch.optim.AdamW(
+                [{"params": matrices, "weight_decay": cfg.weight_decay}, {"params": others, "weight_decay": 0.0}],
+                lr=cfg.lr,
+            ),
+        )
         garments_per_batch = cfg.batch_size - cfg.emoji_per_batch
         self.held_out_every = max(1, len(self.train_x) // garments_per_batch)  # once per pass over the garments
         self.garment_order = run.minibatches(len(self.train_x), garments_per_batch)

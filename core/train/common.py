@@ -1,4 +1,5 @@
 """Helpers every training recipe shares: seeding, minibatches, progress bars, output folders and cards."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,9 +7,10 @@ import json
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -114,7 +116,15 @@ class Stopwatch:
 
 # ---- training that spans sessions: a saved state to resume from ----------------------------------------------------
 
-RESUME_IGNORES = ("steps", "stop_after_minutes", "save_every", "resume", "eval_samples", "eval_per_class", "init_from")  # may change between sessions
+RESUME_IGNORES = (
+    "steps",
+    "stop_after_minutes",
+    "save_every",
+    "resume",
+    "eval_samples",
+    "eval_per_class",
+    "init_from",
+)  # may change between sessions
 
 
 def training_state_path(recipe: str) -> Path:
@@ -148,21 +158,35 @@ def _from_skeleton(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return content
 
 
-def save_training_state(path: Path, *, step: int, config: Any, modules: dict[str, torch.nn.Module],
-                        optimizers: dict[str, torch.optim.Optimizer], generator: torch.Generator,
-                        curves: IntervalMeans, seconds: float, extra: dict[str, Any] | None = None) -> None:
+def save_training_state(
+    path: Path,
+    *,
+    step: int,
+    config: Any,
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    generator: torch.Generator,
+    curves: IntervalMeans,
+    seconds: float,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """Everything a run needs to go on where it stopped (weights, optimizer moments, RNG, step, curves; the data
     order restarts with a fresh shuffle), as safetensors with a JSON skeleton (no pickle); written to a temporary
     file, then renamed, so that a run killed mid-write leaves the previous state intact."""
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"step": step, "config": dataclasses.asdict(config), "seconds": seconds,
-             "modules": {name: m.state_dict() for name, m in modules.items()},
-             "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
-             "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-             "curves": {"curves": curves.curves, "sums": curves._sums, "count": curves._count},
-             "extra": extra or {}}
+    state = {
+        "step": step,
+        "config": dataclasses.asdict(config),
+        "seconds": seconds,
+        "modules": {name: m.state_dict() for name, m in modules.items()},
+        "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "curves": {"curves": curves.curves, "sums": curves._sums, "count": curves._count},
+        "extra": extra or {},
+    }
     tensors: dict[str, torch.Tensor] = {}
     skeleton = json.dumps(_to_skeleton(state, tensors))
     partial = path.with_suffix(".partial")
@@ -170,9 +194,15 @@ def save_training_state(path: Path, *, step: int, config: Any, modules: dict[str
     partial.replace(path)
 
 
-def load_training_state(path: Path, *, config: Any, modules: dict[str, torch.nn.Module],
-                        optimizers: dict[str, torch.optim.Optimizer], generator: torch.Generator,
-                        curves: IntervalMeans) -> dict[str, Any] | None:
+def load_training_state(
+    path: Path,
+    *,
+    config: Any,
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    generator: torch.Generator,
+    curves: IntervalMeans,
+) -> dict[str, Any] | None:
     """Restore a saved state into the given objects; returns {"step", "seconds", "extra"}, or None without a state.
     Refuses (ValueError) a state saved with different settings, other than those in RESUME_IGNORES."""
     from safetensors import safe_open
@@ -180,22 +210,30 @@ def load_training_state(path: Path, *, config: Any, modules: dict[str, torch.nn.
     if not path.is_file():
         return None
     with safe_open(str(path), framework="pt") as file:
-        tensors = {key: file.get_tensor(key) for key in file.keys()}
+        tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open is not iterable)
         state = _from_skeleton(json.loads(file.metadata()["skeleton"]), tensors)
     now, defaults, then = dataclasses.asdict(config), dataclasses.asdict(type(config)()), state["config"]
-    changed = [f"{k}: {then.get(k)!r} then, {v!r} now" for k, v in now.items()
-               if k not in RESUME_IGNORES and then.get(k, defaults[k]) != v]  # a field added since: its default
+    changed = [
+        f"{k}: {then.get(k)!r} then, {v!r} now"
+        for k, v in now.items()
+        if k not in RESUME_IGNORES and then.get(k, defaults[k]) != v
+    ]  # a field added since: its default
     if changed:
-        raise ValueError(f"{path} was saved with other settings ({'; '.join(changed)}). Start over with "
-                         "--no-resume, or resume with the same settings.")
+        raise ValueError(
+            f"{path} was saved with other settings ({'; '.join(changed)}). Start over with "
+            "--no-resume, or resume with the same settings."
+        )
     for name, module in modules.items():
         module.load_state_dict(state["modules"][name])
     for name, optimizer in optimizers.items():
         optimizer.load_state_dict(state["optimizers"][name])
     generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
-    curves.curves, curves._sums, curves._count = (state["curves"]["curves"], state["curves"]["sums"],
-                                                  state["curves"]["count"])
+    curves.curves, curves._sums, curves._count = (
+        state["curves"]["curves"],
+        state["curves"]["sums"],
+        state["curves"]["count"],
+    )
     return {"step": state["step"], "seconds": state["seconds"], "extra": state["extra"]}
 
 
@@ -222,7 +260,7 @@ def make_card(
         "recipe": recipe,
         "command": command_line(recipe, config, defaults),
         "code_commit": clock.commit,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": data,
         "seed": getattr(config, "seed", None),
         "steps": steps,

@@ -12,6 +12,7 @@ Each step: x_0 from the data (in [−1, 1], mirrored half the time), t uniform i
 x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, and a gradient step on ‖ε − ε_θ(x_t, t)‖². The shipped weights are an exponential
 moving average of the trained ones (as in the paper). The card measures 1,000 DDIM-50 samples against the test set.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,14 +25,11 @@ from core.diffusion import (
     ALPHA_END,
     ALPHA_START,
     NUM_TRAIN_STEPS,
-    PIXEL_RANGE,
     DiffusionUNet,
     UNetConfig,
     alpha_bar,
-    last_step,
     noise_schedule,
     q_sample,
-    sample,
     simple_loss,
     to_image_range,
     to_model_range,
@@ -44,6 +42,7 @@ from core.metrics import (
     roughness_limit,
     speckled_share,
 )
+from core.samplers import PIXEL_RANGE, last_step, sample
 from core.train.augment import random_flip_and_shift
 from core.train.common import Stopwatch, ema_update, fashion_mnist
 from core.train.loop import Recipe, Run, TrainConfig, option
@@ -69,8 +68,9 @@ SAMPLER_TABLE = (("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpm++", 10), ("dpm+
 
 
 @torch.inference_mode()
-def loss_by_timestep(model, x0: torch.Tensor, alpha_bars: torch.Tensor, generator: torch.Generator,
-                     buckets: int = 10) -> list[float]:
+def loss_by_timestep(
+    model, x0: torch.Tensor, alpha_bars: torch.Tensor, generator: torch.Generator, buckets: int = 10
+) -> list[float]:
     """The simplified loss on held-out images, in `buckets` equal ranges of t: how hard denoising is at each noise level."""
     losses = []
     edges = torch.linspace(0, len(alpha_bars), buckets + 1).long()
@@ -83,8 +83,9 @@ def loss_by_timestep(model, x0: torch.Tensor, alpha_bars: torch.Tensor, generato
 
 
 @torch.inference_mode()
-def sample_images(model, n: int, num_steps: int, generator: torch.Generator, batch_size: int = 250,
-                  sampler: str = "ddim") -> torch.Tensor:
+def sample_images(
+    model, n: int, num_steps: int, generator: torch.Generator, batch_size: int = 250, sampler: str = "ddim"
+) -> torch.Tensor:
     """n samples in [0, 1], (n, 1, 28, 28), x̂_0 clamped to the data's range at each step."""
     images = []
     for start in range(0, n, batch_size):
@@ -95,8 +96,14 @@ def sample_images(model, n: int, num_steps: int, generator: torch.Generator, bat
 
 
 @torch.inference_mode()
-def evaluate(model, test_x: torch.Tensor, n: int, num_steps: int, generator: torch.Generator,
-             table: tuple[tuple[str, int], ...] = SAMPLER_TABLE) -> dict:
+def evaluate(
+    model,
+    test_x: torch.Tensor,
+    n: int,
+    num_steps: int,
+    generator: torch.Generator,
+    table: tuple[tuple[str, int], ...] = SAMPLER_TABLE,
+) -> dict:
     """FD of n DDIM samples vs the test set (evaluation-classifier features), the classes they fall into and the
     share of speckled samples; then the same FD for each (sampler, steps) of `table`, each from the same seed."""
     classifier = classifier_if_trained()
@@ -112,32 +119,46 @@ def evaluate(model, test_x: torch.Tensor, n: int, num_steps: int, generator: tor
         seconds = clock.seconds
         features, predictions = classifier_outputs(classifier, samples)
         shares = class_histogram(predictions)
-        return {"sampler": sampler, "steps": steps, "fd": round(frechet_distance(features, test_features), 3),
-                "min_class_share": min(shares.values()), "speckled_share": speckled_share(samples, rough_limit),
-                "ms_per_sample": round(1000 * seconds / n, 2), "shares": shares}
+        return {
+            "sampler": sampler,
+            "steps": steps,
+            "fd": round(frechet_distance(features, test_features), 3),
+            "min_class_share": min(shares.values()),
+            "speckled_share": speckled_share(samples, rough_limit),
+            "ms_per_sample": round(1000 * seconds / n, 2),
+            "shares": shares,
+        }
 
     main_row = measure("ddim", num_steps)
     rows = [main_row] + [measure(*key) for key in table if key != ("ddim", num_steps)]
     for row in rows:
         row.pop("shares") if row is not main_row else None
     shares = main_row.pop("shares")
-    return {"sampler_for_metrics": f"DDIM, {num_steps} steps, eta 0, x̂_0 clamped to [-1, 1]",
-            "samples_for_metrics": n,
-            "fd_samples_vs_test": main_row["fd"],
-            "min_class_share_of_samples": min(shares.values()), "class_shares_of_samples": shares,
-            "speckled_share": main_row["speckled_share"],
-            "speckle_rule": f"roughness above the 99th percentile of the test images' ({rough_limit:.4f})",
-            "sampler_table": sorted(rows, key=lambda row: (row["sampler"], row["steps"]))}
+    return {
+        "sampler_for_metrics": f"DDIM, {num_steps} steps, eta 0, x̂_0 clamped to [-1, 1]",
+        "samples_for_metrics": n,
+        "fd_samples_vs_test": main_row["fd"],
+        "min_class_share_of_samples": min(shares.values()),
+        "class_shares_of_samples": shares,
+        "speckled_share": main_row["speckled_share"],
+        "speckle_rule": f"roughness above the 99th percentile of the test images' ({rough_limit:.4f})",
+        "sampler_table": sorted(rows, key=lambda row: (row["sampler"], row["steps"])),
+    }
 
 
 def _history(name: str) -> dict:
     """What the weights a run starts from had behind them (from their card), so the new card can add it up."""
     card = read_card(name)
     metrics = card["metrics"]
-    return {"checkpoint": name, "command": card["command"], "code_commit": card["code_commit"],
-            "created": card["created"], "fd_samples_vs_test": metrics.get("fd_samples_vs_test"),
-            "steps": metrics.get("total_training_steps", card["steps"]),
-            "training_seconds": metrics.get("total_training_seconds", metrics["training_seconds"])}
+    return {
+        "checkpoint": name,
+        "command": card["command"],
+        "code_commit": card["code_commit"],
+        "created": card["created"],
+        "fd_samples_vs_test": metrics.get("fd_samples_vs_test"),
+        "steps": metrics.get("total_training_steps", card["steps"]),
+        "training_seconds": metrics.get("total_training_seconds", metrics["training_seconds"]),
+    }
 
 
 def _sampler_table(dry_run: bool) -> tuple[tuple[str, int], ...]:
@@ -151,10 +172,19 @@ def evaluate_shipped(cfg: DDPMTrainConfig) -> dict:
     model = load_model(DiffusionUNet, "ddpm").cpu()
     card = read_card("ddpm")
     clock = Stopwatch()
-    card["metrics"] |= evaluate(model, test_x, 16 if cfg.dry_run else cfg.eval_samples,
-                                2 if cfg.dry_run else cfg.eval_ddim_steps, rng, _sampler_table(cfg.dry_run))
-    card["evaluated"] = {"command": "python -m core.train ddpm --evaluate-only", "code_commit": clock.commit,
-                         "seconds": clock.seconds}
+    card["metrics"] |= evaluate(
+        model,
+        test_x,
+        16 if cfg.dry_run else cfg.eval_samples,
+        2 if cfg.dry_run else cfg.eval_ddim_steps,
+        rng,
+        _sampler_table(cfg.dry_run),
+    )
+    card["evaluated"] = {
+        "command": "python -m core.train ddpm --evaluate-only",
+        "code_commit": clock.commit,
+        "seconds": clock.seconds,
+    }
     if not cfg.dry_run:
         write_card("ddpm", card)
     print(f"ddpm: {card['metrics']}")
@@ -195,14 +225,22 @@ class DDPMRecipe(Recipe):
     def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:
         cfg, history = self.cfg, self.extra.get("history", {})
         model = self.average.cpu().eval()
-        metrics = {"planned_steps": run.steps,
-                   "total_training_steps": run.step + history.get("steps", 0),
-                   "total_training_seconds": round(run.training_seconds + history.get("training_seconds", 0.0), 1),
-                   "continued_from": history or None,
-                   "schedule": f"linear alpha_t (the paper's beta_t) from {ALPHA_START} to {ALPHA_END}, "
-                               f"T = {NUM_TRAIN_STEPS}",
-                   "test_loss_by_t_decile": loss_by_timestep(model, to_model_range(self.test_x[:1000]),
-                                                             self.alpha_bars, run.rng)}
-        metrics |= evaluate(model, self.test_x, run.sized(cfg.eval_samples, 16), run.sized(cfg.eval_ddim_steps, 2),
-                            run.rng, _sampler_table(run.dry_run))
+        metrics = {
+            "planned_steps": run.steps,
+            "total_training_steps": run.step + history.get("steps", 0),
+            "total_training_seconds": round(run.training_seconds + history.get("training_seconds", 0.0), 1),
+            "continued_from": history or None,
+            "schedule": f"linear alpha_t (the paper's beta_t) from {ALPHA_START} to {ALPHA_END}, T = {NUM_TRAIN_STEPS}",
+            "test_loss_by_t_decile": loss_by_timestep(
+                model, to_model_range(self.test_x[:1000]), self.alpha_bars, run.rng
+            ),
+        }
+        metrics |= evaluate(
+            model,
+            self.test_x,
+            run.sized(cfg.eval_samples, 16),
+            run.sized(cfg.eval_ddim_steps, 2),
+            run.rng,
+            _sampler_table(run.dry_run),
+        )
         return model, metrics

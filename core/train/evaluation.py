@@ -15,8 +15,12 @@ from core.metrics import (
 
 
 @torch.inference_mode()
-def sample_quality(samples: torch.Tensor, test_x: torch.Tensor, requested: torch.Tensor | None = None,
-                   fd_key: str = "fd_samples_vs_test") -> dict:
+def sample_quality(
+    samples: torch.Tensor,
+    test_x: torch.Tensor,
+    requested: torch.Tensor | None = None,
+    fd_key: str = "fd_samples_vs_test",
+) -> dict:
     """Fréchet distance of samples (N, 1, 28, 28) in [0, 1] to the test images on the evaluation classifier's
     features, the classes the samples fall into (mode coverage) and, given the classes asked for, how often the
     classifier reads the asked class. Empty without a trained classifier (a fresh clone trains it first)."""
@@ -26,8 +30,11 @@ def sample_quality(samples: torch.Tensor, test_x: torch.Tensor, requested: torch
     features, predictions = classifier_outputs(classifier, samples)
     test_features, _ = classifier_outputs(classifier, test_x)
     shares = class_histogram(predictions)
-    metrics = {fd_key: round(frechet_distance(features, test_features), 3),
-               "min_class_share_of_samples": min(shares.values()), "class_shares_of_samples": shares}
+    metrics = {
+        fd_key: round(frechet_distance(features, test_features), 3),
+        "min_class_share_of_samples": min(shares.values()),
+        "class_shares_of_samples": shares,
+    }
     if requested is not None:
         metrics["class_consistency"] = round(class_consistency(predictions, requested), 4)
         metrics["class_consistency_by_class"] = class_consistency_by_class(predictions, requested)

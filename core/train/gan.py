@@ -22,9 +22,9 @@ from core.gan import (
     generator_loss_non_saturating,
 )
 from core.latent import sample_prior
+from core.train.common import fashion_mnist
 from core.train.evaluation import sample_quality
 from core.train.loop import Recipe, Run, TrainConfig, option
-from core.train.common import fashion_mnist
 
 G_OBJECTIVES = {"non_saturating": generator_loss_non_saturating, "minimax": generator_loss_minimax}
 SAMPLES_FOR_METRICS = 1000
@@ -90,8 +90,12 @@ class AdversarialRecipe(Recipe):
             g_loss = G_OBJECTIVES[self.cfg.generator_loss](self.d_logit(self.generate(z, y_fake), y_fake).float())
         run.update("g", g_loss)
         self.after_g_step()
-        return (d_loss.item(), g_loss.item(), torch.sigmoid(real_logits).mean().item(),
-                torch.sigmoid(fake_logits).mean().item())
+        return (
+            d_loss.item(),
+            g_loss.item(),
+            torch.sigmoid(real_logits).mean().item(),
+            torch.sigmoid(fake_logits).mean().item(),
+        )
 
     def after_g_step(self) -> None:
         """After each generator update (StyleGAN: its moving average)."""

@@ -8,8 +8,10 @@ space smooth, then measures the latents' spread so that s · E(x) has unit varia
 text encoder and trains ε_θ(z_t, t, c) with the simplified loss on captions drawn like the CLIP recipe's ("a picture
 of a dark sneaker"), 10% of them replaced by "" for classifier-free guidance.
 """
+
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import torch
 from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption
 from core.checkpoints import CheckpointError, read_card, write_card
 from core.clip import load_bundle
-from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, last_step, noise_schedule, q_sample, simple_loss
+from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, noise_schedule, q_sample, simple_loss
 from core.latent_diffusion import (
     AUTOENCODER_CHECKPOINT,
     DEFAULT_GUIDANCE,
@@ -48,6 +50,7 @@ from core.metrics import (
     psnr,
     unreadable_share,
 )
+from core.samplers import last_step
 from core.train.common import Stopwatch, ema_update, fashion_mnist
 from core.train.loop import Recipe, Run, TrainConfig, option
 
@@ -106,10 +109,13 @@ class AutoencoderRecipe(Recipe):
         with torch.inference_mode():
             test_means, test_stds = posterior_moments(autoencoder, test_x)
             reconstructions = torch.cat([unpad_images(autoencoder.decode(m).sample) for m in test_means.split(500)])
-        metrics = {"latent_shape": list(test_means.shape[1:]), "scaling_factor": scaling,
-                   "test_mse": round(mse(reconstructions, test_x).mean().item(), 5),
-                   "test_psnr_db": round(psnr(reconstructions, test_x).mean().item(), 2),
-                   "mean_posterior_std": round(test_stds.mean().item(), 4)}
+        metrics = {
+            "latent_shape": list(test_means.shape[1:]),
+            "scaling_factor": scaling,
+            "test_mse": round(mse(reconstructions, test_x).mean().item(), 5),
+            "test_psnr_db": round(psnr(reconstructions, test_x).mean().item(), 2),
+            "mean_posterior_std": round(test_stds.mean().item(), 4),
+        }
         try:
             classifier = load_classifier()
             _, on_originals = classifier_outputs(classifier, test_x)
@@ -128,7 +134,7 @@ class DenoiserTrainConfig(TrainConfig):
     lr: float = 5e-4  # Adam
     warmup_steps: int = 200
     ema_decay: float = option(0.999, "the shipped U-Net is this moving average of the trained one")
-    text_dropout: float = option(TEXT_DROPOUT, "share of captions replaced by \"\" (classifier-free guidance)")
+    text_dropout: float = option(TEXT_DROPOUT, 'share of captions replaced by "" (classifier-free guidance)')
     eval_per_class: int = option(100, "samples per class measured for the card")
     eval_ddim_steps: int = option(50, "DDIM steps of the card's guidance rows")
     eval_guidance: tuple[float, ...] = option((1.0, 2.0, 4.0, 7.0), "guidance scales w measured for the card")
@@ -154,9 +160,16 @@ SAMPLER_TABLE = (("ddim", 50), ("ddim", 20), ("dpm++", 20), ("dpm++", 10))
 
 
 @torch.inference_mode()
-def prompted_samples(model: LatentDiffusion, per_class: int, guidance: float, sampler: str, num_steps: int,
-                     generator: torch.Generator, bf16: bool = False,
-                     prompts: list[str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def prompted_samples(
+    model: LatentDiffusion,
+    per_class: int,
+    guidance: float,
+    sampler: str,
+    num_steps: int,
+    generator: torch.Generator,
+    bf16: bool = False,
+    prompts: list[str] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """per_class images from "a photo of a {class}" (or prompts[class]) for each class, and the class each one
     asked for."""
     images, requested = [], []
@@ -172,18 +185,27 @@ def prompt_metrics(classifier, images: torch.Tensor, requested: torch.Tensor, te
     """How often the evaluation classifier reads the requested class (overall and per class), the share of blobs
     (no class at even odds), the FD to the test set and the classes drawn."""
     features, predictions = classifier_outputs(classifier, images)
-    return {"samples": len(images),
-            "class_consistency": round(class_consistency(predictions, requested), 4),
-            "class_consistency_by_class": class_consistency_by_class(predictions, requested),
-            "blob_share": unreadable_share(classifier, images),
-            "fd_samples_vs_test": round(frechet_distance(features, test_features), 3),
-            "class_shares_of_samples": class_histogram(predictions)}
+    return {
+        "samples": len(images),
+        "class_consistency": round(class_consistency(predictions, requested), 4),
+        "class_consistency_by_class": class_consistency_by_class(predictions, requested),
+        "blob_share": unreadable_share(classifier, images),
+        "fd_samples_vs_test": round(frechet_distance(features, test_features), 3),
+        "class_shares_of_samples": class_histogram(predictions),
+    }
 
 
 @torch.inference_mode()
-def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: int, num_steps: int,
-                      guidances: tuple[float, ...], generator: torch.Generator, bf16: bool = False,
-                      table: tuple[tuple[str, int], ...] = SAMPLER_TABLE) -> dict:
+def evaluate_denoiser(
+    model: LatentDiffusion,
+    test_x: torch.Tensor,
+    per_class: int,
+    num_steps: int,
+    guidances: tuple[float, ...],
+    generator: torch.Generator,
+    bf16: bool = False,
+    table: tuple[tuple[str, int], ...] = SAMPLER_TABLE,
+) -> dict:
     """For each guidance w (DDIM, num_steps): prompt "a photo of a {class}" per_class times per class (a quarter of
     that for w other than the default) and measure prompt_metrics; then, at the default w, each (sampler, steps)
     of `table` on per_class images per class."""
@@ -198,22 +220,39 @@ def evaluate_denoiser(model: LatentDiffusion, test_x: torch.Tensor, per_class: i
     for sampler, steps in table:
         samples = prompted_samples(model, per_class, DEFAULT_GUIDANCE, sampler, steps, generator, bf16)
         row = prompt_metrics(classifier, *samples, test_features)
-        by_sampler.append({"sampler": sampler, "steps": steps, **{k: row[k] for k in (
-            "class_consistency", "class_consistency_by_class", "blob_share", "fd_samples_vs_test")}})
-    unconditional = prompt_metrics(classifier, *prompted_samples(model, per_class, 0.0, "dpm++", 20, generator, bf16,
-                                                                 prompts=[""] * len(CLASS_PROMPT_NAMES)), test_features)
-    unconditional = {k: unconditional[k] for k in ("samples", "blob_share", "fd_samples_vs_test",
-                                                    "class_shares_of_samples")}
-    return {"by_guidance": by_guidance, "by_sampler_at_default_guidance": by_sampler,
-            "unconditional_dpm_solver_20": unconditional}
+        by_sampler.append(
+            {
+                "sampler": sampler,
+                "steps": steps,
+                **{
+                    k: row[k]
+                    for k in ("class_consistency", "class_consistency_by_class", "blob_share", "fd_samples_vs_test")
+                },
+            }
+        )
+    unconditional = prompt_metrics(
+        classifier,
+        *prompted_samples(model, per_class, 0.0, "dpm++", 20, generator, bf16, prompts=[""] * len(CLASS_PROMPT_NAMES)),
+        test_features,
+    )
+    unconditional = {
+        k: unconditional[k] for k in ("samples", "blob_share", "fd_samples_vs_test", "class_shares_of_samples")
+    }
+    return {
+        "by_guidance": by_guidance,
+        "by_sampler_at_default_guidance": by_sampler,
+        "unconditional_dpm_solver_20": unconditional,
+    }
 
 
 def latent_channel_stats(means: torch.Tensor, scaling: float) -> dict:
     """Mean and standard deviation per channel of the training latents s · E(x) (the encoder's means): the range
     sampling holds ẑ_0 to (core.latent_diffusion.latent_range)."""
     z = means * scaling
-    return {"latent_channel_mean": [round(v, 4) for v in z.mean(dim=(0, 2, 3)).tolist()],
-            "latent_channel_std": [round(v, 4) for v in z.std(dim=(0, 2, 3)).tolist()]}
+    return {
+        "latent_channel_mean": [round(v, 4) for v in z.mean(dim=(0, 2, 3)).tolist()],
+        "latent_channel_std": [round(v, 4) for v in z.std(dim=(0, 2, 3)).tolist()],
+    }
 
 
 def _evaluate_shipped_denoiser(cfg: DenoiserTrainConfig) -> dict:
@@ -231,8 +270,11 @@ def _evaluate_shipped_denoiser(cfg: DenoiserTrainConfig) -> dict:
     table = (("ddim", 2), ("dpm++", 2)) if cfg.dry_run else SAMPLER_TABLE
     card["metrics"] |= evaluate_denoiser(model, test_x, per_class, steps, cfg.eval_guidance, generator, table=table)
     card["metrics"]["x0_range_for_metrics"] = f"latent mean ± {LATENT_RANGE_STDS:g} std per channel"
-    card["evaluated"] = {"command": f"python -m core.train {DENOISER_CHECKPOINT} --evaluate-only",
-                         "code_commit": clock.commit, "seconds": clock.seconds}
+    card["evaluated"] = {
+        "command": f"python -m core.train {DENOISER_CHECKPOINT} --evaluate-only",
+        "code_commit": clock.commit,
+        "seconds": clock.seconds,
+    }
     if not cfg.dry_run:
         write_card(DENOISER_CHECKPOINT, card)
     print(f"{DENOISER_CHECKPOINT}: {card['metrics']}")
@@ -267,15 +309,21 @@ class DenoiserRecipe(Recipe):
         index, rng = next(self.order), self.captions_rng
         scaling = self.autoencoder.config.scaling_factor
         z0 = (self.means[index] + self.stds[index] * torch.randn(self.means[index].shape, generator=run.rng)) * scaling
-        texts = ["" if rng.random() < self.cfg.text_dropout else fashion_caption(int(y), x, rng)
-                 for x, y in zip(self.train_x[index], self.train_y[index])]
+        texts = [
+            "" if rng.random() < self.cfg.text_dropout else fashion_caption(int(y), x, rng)
+            for x, y in zip(self.train_x[index], self.train_y[index])
+        ]
         states, mask = self.captions.lookup(texts)
         t = torch.randint(0, NUM_TRAIN_STEPS, (len(z0),), generator=run.rng)
         eps = torch.randn(z0.shape, generator=run.rng)
         z_t = q_sample(z0, self.alpha_bars[t], eps)
         with run.autocast():
-            eps_hat = self.unet(z_t.to(run.device), t.to(run.device), encoder_hidden_states=states.to(run.device),
-                                encoder_attention_mask=mask.to(run.device)).sample
+            eps_hat = self.unet(
+                z_t.to(run.device),
+                t.to(run.device),
+                encoder_hidden_states=states.to(run.device),
+                encoder_attention_mask=mask.to(run.device),
+            ).sample
         loss = simple_loss(eps.to(run.device), eps_hat)
         run.update("adam", loss)
         ema_update(self.average, self.unet, self.cfg.ema_decay)
@@ -285,15 +333,25 @@ class DenoiserRecipe(Recipe):
         cfg = self.cfg
         unet = self.average.cpu().eval().half().float()  # stored as float16: measure what ships
         stats = latent_channel_stats(self.means, self.autoencoder.config.scaling_factor)
-        metrics = {"autoencoder": AUTOENCODER_CHECKPOINT, "text_encoder": "clip (its text transformer's token states)",
-                   "prompt_for_metrics": ZERO_SHOT_TEMPLATE, "sampler_for_metrics": f"DDIM, {cfg.eval_ddim_steps} steps",
-                   **stats, "x0_range_for_metrics": f"latent mean ± {LATENT_RANGE_STDS:g} std per channel"}
-        model = LatentDiffusion(self.autoencoder, unet, self.clip,
-                                latent_range(stats["latent_channel_mean"], stats["latent_channel_std"]))
-        try:
-            metrics |= evaluate_denoiser(model, self.test_x, run.sized(cfg.eval_per_class, 2),
-                                         run.sized(cfg.eval_ddim_steps, 2), cfg.eval_guidance, run.rng,
-                                         table=(("ddim", 2), ("dpm++", 2)) if run.dry_run else SAMPLER_TABLE)
-        except CheckpointError:
-            pass
+        metrics = {
+            "autoencoder": AUTOENCODER_CHECKPOINT,
+            "text_encoder": "clip (its text transformer's token states)",
+            "prompt_for_metrics": ZERO_SHOT_TEMPLATE,
+            "sampler_for_metrics": f"DDIM, {cfg.eval_ddim_steps} steps",
+            **stats,
+            "x0_range_for_metrics": f"latent mean ± {LATENT_RANGE_STDS:g} std per channel",
+        }
+        model = LatentDiffusion(
+            self.autoencoder, unet, self.clip, latent_range(stats["latent_channel_mean"], stats["latent_channel_std"])
+        )
+        with contextlib.suppress(CheckpointError):
+            metrics |= evaluate_denoiser(
+                model,
+                self.test_x,
+                run.sized(cfg.eval_per_class, 2),
+                run.sized(cfg.eval_ddim_steps, 2),
+                cfg.eval_guidance,
+                run.rng,
+                table=(("ddim", 2), ("dpm++", 2)) if run.dry_run else SAMPLER_TABLE,
+            )
         return unet, metrics

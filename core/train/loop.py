@@ -19,13 +19,13 @@ resuming from it, and writing the checkpoint with its card.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import shlex
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import torch
 from accelerate import Accelerator
@@ -269,9 +269,7 @@ def train(recipe: Recipe) -> dict[str, Any]:
 
     curves = IntervalMeans(recipe.curve_names, every=recipe.curve_every)
     state_file = output_root(True) / "state.safetensors" if cfg.dry_run else training_state_path(recipe.checkpoint_name)
-    objects = dict(
-        config=cfg, modules=recipe.models, optimizers=run.optimizers, generator=run.rng, curves=curves
-    )
+    objects = dict(config=cfg, modules=recipe.models, optimizers=run.optimizers, generator=run.rng, curves=curves)
     resumed = load_training_state(state_file, **objects) if cfg.resume and run.optimizers else None
     earlier = 0.0
     recipe.extra.setdefault("sessions", [])

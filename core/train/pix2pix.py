@@ -72,17 +72,21 @@ def load_pictures(dataset: str, split: str, tiny: bool) -> tuple[torch.Tensor, t
 def evaluate(model: Pix2Pix, edges: torch.Tensor, pictures: torch.Tensor, labels: torch.Tensor | None) -> dict:
     """L1 and SSIM of G(x) against y on held-out pairs; for garments, FD and whether the classifier agrees."""
     outputs = torch.cat([model.translate(edges[i : i + 250]) for i in range(0, len(edges), 250)])
-    metrics = {"held_out_pairs": len(edges),
-               "test_l1": round(l1_loss(pictures, outputs).item(), 4),
-               "test_ssim": round(ssim(outputs, pictures).mean().item(), 4)}
+    metrics = {
+        "held_out_pairs": len(edges),
+        "test_l1": round(l1_loss(pictures, outputs).item(), 4),
+        "test_ssim": round(ssim(outputs, pictures).mean().item(), 4),
+    }
     classifier = classifier_if_trained()
     if labels is None or classifier is None:
         return metrics
     output_features, predicted = classifier_outputs(classifier, outputs)
     real_features, predicted_real = classifier_outputs(classifier, pictures)
-    return metrics | {"classifier_reads_output_as_true_class": round(accuracy(predicted, labels), 4),
-                      "classifier_reads_original_as_true_class": round(accuracy(predicted_real, labels), 4),
-                      "fd_outputs_vs_originals": round(frechet_distance(output_features, real_features), 3)}
+    return metrics | {
+        "classifier_reads_output_as_true_class": round(accuracy(predicted, labels), 4),
+        "classifier_reads_original_as_true_class": round(accuracy(predicted_real, labels), 4),
+        "fd_outputs_vs_originals": round(frechet_distance(output_features, real_features), 3),
+    }
 
 
 class Pix2PixRecipe(Recipe):
@@ -99,10 +103,16 @@ class Pix2PixRecipe(Recipe):
         test_y, test_labels, test_description = load_pictures(cfg.model.dataset, "test", run.dry_run)
         n_eval = min(len(test_y), run.sized(cfg.eval_pairs, 16))
         self.test_y, self.test_labels = test_y[:n_eval], None if test_labels is None else test_labels[:n_eval]
-        self.train_x, self.test_x = edges_of_pictures(self.train_y, self.data), edges_of_pictures(self.test_y, self.data)
-        self.data_note = (f"pairs (Canny edges at sigma {self.data.canny_sigma}, picture): {train_description}, "
-                          "mirrored at random" + (f" and shifted by up to {self.data.margin} px; " if self.data.margin
-                                                  else "; ") + f"metrics on {n_eval} pairs of {test_description}")
+        self.train_x, self.test_x = (
+            edges_of_pictures(self.train_y, self.data),
+            edges_of_pictures(self.test_y, self.data),
+        )
+        self.data_note = (
+            f"pairs (Canny edges at sigma {self.data.canny_sigma}, picture): {train_description}, "
+            "mirrored at random"
+            + (f" and shifted by up to {self.data.margin} px; " if self.data.margin else "; ")
+            + f"metrics on {n_eval} pairs of {test_description}"
+        )
         self.pix2pix = Pix2Pix(cfg.model)
         self.models = {"pix2pix": self.pix2pix}
         betas = (cfg.beta1, 0.999)
@@ -134,6 +144,8 @@ class Pix2PixRecipe(Recipe):
     def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:
         model = self.pix2pix.cpu().eval().half().float()  # stored as float16: measure the weights that ship
         adversarial = model.discriminator is not None
-        metrics = {"objective": "non-saturating cGAN + λ L1" if adversarial else "L1 only",
-                   "lambda_l1": self.cfg.lambda_l1}
+        metrics = {
+            "objective": "non-saturating cGAN + λ L1" if adversarial else "L1 only",
+            "lambda_l1": self.cfg.lambda_l1,
+        }
         return model, metrics | evaluate(model, self.test_x, self.test_y, self.test_labels)

@@ -37,8 +37,10 @@ def _entries() -> list[Entry]:
         Entry("classifier", classifier.ClassifierRecipe, classifier.ClassifierTrainConfig(), EvalClassifier),
         Entry("pca", autoencoder.PCARecipe, autoencoder.PCATrainConfig(), MODEL_CLASSES["pca"]),
     ]
-    entries += [Entry(name, autoencoder.AutoencoderRecipe, config, MODEL_CLASSES[name])
-                for name, config in autoencoder.DEFAULTS.items()]
+    entries += [
+        Entry(name, autoencoder.AutoencoderRecipe, config, MODEL_CLASSES[name])
+        for name, config in autoencoder.DEFAULTS.items()
+    ]
     entries += [Entry(name, vae.VAERecipe, config, VAE) for name, config in vae.DEFAULTS.items()]
     entries += [Entry(name, gan.GANRecipe, config, GAN) for name, config in gan.DEFAULTS.items()]
     entries.append(Entry("stylegan", stylegan.StyleGANRecipe, stylegan.StyleGANTrainConfig(), StyleGAN))
@@ -47,8 +49,12 @@ def _entries() -> list[Entry]:
         Entry("unpaired", unpaired.UnpairedRecipe, unpaired.UnpairedTrainConfig(), DualGAN),
         Entry("clip", clip.CLIPRecipe, clip.CLIPTrainConfig(), CLIPModel),
         Entry("ddpm", diffusion.DDPMRecipe, diffusion.DDPMTrainConfig(), DiffusionUNet),
-        Entry("ldm_autoencoder", latent_diffusion.AutoencoderRecipe, latent_diffusion.AutoencoderTrainConfig(),
-              AutoencoderKL),
+        Entry(
+            "ldm_autoencoder",
+            latent_diffusion.AutoencoderRecipe,
+            latent_diffusion.AutoencoderTrainConfig(),
+            AutoencoderKL,
+        ),
         Entry("ldm", latent_diffusion.DenoiserRecipe, latent_diffusion.DenoiserTrainConfig(), UNet2DConditionModel),
     ]
     return entries

@@ -42,8 +42,10 @@ class StyleGANRecipe(AdversarialRecipe):
         self.trained = nn.ModuleList([self.stylegan.mapping, self.stylegan.synthesis])
         self.average = copy.deepcopy(self.trained).requires_grad_(False)
         self.models = {"stylegan": self.stylegan, "average": self.average}
-        g_params = [{"params": self.stylegan.mapping.parameters(), "lr": cfg.lr * cfg.mapping_lr_scale},
-                    {"params": self.stylegan.synthesis.parameters()}]
+        g_params = [
+            {"params": self.stylegan.mapping.parameters(), "lr": cfg.lr * cfg.mapping_lr_scale},
+            {"params": self.stylegan.synthesis.parameters()},
+        ]
         self.setup_players(run, g_params, self.stylegan.discriminator.parameters())
         self.rng = run.rng
 

@@ -8,6 +8,7 @@ one step of both generators on the least-squares adversarial terms plus the lect
 the held-out test images: the share of translations the evaluation classifier reads as the target class, the
 mean cycle L1 in both directions, and the Fréchet distance of translations to real images of the target class.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,8 +46,10 @@ def evaluate(model: DualGAN, test_u: torch.Tensor, test_v: torch.Tensor) -> dict
     inputs (the baseline), mean cycle L1, and FD of translations to real test images of the target class."""
     metrics: dict = {}
     classifier = classifier_if_trained()
-    for direction, source, target, target_class in (("u->v", test_u, test_v, model.config.domain_v),
-                                                    ("v->u", test_v, test_u, model.config.domain_u)):
+    for direction, source, target, target_class in (
+        ("u->v", test_u, test_v, model.config.domain_v),
+        ("v->u", test_v, test_u, model.config.domain_u),
+    ):
         translated, cycled = model.cycle(source, direction)
         key = direction.replace("->", "_to_")
         metrics[f"{key}_cycle_l1"] = round((source - cycled).abs().mean().item(), 4)
@@ -56,7 +59,9 @@ def evaluate(model: DualGAN, test_u: torch.Tensor, test_v: torch.Tensor) -> dict
         _, predicted_source = classifier_outputs(classifier, source)
         target_features, _ = classifier_outputs(classifier, target)
         metrics[f"{key}_success_rate"] = round((predicted == target_class).float().mean().item(), 4)
-        metrics[f"{key}_untranslated_read_as_target"] = round((predicted_source == target_class).float().mean().item(), 4)
+        metrics[f"{key}_untranslated_read_as_target"] = round(
+            (predicted_source == target_class).float().mean().item(), 4
+        )
         metrics[f"{key}_fd_to_target_test"] = round(frechet_distance(features, target_features), 3)
     return metrics
 
@@ -76,14 +81,18 @@ class UnpairedRecipe(Recipe):
         self.dual = DualGAN(cfg.model)
         self.models = {"dualgan": self.dual}
         names = self.dual.domain_names
-        self.data_note = (f"Fashion-MNIST train: {len(self.train_u):,} {names[0]} and {len(self.train_v):,} {names[1]} "
-                          "images, drawn independently (no pairs), mirrored at random; metrics on the test set's "
-                          f"{len(self.test_u):,} and {len(self.test_v):,}")
+        self.data_note = (
+            f"Fashion-MNIST train: {len(self.train_u):,} {names[0]} and {len(self.train_v):,} {names[1]} "
+            "images, drawn independently (no pairs), mirrored at random; metrics on the test set's "
+            f"{len(self.test_u):,} and {len(self.test_v):,}"
+        )
         betas = (cfg.beta1, 0.999)
-        run.add_optimizer("g", torch.optim.Adam([*self.dual.g_a.parameters(), *self.dual.g_b.parameters()],
-                                                lr=cfg.lr, betas=betas))
-        run.add_optimizer("d", torch.optim.Adam([*self.dual.d_a.parameters(), *self.dual.d_b.parameters()],
-                                                lr=cfg.lr, betas=betas))
+        run.add_optimizer(
+            "g", torch.optim.Adam([*self.dual.g_a.parameters(), *self.dual.g_b.parameters()], lr=cfg.lr, betas=betas)
+        )
+        run.add_optimizer(
+            "d", torch.optim.Adam([*self.dual.d_a.parameters(), *self.dual.d_b.parameters()], lr=cfg.lr, betas=betas)
+        )
         self.order_u = run.minibatches(len(self.train_u), cfg.batch_size)
         self.order_v = run.minibatches(len(self.train_v), cfg.batch_size)  # independent: no pairs
 
@@ -94,18 +103,22 @@ class UnpairedRecipe(Recipe):
         with run.autocast():
             fake_v, fake_u = model.g_a(u), model.g_b(v)  # G_A(u), G_B(v)
             u_cycled, v_cycled = model.g_b(fake_v), model.g_a(fake_u)
-            g_adversarial = (least_squares_generator_loss(model.d_a(fake_v).float())
-                             + least_squares_generator_loss(model.d_b(fake_u).float()))
+            g_adversarial = least_squares_generator_loss(model.d_a(fake_v).float()) + least_squares_generator_loss(
+                model.d_b(fake_u).float()
+            )
         cycle = cycle_loss(u, u_cycled.float(), v, v_cycled.float(), self.cfg.lambda_u, self.cfg.lambda_v)
         run.update("g", g_adversarial + cycle)
         with run.autocast():  # D_A: real v vs G_A(u); D_B: real u vs G_B(v)
-            d_loss = (least_squares_discriminator_loss(model.d_a(v).float(), model.d_a(fake_v.detach()).float())
-                      + least_squares_discriminator_loss(model.d_b(u).float(), model.d_b(fake_u.detach()).float()))
+            d_loss = least_squares_discriminator_loss(
+                model.d_a(v).float(), model.d_a(fake_v.detach()).float()
+            ) + least_squares_discriminator_loss(model.d_b(u).float(), model.d_b(fake_u.detach()).float())
         run.update("d", d_loss)
         return g_adversarial.item(), cycle.item(), d_loss.item()
 
     def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:
         model = self.dual.cpu().eval().half().float()  # stored as float16: measure the weights that ship
-        metrics = {"adversarial_loss": "least squares (CycleGAN's form); cycle loss with L1 norms",
-                   "domains": {"u": model.domain_names[0], "v": model.domain_names[1]}}
+        metrics = {
+            "adversarial_loss": "least squares (CycleGAN's form); cycle loss with L1 norms",
+            "domains": {"u": model.domain_names[0], "v": model.domain_names[1]},
+        }
         return model, metrics | evaluate(model, self.test_u, self.test_v)

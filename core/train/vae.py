@@ -18,7 +18,16 @@ from core.latent import sample_prior
 from core.train.common import fashion_mnist
 from core.train.evaluation import sample_quality
 from core.train.loop import Recipe, Run, TrainConfig, option
-from core.vae import LATENT_SIZES, VAE, VAEConfig, beta_elbo_loss, checkpoint_name, elbo_terms, kl_warmup_beta, save_map_codes
+from core.vae import (
+    LATENT_SIZES,
+    VAE,
+    VAEConfig,
+    beta_elbo_loss,
+    checkpoint_name,
+    elbo_terms,
+    kl_warmup_beta,
+    save_map_codes,
+)
 
 SAMPLES_FOR_METRICS = 1000
 TRAIN_IMAGES = 60_000
@@ -49,8 +58,12 @@ def evaluate(model: VAE, x: torch.Tensor, rng: torch.Generator) -> dict[str, flo
         kl += terms.kl.sum().item()
         squared_error += ((model.decode(model.encode(chunk)[0]) - chunk) ** 2).flatten(1).mean(1).sum().item()
     n = len(x)
-    return {"reconstruction_nats": round(reconstruction / n, 3), "kl_nats": round(kl / n, 3),
-            "negative_elbo_nats": round((reconstruction + kl) / n, 3), "mse": round(squared_error / n, 6)}
+    return {
+        "reconstruction_nats": round(reconstruction / n, 3),
+        "kl_nats": round(kl / n, 3),
+        "negative_elbo_nats": round((reconstruction + kl) / n, 3),
+        "mse": round(squared_error / n, 6),
+    }
 
 
 @torch.inference_mode()
