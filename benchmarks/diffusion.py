@@ -14,14 +14,7 @@ from core import diffusion, latent_diffusion, samplers
 from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE
 from core.checkpoints import read_card
 from core.datasets import load_sample
-from core.metrics import (
-    class_consistency,
-    class_consistency_by_class,
-    class_histogram,
-    classifier_outputs,
-    frechet_distance,
-    load_classifier,
-)
+from core.train.evaluation import sample_quality
 from demos import diffusion as tab
 from demos import latent_diffusion as text_tab
 from demos.common import sample_image
@@ -47,9 +40,7 @@ def _per_step(name: str, run, steps: int, runs: int, target: float | None) -> La
 def _ddim_16() -> torch.Tensor:
     with torch.inference_mode():
         return samplers.last_step(
-            samplers.ddim_sample(
-                diffusion.load(), (16, 1, 28, 28), diffusion.noise_schedule(), 50, torch.Generator().manual_seed(0)
-            )
+            samplers.sample(diffusion.load(), (16, 1, 28, 28), "ddim", 50, torch.Generator().manual_seed(0))
         ).x_t
 
 
@@ -104,27 +95,23 @@ def api_calls(image_path: str) -> dict[str, tuple]:
 @torch.inference_mode()
 def quality() -> dict[str, dict]:
     x, _ = load_sample().tensors()
-    classifier = load_classifier()
-    real = classifier_outputs(classifier, x)[0]
     model = diffusion.load()
     samples = torch.cat(
         [
             diffusion.to_image_range(
                 samplers.last_step(
-                    samplers.ddim_sample(
-                        model, (250, 1, 28, 28), diffusion.noise_schedule(), 50, torch.Generator().manual_seed(seed)
-                    )
+                    samplers.sample(model, (250, 1, 28, 28), "ddim", 50, torch.Generator().manual_seed(seed))
                 ).x_t
             )
             for seed in range(4)
         ]
     )
-    features, predictions = classifier_outputs(classifier, samples)
+    pixel = sample_quality(samples, x)
     card = read_card("ddpm")
     rows = {
         "ddpm": {
-            "FD of 1000 samples vs sample set (DDIM 50)": round(frechet_distance(features, real), 2),
-            "smallest class share of samples": min(class_histogram(predictions).values()),
+            "FD of 1000 samples vs sample set (DDIM 50)": round(pixel["fd_samples_vs_test"], 2),
+            "smallest class share of samples": pixel["min_class_share_of_samples"],
             "FD of 1000 samples vs test set (card)": card["metrics"].get("fd_samples_vs_test"),
             "train_seconds (card)": card["wall_seconds"],
             "seconds per training step, batch 128 (card)": card["metrics"]["seconds_per_training_step"],
@@ -144,19 +131,18 @@ def quality() -> dict[str, dict]:
         )
         images.append(latent_diffusion.decode(ldm.autoencoder, final.x_t))
         requested.append(torch.full((100,), c))
-    images, requested = torch.cat(images), torch.cat(requested)
-    features, predictions = classifier_outputs(classifier, images)
-    by_class = class_consistency_by_class(predictions, requested)
+    prompted = sample_quality(torch.cat(images), x, torch.cat(requested))
+    by_class = prompted["class_consistency_by_class"]
     ae_card, ldm_card = (
         read_card(latent_diffusion.AUTOENCODER_CHECKPOINT),
         read_card(latent_diffusion.DENOISER_CHECKPOINT),
     )
     rows["ldm"] = {
-        f"prompt's class drawn, 1000 samples (w = {latent_diffusion.DEFAULT_GUIDANCE:g}, DDIM 50)": round(
-            class_consistency(predictions, requested), 4
-        ),
+        f"prompt's class drawn, 1000 samples (w = {latent_diffusion.DEFAULT_GUIDANCE:g}, DDIM 50)": prompted[
+            "class_consistency"
+        ],
         "weakest class": f"{min(by_class, key=by_class.get)} {min(by_class.values()):.2f}",
-        "FD of 1000 prompted samples vs sample set": round(frechet_distance(features, real), 2),
+        "FD of 1000 prompted samples vs sample set": round(prompted["fd_samples_vs_test"], 2),
         "train_seconds (card)": ldm_card["wall_seconds"],
         "seconds per training step, batch 128 (card)": ldm_card["metrics"]["seconds_per_training_step"],
     }

@@ -41,34 +41,53 @@ DEFAULT_GUIDANCE = 4.0  # w of classifier-free guidance unless one is asked for
 TEXT_DROPOUT = 0.1  # share of training captions replaced by "" (the unconditional ε_θ(z_t, t, ∅))
 
 
-def autoencoder_config() -> dict:
-    """AutoencoderKL's arguments: 1 channel in and out, 32 -> 16 -> 8 px, 4 latent channels (a 4x compression of 28x28)."""
+@dataclass(frozen=True)
+class AutoencoderSize:
+    """Stage 1's AutoencoderKL: 1 channel in and out, 32 -> 16 -> 8 px, 4 latent channels (a 4x compression)."""
+
+    widths: tuple[int, ...] = (32, 64, 64)  # one level per width; each level but the last halves the side
+    layers_per_block: int = 1
+    norm_groups: int = 16
+
+
+def autoencoder_config(size: AutoencoderSize = AutoencoderSize()) -> dict:
+    """AutoencoderKL's arguments for `size`."""
     return dict(
         in_channels=1,
         out_channels=1,
-        down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3,
-        block_out_channels=(32, 64, 64),
-        layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * len(size.widths),
+        up_block_types=("UpDecoderBlock2D",) * len(size.widths),
+        block_out_channels=size.widths,
+        layers_per_block=size.layers_per_block,
         latent_channels=LATENT_SHAPE[0],
-        norm_num_groups=16,
+        norm_num_groups=size.norm_groups,
         sample_size=32,
     )
 
 
-def denoiser_config(text_dim: int) -> dict:
-    """UNet2DConditionModel's arguments: plain residual blocks at 8x8, cross-attention to the text at 4x4."""
+@dataclass(frozen=True)
+class DenoiserSize:
+    """Stage 2's UNet2DConditionModel: plain residual blocks at 8x8, cross-attention to the text at 4x4."""
+
+    widths: tuple[int, int] = (64, 128)  # at 8x8 and 4x4
+    layers_per_block: int = 1
+    attention_head_dim: int = 8
+    norm_groups: int = 16
+
+
+def denoiser_config(text_dim: int, size: DenoiserSize = DenoiserSize()) -> dict:
+    """UNet2DConditionModel's arguments for `size`, attending to text states of text_dim."""
     return dict(
         sample_size=LATENT_SHAPE[1],
         in_channels=LATENT_SHAPE[0],
         out_channels=LATENT_SHAPE[0],
-        layers_per_block=1,
-        block_out_channels=(64, 128),
+        layers_per_block=size.layers_per_block,
+        block_out_channels=size.widths,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=text_dim,
-        attention_head_dim=8,
-        norm_num_groups=16,
+        attention_head_dim=size.attention_head_dim,
+        norm_num_groups=size.norm_groups,
     )
 
 

@@ -147,101 +147,67 @@ def _run(
         yield DiffusionStep(step=i + 1, total=len(timesteps), t=int(t) + 1, t_next=t_next, x_t=x, x0_hat=x0_hat)
 
 
-def _noise(shape: tuple[int, ...], generator: torch.Generator, on: torch.device | None) -> torch.Tensor:
+def noise(shape: tuple[int, ...], generator: torch.Generator, on: torch.device | None = None) -> torch.Tensor:
     """z ~ N(0, I) (x_T, or a DDPM step's fresh noise), drawn on the generator's device (the CPU, so that a seed gives
     the same samples everywhere) and moved to `on`, the ε-network's device, where the loop runs."""
     return torch.randn(shape, generator=generator).to(on or "cpu")
 
 
 def ddpm_sample(
-    eps_model,
-    shape: tuple[int, ...],
-    alphas: torch.Tensor,
-    generator: torch.Generator,
-    on: torch.device | None = None,
-    x0_range: tuple | None = None,
+    eps_model, x_T: torch.Tensor, alphas: torch.Tensor, generator: torch.Generator, x0_range: tuple | None = None
 ) -> Iterator[DiffusionStep]:
-    """Ancestral DDPM sampling: x_T ~ N(0, I), then all T steps x_{t−1} ~ p_θ(x_{t−1} | x_t), each adding fresh noise
-    (ddpm_reverse_step, the paper's Algorithm 2).
+    """Ancestral DDPM sampling from x_T (noise(shape, ...)): all T steps x_{t−1} ~ p_θ(x_{t−1} | x_t), each adding
+    fresh noise from `generator` (ddpm_reverse_step, the paper's Algorithm 2).
 
-    `eps_model(x_t, t)` returns ε̂ (any conditioning and guidance live inside it). Yields every step. `on`: the
-    ε-network's device (see _noise); x0_range: (low, high) to clamp each x̂_0 to (see clamped_x0), or None.
+    `eps_model(x_t, t)` returns ε̂ (any conditioning and guidance live inside it). Yields every step. x0_range: (low,
+    high) to clamp each x̂_0 to (see clamped_x0), or None. The loop runs on x_T's device.
     """
 
     def update(x_t, eps_hat, _, t):
         t = int(t)
-        return ddpm_reverse_step(x_t, eps_hat, t, alphas, _noise(x_t.shape, generator, x_t.device) if t else None)
+        return ddpm_reverse_step(x_t, eps_hat, t, alphas, noise(x_t.shape, generator, x_t.device) if t else None)
 
-    timesteps = torch.arange(len(alphas) - 1, -1, -1)
-    yield from _run(update, timesteps, eps_model, _noise(shape, generator, on), alphas, x0_range)
-
-
-def _ddim(
-    eps_model, x_T: torch.Tensor, alphas: torch.Tensor, timesteps: torch.Tensor, stride: int, x0_range: tuple | None
-) -> Iterator[DiffusionStep]:
-    """Deterministic DDIM steps (ddim_reverse_step, η = 0) from x_T through `timesteps`, each to t − stride."""
-    alpha_bars = alpha_bar(alphas)
-
-    def update(x_t, eps_hat, _, t):
-        return ddim_reverse_step(x_t, eps_hat, int(t), int(t) - stride, alpha_bars)
-
-    yield from _run(update, timesteps, eps_model, x_T, alphas, x0_range)
+    yield from _run(update, torch.arange(len(alphas) - 1, -1, -1), eps_model, x_T, alphas, x0_range)
 
 
 def ddim_sample(
     eps_model,
-    shape: tuple[int, ...],
+    x_t: torch.Tensor,
     alphas: torch.Tensor,
     num_steps: int,
-    generator: torch.Generator,
-    on: torch.device | None = None,
+    start: int | None = None,
     x0_range: tuple | None = None,
 ) -> Iterator[DiffusionStep]:
     """DDIM (Song et al. 2021), deterministic (η = 0): the same trained ε_θ, but it jumps from t to t − T/num_steps,
-    x_(t−Δ) = √ᾱ_(t−Δ) x̂_0 + √(1 − ᾱ_(t−Δ)) ε̂ (ddim_reverse_step). Only x_T is random. num_steps must divide T."""
-    timesteps = ddim_timesteps(len(alphas), num_steps)
-    yield from _ddim(eps_model, _noise(shape, generator, on), alphas, timesteps, len(alphas) // num_steps, x0_range)
+    x_(t−Δ) = √ᾱ_(t−Δ) x̂_0 + √(1 − ᾱ_(t−Δ)) ε̂ (ddim_reverse_step). num_steps must divide T.
+
+    From x_T (start None), only x_T is random. From a given x_t at the lecture's t = start (1-based), as SDEdit and
+    img2img do: t, t − T/num_steps, ... while above 0, then x_0; a small t gives the image back, a large t a new one.
+    """
+    if start is not None and not 1 <= start <= len(alphas):
+        raise ValueError(f"t must lie between 1 and {len(alphas)}, not {start}.")
+    check_step_count("ddim", num_steps, len(alphas))
+    alpha_bars, stride = alpha_bar(alphas), len(alphas) // num_steps
+    timesteps = ddim_timesteps(len(alphas), num_steps, start=None if start is None else start - 1)
+
+    def update(x, eps_hat, _, t):
+        return ddim_reverse_step(x, eps_hat, int(t), int(t) - stride, alpha_bars)
+
+    yield from _run(update, timesteps, eps_model, x_t, alphas, x0_range)
 
 
 def dpm_solver_sample(
-    eps_model,
-    shape: tuple[int, ...],
-    alphas: torch.Tensor,
-    num_steps: int,
-    generator: torch.Generator,
-    on: torch.device | None = None,
-    x0_range: tuple | None = None,
+    eps_model, x_T: torch.Tensor, alphas: torch.Tensor, num_steps: int, x0_range: tuple | None = None
 ) -> Iterator[DiffusionStep]:
-    """DPM-Solver++(2M): deterministic like DDIM, but each update also uses the previous step's x̂_0 (a second-order
-    multistep solver of the reverse ODE), so 10-20 steps come close to DDIM's 50. Any num_steps from 1 to T.
-    diffusers' scheduler keeps the solver's history and takes the step."""
+    """DPM-Solver++(2M) from x_T: deterministic like DDIM, but each update also uses the previous step's x̂_0 (a
+    second-order multistep solver of the reverse ODE), so 10-20 steps come close to DDIM's 50. Any num_steps from 1 to
+    T. diffusers' scheduler keeps the solver's history and takes the step."""
     scheduler = dpm_solver_scheduler(alphas, num_steps)
 
     def update(x_t, eps_hat, _, t):
         return scheduler.step(eps_hat, t, x_t).prev_sample
 
-    yield from _run(update, scheduler.timesteps, eps_model, _noise(shape, generator, on), alphas, x0_range)
-
-
-def ddim_denoise_from(
-    eps_model,
-    x_t: torch.Tensor,
-    t: int,
-    alphas: torch.Tensor,
-    num_steps: int,
-    generator: torch.Generator | None = None,
-    on: torch.device | None = None,
-    x0_range: tuple | None = None,
-) -> Iterator[DiffusionStep]:
-    """DDIM started from a given x_t (the lecture's t, 1-based) instead of pure noise, as SDEdit / img2img do:
-    t, t − T/num_steps, ... while above 0, then x_0. A small t gives the image back; a large t, a new one.
-    `on`: the ε-network's device, as in ddpm_sample (x_t is moved there). (generator: unused, DDIM adds no noise.)"""
-    if not 1 <= t <= len(alphas):
-        raise ValueError(f"t must lie between 1 and {len(alphas)}, not {t}.")
-    timesteps = ddim_timesteps(len(alphas), num_steps, start=t - 1)
-    yield from _ddim(
-        eps_model, x_t if on is None else x_t.to(on), alphas, timesteps, len(alphas) // num_steps, x0_range
-    )
+    yield from _run(update, scheduler.timesteps, eps_model, x_T, alphas, x0_range)
 
 
 def sample(
@@ -259,11 +225,12 @@ def sample(
     (see clamped_x0); None leaves it free."""
     alphas = noise_schedule() if alphas is None else alphas
     check_step_count(sampler, num_steps, len(alphas))
+    x_T = noise(shape, generator, on)
     if sampler == "ddpm":
-        return ddpm_sample(eps_model, shape, alphas, generator, on, x0_range)
+        return ddpm_sample(eps_model, x_T, alphas, generator, x0_range)
     if sampler == "ddim":
-        return ddim_sample(eps_model, shape, alphas, num_steps, generator, on, x0_range)
-    return dpm_solver_sample(eps_model, shape, alphas, num_steps, generator, on, x0_range)
+        return ddim_sample(eps_model, x_T, alphas, num_steps, x0_range=x0_range)
+    return dpm_solver_sample(eps_model, x_T, alphas, num_steps, x0_range)
 
 
 def last_step(steps: Iterator[DiffusionStep]) -> DiffusionStep:

@@ -140,13 +140,12 @@ def denoise_back(image, t, seed):
     """The slider's x_t handed to the trained U-Net: DDIM from t down to 0 (streams x_0 | x_t | current estimate)."""
     x0, _, x_t, t, _ = _noised(image, t, seed)
     model = diffusion.load()
-    run = samplers.ddim_denoise_from(
+    run = samplers.ddim_sample(
         in_precision(model, inference_bf16()),
-        x_t,
-        t,
+        x_t.to(model_device(model)),
         diffusion.noise_schedule(),
         BACK_STEPS,
-        on=model_device(model),
+        start=t,
         x0_range=samplers.PIXEL_RANGE,
     )
 

@@ -96,7 +96,9 @@ POINT = torch.linspace(-0.9, 0.9, 16).reshape(1, 1, 4, 4)
 @pytest.mark.fast
 @pytest.mark.parametrize("steps", [1, 8, 10, 50, 125, 1000])
 def test_ddim_with_the_oracle_recovers_the_data_point(steps):
-    trace = list(samplers.ddim_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
+    trace = list(
+        samplers.ddim_sample(oracle_for(POINT), samplers.noise((3, 1, 4, 4), torch_generator(3)), ALPHAS, steps)
+    )
     assert len(trace) == steps and [s.step for s in trace] == list(range(1, steps + 1))
     assert trace[0].t == diffusion.NUM_TRAIN_STEPS  # starts from pure noise x_T, however few the steps
     assert all(a.t > b.t >= 1 for a, b in itertools.pairwise(trace))  # the lecture's t counts down
@@ -109,7 +111,8 @@ def test_ddim_with_the_oracle_recovers_the_data_point(steps):
 
 @pytest.mark.fast
 def test_ddpm_with_the_oracle_takes_every_step_and_lands_on_the_data_point():
-    trace = list(samplers.ddpm_sample(oracle_for(POINT), (2, 1, 4, 4), ALPHAS, torch_generator(4)))
+    g = torch_generator(4)
+    trace = list(samplers.ddpm_sample(oracle_for(POINT), samplers.noise((2, 1, 4, 4), g), ALPHAS, g))
     assert len(trace) == diffusion.NUM_TRAIN_STEPS and trace[0].t == 1000 and trace[-1].t == 1
     assert torch.allclose(trace[-1].x_t, POINT.expand(2, -1, -1, -1), atol=1e-2)
 
@@ -118,7 +121,7 @@ def test_ddpm_with_the_oracle_takes_every_step_and_lands_on_the_data_point():
 @pytest.mark.parametrize("t", [1, 37, 250, 1000])
 def test_ddim_from_a_noised_image_returns_to_it_with_the_oracle(t):
     x_t = diffusion.q_sample(POINT, ALPHA_BARS[t - 1].float(), torch.randn(1, 1, 4, 4, generator=torch_generator(t)))
-    trace = list(samplers.ddim_denoise_from(oracle_for(POINT), x_t, t, ALPHAS, 50))
+    trace = list(samplers.ddim_sample(oracle_for(POINT), x_t, ALPHAS, 50, start=t))
     assert trace[0].t == t and len(trace) == -(-t // 20) and trace[-1].t_next == 0  # stride T / 50 = 20, from t
     assert torch.allclose(trace[-1].x_t, POINT, atol=1e-3)
 
@@ -126,7 +129,9 @@ def test_ddim_from_a_noised_image_returns_to_it_with_the_oracle(t):
 @pytest.mark.fast
 @pytest.mark.parametrize("steps", [1, 7, 20, 300])
 def test_dpm_solver_with_the_oracle_recovers_the_data_point_in_any_step_count(steps):
-    trace = list(samplers.dpm_solver_sample(oracle_for(POINT), (3, 1, 4, 4), ALPHAS, steps, torch_generator(3)))
+    trace = list(
+        samplers.dpm_solver_sample(oracle_for(POINT), samplers.noise((3, 1, 4, 4), torch_generator(3)), ALPHAS, steps)
+    )
     assert len(trace) == steps and trace[0].t == diffusion.NUM_TRAIN_STEPS and trace[-1].t_next == 0
     assert all(a.t_next == b.t for a, b in itertools.pairwise(trace))
     assert torch.allclose(trace[-1].x_t, POINT.expand(3, -1, -1, -1), atol=1e-3)
@@ -170,7 +175,11 @@ def test_x0_range_keeps_every_guess_in_the_data_range_and_leaves_the_oracle_alon
         assert unclipped.x0_hat.abs().max() > 1.5  # so the check above has teeth
     clipped = samplers.last_step(
         samplers.ddim_sample(
-            oracle_for(POINT), (1, 1, 4, 4), ALPHAS, 10, torch_generator(3), x0_range=samplers.PIXEL_RANGE
+            oracle_for(POINT),
+            samplers.noise((1, 1, 4, 4), torch_generator(3)),
+            ALPHAS,
+            10,
+            x0_range=samplers.PIXEL_RANGE,
         )
     )
     assert torch.allclose(clipped.x_t, POINT, atol=1e-3)  # data inside the range is unchanged
@@ -214,8 +223,12 @@ def test_ddim_is_deterministic_given_x_T():
     def wiggle(x_t, t):  # any fixed ε-model
         return 0.1 * torch.tanh(x_t)
 
-    a = samplers.last_step(samplers.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
-    b = samplers.last_step(samplers.ddim_sample(wiggle, (1, 1, 4, 4), ALPHAS, 20, torch_generator(5))).x_t
+    a = samplers.last_step(
+        samplers.ddim_sample(wiggle, samplers.noise((1, 1, 4, 4), torch_generator(5)), ALPHAS, 20)
+    ).x_t
+    b = samplers.last_step(
+        samplers.ddim_sample(wiggle, samplers.noise((1, 1, 4, 4), torch_generator(5)), ALPHAS, 20)
+    ).x_t
     assert torch.equal(a, b)
 
 
@@ -313,7 +326,9 @@ def test_ddim_timesteps_are_diffusers_trailing_spacing():
 def test_ddim_rejects_step_counts_that_would_not_land_on_x0():
     for steps in (0, 7, 61, diffusion.NUM_TRAIN_STEPS + 1):  # 61: diffusers' own spacing would end at t = -1
         with pytest.raises(ValueError, match="must divide 1000"):
-            next(samplers.ddim_sample(oracle_for(POINT), (1, 1, 4, 4), ALPHAS, steps, torch_generator()))
+            next(
+                samplers.ddim_sample(oracle_for(POINT), samplers.noise((1, 1, 4, 4), torch_generator()), ALPHAS, steps)
+            )
 
 
 # --- speckle: the roughness measure ---------------------------------------------------------------------------
@@ -486,7 +501,7 @@ def test_the_trained_model_gives_a_lightly_noised_image_back_and_a_heavily_noise
     for t in (100, 900):
         x_t = diffusion.q_sample(x0, ALPHA_BARS[t - 1].float(), torch.randn(x0.shape, generator=torch_generator(t)))
         with torch.inference_mode():
-            back = samplers.last_step(samplers.ddim_denoise_from(model, x_t, t, ALPHAS, 50)).x_t
+            back = samplers.last_step(samplers.ddim_sample(model, x_t, ALPHAS, 50, start=t)).x_t
         errors[t] = (diffusion.to_image_range(back) - sample_tensors[0][:50]).pow(2).mean().item()
     assert errors[100] < 0.01 and errors[900] > 3 * errors[100], errors
 

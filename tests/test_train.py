@@ -210,62 +210,32 @@ def test_interval_means_average_each_interval_and_the_short_last_one():
 
 @pytest.mark.fast
 def test_a_training_state_round_trips_and_refuses_other_settings(tmp_path):
-    import torch
+    from core.train.common import IntervalMeans, TrainingState
+    from core.train.diffusion import DDPMTrainConfig
 
-    from core.train.common import IntervalMeans, load_training_state, save_training_state
-    from core.train.diffusion import DDPMTrainConfig as TrainConfig
-
-    def objects(seed):
+    def objects(seed, cfg):
         torch.manual_seed(seed)
         model = torch.nn.Linear(3, 2)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        return model, optimizer, torch.Generator().manual_seed(seed), IntervalMeans(("loss",), every=2)
+        generator = torch.Generator().manual_seed(seed)
+        return TrainingState(cfg, {"model": model}, {"adam": optimizer}, generator, IntervalMeans(("loss",), every=2))
 
-    model, optimizer, generator, curves = objects(0)
+    cfg = DDPMTrainConfig(steps=10)
+    saved = objects(0, cfg)
     for _ in range(3):  # Adam moments and a step count to carry over
-        optimizer.zero_grad()
-        model(torch.randn(4, 3, generator=generator)).square().mean().backward()
-        optimizer.step()
-        curves.add(0.5)
-    cfg = TrainConfig(steps=10)
+        saved.optimizers["adam"].zero_grad()
+        saved.modules["model"](torch.randn(4, 3, generator=saved.generator)).square().mean().backward()
+        saved.optimizers["adam"].step()
+        saved.curves.add(0.5)
     path = tmp_path / "state.safetensors"
-    save_training_state(
-        path,
-        step=3,
-        config=cfg,
-        modules={"model": model},
-        optimizers={"adam": optimizer},
-        generator=generator,
-        curves=curves,
-        seconds=12.5,
-        extra={"history": {"steps": 4000}},
-    )
-    fresh = objects(1)
-    resumed = load_training_state(
-        path,
-        config=dataclasses.replace(cfg, steps=20),
-        modules={"model": fresh[0]},
-        optimizers={"adam": fresh[1]},
-        generator=fresh[2],
-        curves=fresh[3],
-    )
-    assert resumed == {"step": 3, "seconds": 12.5, "extra": {"history": {"steps": 4000}}}  # more steps: allowed
-    assert torch.equal(fresh[0].weight, model.weight)
-    assert torch.equal(fresh[1].state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
-    assert torch.equal(fresh[2].get_state(), generator.get_state())
-    assert fresh[3].curves == curves.curves and fresh[3]._count == curves._count
+    saved.save(path, step=3, seconds=12.5, extra={"history": {"steps": 4000}})
+    fresh = objects(1, dataclasses.replace(cfg, steps=20))  # more steps: allowed
+    assert fresh.load(path) == {"step": 3, "seconds": 12.5, "extra": {"history": {"steps": 4000}}}
+    assert torch.equal(fresh.modules["model"].weight, saved.modules["model"].weight)
+    moments = [o["adam"].state_dict()["state"][0]["exp_avg"] for o in (fresh.optimizers, saved.optimizers)]
+    assert torch.equal(*moments)
+    assert torch.equal(fresh.generator.get_state(), saved.generator.get_state())
+    assert fresh.curves.curves == saved.curves.curves and fresh.curves._count == saved.curves._count
     with pytest.raises(ValueError, match="lr: 0.0005 then, 0.001 now"):
-        load_training_state(
-            path,
-            config=dataclasses.replace(cfg, lr=1e-3),
-            modules={"model": fresh[0]},
-            optimizers={"adam": fresh[1]},
-            generator=fresh[2],
-            curves=fresh[3],
-        )
-    assert (
-        load_training_state(
-            tmp_path / "none.safetensors", config=cfg, modules={}, optimizers={}, generator=fresh[2], curves=fresh[3]
-        )
-        is None
-    )
+        objects(1, dataclasses.replace(cfg, lr=1e-3)).load(path)
+    assert fresh.load(tmp_path / "none.safetensors") is None

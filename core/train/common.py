@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,83 +159,72 @@ def _from_skeleton(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return content
 
 
-def save_training_state(
-    path: Path,
-    *,
-    step: int,
-    config: Any,
-    modules: dict[str, torch.nn.Module],
-    optimizers: dict[str, torch.optim.Optimizer],
-    generator: torch.Generator,
-    curves: IntervalMeans,
-    seconds: float,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """Everything a run needs to go on where it stopped (weights, optimizer moments, RNG, step, curves; the data
-    order restarts with a fresh shuffle), as safetensors with a JSON skeleton (no pickle); written to a temporary
-    file, then renamed, so that a run killed mid-write leaves the previous state intact."""
-    from safetensors.torch import save_file
+@dataclass
+class TrainingState:
+    """What a run saves to go on where it stopped: its settings, weights (EMA copies included), optimizer moments,
+    random numbers and curves (the data order restarts with a fresh shuffle)."""
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "step": step,
-        "config": dataclasses.asdict(config),
-        "seconds": seconds,
-        "modules": {name: m.state_dict() for name, m in modules.items()},
-        "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
-        "generator": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "curves": {"curves": curves.curves, "sums": curves._sums, "count": curves._count},
-        "extra": extra or {},
-    }
-    tensors: dict[str, torch.Tensor] = {}
-    skeleton = json.dumps(_to_skeleton(state, tensors))
-    partial = path.with_suffix(".partial")
-    save_file(tensors, str(partial), metadata={"skeleton": skeleton})
-    partial.replace(path)
+    config: Any
+    modules: dict[str, torch.nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    generator: torch.Generator
+    curves: IntervalMeans
 
+    def save(self, path: Path, *, step: int, seconds: float, extra: dict[str, Any] | None = None) -> None:
+        """As safetensors with a JSON skeleton (no pickle); written to a temporary file, then renamed, so that a run
+        killed mid-write leaves the previous state intact."""
+        from safetensors.torch import save_file
 
-def load_training_state(
-    path: Path,
-    *,
-    config: Any,
-    modules: dict[str, torch.nn.Module],
-    optimizers: dict[str, torch.optim.Optimizer],
-    generator: torch.Generator,
-    curves: IntervalMeans,
-) -> dict[str, Any] | None:
-    """Restore a saved state into the given objects; returns {"step", "seconds", "extra"}, or None without a state.
-    Refuses (ValueError) a state saved with different settings, other than those in RESUME_IGNORES."""
-    from safetensors import safe_open
+        path.parent.mkdir(parents=True, exist_ok=True)
+        curves = self.curves
+        state = {
+            "step": step,
+            "config": dataclasses.asdict(self.config),
+            "seconds": seconds,
+            "modules": {name: m.state_dict() for name, m in self.modules.items()},
+            "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "curves": {"curves": curves.curves, "sums": curves._sums, "count": curves._count},
+            "extra": extra or {},
+        }
+        tensors: dict[str, torch.Tensor] = {}
+        skeleton = json.dumps(_to_skeleton(state, tensors))
+        partial = path.with_suffix(".partial")
+        save_file(tensors, str(partial), metadata={"skeleton": skeleton})
+        partial.replace(path)
 
-    if not path.is_file():
-        return None
-    with safe_open(str(path), framework="pt") as file:
-        tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open is not iterable)
-        state = _from_skeleton(json.loads(file.metadata()["skeleton"]), tensors)
-    now, defaults, then = dataclasses.asdict(config), dataclasses.asdict(type(config)()), state["config"]
-    changed = [
-        f"{k}: {then.get(k)!r} then, {v!r} now"
-        for k, v in now.items()
-        if k not in RESUME_IGNORES and then.get(k, defaults[k]) != v
-    ]  # a field added since: its default
-    if changed:
-        raise ValueError(
-            f"{path} was saved with other settings ({'; '.join(changed)}). Start over with "
-            "--no-resume, or resume with the same settings."
-        )
-    for name, module in modules.items():
-        module.load_state_dict(state["modules"][name])
-    for name, optimizer in optimizers.items():
-        optimizer.load_state_dict(state["optimizers"][name])
-    generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    curves.curves, curves._sums, curves._count = (
-        state["curves"]["curves"],
-        state["curves"]["sums"],
-        state["curves"]["count"],
-    )
-    return {"step": state["step"], "seconds": state["seconds"], "extra": state["extra"]}
+    def load(self, path: Path) -> dict[str, Any] | None:
+        """Restore a saved state into these objects; returns {"step", "seconds", "extra"}, or None without a state.
+        Refuses (ValueError) a state saved with different settings, other than those in RESUME_IGNORES."""
+        from safetensors import safe_open
+
+        if not path.is_file():
+            return None
+        with safe_open(str(path), framework="pt") as file:
+            tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open is not iterable)
+            state = _from_skeleton(json.loads(file.metadata()["skeleton"]), tensors)
+        config = self.config
+        now, defaults, then = dataclasses.asdict(config), dataclasses.asdict(type(config)()), state["config"]
+        changed = [  # a field added since the state was saved: compared with its default
+            f"{k}: {then.get(k, defaults[k])!r} then, {v!r} now"
+            for k, v in now.items()
+            if k not in RESUME_IGNORES and then.get(k, defaults[k]) != v
+        ]
+        if changed:
+            raise ValueError(
+                f"{path} was saved with other settings ({'; '.join(changed)}). Start over with "
+                "--no-resume, or resume with the same settings."
+            )
+        for name, module in self.modules.items():
+            module.load_state_dict(state["modules"][name])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        saved = state["curves"]
+        self.curves.curves, self.curves._sums, self.curves._count = saved["curves"], saved["sums"], saved["count"]
+        return {"step": state["step"], "seconds": state["seconds"], "extra": state["extra"]}
 
 
 def out_of_time(clock: Stopwatch, session_start: float, stop_after_minutes: float) -> bool:

@@ -235,12 +235,6 @@ class DDPMRecipe(Recipe):
                 model, to_model_range(self.test_x[:1000]), self.alpha_bars, run.rng
             ),
         }
-        metrics |= evaluate(
-            model,
-            self.test_x,
-            run.sized(cfg.eval_samples, 16),
-            run.sized(cfg.eval_ddim_steps, 2),
-            run.rng,
-            _sampler_table(run.dry_run),
-        )
+        n, steps = run.sized(cfg.eval_samples, 16), run.sized(cfg.eval_ddim_steps, 2)
+        metrics |= evaluate(model, self.test_x, n, steps, run.rng, _sampler_table(run.dry_run))
         return model, metrics

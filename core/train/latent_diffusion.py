@@ -28,6 +28,8 @@ from core.latent_diffusion import (
     DENOISER_CHECKPOINT,
     LATENT_RANGE_STDS,
     TEXT_DROPOUT,
+    AutoencoderSize,
+    DenoiserSize,
     LatentDiffusion,
     autoencoder_config,
     decode,
@@ -40,11 +42,7 @@ from core.latent_diffusion import (
     unpad_images,
 )
 from core.metrics import (
-    class_consistency,
-    class_consistency_by_class,
-    class_histogram,
     classifier_outputs,
-    frechet_distance,
     load_classifier,
     mse,
     psnr,
@@ -52,11 +50,13 @@ from core.metrics import (
 )
 from core.samplers import last_step
 from core.train.common import Stopwatch, ema_update, fashion_mnist
+from core.train.evaluation import sample_quality
 from core.train.loop import Recipe, Run, TrainConfig, option
 
 
 @dataclass(frozen=True)
 class AutoencoderTrainConfig(TrainConfig):
+    model: AutoencoderSize = option(AutoencoderSize(), "the autoencoder's widths per level and blocks")
     steps: int = 1500
     batch_size: int = 64
     lr: float = 1e-3  # Adam
@@ -85,7 +85,7 @@ class AutoencoderRecipe(Recipe):
         from diffusers import AutoencoderKL
 
         self.train_x, _, self.test_x, _ = fashion_mnist(run.dry_run)
-        self.autoencoder = AutoencoderKL(**autoencoder_config())
+        self.autoencoder = AutoencoderKL(**autoencoder_config(self.cfg.model))
         self.models = {"autoencoder": self.autoencoder}
         run.add_optimizer("adam", torch.optim.Adam(self.autoencoder.parameters(), lr=self.cfg.lr))
         self.order = run.minibatches(len(self.train_x), self.cfg.batch_size)
@@ -129,6 +129,7 @@ class AutoencoderRecipe(Recipe):
 
 @dataclass(frozen=True)
 class DenoiserTrainConfig(TrainConfig):
+    model: DenoiserSize = option(DenoiserSize(), "the U-Net's widths at 8x8 and 4x4, blocks and attention heads")
     steps: int = 3000
     batch_size: int = 128
     lr: float = 5e-4  # Adam
@@ -181,18 +182,11 @@ def prompted_samples(
     return torch.cat(images).clamp(0, 1), torch.cat(requested)
 
 
-def prompt_metrics(classifier, images: torch.Tensor, requested: torch.Tensor, test_features: torch.Tensor) -> dict:
+def prompt_metrics(classifier, images: torch.Tensor, requested: torch.Tensor, test_x: torch.Tensor) -> dict:
     """How often the evaluation classifier reads the requested class (overall and per class), the share of blobs
     (no class at even odds), the FD to the test set and the classes drawn."""
-    features, predictions = classifier_outputs(classifier, images)
-    return {
-        "samples": len(images),
-        "class_consistency": round(class_consistency(predictions, requested), 4),
-        "class_consistency_by_class": class_consistency_by_class(predictions, requested),
-        "blob_share": unreadable_share(classifier, images),
-        "fd_samples_vs_test": round(frechet_distance(features, test_features), 3),
-        "class_shares_of_samples": class_histogram(predictions),
-    }
+    quality = sample_quality(images, test_x, requested)
+    return {"samples": len(images), **quality, "blob_share": unreadable_share(classifier, images)}
 
 
 @torch.inference_mode()
@@ -210,16 +204,15 @@ def evaluate_denoiser(
     that for w other than the default) and measure prompt_metrics; then, at the default w, each (sampler, steps)
     of `table` on per_class images per class."""
     classifier = load_classifier()
-    test_features, _ = classifier_outputs(classifier, test_x)
     by_guidance = {}
     for w in guidances:
         n = per_class if w == DEFAULT_GUIDANCE else max(1, per_class // 4)  # the default w gets the full count
         samples = prompted_samples(model, n, w, "ddim", num_steps, generator, bf16)
-        by_guidance[f"guidance_{w:g}"] = prompt_metrics(classifier, *samples, test_features)
+        by_guidance[f"guidance_{w:g}"] = prompt_metrics(classifier, *samples, test_x)
     by_sampler = []
     for sampler, steps in table:
         samples = prompted_samples(model, per_class, DEFAULT_GUIDANCE, sampler, steps, generator, bf16)
-        row = prompt_metrics(classifier, *samples, test_features)
+        row = prompt_metrics(classifier, *samples, test_x)
         by_sampler.append(
             {
                 "sampler": sampler,
@@ -233,7 +226,7 @@ def evaluate_denoiser(
     unconditional = prompt_metrics(
         classifier,
         *prompted_samples(model, per_class, 0.0, "dpm++", 20, generator, bf16, prompts=[""] * len(CLASS_PROMPT_NAMES)),
-        test_features,
+        test_x,
     )
     unconditional = {
         k: unconditional[k] for k in ("samples", "blob_share", "fd_samples_vs_test", "class_shares_of_samples")
@@ -299,7 +292,9 @@ class DenoiserRecipe(Recipe):
         self.captions = CaptionTable(self.clip, sorted(set(all_caption_words())) + [""])
         self.means, self.stds = posterior_moments(self.autoencoder, self.train_x)
         self.alpha_bars = alpha_bar(noise_schedule()).float()
-        self.unet = UNet2DConditionModel(**denoiser_config(self.clip.model.config.text_config.hidden_size))
+        self.unet = UNet2DConditionModel(
+            **denoiser_config(self.clip.model.config.text_config.hidden_size, self.cfg.model)
+        )
         self.average = copy.deepcopy(self.unet).requires_grad_(False)
         self.models = {"unet": self.unet, "average": self.average}
         run.add_optimizer("adam", torch.optim.Adam(self.unet.parameters(), lr=self.cfg.lr))
@@ -344,14 +339,8 @@ class DenoiserRecipe(Recipe):
         model = LatentDiffusion(
             self.autoencoder, unet, self.clip, latent_range(stats["latent_channel_mean"], stats["latent_channel_std"])
         )
+        per_class, steps = run.sized(cfg.eval_per_class, 2), run.sized(cfg.eval_ddim_steps, 2)
+        table = (("ddim", 2), ("dpm++", 2)) if run.dry_run else SAMPLER_TABLE
         with contextlib.suppress(CheckpointError):
-            metrics |= evaluate_denoiser(
-                model,
-                self.test_x,
-                run.sized(cfg.eval_per_class, 2),
-                run.sized(cfg.eval_ddim_steps, 2),
-                cfg.eval_guidance,
-                run.rng,
-                table=(("ddim", 2), ("dpm++", 2)) if run.dry_run else SAMPLER_TABLE,
-            )
+            metrics |= evaluate_denoiser(model, self.test_x, per_class, steps, cfg.eval_guidance, run.rng, table=table)
         return unet, metrics

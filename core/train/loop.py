@@ -37,13 +37,12 @@ from core.checkpoints import save_model
 from core.train.common import (
     IntervalMeans,
     Stopwatch,
+    TrainingState,
     endless_minibatches,
-    load_training_state,
     make_card,
     out_of_time,
     output_root,
     progress,
-    save_training_state,
     training_state_path,
 )
 
@@ -269,8 +268,8 @@ def train(recipe: Recipe) -> dict[str, Any]:
 
     curves = IntervalMeans(recipe.curve_names, every=recipe.curve_every)
     state_file = output_root(True) / "state.safetensors" if cfg.dry_run else training_state_path(recipe.checkpoint_name)
-    objects = dict(config=cfg, modules=recipe.models, optimizers=run.optimizers, generator=run.rng, curves=curves)
-    resumed = load_training_state(state_file, **objects) if cfg.resume and run.optimizers else None
+    state = TrainingState(cfg, recipe.models, run.optimizers, run.rng, curves)
+    resumed = state.load(state_file) if cfg.resume and run.optimizers else None
     earlier = 0.0
     recipe.extra.setdefault("sessions", [])
     held_out_curves: dict[str, list[float]] = {}
@@ -287,7 +286,7 @@ def train(recipe: Recipe) -> dict[str, Any]:
     def save_state() -> None:
         recipe.extra["held_out_curves"] = held_out_curves
         if main_process and run.optimizers:
-            save_training_state(state_file, step=run.step, seconds=clock.seconds, extra=recipe.extra, **objects)
+            state.save(state_file, step=run.step, seconds=clock.seconds, extra=recipe.extra)
 
     clock = Stopwatch(earlier)
     bar = progress(run.steps, recipe.checkpoint_name) if main_process else None
