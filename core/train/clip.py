@@ -80,7 +80,7 @@ class CLIPRecipe(Recipe):
 
     def setup(self, run: Run) -> None:
         cfg = self.cfg
-        self.captions_rng = random.Random(cfg.seed)
+        self.captions_rng = random.Random(run.process_seed)
         self.train_x, self.train_y, self.test_x, self.test_y = fashion_mnist(run.dry_run)
         if run.dry_run:  # the bundled held-out emoji stand in, so a dry run needs no font
             self.emoji_train, self.emoji_test = load_emoji_sample().take(64), load_emoji_sample().take(16)

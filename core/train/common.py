@@ -107,6 +107,7 @@ class Stopwatch:
     (edits made while it trains do not count)."""
 
     def __init__(self, earlier: float = 0.0) -> None:
+        self.earlier = earlier  # seconds of the sessions before this one
         self.start = time.perf_counter() - earlier
         self.commit = code_commit()
 

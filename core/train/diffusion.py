@@ -44,7 +44,7 @@ from core.metrics import (
 )
 from core.samplers import PIXEL_RANGE, last_step, sample
 from core.train.augment import random_flip_and_shift
-from core.train.common import Stopwatch, ema_update, fashion_mnist
+from core.train.common import Stopwatch, fashion_mnist
 from core.train.loop import Recipe, Run, TrainConfig, option
 
 
@@ -207,6 +207,7 @@ class DDPMRecipe(Recipe):
             self.extra["history"] = _history(cfg.init_from)
         self.average = copy.deepcopy(self.unet).requires_grad_(False)
         self.models = {"model": self.unet, "average": self.average}
+        self.moving_averages = [(self.average, self.unet, cfg.ema_decay)]
         run.add_optimizer("adam", torch.optim.Adam(self.unet.parameters(), lr=cfg.lr))
         self.order = run.minibatches(len(self.train_x), cfg.batch_size)
 
@@ -219,7 +220,6 @@ class DDPMRecipe(Recipe):
         with run.autocast():
             loss = simple_loss(eps.to(run.device), self.unet(x_t.to(run.device), t.to(run.device)))
         run.update("adam", loss)
-        ema_update(self.average, self.unet, self.cfg.ema_decay)
         return (loss.item(),)
 
     def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:

@@ -34,7 +34,7 @@ SAMPLES_FOR_METRICS = 1000
 class AdversarialConfig(TrainConfig):
     """What the GAN, cGAN and StyleGAN recipes share: the lecture's loop and DCGAN's optimiser settings."""
 
-    steps: int = 11_250  # 12 epochs of 60,000 images in minibatches of 64
+    steps: int = 11_250  # generator updates: 12 epochs of 60,000 images in minibatches of 64 at k = 1
     batch_size: int = 64
     lr: float = 2e-4  # Adam, both players (DCGAN's setting)
     final_lr_fraction: float = 1.0  # a constant learning rate, as DCGAN
@@ -62,6 +62,8 @@ class AdversarialRecipe(Recipe):
 
     def setup_players(self, run: Run, g_params, d_params) -> None:
         cfg = self.cfg
+        if cfg.k > 1 and cfg.gradient_accumulation_steps > 1:  # k D updates inside one accumulation window
+            raise ValueError("k > 1 cannot be combined with gradient accumulation; use a larger batch instead.")
         if cfg.generator_loss not in G_OBJECTIVES:
             raise ValueError(f"generator_loss must be one of {sorted(G_OBJECTIVES)}, not {cfg.generator_loss!r}.")
         run.add_optimizer("d", torch.optim.Adam(d_params, lr=cfg.lr, betas=(cfg.beta1, 0.999)))
@@ -89,16 +91,12 @@ class AdversarialRecipe(Recipe):
         with run.autocast():
             g_loss = G_OBJECTIVES[self.cfg.generator_loss](self.d_logit(self.generate(z, y_fake), y_fake).float())
         run.update("g", g_loss)
-        self.after_g_step()
         return (
             d_loss.item(),
             g_loss.item(),
             torch.sigmoid(real_logits).mean().item(),
             torch.sigmoid(fake_logits).mean().item(),
         )
-
-    def after_g_step(self) -> None:
-        """After each generator update (StyleGAN: its moving average)."""
 
     @torch.inference_mode()
     def measure(self, run: Run, generate, d_probability) -> dict:

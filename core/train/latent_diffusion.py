@@ -49,7 +49,7 @@ from core.metrics import (
     unreadable_share,
 )
 from core.samplers import last_step
-from core.train.common import Stopwatch, ema_update, fashion_mnist
+from core.train.common import Stopwatch, fashion_mnist
 from core.train.evaluation import sample_quality
 from core.train.loop import Recipe, Run, TrainConfig, option
 
@@ -286,7 +286,7 @@ class DenoiserRecipe(Recipe):
     def setup(self, run: Run) -> None:
         from diffusers import UNet2DConditionModel
 
-        self.captions_rng = random.Random(self.cfg.seed)
+        self.captions_rng = random.Random(run.process_seed)
         self.train_x, self.train_y, self.test_x, _ = fashion_mnist(run.dry_run)
         self.autoencoder, self.clip = load_autoencoder(), load_bundle()
         self.captions = CaptionTable(self.clip, sorted(set(all_caption_words())) + [""])
@@ -297,6 +297,7 @@ class DenoiserRecipe(Recipe):
         )
         self.average = copy.deepcopy(self.unet).requires_grad_(False)
         self.models = {"unet": self.unet, "average": self.average}
+        self.moving_averages = [(self.average, self.unet, self.cfg.ema_decay)]
         run.add_optimizer("adam", torch.optim.Adam(self.unet.parameters(), lr=self.cfg.lr))
         self.order = run.minibatches(len(self.train_x), self.cfg.batch_size)
 
@@ -321,7 +322,6 @@ class DenoiserRecipe(Recipe):
             ).sample
         loss = simple_loss(eps.to(run.device), eps_hat)
         run.update("adam", loss)
-        ema_update(self.average, self.unet, self.cfg.ema_decay)
         return (loss.item(),)
 
     def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import torch
 from accelerate import Accelerator
-from accelerate.state import AcceleratorState, GradientState
+from accelerate.state import AcceleratorState, GradientState, PartialState
 from accelerate.utils import set_seed
 
 from core import runtime
@@ -38,6 +38,7 @@ from core.train.common import (
     IntervalMeans,
     Stopwatch,
     TrainingState,
+    ema_update,
     endless_minibatches,
     make_card,
     out_of_time,
@@ -96,6 +97,8 @@ def mixed_precision(choice: str, device: torch.device) -> str:
         raise ValueError(f"precision must be auto, bf16, fp16 or no, not {choice!r}.")
     if choice == "auto":
         return "bf16" if runtime.use_bf16("auto", device) else "no"
+    if choice == "fp16" and device.type == "cpu":  # accelerate would set up neither autocast nor a loss scaler
+        raise ValueError("precision fp16 needs a GPU; on the CPU use bf16 or no.")
     return choice
 
 
@@ -109,6 +112,11 @@ class Run:
         self.training_seconds = 0.0  # this run's training time, all sessions (set when training ends)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self._base_lrs: dict[str, list[float]] = {}
+
+    @property
+    def process_seed(self) -> int:
+        """The seed of this process's random numbers (data order, noise, captions): cfg.seed + its index."""
+        return self.cfg.seed + self.accelerator.process_index
 
     @property
     def dry_run(self) -> bool:
@@ -204,6 +212,8 @@ class Recipe:
         self.models: dict[str, torch.nn.Module] = {}
         self.extra: dict[str, Any] = {}  # saved with the training state (e.g. what a run continued from)
         self.held_out_every = 0  # updates between held-out measurements (0: none)
+        # (average, current, decay): after every update, average <- decay · average + (1 − decay) · current
+        self.moving_averages: list[tuple[torch.nn.Module, torch.nn.Module, float]] = []
 
     @property
     def checkpoint_name(self) -> str:
@@ -239,23 +249,37 @@ def invocation() -> str:
     return "python -m core.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def train(recipe: Recipe) -> dict[str, Any]:
-    """Train `recipe` (resuming from its saved state where there is one), then measure it and write its checkpoint
-    with a card. Returns the card (on every process; only the first one writes)."""
-    cfg = recipe.cfg
-    if getattr(cfg, "evaluate_only", False):
-        return recipe.evaluate_shipped()
+def make_accelerator(cfg: TrainConfig) -> Accelerator:
+    """An Accelerator for this run's precision and accumulation. accelerate keeps one such setting per process;
+    `all` and the tests train several recipes with different settings in one process, so each run starts them afresh
+    (the process group, if any, stays)."""
     chosen_device = runtime.device()
-    # accelerate keeps one precision and accumulation setting per process; `all` and the tests train several recipes
-    # with different settings in one process, so each run starts them afresh (the process group, if any, stays).
     AcceleratorState._reset_state(reset_partial_state=False)
     GradientState._reset_state()
-    accelerator = Accelerator(
+    return Accelerator(
         cpu=chosen_device.type == "cpu",
         mixed_precision=mixed_precision(cfg.precision, chosen_device),
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
     )
-    main_process = accelerator.is_main_process
+
+
+def any_process(flag: bool, accelerator: Accelerator) -> bool:
+    """True on every process when it is true on any: a decision all processes take together (a process that left
+    the loop alone would leave the others waiting in their next all-reduce)."""
+    if accelerator.num_processes == 1:
+        return flag
+    decision = torch.tensor(float(flag), device=accelerator.device)
+    torch.distributed.all_reduce(decision, op=torch.distributed.ReduceOp.MAX)
+    return bool(decision.item())
+
+
+def train(recipe: Recipe) -> dict[str, Any]:
+    """Train `recipe` (resuming from its saved state where there is one), then measure it and write its checkpoint
+    with a card. Returns the card (the first process's; only the first process writes)."""
+    cfg = recipe.cfg
+    if getattr(cfg, "evaluate_only", False):
+        return recipe.evaluate_shipped() if PartialState().is_main_process else {}
+    accelerator = make_accelerator(cfg)
     set_seed(cfg.seed)  # the same initial weights on every process
     run = Run(cfg, accelerator, torch.Generator())
     recipe.setup(run)
@@ -263,43 +287,82 @@ def train(recipe: Recipe) -> dict[str, Any]:
         module.to(accelerator.device)
     if accelerator.num_processes > 1:
         broadcast_models(recipe.models)
-    set_seed(cfg.seed, device_specific=True)  # each process its own minibatches and noise
-    run.rng.manual_seed(cfg.seed + accelerator.process_index)
+    set_seed(cfg.seed, device_specific=True)  # each process its own minibatches, noise and dropout
+    run.rng.manual_seed(run.process_seed)
 
     curves = IntervalMeans(recipe.curve_names, every=recipe.curve_every)
-    state_file = output_root(True) / "state.safetensors" if cfg.dry_run else training_state_path(recipe.checkpoint_name)
     state = TrainingState(cfg, recipe.models, run.optimizers, run.rng, curves)
-    resumed = state.load(state_file) if cfg.resume and run.optimizers else None
-    earlier = 0.0
+    clock = resume(recipe, run, state)
+    train_steps(recipe, run, state, clock)
+    accelerator.wait_for_everyone()
+    if accelerator.num_processes > 1 and (differ := models_differ(recipe.models)):
+        raise RuntimeError(f"The processes' weights drifted apart: {', '.join(differ[:5])}.")
+    card = write_checkpoint(recipe, run, clock, curves) if accelerator.is_main_process else {}
+    accelerator.wait_for_everyone()
+    return card
+
+
+def state_file(recipe: Recipe) -> Path:
+    return (
+        output_root(True) / "state.safetensors" if recipe.cfg.dry_run else training_state_path(recipe.checkpoint_name)
+    )
+
+
+def resume(recipe: Recipe, run: Run, state: TrainingState) -> Stopwatch:
+    """Load the saved training state where there is one (same settings), note this session in recipe.extra, and
+    return the clock (counting the earlier sessions' time)."""
+    cfg, accelerator, path = recipe.cfg, run.accelerator, state_file(recipe)
+    resumed = state.load(path) if cfg.resume and run.optimizers else None
     recipe.extra.setdefault("sessions", [])
-    held_out_curves: dict[str, list[float]] = {}
+    recipe.extra.setdefault("held_out_curves", {})
+    earlier = 0.0
     if resumed:
         run.step, earlier = resumed["step"], resumed["seconds"]
         recipe.extra |= resumed["extra"]
-        held_out_curves = recipe.extra.get("held_out_curves", {})
-        run.rng.manual_seed(cfg.seed + accelerator.process_index + 1000 * run.step)  # a fresh data order
-        accelerator.print(f"{recipe.checkpoint_name}: resuming at step {run.step} of {run.steps} from {state_file}")
+        run.rng.manual_seed(run.process_seed + 1000 * run.step)  # a fresh data order
+        if accelerator.num_processes > 1:  # the state holds the first process's random numbers: each its own again
+            set_seed(cfg.seed + 1000 * run.step, device_specific=True)
+        accelerator.print(f"{recipe.checkpoint_name}: resuming at step {run.step} of {run.steps} from {path}")
+        if run.step >= run.steps:
+            accelerator.print(
+                f"{recipe.checkpoint_name}: that state has finished its {run.steps} steps, so nothing is trained; it is "
+                "measured and written again. To train afresh: --no-resume (or more --steps to go on)."
+            )
     recipe.extra["sessions"].append(
         {"command": invocation(), "processes": accelerator.num_processes, "from_step": run.step}
     )
+    return Stopwatch(earlier)
 
-    def save_state() -> None:
-        recipe.extra["held_out_curves"] = held_out_curves
+
+def train_steps(recipe: Recipe, run: Run, state: TrainingState, clock: Stopwatch) -> None:
+    """The loop: updates (each of gradient_accumulation_steps minibatches), moving averages, curves, held-out
+    measurements and saved states, until the last step or the session's time is up."""
+    cfg, accelerator = recipe.cfg, run.accelerator
+    main_process = accelerator.is_main_process
+    held_out_curves = recipe.extra["held_out_curves"]
+
+    def save() -> None:
         if main_process and run.optimizers:
-            state.save(state_file, step=run.step, seconds=clock.seconds, extra=recipe.extra)
+            state.save(state_file(recipe), step=run.step, seconds=clock.seconds, extra=recipe.extra)
 
-    clock = Stopwatch(earlier)
     bar = progress(run.steps, recipe.checkpoint_name) if main_process else None
     if bar is not None:
         bar.update(run.step)
     for module in recipe.models.values():
         module.train()
-    while run.optimizers and run.step < run.steps and not out_of_time(clock, earlier, cfg.stop_after_minutes):
+    while run.optimizers and run.step < run.steps:
+        if any_process(out_of_time(clock, clock.earlier, cfg.stop_after_minutes), accelerator):
+            break
+        micro = []
         for _ in range(cfg.gradient_accumulation_steps):
             with accelerator.accumulate():
-                values = recipe.train_step(run)
+                micro.append(recipe.train_step(run))
+        for average, current, decay in recipe.moving_averages:  # once per update, after it
+            ema_update(average, current, decay)
+        values = tuple(sum(column) / len(micro) for column in zip(*micro))
         run.step += 1
         last = run.step == run.steps
+        curves = state.curves
         curves.add(*values, last=last)
         if bar is not None:
             bar.update(1)
@@ -309,42 +372,40 @@ def train(recipe: Recipe) -> dict[str, Any]:
                 held_out_curves.setdefault(key, []).append(value)
             for module in recipe.models.values():
                 module.train()
-        if last or (cfg.save_every and run.step % cfg.save_every == 0):
-            save_state()
+        if cfg.save_every and run.step % cfg.save_every == 0 and not last:
+            save()
     if bar is not None:
         bar.close()
-    save_state()
-    training_seconds = run.training_seconds = clock.seconds
-    accelerator.wait_for_everyone()
-    if accelerator.num_processes > 1 and (differ := models_differ(recipe.models)):
-        raise RuntimeError(f"The processes' weights drifted apart: {', '.join(differ[:5])}.")
+    save()
+    run.training_seconds = clock.seconds
 
-    card: dict[str, Any] = {}
-    if main_process:
-        model, metrics = recipe.finish(run)
-        metrics = {
-            "training_seconds": training_seconds,
-            "seconds_per_training_step": round(training_seconds / max(1, run.step), 3),
-            "trained_steps": run.step,
-            **metrics,
-        }
-        card = make_card(
-            recipe.checkpoint_name,
-            cfg,
-            defaults=recipe.defaults,
-            data=DRY_RUN_DATA if cfg.dry_run else recipe.data_note,
-            steps=run.step,
-            clock=clock,
-            device=accelerator.device,
-            bf16=run.bf16,
-            metrics=metrics,
-            curves={**curves.curves, **held_out_curves},
-        )
-        card["mixed_precision"] = accelerator.mixed_precision
-        card["processes"] = accelerator.num_processes
-        card["sessions"] = recipe.extra["sessions"]
-        folder = save_model(model, recipe.checkpoint_name, card, output_root(cfg.dry_run), recipe.storage_dtype)
-        recipe.after_save(folder)
-        print(f"{recipe.checkpoint_name}: {metrics}; wrote {folder}")
-    accelerator.wait_for_everyone()
+
+def write_checkpoint(recipe: Recipe, run: Run, clock: Stopwatch, curves: IntervalMeans) -> dict[str, Any]:
+    """Measure the trained model (recipe.finish) and write it with its card; returns the card."""
+    cfg, accelerator = recipe.cfg, run.accelerator
+    model, metrics = recipe.finish(run)
+    metrics = {
+        "training_seconds": run.training_seconds,
+        "seconds_per_training_step": round(run.training_seconds / max(1, run.step), 3),
+        "trained_steps": run.step,
+        **metrics,
+    }
+    card = make_card(
+        recipe.checkpoint_name,
+        cfg,
+        defaults=recipe.defaults,
+        data=DRY_RUN_DATA if cfg.dry_run else recipe.data_note,
+        steps=run.step,
+        clock=clock,
+        device=accelerator.device,
+        bf16=run.bf16,
+        metrics=metrics,
+        curves={**curves.curves, **recipe.extra["held_out_curves"]},
+    )
+    card["mixed_precision"] = accelerator.mixed_precision
+    card["processes"] = accelerator.num_processes
+    card["sessions"] = recipe.extra["sessions"]
+    folder = save_model(model, recipe.checkpoint_name, card, output_root(cfg.dry_run), recipe.storage_dtype)
+    recipe.after_save(folder)
+    print(f"{recipe.checkpoint_name}: {metrics}; wrote {folder}")
     return card

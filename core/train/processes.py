@@ -14,24 +14,52 @@ from pathlib import Path
 WORLD_VARIABLES = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 
 
+def _flag(arguments: list[str], *names: str) -> str | None:
+    """The value of --name VALUE or --name=VALUE in a command line, or None."""
+    for i, argument in enumerate(arguments):
+        for name in names:
+            if argument == name and i + 1 < len(arguments):
+                return arguments[i + 1]
+            if argument.startswith(name + "="):
+                return argument.split("=", 1)[1]
+    return None
+
+
 def requested_cpu_processes() -> int:
     """N when this process was started by `accelerate launch --cpu --num_processes N` (N > 1) as a lone process,
-    else 0. N is read from the launcher's command line (Linux /proc)."""
+    else 0. N comes from the launcher's command line (Linux /proc), else from the accelerate config file it used;
+    when neither says, this is refused in a sentence rather than trained on one process unnoticed."""
     if os.environ.get("ACCELERATE_USE_CPU", "").lower() not in ("true", "1") or "MASTER_ADDR" not in os.environ:
-        return 0
+        return 0  # MASTER_ADDR: accelerate sets it only when asked for more than one process
     if any(variable in os.environ for variable in WORLD_VARIABLES):
         return 0  # already one of several processes
     try:
         launcher = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().decode().split("\0")
     except OSError:
-        return 0
-    for flag in ("--num_processes", "--num-processes"):
-        for i, arg in enumerate(launcher[:-1]):
-            if arg == flag and launcher[i + 1].isdigit():
-                return int(launcher[i + 1]) if int(launcher[i + 1]) > 1 else 0
-            if arg.startswith(flag + "=") and arg.split("=", 1)[1].isdigit():
-                return int(arg.split("=", 1)[1]) if int(arg.split("=", 1)[1]) > 1 else 0
-    return 0
+        launcher = []
+    count = _flag(launcher, "--num_processes", "--num-processes")
+    if count is None:
+        config_file = _flag(launcher, "--config_file", "--config-file")
+        count = _configured_processes(config_file)
+    if count is None or not str(count).isdigit():
+        raise RuntimeError(
+            "accelerate started one CPU process but was asked for several; start them with "
+            "`accelerate launch --cpu --num_processes N -m core.train ...` or `torchrun --nproc_per_node N -m core.train ...`."
+        )
+    return int(count) if int(count) > 1 else 0
+
+
+def _configured_processes(config_file: str | None) -> str | None:
+    """num_processes from an accelerate config file (the default one when none is named)."""
+    import yaml
+    from accelerate.commands.config import default_config_file
+
+    path = Path(config_file or default_config_file)
+    try:
+        value = (yaml.safe_load(path.read_text()) or {}).get("num_processes")
+    except (OSError, yaml.YAMLError):
+        return None
+    return None if value is None else str(value)
 
 
 def start_processes(count: int, argv: list[str]) -> None:

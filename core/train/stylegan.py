@@ -18,7 +18,6 @@ from torch import nn
 
 from core.latent import sample_prior
 from core.stylegan import StyleGAN, StyleGANConfig, style_mix
-from core.train.common import ema_update
 from core.train.gan import AdversarialConfig, AdversarialRecipe
 from core.train.loop import Run, option
 
@@ -42,6 +41,7 @@ class StyleGANRecipe(AdversarialRecipe):
         self.trained = nn.ModuleList([self.stylegan.mapping, self.stylegan.synthesis])
         self.average = copy.deepcopy(self.trained).requires_grad_(False)
         self.models = {"stylegan": self.stylegan, "average": self.average}
+        self.moving_averages = [(self.average, self.trained, cfg.ema_decay)]
         g_params = [
             {"params": self.stylegan.mapping.parameters(), "lr": cfg.lr * cfg.mapping_lr_scale},
             {"params": self.stylegan.synthesis.parameters()},
@@ -60,9 +60,6 @@ class StyleGANRecipe(AdversarialRecipe):
 
     def d_logit(self, x: torch.Tensor, _y=None) -> torch.Tensor:
         return self.stylegan.discriminator(x)
-
-    def after_g_step(self) -> None:
-        ema_update(self.average, self.trained, self.cfg.ema_decay)
 
     def finish(self, run: Run) -> tuple[torch.nn.Module, dict]:
         self.trained.load_state_dict(self.average.state_dict())  # ship the averaged generator
