@@ -20,6 +20,7 @@ from demos.common import (
     intro,
     output_gallery,
     output_image,
+    private,
     sample_image,
     seed_input,
     valid_seed,
@@ -261,12 +262,8 @@ def build(tab: gr.Tab) -> None:
     denoise_inputs = [input_image, noise_type, level, seed]
     denoise_outputs = [noisy_image, denoised_image, plain_image, clean_image, denoise_table]
     # The landing tab: every page load fills both panels from the example the input opens with.
-    Context.root_block.load(
-        _when_image(reconstruct, 3), input_image, reconstruction_outputs, api_name="ae_open", api_visibility="private"
-    )
-    Context.root_block.load(
-        _when_image(denoise, 5), denoise_inputs, denoise_outputs, api_name="ae_open_denoising", api_visibility="private"
-    )
+    Context.root_block.load(_when_image(reconstruct, 3), input_image, reconstruction_outputs, **private("ae_open"))
+    Context.root_block.load(_when_image(denoise, 5), denoise_inputs, denoise_outputs, **private("ae_open_denoising"))
 
     reconstruct_button.click(reconstruct, input_image, reconstruction_outputs, api_name="ae_reconstruct")
     bases.expand(linear_bases, None, [pca_basis, ae_basis, bases_note], api_name="ae_linear_bases")
@@ -279,19 +276,9 @@ def build(tab: gr.Tab) -> None:
     )
     # Two listeners, so that one panel failing (say, a missing checkpoint) does not blank the other.
     input_image.change(
-        _when_image(reconstruct, 3),
-        input_image,
-        reconstruction_outputs,
-        api_name="ae_refresh_reconstruction",
-        api_visibility="private",
+        _when_image(reconstruct, 3), input_image, reconstruction_outputs, **private("ae_refresh_reconstruction")
     )
-    input_image.change(
-        _when_image(denoise, 5),
-        denoise_inputs,
-        denoise_outputs,
-        api_name="ae_refresh_denoising",
-        api_visibility="private",
-    )
+    input_image.change(_when_image(denoise, 5), denoise_inputs, denoise_outputs, **private("ae_refresh_denoising"))
 
 
 def warm_up() -> None:

@@ -21,6 +21,8 @@ from demos.common import (
     image_input,
     image_sources,
     intro,
+    output_image,
+    private,
     sample_image,
 )
 from demos.render import confusion_heatmap, similarity_heatmap, to_display
@@ -238,13 +240,7 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### The CLIP paper's picture: a batch of images against their captions")
     with gr.Row():
-        matrix = gr.Image(
-            label="Cosine similarity, caption × image",
-            type="pil",
-            format="png",
-            interactive=False,
-            elem_id="clip-matrix",
-        )
+        matrix = output_image("Cosine similarity, caption × image", elem_id="clip-matrix", height=None)
     matrix_text = gr.Markdown()
 
     gr.Markdown("### Zero-shot classification of the sample set")
@@ -253,28 +249,21 @@ def build(tab: gr.Tab) -> None:
             template = gr.Textbox(value=ZERO_SHOT_TEMPLATE, label="Prompt template ({} is the class name)")
             zero_shot_button = gr.Button("Classify the 500 sample images", variant="primary")
             zero_shot_text = gr.Markdown()
-        confusion = gr.Image(
-            label="Confusion matrix", type="pil", format="png", interactive=False, elem_id="clip-confusion"
-        )
+        confusion = output_image("Confusion matrix", elem_id="clip-confusion", height=None)
 
     score_button.click(score, [image, texts, read_as], [probabilities, similarities, note], api_name="clip_score")
     image.change(
         lambda picture, lines, how: [gr.skip()] * 3 if picture is None else score(picture, lines, how),
         [image, texts, read_as],
         [probabilities, similarities, note],
-        api_name="clip_refresh",
-        api_visibility="private",
+        **private("clip_refresh"),
     )
     zero_shot_button.click(zero_shot, template, [zero_shot_text, confusion], api_name="clip_zero_shot")
     tab.select(
-        score,
-        [image, texts, read_as],
-        [probabilities, similarities, note],
-        api_name="clip_open_example",
-        api_visibility="private",
+        score, [image, texts, read_as], [probabilities, similarities, note], **private("clip_open_example")
     )  # the example the input opens with, against the default texts
-    tab.select(similarity_matrix, None, [matrix, matrix_text], api_name="clip_open", api_visibility="private").then(
-        zero_shot, template, [zero_shot_text, confusion], api_name="clip_open_zero_shot", api_visibility="private"
+    tab.select(similarity_matrix, None, [matrix, matrix_text], **private("clip_open")).then(
+        zero_shot, template, [zero_shot_text, confusion], **private("clip_open_zero_shot")
     )
 
 

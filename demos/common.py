@@ -179,13 +179,38 @@ GRID_CLASS = "grid-output"  # sample grids: presenter mode makes their boxes tal
 FEW_ROWS_CLASS = "grid-few-rows"  # a grid of at most 2 rows by default: presenter mode may make its box lower
 
 
-def output_image(label: str, elem_id: str | None = None, height: int = 240, **options) -> gr.Image:
+def output_image(label: str, elem_id: str | None = None, height: int | None = 240, **options) -> gr.Image:
+    """A picture a handler returns (PIL), shown as PNG. height None: Gradio's default; options: any other gr.Image
+    setting (elem_classes, ...)."""
     # PNG, not Gradio's default WebP: lossy compression smears the crisp upscaled pixels.
     return gr.Image(label=label, type="pil", format="png", height=height, interactive=False, elem_id=elem_id, **options)
 
 
 def output_gallery(label: str, columns: int = 4, elem_id: str | None = None) -> gr.Gallery:
     return gr.Gallery(label=label, columns=columns, height="auto", format="png", object_fit="contain", elem_id=elem_id)
+
+
+def picker_gallery(
+    items: list, label: str, columns: int, height: int, elem_id: str | None = None, **options
+) -> gr.Gallery:
+    """Example pictures to click, (image, caption) each: a click opens no preview, its `.select` event gives the
+    position. options: any other gr.Gallery setting (object_fit, ...)."""
+    return gr.Gallery(
+        items,
+        label=label,
+        columns=columns,
+        height=height,
+        allow_preview=False,
+        format="png",
+        elem_id=elem_id,
+        **options,
+    )
+
+
+def private(api_name: str) -> dict[str, str]:
+    """An event's keywords for UI glue (filling a panel, showing a pick): named `api_name`, kept off the API page
+    and out of API clients' reach. Pass them on with `**private("name")`."""
+    return {"api_name": api_name, "api_visibility": "private"}
 
 
 def display(image) -> Image.Image:
@@ -204,16 +229,7 @@ def sample_gallery(
     """One bundled test image per class; `.select` gives the position, `example_indices()[position]` the image."""
     sample = load_sample()
     items = [(display(sample.images[i] / 255.0), FASHION_CLASSES[sample.labels[i]]) for i in example_indices()]
-    return gr.Gallery(
-        value=items,
-        label=label,
-        columns=5,
-        height=280,
-        allow_preview=False,
-        object_fit="contain",
-        format="png",
-        elem_id=elem_id,
-    )
+    return picker_gallery(items, label, columns=5, height=280, elem_id=elem_id, object_fit="contain")
 
 
 def garment_examples(
@@ -246,13 +262,8 @@ def image_sources(
             examples = sample_gallery(elem_id=f"{prefix}-examples")
             if extra_examples:
                 names = list(extra_examples)
-                extra = gr.Gallery(
-                    value=[(image, name) for name, image in extra_examples.items()],
-                    columns=4,
-                    height=160,
-                    label=extra_label,
-                    allow_preview=False,
-                    format="png",
+                extra = picker_gallery(
+                    [(image, name) for name, image in extra_examples.items()], extra_label, columns=4, height=160
                 )
         with gr.Tab("Draw"):
             sketch = sketchpad()
@@ -261,23 +272,19 @@ def image_sources(
     def pick_example(evt: gr.SelectData):
         return sample_image(evt.index)
 
-    examples.select(pick_example, None, target, api_name=f"{prefix}_pick_example", api_visibility="private")
+    examples.select(pick_example, None, target, **private(f"{prefix}_pick_example"))
     if extra_examples:
 
         def pick_extra(evt: gr.SelectData):
             return extra_examples[names[evt.index]]
 
-        extra.select(pick_extra, None, target, api_name=f"{prefix}_pick_extra", api_visibility="private")
+        extra.select(pick_extra, None, target, **private(f"{prefix}_pick_extra"))
 
     def use_drawing(drawing):
         return display(to_model_input(drawing_image(drawing)))
 
     draw_button.click(
-        friendly_errors(use_drawing, uses_models=False),
-        sketch,
-        target,
-        api_name=f"{prefix}_use_drawing",
-        api_visibility="private",
+        friendly_errors(use_drawing, uses_models=False), sketch, target, **private(f"{prefix}_use_drawing")
     )
 
 

@@ -28,6 +28,7 @@ from demos.common import (
     opening_run,
     output_image,
     presentable,
+    private,
     replay_stride,
     sample_image,
     seed_input,
@@ -371,18 +372,14 @@ def _build_forward(tab: gr.Tab) -> None:
                 closed = output_image("x_t, closed form")
                 stepped = output_image("x_t, t single steps")
                 with gr.Column(min_width=200):
-                    chart = gr.Image(label="Schedule over t", type="pil", format="png", height=270, interactive=False)
+                    chart = output_image("Schedule over t", height=270)
                     gr.HTML(colour_legend(zip(SCHEDULE_COLOURS, SCHEDULE_CURVES)))
             numbers = gr.Markdown()
-            strip = gr.Image(
-                label=f"One ε, t = {', '.join(map(str, STRIP_STEPS))}", type="pil", format="png", interactive=False
-            )
+            strip = output_image(f"One ε, t = {', '.join(map(str, STRIP_STEPS))}", height=None)
             with gr.Row():
                 back_button = gr.Button("Hand this x_t to the trained U-Net (DDIM back to t = 0)")
                 back_text = gr.Markdown()
-            back = gr.Image(
-                label="x_0 | x_t | denoised", type="pil", format="png", interactive=False, elem_id="diffusion-back"
-            )
+            back = output_image("x_0 | x_t | denoised", elem_id="diffusion-back", height=None)
     forward_outputs = [closed, stepped, strip, numbers, chart]
     inputs = [source, t, noise_seed]
     t.release(forward, inputs, forward_outputs, api_name="diffusion_forward", show_progress="hidden")
@@ -390,16 +387,14 @@ def _build_forward(tab: gr.Tab) -> None:
         forward,
         inputs,
         forward_outputs,
-        api_name="diffusion_forward_seed",
-        api_visibility="private",
+        **private("diffusion_forward_seed"),
         show_progress="hidden",
     )
     source.change(
         forward,
         inputs,
         forward_outputs,
-        api_name="diffusion_forward_image",
-        api_visibility="private",
+        **private("diffusion_forward_image"),
         show_progress="hidden",
     )
     back_button.click(denoise_back, inputs, [back, back_text], api_name="diffusion_denoise_back", **LONG_RUN_QUEUE)
@@ -407,8 +402,7 @@ def _build_forward(tab: gr.Tab) -> None:
         forward,
         inputs,
         forward_outputs,
-        api_name="diffusion_forward_open",
-        api_visibility="private",
+        **private("diffusion_forward_open"),
         show_progress="hidden",
     )
 
@@ -459,26 +453,24 @@ def _build_reverse(tab: gr.Tab) -> None:
     history = gr.State([], time_to_live=1800)  # a replay is let go half an hour after the run
     outputs = [x_t, x0_hat, status, final, position, history]
     run = run_button.click(sample, [seed, sampler, steps, n], outputs, api_name="diffusion_sample", **LONG_RUN_QUEUE)
-    stop_button.click(None, None, None, cancels=[run], api_name="diffusion_stop", api_visibility="private")
+    stop_button.click(None, None, None, cancels=[run], **private("diffusion_stop"))
     position.input(
         replay,
         [history, position],
         [x_t, x0_hat, status],
-        api_name="diffusion_replay",
-        api_visibility="private",
+        **private("diffusion_replay"),
         show_progress="hidden",
     )
     playing = play_button.click(
         play,
         [history, position],
         [x_t, x0_hat, status, position],
-        api_name="diffusion_play",
-        api_visibility="private",
+        **private("diffusion_play"),
         show_progress="hidden",
         **REPLAY_QUEUE,
     )
-    pause_button.click(None, None, None, cancels=[playing], api_name="diffusion_pause", api_visibility="private")
-    tab.select(default_run, None, outputs, api_name="diffusion_open_reverse", api_visibility="private")
+    pause_button.click(None, None, None, cancels=[playing], **private("diffusion_pause"))
+    tab.select(default_run, None, outputs, **private("diffusion_open_reverse"))
 
 
 def warm_up() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from core import divergence as dv
-from demos.common import LATEX, friendly_errors, intro
+from demos.common import LATEX, friendly_errors, intro, private
 
 LECTURE_P, LECTURE_Q = "0.36, 0.48, 0.16", "0.333, 0.333, 0.333"
 PRESETS = {
@@ -82,6 +82,25 @@ def _side_by_side(outcomes: list[str], series: dict[str, np.ndarray], value: str
     return pd.DataFrame(rows, columns=["x", value, legend])
 
 
+SERIES_COLOURS = ("#2563eb", "#f97316")  # p's series blue, q's orange, in both bar plots
+
+
+def _side_by_side_plot(
+    data: pd.DataFrame, value: str, legend: str, series: tuple[str, str], label: str, **options
+) -> gr.BarPlot:
+    """A bar plot of _side_by_side's rows over the outcomes x: series (p's, q's) in SERIES_COLOURS."""
+    return gr.BarPlot(
+        data,
+        x="x",
+        y=value,
+        color=legend,
+        label=label,
+        x_title="outcome x",
+        color_map=dict(zip(series, SERIES_COLOURS)),
+        **options,
+    )
+
+
 def _explain(c: dv.Comparison) -> str:
     lines = []
     for name, d in (("p", c.p), ("q", c.q)):
@@ -122,25 +141,8 @@ def build(tab: gr.Tab) -> None:
             interactive=False,
         )
     with gr.Row():
-        bars = gr.BarPlot(
-            initial[2],
-            x="x",
-            y="probability",
-            color="distribution",
-            label="p and q",
-            y_lim=[0, 1],
-            x_title="outcome x",
-            color_map={"p": "#2563eb", "q": "#f97316"},
-        )
-        kl_bars = gr.BarPlot(
-            initial[3],
-            x="x",
-            y="term",
-            color="sum",
-            label="The terms each KL adds up",
-            x_title="outcome x",
-            color_map={"p ln(p/q)": "#2563eb", "q ln(q/p)": "#f97316"},
-        )
+        bars = _side_by_side_plot(initial[2], "probability", "distribution", ("p", "q"), "p and q", y_lim=[0, 1])
+        kl_bars = _side_by_side_plot(initial[3], "term", "sum", ("p ln(p/q)", "q ln(q/p)"), "The terms each KL adds up")
     note = gr.Markdown(initial[4], latex_delimiters=LATEX)
 
     outputs = [numbers, per_outcome, bars, kl_bars, note]
@@ -149,6 +151,5 @@ def build(tab: gr.Tab) -> None:
         lambda name: PRESETS.get(name, PRESETS["The lecture's example"]),
         preset,
         [p_box, q_box],
-        api_name="divergence_preset",
-        api_visibility="private",
-    ).then(divergence, [p_box, q_box], outputs, api_name="divergence_after_preset", api_visibility="private")
+        **private("divergence_preset"),
+    ).then(divergence, [p_box, q_box], outputs, **private("divergence_after_preset"))

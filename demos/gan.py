@@ -20,6 +20,7 @@ from demos.common import (
     friendly_errors,
     intro,
     output_image,
+    private,
     seed_input,
     seed_path_controls,
     valid_seed,
@@ -200,15 +201,9 @@ def build(tab: gr.Tab) -> None:
             histogram_text = gr.Markdown()
             score_button = gr.Button("Score 500 new samples (uses the seed above)")
 
-    tab.select(sample, [seed, count], samples, api_name="gan_open", api_visibility="private").then(
-        interpolate,
-        [seed_a, seed_b, steps],
-        [linear_strip, spherical_strip],
-        api_name="gan_open_interpolation",
-        api_visibility="private",
-    ).then(
-        discriminator_scores, seed, [histogram, histogram_text], api_name="gan_open_scores", api_visibility="private"
-    )
+    tab.select(sample, [seed, count], samples, **private("gan_open")).then(
+        interpolate, [seed_a, seed_b, steps], [linear_strip, spherical_strip], **private("gan_open_interpolation")
+    ).then(discriminator_scores, seed, [histogram, histogram_text], **private("gan_open_scores"))
     sample_button.click(sample, [seed, count], samples, api_name="gan_sample")
     interpolate_button.click(
         interpolate, [seed_a, seed_b, steps], [linear_strip, spherical_strip], api_name="gan_interpolate"
@@ -224,11 +219,8 @@ def build_conditional(tab: gr.Tab) -> None:
         seed = seed_input()
         count = gr.Slider(1, 16, value=4, step=1, label="Samples per class")
         sample_button = gr.Button("Sample", variant="primary")
-    samples = gr.Image(
-        label="G(z, y): one column per class; each row shares its z",
-        type="pil",
-        format="png",
-        interactive=False,
+    samples = output_image(
+        "G(z, y): one column per class; each row shares its z",
         elem_id="cgan-samples",
         height=GRID_HEIGHT + 60,
         elem_classes=[GRID_CLASS],
@@ -239,11 +231,9 @@ def build_conditional(tab: gr.Tab) -> None:
             label="Share of 1,000 samples the evaluation classifier assigns to the requested class",
             interactive=False,
         )
-    tab.select(conditional_sample, [class_name, seed, count], samples, api_name="cgan_open", api_visibility="private")
+    tab.select(conditional_sample, [class_name, seed, count], samples, **private("cgan_open"))
     sample_button.click(conditional_sample, [class_name, seed, count], samples, api_name="cgan_sample")
-    class_name.input(
-        conditional_sample, [class_name, seed, count], samples, api_name="cgan_pick", api_visibility="private"
-    )
+    class_name.input(conditional_sample, [class_name, seed, count], samples, **private("cgan_pick"))
 
 
 def warm_up() -> None:

@@ -25,6 +25,7 @@ from demos.common import (
     intro,
     opening_run,
     output_image,
+    private,
     seed_input,
     stream_steps,
     valid_seed,
@@ -320,8 +321,8 @@ def build(tab: gr.Tab) -> None:
     run_button.click(
         text_to_image, [prompt, guidance, steps, seed, n, sampler], outputs, api_name="text_to_image", **LONG_RUN_QUEUE
     )
-    measure.click(friendly_errors(measure_costs), None, costs, api_name="diffusion_costs", api_visibility="private")
-    tab.select(default_run, None, outputs, api_name="ldm_open", api_visibility="private")
+    measure.click(friendly_errors(measure_costs), None, costs, **private("diffusion_costs"))
+    tab.select(default_run, None, outputs, **private("ldm_open"))
 
 
 def warm_up() -> None:

@@ -15,7 +15,16 @@ import torch
 from core import diffusion, gan, latent, latent_diffusion, samplers, stylegan, trilemma, vae
 from core.checkpoints import CheckpointError, read_card
 from core.runtime import generator, in_precision, inference_autocast, inference_bf16, model_device
-from demos.common import checkpoint_notice, friendly_errors, intro, opening_run, output_image, seed_input, valid_seed
+from demos.common import (
+    checkpoint_notice,
+    friendly_errors,
+    intro,
+    opening_run,
+    output_image,
+    private,
+    seed_input,
+    valid_seed,
+)
 from demos.diffusion import SAMPLERS as PIXEL_SAMPLERS
 from demos.diffusion import SHOWN_SAMPLER
 from demos.render import image_grid
@@ -341,8 +350,8 @@ def build(tab: gr.Tab) -> None:
     numbers = gr.Dataframe(interactive=False, elem_id="overview-table", wrap=True)
     outputs = [*rows, numbers, chart, claims]
     run_button.click(compare, [seed, choice], outputs, api_name="overview")
-    choice.input(compare, [seed, choice], outputs, api_name="overview_steps", api_visibility="private")
-    tab.select(default_compare, None, outputs, api_name="overview_open", api_visibility="private")
+    choice.input(compare, [seed, choice], outputs, **private("overview_steps"))
+    tab.select(default_compare, None, outputs, **private("overview_open"))
 
 
 OPENING_NOTE = (

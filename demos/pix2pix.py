@@ -22,6 +22,8 @@ from demos.common import (
     image_input,
     intro,
     output_image,
+    picker_gallery,
+    private,
     sketchpad,
 )
 from demos.render import FAKE_COLOUR, REAL_COLOUR, decision_background, image_grid, to_display, with_colour_bar
@@ -321,23 +323,19 @@ def build(tab: gr.Tab) -> None:
                     drawing = sketchpad("Draw an outline")
                     draw_button = gr.Button("Translate the drawing", variant="primary")
                 with gr.Tab("Pictures"):
-                    pictures = gr.Gallery(
+                    pictures = picker_gallery(
                         held_out_pictures("fashion"),
-                        label="Held-out pictures (never trained on): click one, its Canny edges go in",
+                        "Held-out pictures (never trained on): click one, its Canny edges go in",
                         columns=5,
                         height=300,
-                        allow_preview=False,
-                        format="png",
                         elem_id="pix2pix-pictures",
                     )
                 with gr.Tab("Drawings"):
-                    drawings = gr.Gallery(
+                    drawings = picker_gallery(
                         drawings_to_try("fashion"),
-                        label="Drawings to try: click one",
+                        "Drawings to try: click one",
                         columns=5,
                         height=200,
-                        allow_preview=False,
-                        format="png",
                         elem_id="pix2pix-drawings",
                     )
                 with gr.Tab("Upload"):
@@ -366,9 +364,7 @@ def build(tab: gr.Tab) -> None:
     comparison_note = gr.Markdown()
 
     outputs = [edges, photo, blurry, verdict, note]
-    draw_button.click(
-        translate_drawing, [drawing, dataset], outputs, api_name="pix2pix_drawing", api_visibility="private"
-    )
+    draw_button.click(translate_drawing, [drawing, dataset], outputs, **private("pix2pix_drawing"))
     upload_button.click(translate, [upload, dataset, kind], outputs, api_name="pix2pix")
 
     @friendly_errors
@@ -379,31 +375,19 @@ def build(tab: gr.Tab) -> None:
     def pick_drawing(dataset_value, evt: gr.SelectData):
         return translate(picked(drawings_to_try(dataset_value), evt.index), dataset_value, "drawing")
 
-    pictures.select(pick_picture, dataset, outputs, api_name="pix2pix_pick_picture", api_visibility="private")
-    drawings.select(pick_drawing, dataset, outputs, api_name="pix2pix_pick_drawing", api_visibility="private")
-    dataset.input(
-        refresh_examples, dataset, [pictures, drawings], api_name="pix2pix_dataset", api_visibility="private"
-    ).then(
-        compare_held_out,
-        dataset,
-        [comparison, comparison_note],
-        api_name="pix2pix_dataset_compare",
-        api_visibility="private",
+    pictures.select(pick_picture, dataset, outputs, **private("pix2pix_pick_picture"))
+    drawings.select(pick_drawing, dataset, outputs, **private("pix2pix_pick_drawing"))
+    dataset.input(refresh_examples, dataset, [pictures, drawings], **private("pix2pix_dataset")).then(
+        compare_held_out, dataset, [comparison, comparison_note], **private("pix2pix_dataset_compare")
     )
-    compare_button.click(
-        compare_held_out, dataset, [comparison, comparison_note], api_name="pix2pix_compare", api_visibility="private"
-    )
+    compare_button.click(compare_held_out, dataset, [comparison, comparison_note], **private("pix2pix_compare"))
 
     @friendly_errors
     def first_picture(dataset_value):
         return translate(picked(held_out_pictures(dataset_value), 0), dataset_value, "picture")
 
-    tab.select(first_picture, dataset, outputs, api_name="pix2pix_open", api_visibility="private").then(
-        compare_held_out,
-        dataset,
-        [comparison, comparison_note],
-        api_name="pix2pix_open_compare",
-        api_visibility="private",
+    tab.select(first_picture, dataset, outputs, **private("pix2pix_open")).then(
+        compare_held_out, dataset, [comparison, comparison_note], **private("pix2pix_open_compare")
     )
 
 

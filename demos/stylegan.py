@@ -21,6 +21,7 @@ from demos.common import (
     friendly_errors,
     intro,
     output_image,
+    private,
     seed_input,
     seed_path_controls,
     valid_seed,
@@ -174,20 +175,8 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### Z against W: does the mapping network untangle the classes?")
     with gr.Row():
-        z_map = gr.Image(
-            label=f"{SCATTER_SAMPLES} codes z (principal plane)",
-            type="pil",
-            format="png",
-            interactive=False,
-            height=SCATTER_SIZE + 40,
-        )
-        w_map = gr.Image(
-            label="Their w = f(z) (principal plane)",
-            type="pil",
-            format="png",
-            interactive=False,
-            height=SCATTER_SIZE + 40,
-        )
+        z_map = output_image(f"{SCATTER_SAMPLES} codes z (principal plane)", height=SCATTER_SIZE + 40)
+        w_map = output_image("Their w = f(z) (principal plane)", height=SCATTER_SIZE + 40)
     scatter_text = gr.Markdown()
 
     gr.Markdown("### Interpolation in Z beside interpolation in W (same endpoints)")
@@ -203,17 +192,13 @@ def build(tab: gr.Tab) -> None:
         mix_button = gr.Button("Mix", variant="primary")
     mixed = output_image("Top row: column sources; left column: row sources; cells: mixed", elem_id="stylegan-mixing")
 
-    tab.select(sample, [seed, count, psi], samples, api_name="stylegan_open", api_visibility="private").then(
-        z_versus_w, seed, [z_map, w_map, scatter_text], api_name="stylegan_open_maps", api_visibility="private"
-    ).then(
-        interpolate,
-        [seed_a, seed_b, steps],
-        [z_strip, w_strip],
-        api_name="stylegan_open_interpolation",
-        api_visibility="private",
-    ).then(mix, [row_seeds, column_seeds, crossover], mixed, api_name="stylegan_open_mixing", api_visibility="private")
+    tab.select(sample, [seed, count, psi], samples, **private("stylegan_open")).then(
+        z_versus_w, seed, [z_map, w_map, scatter_text], **private("stylegan_open_maps")
+    ).then(interpolate, [seed_a, seed_b, steps], [z_strip, w_strip], **private("stylegan_open_interpolation")).then(
+        mix, [row_seeds, column_seeds, crossover], mixed, **private("stylegan_open_mixing")
+    )
     sample_button.click(sample, [seed, count, psi], samples, api_name="stylegan_sample")
-    psi.release(sample, [seed, count, psi], samples, api_name="stylegan_truncate", api_visibility="private")
+    psi.release(sample, [seed, count, psi], samples, **private("stylegan_truncate"))
     interpolate_button.click(interpolate, [seed_a, seed_b, steps], [z_strip, w_strip], api_name="stylegan_interpolate")
     mix_button.click(mix, [row_seeds, column_seeds, crossover], mixed, api_name="stylegan_mix")
 

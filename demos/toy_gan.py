@@ -15,6 +15,8 @@ from demos.common import (
     drawing_image,
     friendly_errors,
     intro,
+    output_image,
+    private,
     seed_input,
     sketchpad,
     valid_seed,
@@ -152,13 +154,8 @@ def build(tab: gr.Tab) -> None:
     first = next(iter(PRESETS.values()))
     with gr.Row():
         with gr.Column(scale=2, min_width=420):
-            frame = gr.Image(
-                label="Real (green) vs G(z) (purple) over D's decision",
-                type="pil",
-                format="png",
-                interactive=False,
-                height=FRAME_SIZE + 40,
-                elem_id="toy-gan-frame",
+            frame = output_image(
+                "Real (green) vs G(z) (purple) over D's decision", elem_id="toy-gan-frame", height=FRAME_SIZE + 40
             )
             summary = gr.Markdown("Press **Train** to start from untrained G and D.")
         with gr.Column(scale=1, min_width=300):
@@ -205,15 +202,11 @@ def build(tab: gr.Tab) -> None:
 
     controls = [distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim, seed]
     preset.input(
-        apply_preset,
-        preset,
-        [distribution, loss, k, batch_size, lr_d, lr_g, latent_dim],
-        api_name="toy_gan_preset",
-        api_visibility="private",
+        apply_preset, preset, [distribution, loss, k, batch_size, lr_d, lr_g, latent_dim], **private("toy_gan_preset")
     )
     # Each run holds the CPU for seconds: at most two at once, the rest wait in the queue.
     run = train_button.click(
         train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train", **LONG_RUN_QUEUE
     )
-    stop_button.click(None, None, None, cancels=[run], api_name="toy_gan_stop", api_visibility="private")
-    tab.select(opening_frame, controls, [frame, summary, losses], api_name="toy_gan_open", api_visibility="private")
+    stop_button.click(None, None, None, cancels=[run], **private("toy_gan_stop"))
+    tab.select(opening_frame, controls, [frame, summary, losses], **private("toy_gan_open"))

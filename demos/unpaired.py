@@ -20,6 +20,8 @@ from demos.common import (
     image_input,
     intro,
     output_image,
+    picker_gallery,
+    private,
     sketchpad,
 )
 from demos.render import (
@@ -166,13 +168,11 @@ def build(tab: gr.Tab) -> None:
             direction = gr.Radio(DIRECTION_CHOICES, value="u->v", label="Direction")
             with gr.Tabs():
                 with gr.Tab("Shoes"):
-                    gallery = gr.Gallery(
+                    gallery = picker_gallery(
                         [(image, caption) for image, caption, _ in examples],
-                        label="Held-out shoes: click one (it sets the direction)",
+                        "Held-out shoes: click one (it sets the direction)",
                         columns=6,
                         height=300,
-                        allow_preview=False,
-                        format="png",
                         elem_id="unpaired-examples",
                     )
                 with gr.Tab("Upload"):
@@ -203,31 +203,27 @@ def build(tab: gr.Tab) -> None:
         image, _, chosen = examples[evt.index]
         return (shown(image), chosen, *translate(image, chosen))
 
-    gallery.select(pick, None, [source, direction, *outputs], api_name="unpaired_pick", api_visibility="private")
-    upload_button.click(
-        friendly_errors(shown, uses_models=False),
-        upload,
-        source,
-        api_name="unpaired_show_upload",
-        api_visibility="private",
-    ).success(translate, [upload, direction], outputs, api_name="translate")
-    draw_button.click(
-        friendly_errors(shown, uses_models=False),
-        drawing,
-        source,
-        api_name="unpaired_show_drawing",
-        api_visibility="private",
-    ).success(translate, [drawing, direction], outputs, api_name="unpaired_drawing", api_visibility="private")
-    direction.input(retranslate, [source, direction], outputs, api_name="unpaired_direction", api_visibility="private")
+    gallery.select(pick, None, [source, direction, *outputs], **private("unpaired_pick"))
+    show = friendly_errors(shown, uses_models=False)
+
+    def show_then_translate(button: gr.Button, picture: gr.Component, show_name: str, **translate_api) -> None:
+        """`button` shows `picture` as the input x (privately, as `show_name`), then translates it."""
+        button.click(show, picture, source, **private(show_name)).success(
+            translate, [picture, direction], outputs, **translate_api
+        )
+
+    show_then_translate(upload_button, upload, "unpaired_show_upload", api_name="translate")
+    show_then_translate(draw_button, drawing, "unpaired_show_drawing", **private("unpaired_drawing"))
+    direction.input(retranslate, [source, direction], outputs, **private("unpaired_direction"))
 
     @friendly_errors
     def first_example():
         image, _, chosen = examples[0]
         return (shown(image), chosen, *translate(image, chosen))
 
-    tab.select(
-        first_example, None, [source, direction, *outputs], api_name="unpaired_open", api_visibility="private"
-    ).then(translate_grid, None, grid, api_name="unpaired_open_grid", api_visibility="private")
+    tab.select(first_example, None, [source, direction, *outputs], **private("unpaired_open")).then(
+        translate_grid, None, grid, **private("unpaired_open_grid")
+    )
 
 
 def warm_up() -> None:

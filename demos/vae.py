@@ -26,6 +26,7 @@ from demos.common import (
     intro,
     output_gallery,
     output_image,
+    private,
     sample_image,
     seed_input,
     valid_seed,
@@ -340,14 +341,7 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### The 2-D latent space: click anywhere to decode that point")
     with gr.Row():
-        latent_map = gr.Image(
-            label="Codes μ of test images, coloured by class",
-            type="pil",
-            format="png",
-            interactive=False,
-            height=MAP_SIZE + 40,
-            elem_id="vae-map",
-        )
+        latent_map = output_image("Codes μ of test images, coloured by class", elem_id="vae-map", height=MAP_SIZE + 40)
         with gr.Column():
             decoded_point = output_image("Decoded point", elem_id="vae-decoded-point")
             point_text = gr.Markdown()
@@ -356,13 +350,7 @@ def build(tab: gr.Tab) -> None:
                 z_text = gr.Textbox(value="0, 0", label="z (comma-separated)")
             decode_button = gr.Button("Decode z")
             gr.HTML(class_legend())
-        manifold = gr.Image(
-            label="Decoded manifold over the same window",
-            type="pil",
-            format="png",
-            interactive=False,
-            height=MAP_SIZE + 40,
-        )
+        manifold = output_image("Decoded manifold over the same window", height=MAP_SIZE + 40)
 
     gr.Markdown("### Sampling: z ~ N(0, T² I) through the decoder")
     with gr.Row():
@@ -428,73 +416,38 @@ def build(tab: gr.Tab) -> None:
         interactive=False,
     )
 
-    reconstruct_button.click(reconstruct, input_image, [reconstructions, errors], api_name="vae_reconstruct")
+    reconstruction = [reconstructions, errors]
+    sampling = [seed, count, temperature]
+    interpolation, strips = [interpolation_model, image_a, image_b, steps], [linear_strip, spherical_strip]
+    operands = [arithmetic_model, operand_a, operand_b, operand_c]
+    arithmetic_results = [arithmetic_strip, neighbours, verdict]
+    reconstruct_button.click(reconstruct, input_image, reconstruction, api_name="vae_reconstruct")
     input_image.change(
         lambda image: [gr.skip()] * 2 if image is None else reconstruct(image),
         input_image,
-        [reconstructions, errors],
-        api_name="vae_refresh",
-        api_visibility="private",
+        reconstruction,
+        **private("vae_refresh"),
     )
-    # Opening the tab fills every panel, so a lecturer lands on a working page rather than empty frames.
-    tab.select(
-        reconstruct, input_image, [reconstructions, errors], api_name="vae_open_example", api_visibility="private"
-    )  # the example the input opens with
-    tab.select(
-        explorer_open, None, [latent_map, manifold, point_text], api_name="vae_explorer", api_visibility="private"
-    ).then(
-        sample_each, [seed, count, temperature], sample_grids, api_name="vae_open_samples", api_visibility="private"
-    ).then(
-        interpolate,
-        [interpolation_model, image_a, image_b, steps],
-        [linear_strip, spherical_strip],
-        api_name="vae_open_interpolation",
-        api_visibility="private",
-    ).then(
-        arithmetic,
-        [arithmetic_model, operand_a, operand_b, operand_c],
-        [arithmetic_strip, neighbours, verdict],
-        api_name="vae_open_arithmetic",
-        api_visibility="private",
+    # Opening the tab fills every panel, so a lecturer lands on a working page rather than empty frames; first the
+    # example the input opens with.
+    tab.select(reconstruct, input_image, reconstruction, **private("vae_open_example"))
+    tab.select(explorer_open, None, [latent_map, manifold, point_text], **private("vae_explorer")).then(
+        sample_each, sampling, sample_grids, **private("vae_open_samples")
+    ).then(interpolate, interpolation, strips, **private("vae_open_interpolation")).then(
+        arithmetic, operands, arithmetic_results, **private("vae_open_arithmetic")
     )
-    latent_map.select(
-        explorer_click, None, [decoded_point, latent_map, point_text], api_name="vae_click", api_visibility="private"
-    )
+    latent_map.select(explorer_click, None, [decoded_point, latent_map, point_text], **private("vae_click"))
     decode_button.click(decode, [decode_model, z_text], decoded_point, api_name="vae_decode")
-    sample_button.click(
-        sample_each, [seed, count, temperature], sample_grids, api_name="vae_sample_each", api_visibility="private"
-    )
+    sample_button.click(sample_each, sampling, sample_grids, **private("vae_sample_each"))
     # /vae_sample takes the model as an argument; the page shows all three side by side instead, so this endpoint
     # is bound to a hidden model input and a trigger the page never fires: it is for API clients.
     api_model = gr.Radio(MODEL_CHOICES, value=20, label="Model", visible=False)
-    gr.Button(visible=False).click(
-        sample, [api_model, seed, count, temperature], sample_grids[-1], api_name="vae_sample"
-    )
-    interpolate_button.click(
-        interpolate,
-        [interpolation_model, image_a, image_b, steps],
-        [linear_strip, spherical_strip],
-        api_name="vae_interpolate",
-    )
+    gr.Button(visible=False).click(sample, [api_model, *sampling], sample_grids[-1], api_name="vae_sample")
+    interpolate_button.click(interpolate, interpolation, strips, api_name="vae_interpolate")
     preset.input(
-        arithmetic_preset,
-        preset,
-        [operand_a, operand_b, operand_c, hope],
-        api_name="vae_arithmetic_preset",
-        api_visibility="private",
-    ).then(
-        arithmetic,
-        [arithmetic_model, operand_a, operand_b, operand_c],
-        [arithmetic_strip, neighbours, verdict],
-        api_name="vae_arithmetic_after_preset",
-        api_visibility="private",
-    )
-    arithmetic_button.click(
-        arithmetic,
-        [arithmetic_model, operand_a, operand_b, operand_c],
-        [arithmetic_strip, neighbours, verdict],
-        api_name="vae_arithmetic",
-    )
+        arithmetic_preset, preset, [operand_a, operand_b, operand_c, hope], **private("vae_arithmetic_preset")
+    ).then(arithmetic, operands, arithmetic_results, **private("vae_arithmetic_after_preset"))
+    arithmetic_button.click(arithmetic, operands, arithmetic_results, api_name="vae_arithmetic")
 
 
 def warm_up() -> None:
