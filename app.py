@@ -27,7 +27,7 @@ from demos import (
     unpaired,
     vae,
 )
-from demos.common import LONG_RUN_QUEUE, MAX_WAITING_LONG_RUNS
+from demos.streaming import LONG_RUN_QUEUE, MAX_WAITING_LONG_RUNS
 
 TABS = (  # (title, tab id, builder): lecture order; short titles, so that all thirteen fit one row on a 1280 px screen
     ("Autoencoders", "autoencoder", autoencoder.build),
@@ -78,7 +78,7 @@ def build_app() -> gr.Blocks:
                         build(tab)  # the tab, for work that should wait until it is opened
             presets.attach(app)  # ?preset=<slug>: a lecture slide's example
         # All model work runs on core.runtime.COMPUTE, one job at a time, light calls first; these limits only bound
-        # how many requests Gradio hands over at once (long runs share demos.common.LONG_RUN_QUEUE).
+        # how many requests Gradio hands over at once (long runs share demos.streaming.LONG_RUN_QUEUE).
         app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     return app
 

@@ -11,20 +11,9 @@ from core.checkpoints import CheckpointError, read_card
 from core.images import to_model_input
 from core.metrics import psnr
 from core.runtime import generator
-from demos.common import (
-    checkpoint_notice,
-    display,
-    friendly_errors,
-    image_input,
-    image_sources,
-    intro,
-    output_gallery,
-    output_image,
-    private,
-    sample_image,
-    seed_input,
-    valid_seed,
-)
+from demos import common
+from demos.checks import valid_seed
+from demos.errors import friendly_errors
 from demos.render import image_grid, signed_to_rgb
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
@@ -85,10 +74,10 @@ def reconstruct(image):
         raise CheckpointError(" ".join(missing))
     results += [(None, ae.reconstruct_with_jpeg(x, budget)) for budget in JPEG_BUDGETS]
 
-    gallery = [(display(x), "input (28×28)")]
+    gallery = [(common.display(x), "input (28×28)")]
     table = []
     for name, r in results:
-        gallery.append((display(r.image), r.name))
+        gallery.append((common.display(r.image), r.name))
         typical = _card_metric(name, "test_mse") if name else None
         table.append(
             [
@@ -158,10 +147,10 @@ def denoise(image, noise_type, level, seed):
     try:
         plain = ae.load("ae_conv").reconstruct(noisy)
         rows.append(["conv AE trained on clean images", round(_psnr(plain, x), 2)])
-        plain_image = display(plain)
+        plain_image = common.display(plain)
     except CheckpointError:
         plain_image = None
-    return display(noisy), display(denoised), plain_image, display(x), rows
+    return common.display(noisy), common.display(denoised), plain_image, common.display(x), rows
 
 
 def _psnr(a, b) -> float:
@@ -219,21 +208,21 @@ def out_of_distribution_examples(size: int = 112) -> dict[str, Image.Image]:
 
 def build(tab: gr.Tab) -> None:
     ood = out_of_distribution_examples()
-    intro(INTRO)
-    checkpoint_notice(RECONSTRUCTION_MODELS)
+    common.intro(INTRO)
+    common.checkpoint_notice(RECONSTRUCTION_MODELS)
     with gr.Row():
         with gr.Column(scale=1, min_width=420):
-            input_image = image_input("Input image: upload, or pick one below", value=sample_image(0))
+            input_image = common.image_input("Input image: upload, or pick one below", value=common.sample_image(0))
             reconstruct_button = gr.Button("Reconstruct", variant="primary")
-            image_sources(input_image, "ae", ood, "Not garments (out of distribution)")
+            common.image_sources(input_image, "ae", ood, "Not garments (out of distribution)")
         with gr.Column(scale=1, min_width=420):
-            outputs_gallery = output_gallery("Reconstructions", elem_id="ae-reconstructions")
+            outputs_gallery = common.output_gallery("Reconstructions", elem_id="ae-reconstructions")
             note = gr.Markdown(label="What this shows")
     table = gr.Dataframe(headers=TABLE_HEADERS, label="Compression and error", interactive=False)
     with gr.Accordion("What the linear AE learned: its decoder's 32 images beside PCA's", open=False) as bases:
         with gr.Row():
-            pca_basis = output_image("PCA-32 components U_k (ordered by variance)", elem_id="ae-pca-basis")
-            ae_basis = output_image("Linear AE decoder columns W_d", elem_id="ae-linear-basis")
+            pca_basis = common.output_image("PCA-32 components U_k (ordered by variance)", elem_id="ae-pca-basis")
+            ae_basis = common.output_image("Linear AE decoder columns W_d", elem_id="ae-linear-basis")
         bases_note = gr.Markdown()
 
     gr.Markdown("### Denoising: trained on noisy inputs against clean targets")
@@ -247,13 +236,13 @@ def build(tab: gr.Tab) -> None:
             label="Level (σ for Gaussian, pixel share otherwise)",
             elem_id="ae-noise-level",
         )
-        seed = seed_input()
+        seed = common.seed_input()
         denoise_button = gr.Button("Add noise and denoise", variant="primary")
     with gr.Row():
-        noisy_image = output_image("Noisy")
-        denoised_image = output_image("Denoising AE", elem_id="ae-denoised")
-        plain_image = output_image("Conv AE trained on clean images")
-        clean_image = output_image("Clean")
+        noisy_image = common.output_image("Noisy")
+        denoised_image = common.output_image("Denoising AE", elem_id="ae-denoised")
+        plain_image = common.output_image("Conv AE trained on clean images")
+        clean_image = common.output_image("Clean")
     denoise_table = gr.Dataframe(
         headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR", elem_id="ae-psnr"
     )
@@ -262,8 +251,12 @@ def build(tab: gr.Tab) -> None:
     denoise_inputs = [input_image, noise_type, level, seed]
     denoise_outputs = [noisy_image, denoised_image, plain_image, clean_image, denoise_table]
     # The landing tab: every page load fills both panels from the example the input opens with.
-    Context.root_block.load(_when_image(reconstruct, 3), input_image, reconstruction_outputs, **private("ae_open"))
-    Context.root_block.load(_when_image(denoise, 5), denoise_inputs, denoise_outputs, **private("ae_open_denoising"))
+    Context.root_block.load(
+        _when_image(reconstruct, 3), input_image, reconstruction_outputs, **common.private("ae_open")
+    )
+    Context.root_block.load(
+        _when_image(denoise, 5), denoise_inputs, denoise_outputs, **common.private("ae_open_denoising")
+    )
 
     reconstruct_button.click(reconstruct, input_image, reconstruction_outputs, api_name="ae_reconstruct")
     bases.expand(linear_bases, None, [pca_basis, ae_basis, bases_note], api_name="ae_linear_bases")
@@ -276,11 +269,13 @@ def build(tab: gr.Tab) -> None:
     )
     # Two listeners, so that one panel failing (say, a missing checkpoint) does not blank the other.
     input_image.change(
-        _when_image(reconstruct, 3), input_image, reconstruction_outputs, **private("ae_refresh_reconstruction")
+        _when_image(reconstruct, 3), input_image, reconstruction_outputs, **common.private("ae_refresh_reconstruction")
     )
-    input_image.change(_when_image(denoise, 5), denoise_inputs, denoise_outputs, **private("ae_refresh_denoising"))
+    input_image.change(
+        _when_image(denoise, 5), denoise_inputs, denoise_outputs, **common.private("ae_refresh_denoising")
+    )
 
 
 def warm_up() -> None:
     """Load the tab's models (the background warm-up calls this once the page is up)."""
-    reconstruct(sample_image(0))
+    reconstruct(common.sample_image(0))

@@ -17,7 +17,6 @@ from core.metrics import accuracy, confusion_matrix
 from demos.common import (
     checkpoint_notice,
     example_indices,
-    friendly_errors,
     image_input,
     image_sources,
     intro,
@@ -25,6 +24,7 @@ from demos.common import (
     private,
     sample_image,
 )
+from demos.errors import friendly_errors
 from demos.render import confusion_heatmap, similarity_heatmap, to_display
 
 MAX_TEXTS = 20

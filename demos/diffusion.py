@@ -15,27 +15,22 @@ from core import diffusion, samplers
 from core.checkpoints import CheckpointError, read_card
 from core.images import to_model_input
 from core.runtime import generator, in_precision, inference_bf16, model_device, on_cpu
+from demos.checks import bounded_int, valid_seed
 from demos.common import (
     FEW_ROWS_CLASS,
     GRID_CLASS,
-    LONG_RUN_QUEUE,
-    bounded_int,
     checkpoint_notice,
     colour_legend,
-    friendly_errors,
     image_sources,
     intro,
-    opening_run,
     output_image,
-    presentable,
     private,
-    replay_stride,
     sample_image,
     seed_input,
-    stream_steps,
-    valid_seed,
 )
+from demos.errors import friendly_errors, presentable
 from demos.render import SCHEDULE_COLOURS, image_grid, schedule_chart
+from demos.streaming import LONG_RUN_QUEUE, opening_run, replay_stride, stream_steps
 
 T = diffusion.NUM_TRAIN_STEPS
 STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)

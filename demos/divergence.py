@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from core import divergence as dv
-from demos.common import LATEX, friendly_errors, intro, private
+from demos.common import LATEX, intro, private
+from demos.errors import friendly_errors
 
 LECTURE_P, LECTURE_Q = "0.36, 0.48, 0.16", "0.333, 0.333, 0.333"
 PRESETS = {

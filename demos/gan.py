@@ -10,21 +10,18 @@ from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.metrics import ranking_auc
 from core.runtime import inference_autocast
+from demos.checks import MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, valid_seed
 from demos.common import (
     GRID_CLASS,
     GRID_HEIGHT,
-    MAX_GRID_SAMPLES,
-    MAX_PATH_STEPS,
-    bounded_int,
     checkpoint_notice,
-    friendly_errors,
     intro,
     output_image,
     private,
     seed_input,
     seed_path_controls,
-    valid_seed,
 )
+from demos.errors import friendly_errors
 from demos.render import grid_cell_px, image_grid, named_grid
 
 HISTOGRAM_SAMPLES = 500  # as many generated images as the bundled sample has real ones

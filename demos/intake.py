@@ -237,7 +237,7 @@ def checked_picture(block, file) -> int:
 
 
 def notes(values) -> list[str]:
-    """What the page should be told about a handler's input pictures (demos.common.friendly_errors says it: only
+    """What the page should be told about a handler's input pictures (demos.errors.friendly_errors says it: only
     there, inside the event, does gr.Warning reach the page)."""
     return [
         value.info[ANIMATION_NOTE]

@@ -14,23 +14,11 @@ from core.captions import CLASS_PROMPT_NAMES, class_prompt
 from core.checkpoints import CheckpointError, read_card
 from core.clip import unknown_words
 from core.runtime import generator, in_precision, inference_bf16, milliseconds_per_call
-from demos.common import (
-    FEW_ROWS_CLASS,
-    GRID_CLASS,
-    LONG_RUN_QUEUE,
-    bounded_float,
-    bounded_int,
-    checkpoint_notice,
-    friendly_errors,
-    intro,
-    opening_run,
-    output_image,
-    private,
-    seed_input,
-    stream_steps,
-    valid_seed,
-)
+from demos.checks import bounded_float, bounded_int, valid_seed
+from demos.common import FEW_ROWS_CLASS, GRID_CLASS, checkpoint_notice, intro, output_image, private, seed_input
+from demos.errors import friendly_errors
 from demos.render import image_grid, signed_to_rgb
+from demos.streaming import LONG_RUN_QUEUE, opening_run, stream_steps
 
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0

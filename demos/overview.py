@@ -15,19 +15,13 @@ import torch
 from core import diffusion, gan, latent, latent_diffusion, samplers, stylegan, trilemma, vae
 from core.checkpoints import CheckpointError, read_card
 from core.runtime import generator, in_precision, inference_autocast, inference_bf16, model_device
-from demos.common import (
-    checkpoint_notice,
-    friendly_errors,
-    intro,
-    opening_run,
-    output_image,
-    private,
-    seed_input,
-    valid_seed,
-)
+from demos.checks import valid_seed
+from demos.common import checkpoint_notice, intro, output_image, private, seed_input
 from demos.diffusion import SAMPLERS as PIXEL_SAMPLERS
 from demos.diffusion import SHOWN_SAMPLER
+from demos.errors import friendly_errors
 from demos.render import image_grid
+from demos.streaming import opening_run
 
 ROW = 8  # samples per family
 VAE_LATENT = 20

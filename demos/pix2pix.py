@@ -14,20 +14,12 @@ from core import pix2pix
 from core.checkpoints import CheckpointError, read_card
 from core.emoji import load_emoji_sample
 from core.metrics import colourfulness, sharpness, ssim
-from demos.common import (
-    checkpoint_notice,
-    drawing_image,
-    friendly_errors,
-    garment_examples,
-    image_input,
-    intro,
-    output_image,
-    picker_gallery,
-    private,
-    sketchpad,
-)
+from demos import common
+from demos.errors import friendly_errors
 from demos.render import FAKE_COLOUR, REAL_COLOUR, decision_background, image_grid, to_display, with_colour_bar
 
+PICTURES_LABEL = "Held-out pictures (never trained on): click one, its Canny edges go in"
+DRAWINGS_LABEL = "Drawings to try: click one"
 DATASET_CHOICES = [
     ("Garments (Fashion-MNIST, 28 px, grey)", "fashion"),
     ("Emoji (Noto Color Emoji, 64 px, colour)", "emoji"),
@@ -93,7 +85,7 @@ def translate(image, dataset: str = "fashion", kind: str = "auto"):
     L1-only picture, D's per-patch verdict on the L1 + cGAN picture, a note). A missing model leaves its picture
     empty and says how to rebuild it."""
     data = pix2pix.PAIRED_SETS[parse_dataset(dataset)]
-    given = pix2pix.input_edges(drawing_image(image), data, kind)  # an upload, an example or a drawing
+    given = pix2pix.input_edges(common.drawing_image(image), data, kind)  # an upload, an example or a drawing
     models, missing = available_models(data.name)
     with torch.inference_mode():
         outputs = {objective: model.translate(given.edges) for objective, model in models.items()}
@@ -247,7 +239,7 @@ def example_drawings(dataset: str) -> dict[str, Image.Image]:
 def held_out_pictures(dataset: str) -> list[tuple[np.ndarray, str]]:
     """(picture as uint8 array, caption) for the example gallery: never seen by the recipes."""
     if parse_dataset(dataset) == "fashion":
-        return garment_examples()
+        return common.garment_examples()
     emoji = load_emoji_sample()
     step = max(1, len(emoji) // EMOJI_EXAMPLES)
     return [(emoji.images[i], emoji.names[i]) for i in range(0, step * EMOJI_EXAMPLES, step)][:EMOJI_EXAMPLES]
@@ -313,42 +305,36 @@ def measured_table() -> list[list]:
 
 
 def build(tab: gr.Tab) -> None:
-    intro(INTRO)
-    checkpoint_notice(pix2pix.CHECKPOINTS.values())
+    common.intro(INTRO)
+    common.checkpoint_notice(pix2pix.CHECKPOINTS.values())
     with gr.Row():
         with gr.Column(scale=1):
             dataset = gr.Radio(DATASET_CHOICES, value="fashion", label="Model (data set)")
             with gr.Tabs():
                 with gr.Tab("Draw"):
-                    drawing = sketchpad("Draw an outline")
+                    drawing = common.sketchpad("Draw an outline")
                     draw_button = gr.Button("Translate the drawing", variant="primary")
                 with gr.Tab("Pictures"):
-                    pictures = picker_gallery(
-                        held_out_pictures("fashion"),
-                        "Held-out pictures (never trained on): click one, its Canny edges go in",
-                        columns=5,
-                        height=300,
-                        elem_id="pix2pix-pictures",
+                    pictures = common.picker_gallery(
+                        held_out_pictures("fashion"), PICTURES_LABEL, 5, 300, "pix2pix-pictures"
                     )
                 with gr.Tab("Drawings"):
-                    drawings = picker_gallery(
-                        drawings_to_try("fashion"),
-                        "Drawings to try: click one",
-                        columns=5,
-                        height=200,
-                        elem_id="pix2pix-drawings",
+                    drawings = common.picker_gallery(
+                        drawings_to_try("fashion"), DRAWINGS_LABEL, 5, 200, "pix2pix-drawings"
                     )
                 with gr.Tab("Upload"):
-                    upload = image_input("A picture or a line drawing")
+                    upload = common.image_input("A picture or a line drawing")
                     kind = gr.Radio(KIND_CHOICES, value="auto", label="Read it as")
                     upload_button = gr.Button("Translate", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
-                edges = output_image("x: the edges G reads", elem_id="pix2pix-edges", height=280)
-                photo = output_image("G(x) with L1 + cGAN", elem_id="pix2pix-photo", height=280)
+                edges = common.output_image("x: the edges G reads", elem_id="pix2pix-edges", height=280)
+                photo = common.output_image("G(x) with L1 + cGAN", elem_id="pix2pix-photo", height=280)
             with gr.Row():
-                blurry = output_image("G(x) with L1 only", elem_id="pix2pix-l1", height=280)
-                verdict = output_image("D per patch: green real, purple fake", elem_id="pix2pix-patches", height=280)
+                blurry = common.output_image("G(x) with L1 only", elem_id="pix2pix-l1", height=280)
+                verdict = common.output_image(
+                    "D per patch: green real, purple fake", elem_id="pix2pix-patches", height=280
+                )
             note = gr.Markdown()
     gr.Markdown("### The paper's comparison, on held-out pictures")
     with gr.Row():
@@ -360,11 +346,11 @@ def build(tab: gr.Tab) -> None:
             "reads G(x) as the original's class",
             interactive=False,
         )
-    comparison = output_image("Edges · L1 only · L1 + cGAN · real", elem_id="pix2pix-comparison", height=460)
+    comparison = common.output_image("Edges · L1 only · L1 + cGAN · real", elem_id="pix2pix-comparison", height=460)
     comparison_note = gr.Markdown()
 
     outputs = [edges, photo, blurry, verdict, note]
-    draw_button.click(translate_drawing, [drawing, dataset], outputs, **private("pix2pix_drawing"))
+    draw_button.click(translate_drawing, [drawing, dataset], outputs, **common.private("pix2pix_drawing"))
     upload_button.click(translate, [upload, dataset, kind], outputs, api_name="pix2pix")
 
     @friendly_errors
@@ -375,19 +361,19 @@ def build(tab: gr.Tab) -> None:
     def pick_drawing(dataset_value, evt: gr.SelectData):
         return translate(picked(drawings_to_try(dataset_value), evt.index), dataset_value, "drawing")
 
-    pictures.select(pick_picture, dataset, outputs, **private("pix2pix_pick_picture"))
-    drawings.select(pick_drawing, dataset, outputs, **private("pix2pix_pick_drawing"))
-    dataset.input(refresh_examples, dataset, [pictures, drawings], **private("pix2pix_dataset")).then(
-        compare_held_out, dataset, [comparison, comparison_note], **private("pix2pix_dataset_compare")
+    pictures.select(pick_picture, dataset, outputs, **common.private("pix2pix_pick_picture"))
+    drawings.select(pick_drawing, dataset, outputs, **common.private("pix2pix_pick_drawing"))
+    dataset.input(refresh_examples, dataset, [pictures, drawings], **common.private("pix2pix_dataset")).then(
+        compare_held_out, dataset, [comparison, comparison_note], **common.private("pix2pix_dataset_compare")
     )
-    compare_button.click(compare_held_out, dataset, [comparison, comparison_note], **private("pix2pix_compare"))
+    compare_button.click(compare_held_out, dataset, [comparison, comparison_note], **common.private("pix2pix_compare"))
 
     @friendly_errors
     def first_picture(dataset_value):
         return translate(picked(held_out_pictures(dataset_value), 0), dataset_value, "picture")
 
-    tab.select(first_picture, dataset, outputs, **private("pix2pix_open")).then(
-        compare_held_out, dataset, [comparison, comparison_note], **private("pix2pix_open_compare")
+    tab.select(first_picture, dataset, outputs, **common.private("pix2pix_open")).then(
+        compare_held_out, dataset, [comparison, comparison_note], **common.private("pix2pix_open_compare")
     )
 
 

@@ -9,23 +9,19 @@ import torch
 from core import latent, stylegan
 from core.metrics import classifier_outputs, load_classifier
 from core.runtime import inference_autocast
+from demos.checks import MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, valid_seed
 from demos.common import (
     GRID_CLASS,
     GRID_HEIGHT,
-    MAX_GRID_SAMPLES,
-    MAX_PATH_STEPS,
-    bounded_float,
-    bounded_int,
     checkpoint_notice,
     class_legend,
-    friendly_errors,
     intro,
     output_image,
     private,
     seed_input,
     seed_path_controls,
-    valid_seed,
 )
+from demos.errors import friendly_errors
 from demos.render import grid_cell_px, image_grid, named_grid, scatter_codes
 
 SCATTER_SAMPLES = 600

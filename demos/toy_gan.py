@@ -8,20 +8,11 @@ import pandas as pd
 
 from core import toy_gan
 from core.images import EmptyImageError, to_grayscale_ink
-from demos.common import (
-    LONG_RUN_QUEUE,
-    bounded_float,
-    bounded_int,
-    drawing_image,
-    friendly_errors,
-    intro,
-    output_image,
-    private,
-    seed_input,
-    sketchpad,
-    valid_seed,
-)
+from demos.checks import bounded_float, bounded_int, valid_seed
+from demos.common import drawing_image, intro, output_image, private, seed_input, sketchpad
+from demos.errors import friendly_errors
 from demos.render import toy_gan_frame
+from demos.streaming import LONG_RUN_QUEUE
 
 FRAME_SIZE = 420
 MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see FRAME_INTERVAL_S)

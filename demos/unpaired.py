@@ -11,19 +11,8 @@ from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.images import to_model_input
 from core.metrics import classifier_if_trained, top_classes
-from demos.common import (
-    DISPLAY_SCALE,
-    checkpoint_notice,
-    drawing_image,
-    friendly_errors,
-    garment_examples,
-    image_input,
-    intro,
-    output_image,
-    picker_gallery,
-    private,
-    sketchpad,
-)
+from demos import common
+from demos.errors import friendly_errors
 from demos.render import (
     HEAT_COLD,
     HEAT_HOT,
@@ -36,6 +25,7 @@ from demos.render import (
 )
 
 DOMAIN_U, DOMAIN_V = unpaired.bundled_domains()  # the tab's labels follow the checkpoint it will load
+SHOES_LABEL = "Held-out shoes: click one (it sets the direction)"
 DIRECTION_CHOICES = [
     (f"{FASHION_CLASSES[DOMAIN_U]} → {FASHION_CLASSES[DOMAIN_V]} (G_A: U → V)", "u->v"),
     (f"{FASHION_CLASSES[DOMAIN_V]} → {FASHION_CLASSES[DOMAIN_U]} (G_B: V → U)", "v->u"),
@@ -67,7 +57,7 @@ def held_out_examples() -> list[tuple[np.ndarray, str, str]]:
     return [
         (image, caption, direction)
         for label, direction in ((DOMAIN_U, "u->v"), (DOMAIN_V, "v->u"))
-        for image, caption in garment_examples([label], EXAMPLES_PER_DOMAIN)
+        for image, caption in common.garment_examples([label], EXAMPLES_PER_DOMAIN)
     ]
 
 
@@ -81,7 +71,7 @@ def classifier_reading(images: torch.Tensor) -> list[tuple[str, float]]:
 def translate(image, direction: str = "u->v"):
     """Image, direction ('u->v' or 'v->u') -> (translated, cycled back, cycle error map, a note)."""
     direction = unpaired.check_direction(direction)
-    x = to_model_input(drawing_image(image))  # an upload, an example or a drawing
+    x = to_model_input(common.drawing_image(image))  # an upload, an example or a drawing
     model = unpaired.load()
     with torch.inference_mode():
         translated, cycled = model.cycle(x, direction)
@@ -103,10 +93,10 @@ def translate(image, direction: str = "u->v"):
                 f"{source}s and {target}s only, and does not always succeed (the card's rate is below)."
             )
     return (
-        to_display(translated[0], DISPLAY_SCALE),
-        to_display(cycled[0], DISPLAY_SCALE),
+        to_display(translated[0], common.DISPLAY_SCALE),
+        to_display(cycled[0], common.DISPLAY_SCALE),
         with_colour_bar(
-            heat_image(errors[0, 0], DISPLAY_SCALE, ERROR_MAP_MAX),
+            heat_image(errors[0, 0], common.DISPLAY_SCALE, ERROR_MAP_MAX),
             [HEAT_COLD, HEAT_HOT],
             ["0", f"{ERROR_MAP_MAX:g} or more"],
         ),
@@ -160,69 +150,66 @@ def measured_text() -> str:
 
 
 def build(tab: gr.Tab) -> None:
-    intro(INTRO)
-    checkpoint_notice([unpaired.CHECKPOINT])
+    common.intro(INTRO)
+    common.checkpoint_notice([unpaired.CHECKPOINT])
     examples = held_out_examples()
     with gr.Row():
         with gr.Column(scale=1):
             direction = gr.Radio(DIRECTION_CHOICES, value="u->v", label="Direction")
             with gr.Tabs():
                 with gr.Tab("Shoes"):
-                    gallery = picker_gallery(
-                        [(image, caption) for image, caption, _ in examples],
-                        "Held-out shoes: click one (it sets the direction)",
-                        columns=6,
-                        height=300,
-                        elem_id="unpaired-examples",
-                    )
+                    shoes = [(image, caption) for image, caption, _ in examples]
+                    gallery = common.picker_gallery(shoes, SHOES_LABEL, 6, 300, "unpaired-examples")
                 with gr.Tab("Upload"):
-                    upload = image_input("A shoe")
+                    upload = common.image_input("A shoe")
                     upload_button = gr.Button("Translate", variant="primary")
                 with gr.Tab("Draw"):
-                    drawing = sketchpad("Draw a shoe (filled shapes)")
+                    drawing = common.sketchpad("Draw a shoe (filled shapes)")
                     draw_button = gr.Button("Translate the drawing", variant="primary")
         with gr.Column(scale=2):
-            source = output_image("Input x", elem_id="unpaired-input")
+            source = common.output_image("Input x", elem_id="unpaired-input")
             gr.Markdown("The translation G_A(u) (or G_B(v)), the way back, and where the round trip lost something:")
             with gr.Row():
-                translated = output_image("Translated", elem_id="unpaired-translated")
-                cycled = output_image("Cycled back", elem_id="unpaired-cycled")
-                error = output_image("Cycle error |x − cycled|", elem_id="unpaired-error")
+                translated = common.output_image("Translated", elem_id="unpaired-translated")
+                cycled = common.output_image("Cycled back", elem_id="unpaired-cycled")
+                error = common.output_image("Cycle error |x − cycled|", elem_id="unpaired-error")
             note = gr.Markdown()
     gr.Markdown("### Both directions on held-out shoes")
     with gr.Row():
-        grid = output_image("Held-out shoes both ways, and their cycles back", elem_id="unpaired-grid", height=520)
+        grid = common.output_image(
+            "Held-out shoes both ways, and their cycles back", elem_id="unpaired-grid", height=520
+        )
         gr.Markdown(measured_text())
 
     outputs = [translated, cycled, error, note]
 
     def shown(image):
-        return to_display(to_model_input(drawing_image(image)), DISPLAY_SCALE)
+        return to_display(to_model_input(common.drawing_image(image)), common.DISPLAY_SCALE)
 
     def pick(evt: gr.SelectData):
         image, _, chosen = examples[evt.index]
         return (shown(image), chosen, *translate(image, chosen))
 
-    gallery.select(pick, None, [source, direction, *outputs], **private("unpaired_pick"))
+    gallery.select(pick, None, [source, direction, *outputs], **common.private("unpaired_pick"))
     show = friendly_errors(shown, uses_models=False)
 
     def show_then_translate(button: gr.Button, picture: gr.Component, show_name: str, **translate_api) -> None:
         """`button` shows `picture` as the input x (privately, as `show_name`), then translates it."""
-        button.click(show, picture, source, **private(show_name)).success(
+        button.click(show, picture, source, **common.private(show_name)).success(
             translate, [picture, direction], outputs, **translate_api
         )
 
     show_then_translate(upload_button, upload, "unpaired_show_upload", api_name="translate")
-    show_then_translate(draw_button, drawing, "unpaired_show_drawing", **private("unpaired_drawing"))
-    direction.input(retranslate, [source, direction], outputs, **private("unpaired_direction"))
+    show_then_translate(draw_button, drawing, "unpaired_show_drawing", **common.private("unpaired_drawing"))
+    direction.input(retranslate, [source, direction], outputs, **common.private("unpaired_direction"))
 
     @friendly_errors
     def first_example():
         image, _, chosen = examples[0]
         return (shown(image), chosen, *translate(image, chosen))
 
-    tab.select(first_example, None, [source, direction, *outputs], **private("unpaired_open")).then(
-        translate_grid, None, grid, **private("unpaired_open_grid")
+    tab.select(first_example, None, [source, direction, *outputs], **common.private("unpaired_open")).then(
+        translate_grid, None, grid, **common.private("unpaired_open_grid")
     )
 
 

@@ -12,25 +12,9 @@ from core.datasets import FASHION_CLASSES, load_sample
 from core.images import to_model_input
 from core.metrics import load_classifier, mse
 from core.runtime import generator
-from demos.common import (
-    MAX_GRID_SAMPLES,
-    MAX_PATH_STEPS,
-    bounded_float,
-    bounded_int,
-    checkpoint_notice,
-    class_legend,
-    display,
-    friendly_errors,
-    image_input,
-    image_sources,
-    intro,
-    output_gallery,
-    output_image,
-    private,
-    sample_image,
-    seed_input,
-    valid_seed,
-)
+from demos import common
+from demos.checks import MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, valid_seed
+from demos.errors import friendly_errors
 from demos.render import image_grid, mark, scatter_codes
 
 MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
@@ -68,13 +52,13 @@ def _model(latent_dim) -> vae.VAE:
 def reconstruct(image):
     """Image -> its reconstruction by each latent size (from the mean code), and a table of errors."""
     x = to_model_input(image)
-    gallery, rows = [(display(x), "input")], []
+    gallery, rows = [(common.display(x), "input")], []
     for d in vae.LATENT_SIZES:
         model = _model(d)
         with torch.inference_mode():
             x_hat = model.decode(vae.encode_mean(model, x))
             terms = vae.elbo_terms(model, x, generator(0))
-        gallery.append((display(x_hat), f"{d}-D"))
+        gallery.append((common.display(x_hat), f"{d}-D"))
         rows.append(
             [
                 f"{d}-D",
@@ -162,7 +146,7 @@ def decode(latent_dim, z):
     model = _model(latent_dim)
     vector = _parse_z(z, model.config.latent_dim)
     with torch.inference_mode():
-        return display(model.decode(vector.view(1, -1)))
+        return common.display(model.decode(vector.view(1, -1)))
 
 
 # --- sampling -----------------------------------------------------------------------------------------------
@@ -252,9 +236,10 @@ def arithmetic(latent_dim, a, b, c):
     codes, labels = _sample_codes(model.config.latent_dim)
     sample = load_sample()
     neighbours = [
-        (display(sample.images[i] / 255.0), FASHION_CLASSES[labels[i]]) for i in vae.nearest(z, codes, 5).tolist()
+        (common.display(sample.images[i] / 255.0), FASHION_CLASSES[labels[i]])
+        for i in vae.nearest(z, codes, 5).tolist()
     ]
-    strip = [(display(decoded[i]), name) for i, name in enumerate(("a", "b", "c", "a + (b − c)"))]
+    strip = [(common.display(decoded[i]), name) for i, name in enumerate(("a", "b", "c", "a + (b − c)"))]
     top = probabilities.argsort(descending=True)[:3].tolist()
     verdict = {FASHION_CLASSES[k]: round(probabilities[k].item(), 3) for k in top}
     return strip, neighbours, verdict
@@ -322,17 +307,17 @@ def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def build(tab: gr.Tab) -> None:
-    intro(INTRO)
-    checkpoint_notice([vae.checkpoint_name(d) for d in vae.LATENT_SIZES] + ["classifier"])
+    common.intro(INTRO)
+    common.checkpoint_notice([vae.checkpoint_name(d) for d in vae.LATENT_SIZES] + ["classifier"])
 
     gr.Markdown("### Latent size: a higher dimension captures more")
     with gr.Row():
         with gr.Column(min_width=420):
-            input_image = image_input(value=sample_image(0))
+            input_image = common.image_input(value=common.sample_image(0))
             reconstruct_button = gr.Button("Reconstruct", variant="primary")
-            image_sources(input_image, "vae")
+            common.image_sources(input_image, "vae")
         with gr.Column(min_width=420):
-            reconstructions = output_gallery("Reconstructions from the mean code", elem_id="vae-reconstructions")
+            reconstructions = common.output_gallery("Reconstructions from the mean code", elem_id="vae-reconstructions")
             errors = gr.Dataframe(
                 headers=["Model", "MSE", "Reconstruction (nats)", "KL (nats)", "−ELBO (nats)"],
                 label="This image's terms (one z sample)",
@@ -341,42 +326,46 @@ def build(tab: gr.Tab) -> None:
 
     gr.Markdown("### The 2-D latent space: click anywhere to decode that point")
     with gr.Row():
-        latent_map = output_image("Codes μ of test images, coloured by class", elem_id="vae-map", height=MAP_SIZE + 40)
+        latent_map = common.output_image(
+            "Codes μ of test images, coloured by class", elem_id="vae-map", height=MAP_SIZE + 40
+        )
         with gr.Column():
-            decoded_point = output_image("Decoded point", elem_id="vae-decoded-point")
+            decoded_point = common.output_image("Decoded point", elem_id="vae-decoded-point")
             point_text = gr.Markdown()
             with gr.Row():
                 decode_model = gr.Radio(MODEL_CHOICES, value=2, label="Model")
                 z_text = gr.Textbox(value="0, 0", label="z (comma-separated)")
             decode_button = gr.Button("Decode z")
-            gr.HTML(class_legend())
-        manifold = output_image("Decoded manifold over the same window", height=MAP_SIZE + 40)
+            gr.HTML(common.class_legend())
+        manifold = common.output_image("Decoded manifold over the same window", height=MAP_SIZE + 40)
 
     gr.Markdown("### Sampling: z ~ N(0, T² I) through the decoder")
     with gr.Row():
-        seed = seed_input()
+        seed = common.seed_input()
         count = gr.Slider(1, MAX_GRID_SAMPLES, value=16, step=1, label="Samples per model")
         temperature = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="Temperature T", elem_id="vae-temperature")
         sample_button = gr.Button("Sample", variant="primary")
     with gr.Row():
-        sample_grids = [output_image(f"{d}-D samples", elem_id=f"vae-samples-{d}") for d in vae.LATENT_SIZES]
+        sample_grids = [common.output_image(f"{d}-D samples", elem_id=f"vae-samples-{d}") for d in vae.LATENT_SIZES]
 
     gr.Markdown("### Interpolation between two codes: straight line vs great circle")
     with gr.Row():
         image_a = gr.Image(
-            sample_image(7),
+            common.sample_image(7),
             label="Image a (upload to change)",
             type="numpy",
             sources=["upload", "clipboard"],
             height=240,
         )
-        image_b = gr.Image(sample_image(9), label="Image b", type="numpy", sources=["upload", "clipboard"], height=240)
+        image_b = gr.Image(
+            common.sample_image(9), label="Image b", type="numpy", sources=["upload", "clipboard"], height=240
+        )
         with gr.Column():
             interpolation_model = gr.Radio(MODEL_CHOICES, value=20, label="Model")
             steps = gr.Slider(2, MAX_PATH_STEPS, value=10, step=1, label="Steps")
             interpolate_button = gr.Button("Interpolate", variant="primary")
-    linear_strip = output_image("Linear: (1 − t)·z_a + t·z_b")
-    spherical_strip = output_image("Spherical (slerp): along the great circle, norms interpolated")
+    linear_strip = common.output_image("Linear: (1 − t)·z_a + t·z_b")
+    spherical_strip = common.output_image("Spherical (slerp): along the great circle, norms interpolated")
 
     gr.Markdown(
         '### Latent arithmetic: a + (b − c) — "not that easy"\n'
@@ -392,8 +381,8 @@ def build(tab: gr.Tab) -> None:
         arithmetic_model = gr.Radio(MODEL_CHOICES, value=20, label="Model")
         arithmetic_button = gr.Button("Compute a + (b − c)", variant="primary")
     with gr.Row():  # each gallery gets half the width: in a third, a + (b - c) was cut off at the right
-        arithmetic_strip = output_gallery("a, b, c and the result, decoded", elem_id="vae-arithmetic")
-        neighbours = output_gallery("Nearest real images (by code)", columns=5)
+        arithmetic_strip = common.output_gallery("a, b, c and the result, decoded", elem_id="vae-arithmetic")
+        neighbours = common.output_gallery("Nearest real images (by code)", columns=5)
     with gr.Row():
         verdict = gr.Label(label="The classifier on the result", num_top_classes=3)
         hope = gr.Markdown(arithmetic_preset(next(iter(ARITHMETIC_PRESETS)))[3])
@@ -426,27 +415,27 @@ def build(tab: gr.Tab) -> None:
         lambda image: [gr.skip()] * 2 if image is None else reconstruct(image),
         input_image,
         reconstruction,
-        **private("vae_refresh"),
+        **common.private("vae_refresh"),
     )
     # Opening the tab fills every panel, so a lecturer lands on a working page rather than empty frames; first the
     # example the input opens with.
-    tab.select(reconstruct, input_image, reconstruction, **private("vae_open_example"))
-    tab.select(explorer_open, None, [latent_map, manifold, point_text], **private("vae_explorer")).then(
-        sample_each, sampling, sample_grids, **private("vae_open_samples")
-    ).then(interpolate, interpolation, strips, **private("vae_open_interpolation")).then(
-        arithmetic, operands, arithmetic_results, **private("vae_open_arithmetic")
+    tab.select(reconstruct, input_image, reconstruction, **common.private("vae_open_example"))
+    tab.select(explorer_open, None, [latent_map, manifold, point_text], **common.private("vae_explorer")).then(
+        sample_each, sampling, sample_grids, **common.private("vae_open_samples")
+    ).then(interpolate, interpolation, strips, **common.private("vae_open_interpolation")).then(
+        arithmetic, operands, arithmetic_results, **common.private("vae_open_arithmetic")
     )
-    latent_map.select(explorer_click, None, [decoded_point, latent_map, point_text], **private("vae_click"))
+    latent_map.select(explorer_click, None, [decoded_point, latent_map, point_text], **common.private("vae_click"))
     decode_button.click(decode, [decode_model, z_text], decoded_point, api_name="vae_decode")
-    sample_button.click(sample_each, sampling, sample_grids, **private("vae_sample_each"))
+    sample_button.click(sample_each, sampling, sample_grids, **common.private("vae_sample_each"))
     # /vae_sample takes the model as an argument; the page shows all three side by side instead, so this endpoint
     # is bound to a hidden model input and a trigger the page never fires: it is for API clients.
     api_model = gr.Radio(MODEL_CHOICES, value=20, label="Model", visible=False)
     gr.Button(visible=False).click(sample, [api_model, *sampling], sample_grids[-1], api_name="vae_sample")
     interpolate_button.click(interpolate, interpolation, strips, api_name="vae_interpolate")
     preset.input(
-        arithmetic_preset, preset, [operand_a, operand_b, operand_c, hope], **private("vae_arithmetic_preset")
-    ).then(arithmetic, operands, arithmetic_results, **private("vae_arithmetic_after_preset"))
+        arithmetic_preset, preset, [operand_a, operand_b, operand_c, hope], **common.private("vae_arithmetic_preset")
+    ).then(arithmetic, operands, arithmetic_results, **common.private("vae_arithmetic_after_preset"))
     arithmetic_button.click(arithmetic, operands, arithmetic_results, api_name="vae_arithmetic")
 
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from core.images import EmptyImageError, PictureFileError, to_model_input
-from demos.common import bounded_float, bounded_int, drawing_image, friendly_errors, valid_seed
+from demos.checks import bounded_float, bounded_int, valid_seed
+from demos.common import drawing_image
+from demos.errors import friendly_errors
 from tests.conftest import rgba_drawing
 
 pytestmark = pytest.mark.fast

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from core import runtime
-from demos import common, serving
+from demos import serving, streaming
 
 
 @pytest.mark.fast
@@ -92,7 +92,7 @@ def slow_steps(n: int, seconds: float):
 def test_frames_follow_compute_time_not_a_slow_consumer():
     """50 steps of 10 ms and a consumer that takes 0.3 s per frame: a wall-clock throttle shows every step."""
     shown = 0
-    for frame in common.stream_steps(slow_steps(50, 0.01), lambda item: (item.step,)):
+    for frame in streaming.stream_steps(slow_steps(50, 0.01), lambda item: (item.step,)):
         if frame.show:
             shown += 1
             time.sleep(0.3)
@@ -101,7 +101,7 @@ def test_frames_follow_compute_time_not_a_slow_consumer():
 
 
 def test_frames_aim_at_a_dozen_per_run_for_long_runs():
-    frames = [f for f in common.stream_steps(slow_steps(100, 0.02), lambda item: ()) if f.show]
+    frames = [f for f in streaming.stream_steps(slow_steps(100, 0.02), lambda item: ()) if f.show]
     assert frames[-1].item.step == 100
     # 2 s of compute: a dozen frames by the aim; the first frames come before the mean step time settles
     assert 8 <= len(frames) <= 16

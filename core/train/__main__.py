@@ -13,8 +13,8 @@ import sys
 from typing import Any
 
 from core.train.common import flat_fields
+from core.train.distributed import requested_cpu_processes, start_processes
 from core.train.loop import field_help
-from core.train.processes import requested_cpu_processes, start_processes
 from core.train.registry import RECIPES
 
 

@@ -46,6 +46,7 @@ from core.train.common import (
     progress,
     training_state_path,
 )
+from core.train.distributed import any_process, average_gradients, broadcast_models, models_differ
 
 DRY_RUN_STEPS = 2
 DRY_RUN_DATA = "dry run: the bundled sample"
@@ -163,40 +164,6 @@ class Run:
         optimizer.zero_grad(set_to_none=True)
 
 
-def average_gradients(params: list[torch.Tensor], processes: int) -> None:
-    """Data parallel: every process's gradients replaced by their mean over the processes (one all-reduce)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    torch.distributed.all_reduce(flat)
-    flat /= processes
-    for g, part in zip(grads, flat.split([g.numel() for g in grads])):
-        g.copy_(part.view_as(g))
-
-
-def models_differ(models: dict[str, torch.nn.Module]) -> list[str]:
-    """Names of the weights that are not the same on every process (data parallel keeps them equal: a check)."""
-    differ = []
-    for model_name, module in models.items():
-        for name, tensor in module.state_dict().items():
-            if not tensor.is_floating_point():
-                continue
-            low, high = tensor.detach().clone(), tensor.detach().clone()
-            torch.distributed.all_reduce(low, op=torch.distributed.ReduceOp.MIN)
-            torch.distributed.all_reduce(high, op=torch.distributed.ReduceOp.MAX)
-            if not torch.equal(low, high) and "running_" not in name:  # BatchNorm statistics stay per process
-                differ.append(f"{model_name}.{name}")
-    return differ
-
-
-def broadcast_models(models: dict[str, torch.nn.Module]) -> None:
-    """Every process starts from the first process's weights."""
-    for module in models.values():
-        for tensor in module.state_dict().values():
-            torch.distributed.broadcast(tensor, src=0)
-
-
 class Recipe:
     """A training recipe; see the module docstring. Subclasses set `name`, `data_note` and `curve_names`."""
 
@@ -261,16 +228,6 @@ def make_accelerator(cfg: TrainConfig) -> Accelerator:
         mixed_precision=mixed_precision(cfg.precision, chosen_device),
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
     )
-
-
-def any_process(flag: bool, accelerator: Accelerator) -> bool:
-    """True on every process when it is true on any: a decision all processes take together (a process that left
-    the loop alone would leave the others waiting in their next all-reduce)."""
-    if accelerator.num_processes == 1:
-        return flag
-    decision = torch.tensor(float(flag), device=accelerator.device)
-    torch.distributed.all_reduce(decision, op=torch.distributed.ReduceOp.MAX)
-    return bool(decision.item())
 
 
 def train(recipe: Recipe) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""Several CPU processes from `accelerate launch --cpu --num_processes N`.
+"""Training on several processes: starting them, and keeping them in step.
+
+Starting them, from `accelerate launch --cpu --num_processes N`:
 
 accelerate's launcher starts several CPU processes only through MPI (`--mpirun_hostfile`); without it, it starts one
 process and sets MASTER_ADDR, and that process would train alone while the user asked for N. `core.train` notices
@@ -10,6 +12,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 WORLD_VARIABLES = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 
@@ -69,3 +77,50 @@ def start_processes(count: int, argv: list[str]) -> None:
 
     os.environ.pop("MASTER_ADDR", None)  # --standalone picks a free local address and port
     torchrun(["--standalone", "--nproc_per_node", str(count), "-m", "core.train", *argv])
+
+
+# ---- keeping the processes in step (data parallel) ----------------------------------------------------------------
+
+
+def average_gradients(params: list[torch.Tensor], processes: int) -> None:
+    """Data parallel: every process's gradients replaced by their mean over the processes (one all-reduce)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    torch.distributed.all_reduce(flat)
+    flat /= processes
+    for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+        g.copy_(part.view_as(g))
+
+
+def models_differ(models: dict[str, torch.nn.Module]) -> list[str]:
+    """Names of the weights that are not the same on every process (data parallel keeps them equal: a check)."""
+    differ = []
+    for model_name, module in models.items():
+        for name, tensor in module.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            low, high = tensor.detach().clone(), tensor.detach().clone()
+            torch.distributed.all_reduce(low, op=torch.distributed.ReduceOp.MIN)
+            torch.distributed.all_reduce(high, op=torch.distributed.ReduceOp.MAX)
+            if not torch.equal(low, high) and "running_" not in name:  # BatchNorm statistics stay per process
+                differ.append(f"{model_name}.{name}")
+    return differ
+
+
+def broadcast_models(models: dict[str, torch.nn.Module]) -> None:
+    """Every process starts from the first process's weights."""
+    for module in models.values():
+        for tensor in module.state_dict().values():
+            torch.distributed.broadcast(tensor, src=0)
+
+
+def any_process(flag: bool, accelerator: Accelerator) -> bool:
+    """True on every process when it is true on any: a decision all processes take together (a process that left
+    the loop alone would leave the others waiting in their next all-reduce)."""
+    if accelerator.num_processes == 1:
+        return flag
+    decision = torch.tensor(float(flag), device=accelerator.device)
+    torch.distributed.all_reduce(decision, op=torch.distributed.ReduceOp.MAX)
+    return bool(decision.item())
