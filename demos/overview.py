@@ -328,6 +328,7 @@ def build(tab: gr.Tab) -> None:
             label="Diffusion: sampler and steps",
             elem_id="overview-steps",
             info="the steps measured on its card",
+            min_width=240,  # on a phone it takes a line of its own rather than cutting its value short
         )
         run_button = gr.Button("Sample every family", variant="primary")
     with gr.Row():

@@ -109,7 +109,7 @@ PRESETS = (
         "Mode Collapse",
         "toy_gan",
         "the unrolled-GAN paper's ring of 8, trained live: G collapses onto a few modes",
-        _toy_gan_values("Mode collapse: the unrolled-GAN paper's setting"),
+        _toy_gan_values("Mode collapse (unrolled-GAN)"),
         press="Train",
         output="toy-gan-frame",
     ),

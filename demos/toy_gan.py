@@ -30,16 +30,16 @@ D is a critic with unbounded scores: the map is centred on its median score, so 
 quality* within $3\sigma$ of a mode; a mode is *covered* when such points reach it.
 """
 PRESETS = {
-    "Ring of 8, non-saturating (covers the ring)": dict(
+    "Ring of 8, non-saturating": dict(
         distribution="ring", loss="non_saturating", k=1, batch_size=256, lr_d=1e-3, lr_g=1e-3, latent_dim=2
     ),
-    "Mode collapse: the unrolled-GAN paper's setting": dict(
+    "Mode collapse (unrolled-GAN)": dict(
         distribution="ring", loss="non_saturating", k=1, batch_size=512, lr_d=1e-4, lr_g=1e-4, latent_dim=256
     ),
-    "The same setting with WGAN-GP": dict(
+    "The same with WGAN-GP": dict(
         distribution="ring", loss="wgan_gp", k=5, batch_size=512, lr_d=1e-4, lr_g=1e-4, latent_dim=256
     ),
-    "The lecture's minimax loss": dict(
+    "Lecture's minimax loss": dict(
         distribution="ring", loss="minimax", k=1, batch_size=256, lr_d=1e-3, lr_g=1e-3, latent_dim=2
     ),
     "Grid of 25": dict(

@@ -372,12 +372,15 @@ def build(tab: gr.Tab) -> None:
         "The result is decoded beside its nearest real images; the evaluation classifier says what it sees."
     )
     with gr.Row():
-        preset = gr.Dropdown(list(ARITHMETIC_PRESETS), value=next(iter(ARITHMETIC_PRESETS)), label="Preset")
+        # min_width: on a phone each takes a line of its own rather than cutting its value short
+        preset = gr.Dropdown(
+            list(ARITHMETIC_PRESETS), value=next(iter(ARITHMETIC_PRESETS)), label="Preset", min_width=300
+        )
         choices = operand_choices()
         first = next(iter(ARITHMETIC_PRESETS.values()))
-        operand_a = gr.Dropdown(choices, value=first[0], label="a")
-        operand_b = gr.Dropdown(choices, value=first[1], label="b")
-        operand_c = gr.Dropdown(choices, value=first[2], label="c")
+        operand_a = gr.Dropdown(choices, value=first[0], label="a", min_width=210)
+        operand_b = gr.Dropdown(choices, value=first[1], label="b", min_width=210)
+        operand_c = gr.Dropdown(choices, value=first[2], label="c", min_width=210)
         arithmetic_model = gr.Radio(MODEL_CHOICES, value=20, label="Model")
         arithmetic_button = gr.Button("Compute a + (b − c)", variant="primary")
     with gr.Row():  # each gallery gets half the width: in a third, a + (b - c) was cut off at the right

@@ -12,6 +12,9 @@ from tests.conftest import require_chromium
 
 PROJECTOR = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
+# Dropdowns on screen whose value is wider than their box (a phone cut "DPM-Solver++ 20" to "DPM-Solver+").
+CUT_DROPDOWNS = """() => [...document.querySelectorAll('input[role=combobox]')]
+    .filter(i => i.offsetParent != null && i.scrollWidth > i.clientWidth + 1).map(i => i.value)"""
 OPEN_TIMEOUT_MS = 90_000  # a first open computes the tab's result; the CI machine may be slow
 # Gradio's label badge sits in a block's top-left corner; it must not cover the block's picture.
 LABEL_OVERLAPS = """() => {
@@ -96,6 +99,7 @@ def test_each_tab_opens_from_its_link_with_its_main_control_and_a_real_result_on
         assert button_box and button_box["y"] + button_box["height"] <= PROJECTOR["height"], (button, button_box)
         assert output_box and output_box["y"] + output_box["height"] <= PROJECTOR["height"], (output, output_box)
         assert page.evaluate(LABEL_OVERLAPS) == []
+        assert page.evaluate(CUT_DROPDOWNS) == []
     finally:
         page.close()
 
@@ -147,6 +151,7 @@ def test_on_a_phone_every_tab_opens_and_nothing_scrolls_sideways(browser, server
                 f"() => document.getElementById('tab-{tab_id}')?.offsetParent != null", timeout=30_000
             )
             assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], tab_id
+            assert page.evaluate(CUT_DROPDOWNS) == [], tab_id
         header = page.locator("#page-header").bounding_box()
         assert header["height"] <= 140, header  # the title row leaves the screen to the tab (it took 230 px)
         assert not page.locator("#presenter-toggle").is_visible()

@@ -76,7 +76,7 @@ def test_training_does_not_touch_the_global_rng():
 
 
 def test_the_papers_setting_collapses_onto_few_modes():
-    preset = tab.PRESETS["Mode collapse: the unrolled-GAN paper's setting"]
+    preset = tab.PRESETS["Mode collapse (unrolled-GAN)"]
     config = tab._config(
         preset["distribution"],
         preset["loss"],
