@@ -35,7 +35,7 @@ from demos.streaming import LONG_RUN_QUEUE, opening_run, replay_stride, stream_s
 T = diffusion.NUM_TRAIN_STEPS
 STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)
 MAX_IMAGES = 16
-SAMPLERS = {"DDIM": "ddim", "DPM-Solver++": "dpm++", "DDPM": "ddpm"}  # shown name -> core.diffusion.sample's
+SAMPLERS = {"DDIM": "ddim", "DPM-Solver++": "dpm++", "DDPM": "ddpm"}  # shown name -> core.samplers.sample's
 STEP_CHOICES = samplers.ddim_step_counts()  # the counts that divide T = 1000: DDIM's, and DPM-Solver++ takes any
 BACK_STEPS = 50
 SCHEDULE_CURVES = ("√ᾱ_t (signal)", "√(1 − ᾱ_t) (noise)", "SNR / (1 + SNR) = ᾱ_t")  # the schedule chart's curves

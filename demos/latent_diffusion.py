@@ -24,7 +24,7 @@ MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
 MAX_STEPS = 200  # each step is two U-Net calls (guidance), a decode and CLIP's look at the guess
 STEP_CHOICES = tuple(n for n in samplers.ddim_step_counts() if n <= MAX_STEPS)  # DDIM's; DPM-Solver++ takes any
-SAMPLERS = {"DPM-Solver++": "dpm++", "DDIM": "ddim"}  # shown name -> core.diffusion.sample's (no DDPM: 1,000 steps)
+SAMPLERS = {"DPM-Solver++": "dpm++", "DDIM": "ddim"}  # shown name -> core.samplers.sample's (no DDPM: 1,000 steps)
 PROMPT_CURVE, RIVAL_CURVE = "your prompt", "closest other class"
 CHECKPOINTS = (latent_diffusion.AUTOENCODER_CHECKPOINT, latent_diffusion.DENOISER_CHECKPOINT, "clip")
 

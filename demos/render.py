@@ -33,6 +33,8 @@ def image_grid(images: torch.Tensor, columns: int, scale: int = 4, pad: int = 1)
     from torchvision.utils import make_grid  # imported on use: torchvision adds a second to the app's cold start
 
     images = on_cpu(images.detach()).float()
+    if len(images) == 0:
+        raise ValueError("A grid needs at least one image.")
     channels = images.shape[1]
     blanks = images.new_full(((-len(images)) % columns, *images.shape[1:]), 0.5)
     cells = torch.cat([images, blanks])

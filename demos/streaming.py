@@ -34,7 +34,7 @@ MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10
 class Frame:
     """One rendered step of a sampler run: whether to show it now and whether a replay keeps it."""
 
-    item: Any  # core.diffusion.DiffusionStep
+    item: Any  # core.samplers.DiffusionStep
     pictures: tuple
     show: bool
     keep: bool

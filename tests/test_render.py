@@ -66,3 +66,8 @@ def test_a_verdict_map_at_full_strength_shows_ds_colours_and_the_default_stays_p
     assert tuple(full[0, 0]) == REAL_COLOUR and tuple(full[0, 1]) == FAKE_COLOUR
     pale = np.asarray(decision_background(sure, 2, probability=True).resize((2, 1), Image.NEAREST))
     assert pale[0, 0].min() > min(REAL_COLOUR) + 50
+
+
+def test_a_grid_of_no_images_is_refused_in_a_sentence():
+    with pytest.raises(ValueError, match="at least one image"):
+        image_grid(torch.zeros(0, 1, 4, 4), columns=3)
