@@ -172,7 +172,8 @@ def build(tab: gr.Tab) -> None:
             with gr.Row():
                 translated = common.output_image("Translated", elem_id="unpaired-translated")
                 cycled = common.output_image("Cycled back", elem_id="unpaired-cycled")
-                error = common.output_image("Cycle error |x − cycled|", elem_id="unpaired-error")
+                # no toolbar: in a third of the row its icons covered the label's |x − cycled|
+                error = common.output_image("Cycle error |x − cycled|", elem_id="unpaired-error", buttons=[])
             note = gr.Markdown()
     gr.Markdown("### Both directions on held-out shoes")
     with gr.Row():
