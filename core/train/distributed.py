@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
-
-if TYPE_CHECKING:
-    from accelerate import Accelerator
 
 WORLD_VARIABLES = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 
@@ -114,13 +110,3 @@ def broadcast_models(models: dict[str, torch.nn.Module]) -> None:
     for module in models.values():
         for tensor in module.state_dict().values():
             torch.distributed.broadcast(tensor, src=0)
-
-
-def any_process(flag: bool, accelerator: Accelerator) -> bool:
-    """True on every process when it is true on any: a decision all processes take together (a process that left
-    the loop alone would leave the others waiting in their next all-reduce)."""
-    if accelerator.num_processes == 1:
-        return flag
-    decision = torch.tensor(float(flag), device=accelerator.device)
-    torch.distributed.all_reduce(decision, op=torch.distributed.ReduceOp.MAX)
-    return bool(decision.item())

@@ -46,7 +46,7 @@ from core.train.common import (
     progress,
     training_state_path,
 )
-from core.train.distributed import any_process, average_gradients, broadcast_models, models_differ
+from core.train.distributed import average_gradients, broadcast_models, models_differ
 
 DRY_RUN_STEPS = 2
 DRY_RUN_DATA = "dry run: the bundled sample"
@@ -308,7 +308,9 @@ def train_steps(recipe: Recipe, run: Run, state: TrainingState, clock: Stopwatch
     for module in recipe.models.values():
         module.train()
     while run.optimizers and run.step < run.steps:
-        if any_process(out_of_time(clock, clock.earlier, cfg.stop_after_minutes), accelerator):
+        if out_of_time(clock, clock.earlier, cfg.stop_after_minutes):
+            accelerator.set_trigger()
+        if accelerator.check_trigger():  # all processes stop together (one alone would leave the others waiting)
             break
         micro = []
         for _ in range(cfg.gradient_accumulation_steps):
