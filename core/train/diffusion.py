@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.checkpoints import load_model, read_card, write_card
+from core.checkpoints import load_model, read_card
 from core.diffusion import (
     ALPHA_END,
     ALPHA_START,
@@ -45,6 +45,7 @@ from core.metrics import (
 from core.samplers import PIXEL_RANGE, last_step, sample
 from core.train.augment import random_flip_and_shift
 from core.train.common import Stopwatch, fashion_mnist
+from core.train.evaluation import DRY_RUN_SAMPLER_TABLE, remeasure_card
 from core.train.loop import Recipe, Run, TrainConfig, option
 
 
@@ -161,34 +162,17 @@ def _history(name: str) -> dict:
     }
 
 
-def _sampler_table(dry_run: bool) -> tuple[tuple[str, int], ...]:
-    return (("ddim", 2), ("dpm++", 2)) if dry_run else SAMPLER_TABLE
-
-
 def evaluate_shipped(cfg: DDPMTrainConfig) -> dict:
     """--evaluate-only: measure checkpoints/ddpm again (today's evaluation code) and rewrite its card's metrics."""
-    rng = torch.Generator().manual_seed(cfg.seed)
-    _, _, test_x, _ = fashion_mnist(cfg.dry_run)
-    model = load_model(DiffusionUNet, "ddpm").cpu()
-    card = read_card("ddpm")
-    clock = Stopwatch()
-    card["metrics"] |= evaluate(
-        model,
-        test_x,
-        16 if cfg.dry_run else cfg.eval_samples,
-        2 if cfg.dry_run else cfg.eval_ddim_steps,
-        rng,
-        _sampler_table(cfg.dry_run),
-    )
-    card["evaluated"] = {
-        "command": "python -m core.train ddpm --evaluate-only",
-        "code_commit": clock.commit,
-        "seconds": clock.seconds,
-    }
-    if not cfg.dry_run:
-        write_card("ddpm", card)
-    print(f"ddpm: {card['metrics']}")
-    return card
+
+    def measure() -> dict:
+        _, _, test_x, _ = fashion_mnist(cfg.dry_run)
+        model = load_model(DiffusionUNet, "ddpm").cpu()
+        n, steps = (16, 2) if cfg.dry_run else (cfg.eval_samples, cfg.eval_ddim_steps)
+        table = DRY_RUN_SAMPLER_TABLE if cfg.dry_run else SAMPLER_TABLE
+        return evaluate(model, test_x, n, steps, torch.Generator().manual_seed(cfg.seed), table)
+
+    return remeasure_card("ddpm", measure, cfg.dry_run)
 
 
 class DDPMRecipe(Recipe):
@@ -236,5 +220,5 @@ class DDPMRecipe(Recipe):
             ),
         }
         n, steps = run.sized(cfg.eval_samples, 16), run.sized(cfg.eval_ddim_steps, 2)
-        metrics |= evaluate(model, self.test_x, n, steps, run.rng, _sampler_table(run.dry_run))
+        metrics |= evaluate(model, self.test_x, n, steps, run.rng, run.sized(SAMPLER_TABLE, DRY_RUN_SAMPLER_TABLE))
         return model, metrics

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
+from core.checkpoints import read_card, write_card
 from core.metrics import (
     class_consistency,
     class_consistency_by_class,
@@ -12,6 +15,9 @@ from core.metrics import (
     classifier_outputs,
     frechet_distance,
 )
+from core.train.common import Stopwatch
+
+DRY_RUN_SAMPLER_TABLE = (("ddim", 2), ("dpm++", 2))  # a dry run's (sampler, steps) rows: two steps each
 
 
 @torch.inference_mode()
@@ -39,3 +45,20 @@ def sample_quality(
         metrics["class_consistency"] = round(class_consistency(predictions, requested), 4)
         metrics["class_consistency_by_class"] = class_consistency_by_class(predictions, requested)
     return metrics
+
+
+def remeasure_card(name: str, measure: Callable[[], dict], dry_run: bool = False) -> dict:
+    """`--evaluate-only`: the bundled checkpoint `name` measured again by today's evaluation code; its card's metrics
+    updated with what `measure()` returns and the run noted under "evaluated" (written unless dry_run)."""
+    card = read_card(name)
+    clock = Stopwatch()
+    card["metrics"] |= measure()
+    card["evaluated"] = {
+        "command": f"python -m core.train {name} --evaluate-only",
+        "code_commit": clock.commit,
+        "seconds": clock.seconds,
+    }
+    if not dry_run:
+        write_card(name, card)
+    print(f"{name}: {card['metrics']}")
+    return card

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, all_caption_words, fashion_caption
-from core.checkpoints import CheckpointError, read_card, write_card
+from core.checkpoints import CheckpointError
 from core.clip import load_bundle
 from core.diffusion import NUM_TRAIN_STEPS, alpha_bar, noise_schedule, q_sample, simple_loss
 from core.latent_diffusion import (
@@ -49,8 +49,8 @@ from core.metrics import (
     unreadable_share,
 )
 from core.samplers import last_step
-from core.train.common import Stopwatch, fashion_mnist
-from core.train.evaluation import sample_quality
+from core.train.common import fashion_mnist
+from core.train.evaluation import DRY_RUN_SAMPLER_TABLE, remeasure_card, sample_quality
 from core.train.loop import Recipe, Run, TrainConfig, option
 
 
@@ -250,28 +250,20 @@ def latent_channel_stats(means: torch.Tensor, scaling: float) -> dict:
 
 def _evaluate_shipped_denoiser(cfg: DenoiserTrainConfig) -> dict:
     """--evaluate-only: measure checkpoints/ldm again (today's evaluation code) and rewrite its card's metrics."""
-    generator = torch.Generator().manual_seed(cfg.seed)
-    train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
-    card = read_card(DENOISER_CHECKPOINT)
-    clock = Stopwatch()
-    autoencoder = load_autoencoder()
-    stats = latent_channel_stats(posterior_moments(autoencoder, train_x)[0], autoencoder.config.scaling_factor)
-    card["metrics"] |= stats
-    model = load()
-    model.latent_range = latent_range(stats["latent_channel_mean"], stats["latent_channel_std"])
-    per_class, steps = (2, 2) if cfg.dry_run else (cfg.eval_per_class, cfg.eval_ddim_steps)
-    table = (("ddim", 2), ("dpm++", 2)) if cfg.dry_run else SAMPLER_TABLE
-    card["metrics"] |= evaluate_denoiser(model, test_x, per_class, steps, cfg.eval_guidance, generator, table=table)
-    card["metrics"]["x0_range_for_metrics"] = f"latent mean ± {LATENT_RANGE_STDS:g} std per channel"
-    card["evaluated"] = {
-        "command": f"python -m core.train {DENOISER_CHECKPOINT} --evaluate-only",
-        "code_commit": clock.commit,
-        "seconds": clock.seconds,
-    }
-    if not cfg.dry_run:
-        write_card(DENOISER_CHECKPOINT, card)
-    print(f"{DENOISER_CHECKPOINT}: {card['metrics']}")
-    return card
+
+    def measure() -> dict:
+        train_x, _, test_x, _ = fashion_mnist(cfg.dry_run)
+        autoencoder = load_autoencoder()
+        stats = latent_channel_stats(posterior_moments(autoencoder, train_x)[0], autoencoder.config.scaling_factor)
+        model = load()
+        model.latent_range = latent_range(stats["latent_channel_mean"], stats["latent_channel_std"])
+        per_class, steps = (2, 2) if cfg.dry_run else (cfg.eval_per_class, cfg.eval_ddim_steps)
+        table = DRY_RUN_SAMPLER_TABLE if cfg.dry_run else SAMPLER_TABLE
+        generator = torch.Generator().manual_seed(cfg.seed)
+        quality = evaluate_denoiser(model, test_x, per_class, steps, cfg.eval_guidance, generator, table=table)
+        return {**stats, **quality, "x0_range_for_metrics": f"latent mean ± {LATENT_RANGE_STDS:g} std per channel"}
+
+    return remeasure_card(DENOISER_CHECKPOINT, measure, cfg.dry_run)
 
 
 class DenoiserRecipe(Recipe):
@@ -340,7 +332,7 @@ class DenoiserRecipe(Recipe):
             self.autoencoder, unet, self.clip, latent_range(stats["latent_channel_mean"], stats["latent_channel_std"])
         )
         per_class, steps = run.sized(cfg.eval_per_class, 2), run.sized(cfg.eval_ddim_steps, 2)
-        table = (("ddim", 2), ("dpm++", 2)) if run.dry_run else SAMPLER_TABLE
+        table = run.sized(SAMPLER_TABLE, DRY_RUN_SAMPLER_TABLE)
         with contextlib.suppress(CheckpointError):
             metrics |= evaluate_denoiser(model, self.test_x, per_class, steps, cfg.eval_guidance, run.rng, table=table)
         return unet, metrics

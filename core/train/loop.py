@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from accelerate import Accelerator
@@ -48,6 +48,7 @@ from core.train.common import (
 )
 from core.train.distributed import average_gradients, broadcast_models, models_differ
 
+T = TypeVar("T")
 DRY_RUN_STEPS = 2
 DRY_RUN_DATA = "dry run: the bundled sample"
 
@@ -131,8 +132,8 @@ class Run:
     def steps(self) -> int:
         return DRY_RUN_STEPS if self.cfg.dry_run else self.cfg.steps
 
-    def sized(self, full: int, dry: int) -> int:
-        """A size (samples to evaluate, images to hold out) that is `dry` in a dry run and `full` otherwise."""
+    def sized(self, full: T, dry: T) -> T:
+        """A size (samples to evaluate, a sampler table) that is `dry` in a dry run and `full` otherwise."""
         return dry if self.cfg.dry_run else full
 
     def minibatches(self, n: int, batch_size: int) -> Iterator[torch.Tensor]:
