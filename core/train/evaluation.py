@@ -23,18 +23,21 @@ DRY_RUN_SAMPLER_TABLE = (("ddim", 2), ("dpm++", 2))  # a dry run's (sampler, ste
 @torch.inference_mode()
 def sample_quality(
     samples: torch.Tensor,
-    test_x: torch.Tensor,
+    test_x: torch.Tensor | None,
     requested: torch.Tensor | None = None,
     fd_key: str = "fd_samples_vs_test",
+    test_features: torch.Tensor | None = None,
 ) -> dict:
     """Fréchet distance of samples (N, 1, 28, 28) in [0, 1] to the test images on the evaluation classifier's
     features, the classes the samples fall into (mode coverage) and, given the classes asked for, how often the
-    classifier reads the asked class. Empty without a trained classifier (a fresh clone trains it first)."""
+    classifier reads the asked class. Empty without a trained classifier (a fresh clone trains it first).
+    test_features: the classifier's features of test_x, when a caller measuring many sets has them already."""
     classifier = classifier_if_trained()
     if classifier is None:
         return {}
     features, predictions = classifier_outputs(classifier, samples)
-    test_features, _ = classifier_outputs(classifier, test_x)
+    if test_features is None:
+        test_features, _ = classifier_outputs(classifier, test_x)
     shares = class_histogram(predictions)
     metrics = {
         fd_key: round(frechet_distance(features, test_features), 3),

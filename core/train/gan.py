@@ -57,8 +57,14 @@ class AdversarialRecipe(Recipe):
     Subclasses supply `generate(z, y)`, `d_logit(x, y)` (y None when unconditional) and the parameters of each."""
 
     curve_names = ("d_loss", "g_loss", "d_on_real", "d_on_fake")
-    conditional = False
-    latent_dim = 64
+
+    @property
+    def latent_dim(self) -> int:
+        return self.cfg.model.latent_dim
+
+    @property
+    def conditional(self) -> bool:
+        return getattr(self.cfg.model, "num_classes", 0) > 0  # StyleGAN's config has no classes
 
     def setup_players(self, run: Run, g_params, d_params) -> None:
         cfg = self.cfg
@@ -123,8 +129,6 @@ class GANRecipe(AdversarialRecipe):
         return "cgan" if self.cfg.model.num_classes else "gan"
 
     def setup(self, run: Run) -> None:
-        self.conditional = self.cfg.model.num_classes > 0
-        self.latent_dim = self.cfg.model.latent_dim
         self.gan = GAN(self.cfg.model)
         self.models = {"gan": self.gan}
         self.setup_players(run, self.gan.generator.parameters(), self.gan.discriminator.parameters())

@@ -182,10 +182,10 @@ def prompted_samples(
     return torch.cat(images).clamp(0, 1), torch.cat(requested)
 
 
-def prompt_metrics(classifier, images: torch.Tensor, requested: torch.Tensor, test_x: torch.Tensor) -> dict:
+def prompt_metrics(classifier, images: torch.Tensor, requested: torch.Tensor, test_features: torch.Tensor) -> dict:
     """How often the evaluation classifier reads the requested class (overall and per class), the share of blobs
     (no class at even odds), the FD to the test set and the classes drawn."""
-    quality = sample_quality(images, test_x, requested)
+    quality = sample_quality(images, None, requested, test_features=test_features)
     return {"samples": len(images), **quality, "blob_share": unreadable_share(classifier, images)}
 
 
@@ -204,15 +204,16 @@ def evaluate_denoiser(
     that for w other than the default) and measure prompt_metrics; then, at the default w, each (sampler, steps)
     of `table` on per_class images per class."""
     classifier = load_classifier()
+    test_features, _ = classifier_outputs(classifier, test_x)  # once, for every set measured below
     by_guidance = {}
     for w in guidances:
         n = per_class if w == DEFAULT_GUIDANCE else max(1, per_class // 4)  # the default w gets the full count
         samples = prompted_samples(model, n, w, "ddim", num_steps, generator, bf16)
-        by_guidance[f"guidance_{w:g}"] = prompt_metrics(classifier, *samples, test_x)
+        by_guidance[f"guidance_{w:g}"] = prompt_metrics(classifier, *samples, test_features)
     by_sampler = []
     for sampler, steps in table:
         samples = prompted_samples(model, per_class, DEFAULT_GUIDANCE, sampler, steps, generator, bf16)
-        row = prompt_metrics(classifier, *samples, test_x)
+        row = prompt_metrics(classifier, *samples, test_features)
         by_sampler.append(
             {
                 "sampler": sampler,
@@ -226,7 +227,7 @@ def evaluate_denoiser(
     unconditional = prompt_metrics(
         classifier,
         *prompted_samples(model, per_class, 0.0, "dpm++", 20, generator, bf16, prompts=[""] * len(CLASS_PROMPT_NAMES)),
-        test_x,
+        test_features,
     )
     unconditional = {
         k: unconditional[k] for k in ("samples", "blob_share", "fd_samples_vs_test", "class_shares_of_samples")

@@ -31,12 +31,10 @@ class StyleGANTrainConfig(AdversarialConfig):
 
 
 class StyleGANRecipe(AdversarialRecipe):
-    name = "stylegan"
     data_note = "Fashion-MNIST train (60,000 images, no labels); metrics: 1,000 samples (psi = 1) vs the test set"
 
     def setup(self, run: Run) -> None:
         cfg = self.cfg
-        self.latent_dim = cfg.model.latent_dim
         self.stylegan = StyleGAN(cfg.model)
         self.trained = nn.ModuleList([self.stylegan.mapping, self.stylegan.synthesis])
         self.average = copy.deepcopy(self.trained).requires_grad_(False)
