@@ -26,7 +26,7 @@ from core.diffusion import (
 )
 
 if TYPE_CHECKING:  # diffusers is imported on first use: it adds seconds to the app's cold start
-    from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+    from diffusers import DPMSolverMultistepScheduler
 
 
 @dataclass(frozen=True)
@@ -97,13 +97,6 @@ def clamped_x0(eps_model, alphas: torch.Tensor, low: torch.Tensor | float, high:
         return eps_from_x0(x_t, a, x0)
 
     return eps_clamped
-
-
-def ddpm_scheduler(alphas: torch.Tensor) -> DDPMScheduler:
-    """diffusers' DDPM on our schedule, σ_t² = β̃_t ("fixed_small"): the tests' oracle for ddpm_reverse_step."""
-    from diffusers import DDPMScheduler
-
-    return DDPMScheduler(**scheduler_kwargs(alphas), variance_type="fixed_small")
 
 
 def ddim_timesteps(num_train_steps: int, num_steps: int, start: int | None = None) -> torch.Tensor:

@@ -232,9 +232,14 @@ def test_ddim_is_deterministic_given_x_T():
     assert torch.equal(a, b)
 
 
+def ddpm_oracle() -> DDPMScheduler:
+    """diffusers' DDPM on our schedule, σ_t² = β̃_t ("fixed_small"): the oracle for ddpm_reverse_step."""
+    return DDPMScheduler(**samplers.scheduler_kwargs(ALPHAS), variance_type="fixed_small")
+
+
 @pytest.mark.fast
 def test_posterior_variance_is_diffusers_fixed_small_and_zero_at_the_first_step():
-    scheduler = samplers.ddpm_scheduler(ALPHAS)
+    scheduler = ddpm_oracle()
     scheduler.set_timesteps(len(ALPHAS))
     ours = diffusion.posterior_variance(ALPHAS)
     assert ours[0].item() == 0.0 and torch.all(ours[1:] < ALPHAS[1:])  # β̃_t < α_t: the posterior knows x_0
@@ -249,7 +254,7 @@ def test_ddpm_reverse_step_is_diffusers_ddpm_step(t):
     g = torch_generator(t)
     x_t, eps_hat = (torch.randn(2, 1, 4, 4, generator=g) for _ in range(2))
     z = torch.randn(2, 1, 4, 4, generator=torch_generator(100))  # what the scheduler draws from the same seed
-    scheduler = samplers.ddpm_scheduler(ALPHAS)
+    scheduler = ddpm_oracle()
     scheduler.set_timesteps(len(ALPHAS))
     theirs = scheduler.step(eps_hat, t, x_t, generator=torch_generator(100)).prev_sample
     ours = diffusion.ddpm_reverse_step(x_t, eps_hat, t, ALPHAS, z)
