@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import random
 
-import torch
-
 from core.datasets import FASHION_CLASSES
+from core.lazy import lazy_import
+
+torch = lazy_import("torch")  # imported on first use: the page is drawn before torch loads (core/lazy.py)
 
 ZERO_SHOT_TEMPLATE = "a photo of a {}"
 CLASS_PROMPT_NAMES = tuple(name.lower() for name in FASHION_CLASSES)  # "t-shirt/top", ..., "ankle boot"

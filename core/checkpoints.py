@@ -15,14 +15,16 @@ import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
-import torch
 from huggingface_hub import PyTorchModelHubMixin
 
 from core import runtime
+from core.lazy import lazy_import
+
+torch = lazy_import("torch")  # the page reads cards before torch loads (core/lazy.py)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a Space needs Git LFS above this
-ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+ModelT = TypeVar("ModelT", bound="torch.nn.Module")
 
 
 class CheckpointError(RuntimeError):
@@ -92,15 +94,15 @@ def save_model(
     name: str,
     card: dict[str, Any],
     root: Path | None = None,
-    storage_dtype: torch.dtype = torch.float32,
+    storage_dtype: torch.dtype | None = None,
 ) -> Path:
     """Write <root>/<name>/ with save_pretrained + card.json; refuse files a Space could not host without LFS.
 
-    storage_dtype=torch.float16 halves the file; `from_pretrained` copies the values back into float32 parameters.
+    storage_dtype=torch.float16 halves the file (None: float32); `from_pretrained` copies the values back into float32 parameters.
     """
     folder = (root or checkpoint_root()) / name
     folder.mkdir(parents=True, exist_ok=True)
-    model.to(storage_dtype).save_pretrained(str(folder))
+    model.to(storage_dtype or torch.float32).save_pretrained(str(folder))
     model.float()
     (folder / "README.md").unlink(missing_ok=True)  # the mixin's generic model card; card.json is ours
     write_card(name, card, folder.parent)

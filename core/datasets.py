@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from core.lazy import lazy_import
+
+torch = lazy_import("torch")  # imported on first use: the page is drawn before torch loads (core/lazy.py)
 
 FASHION_CLASSES = (
     "T-shirt/top",

@@ -19,13 +19,18 @@ The U-Net takes the 0-based index, as diffusers' schedulers do.
 from __future__ import annotations
 
 import math
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from core.checkpoints import load_model
+from core.lazy import lazy_import
 from core.runtime import MODELS
-from core.unet import DiffusionUNet, UNetConfig  # noqa: F401 (the model of this module's `load`)
+
+if TYPE_CHECKING:
+    from core.unet import DiffusionUNet
+
+# The schedule's numbers (T, α_1, α_T) lay out the page before torch loads (core/lazy.py): torch on first use.
+torch = lazy_import("torch")
+F = lazy_import("torch.nn.functional")
 
 NUM_TRAIN_STEPS = 1000  # T, the DDPM paper's
 ALPHA_START, ALPHA_END = 1e-4, 0.02  # the lecture's α_1 and α_T (the paper's β_1, β_T), linear in between
@@ -164,4 +169,6 @@ def to_image_range(x: torch.Tensor) -> torch.Tensor:
 
 def load(name: str = "ddpm") -> DiffusionUNet:
     """The bundled pixel-space ε-predictor, cached."""
+    from core.unet import DiffusionUNet
+
     return MODELS.get(name, lambda: load_model(DiffusionUNet, name))

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from core.datasets import DatasetNotFoundError
+from core.lazy import lazy_import
+
+torch = lazy_import("torch")  # imported on first use: the page is drawn before torch loads (core/lazy.py)
 
 EMOJI_FONT_PATHS = (Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"),)  # Debian fonts-noto-color-emoji
 EMOJI_FONT_SIZE = 109  # the font's only bitmap size

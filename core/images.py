@@ -11,10 +11,12 @@ import struct
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from core.datasets import IMAGE_SIZE
+from core.lazy import lazy_import
+
+torch = lazy_import("torch")  # imported on first use: the page is drawn before torch loads (core/lazy.py)
 
 
 class EmptyImageError(ValueError):
@@ -230,13 +232,13 @@ SMALL_MODEL_INPUT_SIDE = 512  # larger images are shrunk first: a model of 64 px
 def is_colourful(image) -> bool:
     """True when the visible pixels carry colour (an emoji, a photo); False for grey garments and pen drawings."""
     rgba = to_pil(image, SMALL_MODEL_INPUT_SIDE).convert("RGBA")
-    pixels = torch.from_numpy(np.array(rgba.resize((64, 64), Image.BILINEAR))).float() / 255
+    pixels = np.asarray(rgba.resize((64, 64), Image.BILINEAR), dtype=np.float32) / 255  # numpy: the page asks too
     visible = pixels[..., 3] > 0.5
     if not visible.any():
         return False
     rgb = pixels[..., :3][visible]
-    saturation = rgb.max(dim=1).values - rgb.min(dim=1).values
-    return (saturation > 0.2).float().mean().item() > 0.1
+    saturation = rgb.max(axis=1) - rgb.min(axis=1)
+    return float((saturation > 0.2).mean()) > 0.1
 
 
 def to_garment_or_picture(image, picture_size: int, read_as: str = "auto") -> torch.Tensor:

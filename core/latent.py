@@ -1,6 +1,10 @@
 """Paths through a latent space, shared by the VAE, the GANs and StyleGAN."""
 
-import torch
+from __future__ import annotations
+
+from core.lazy import lazy_import
+
+torch = lazy_import("torch")  # on first use (core/lazy.py)
 
 
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

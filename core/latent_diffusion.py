@@ -26,6 +26,12 @@ import torch.nn.functional as F
 from core import samplers
 from core.blocks import crop_from_model, pad_to_model
 from core.captions import CLASS_PROMPT_NAMES, class_prompt
+from core.catalog import (
+    LDM_AUTOENCODER_CHECKPOINT,
+    LDM_DEFAULT_GUIDANCE,
+    LDM_DENOISER_CHECKPOINT,
+    LDM_MAX_PROMPT_CHARACTERS,
+)
 from core.checkpoints import CheckpointError, load_model, read_card
 from core.clip import CLIPBundle, cosine_similarities, load_bundle
 from core.runtime import MODELS, in_precision
@@ -36,8 +42,8 @@ if TYPE_CHECKING:
 
 IMAGE_PAD = 2  # 28 px garments are padded to 32 px: three halvings then give an 8x8 latent
 LATENT_SHAPE = (4, 8, 8)
-MAX_PROMPT_CHARACTERS = 200
-DEFAULT_GUIDANCE = 4.0  # w of classifier-free guidance unless one is asked for
+MAX_PROMPT_CHARACTERS = LDM_MAX_PROMPT_CHARACTERS  # core/catalog.py
+DEFAULT_GUIDANCE = LDM_DEFAULT_GUIDANCE  # core/catalog.py
 TEXT_DROPOUT = 0.1  # share of training captions replaced by "" (the unconditional ε_θ(z_t, t, ∅))
 
 
@@ -261,8 +267,7 @@ def pad_context(context: TextContext, other: TextContext) -> TextContext:
 
 
 QUIET_DIFFUSERS_LOAD = {"low_cpu_mem_usage": False}  # without `accelerate` diffusers says it falls back to this anyway
-AUTOENCODER_CHECKPOINT = "ldm_autoencoder"
-DENOISER_CHECKPOINT = "ldm"
+AUTOENCODER_CHECKPOINT, DENOISER_CHECKPOINT = LDM_AUTOENCODER_CHECKPOINT, LDM_DENOISER_CHECKPOINT  # core/catalog.py
 
 
 def load_autoencoder() -> AutoencoderKL:

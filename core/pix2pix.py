@@ -22,6 +22,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
+from core.catalog import PIX2PIX_CHECKPOINTS, PIX2PIX_OBJECTIVES
 from core.checkpoints import load_model
 from core.edges import edge_map, is_line_drawing, sketch_to_edges
 from core.gan import discriminator_loss, generator_loss_non_saturating
@@ -153,7 +154,7 @@ def discriminator_objective(real_logits: torch.Tensor, fake_logits: torch.Tensor
     return 0.5 * discriminator_loss(real_logits.float(), fake_logits.float())
 
 
-OBJECTIVES = ("l1+cgan", "l1")
+OBJECTIVES = PIX2PIX_OBJECTIVES
 
 
 # --- from what a user gives to what the model reads ---------------------------------------------------------------
@@ -204,11 +205,7 @@ def input_edges(image, data: PairedSet, kind: str = "auto") -> ModelInput:
     return ModelInput(edges, kind, picture)
 
 
-CHECKPOINTS = {
-    (name, objective): f"pix2pix_{name}" + ("" if objective == "l1+cgan" else "_l1")
-    for name in PAIRED_SETS
-    for objective in OBJECTIVES
-}
+CHECKPOINTS = PIX2PIX_CHECKPOINTS  # (data set, objective) -> name; core/catalog.py: the page needs them before torch
 
 
 def load(dataset: str, objective: str = "l1+cgan") -> Pix2Pix:

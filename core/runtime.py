@@ -15,7 +15,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-import torch
+from core.lazy import lazy_import
+
+torch = lazy_import("torch")  # the page is drawn before torch loads (core/lazy.py)
 
 T = TypeVar("T")
 

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import torch
-
 from core.diffusion import (
     NUM_TRAIN_STEPS,
     alpha_bar,
@@ -24,6 +22,9 @@ from core.diffusion import (
     noise_schedule,
     predicted_x0,
 )
+from core.lazy import lazy_import
+
+torch = lazy_import("torch")  # on first use: the step counts lay out the page before torch loads (core/lazy.py)
 
 if TYPE_CHECKING:  # diffusers is imported on first use: it adds seconds to the app's cold start
     from diffusers import DPMSolverMultistepScheduler

@@ -16,18 +16,23 @@ et al. 2017): a generated point is "high quality" when it lies within 3 standard
 mode is covered when at least one such point is nearest it.
 """
 
+from __future__ import annotations
+
 import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
-from core import gan
-from core.blocks import mlp
 from core.images import EmptyImageError
+from core.lazy import lazy_import
+
+# No network of its own (two MLPs from core.blocks): the tab's choices are read before torch loads (core/lazy.py).
+torch = lazy_import("torch")
+nn = lazy_import("torch.nn")
+gan = lazy_import("core.gan")
+blocks = lazy_import("core.blocks")
 
 DISTRIBUTIONS = ("ring", "grid", "drawn")
 LOSSES = ("minimax", "non_saturating", "wgan_gp")
@@ -123,7 +128,7 @@ def toy_networks(config: ToyGANConfig, generator: torch.Generator) -> tuple[nn.M
     Initialised from `generator` (PyTorch's default scheme), so a seed fixes the run without the global RNG."""
     width = config.hidden
     with torch.device("meta"):  # no default initialisation: it would draw from the process-wide RNG
-        networks = mlp((config.latent_dim, width, width, 2)), mlp((2, width, width, 1))
+        networks = blocks.mlp((config.latent_dim, width, width, 2)), blocks.mlp((2, width, width, 1))
     networks = tuple(net.to_empty(device="cpu") for net in networks)
     for layer in (m for net in networks for m in net if isinstance(m, nn.Linear)):
         nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)

@@ -15,7 +15,6 @@ G pushes D(fake) to 1, D pushes D(real) to 1 and D(fake) to 0. The cycle terms a
 Both generators are pix2pix's U-Net and both discriminators its PatchGAN (as in DualGAN).
 """
 
-import json
 from dataclasses import dataclass
 
 import torch
@@ -23,7 +22,8 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from core.blocks import PatchDiscriminator, UNetGenerator, crop_from_model, pad_to_model
-from core.checkpoints import checkpoint_path, load_model
+from core.catalog import UNPAIRED_CHECKPOINT, UNPAIRED_DEFAULT_DOMAINS
+from core.checkpoints import load_model
 from core.datasets import FASHION_CLASSES, IMAGE_SIZE
 from core.runtime import MODELS, on_model_device
 
@@ -33,8 +33,8 @@ PAD = (MODEL_SIZE - IMAGE_SIZE) // 2
 
 @dataclass(frozen=True)
 class UnpairedConfig:
-    domain_u: int = 7  # Fashion-MNIST class of domain U (7: Sneaker)
-    domain_v: int = 9  # class of domain V (9: Ankle boot)
+    domain_u: int = UNPAIRED_DEFAULT_DOMAINS[0]  # Fashion-MNIST class of domain U (7: Sneaker)
+    domain_v: int = UNPAIRED_DEFAULT_DOMAINS[1]  # class of domain V (9: Ankle boot)
     base_channels: int = 32  # U-Net width at its first level, doubling up to max_channels
     max_channels: int = 128
     d_base_channels: int = 32  # PatchGAN width
@@ -130,21 +130,9 @@ def error_map(images: torch.Tensor, cycled: torch.Tensor) -> torch.Tensor:
     return (images - cycled).abs()
 
 
-CHECKPOINT = "unpaired"
+CHECKPOINT = UNPAIRED_CHECKPOINT
 
 
 def load() -> DualGAN:
     """The bundled sneakers <-> ankle boots translator, cached."""
     return MODELS.get(CHECKPOINT, lambda: load_model(DualGAN, CHECKPOINT))
-
-
-def bundled_domains() -> tuple[int, int]:
-    """The classes (U, V) the bundled translator was trained on, from its config.json without loading the weights
-    (so the app can name them at start-up); the defaults where there is no readable config."""
-    defaults = UnpairedConfig.domain_u, UnpairedConfig.domain_v
-    try:
-        config = json.loads((checkpoint_path(CHECKPOINT) / "config.json").read_text())
-        domains = int(config["domain_u"]), int(config["domain_v"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return defaults
-    return domains if all(0 <= d < len(FASHION_CLASSES) for d in domains) else defaults

@@ -25,12 +25,14 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from core.blocks import mlp
+from core.catalog import VAE_LATENT_SIZES, vae_checkpoint_name
 from core.checkpoints import checkpoint_path, load_model
 from core.datasets import IMAGE_SIZE
 from core.runtime import MODELS, model_device, on_model_device
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
-LATENT_SIZES = (2, 5, 20)  # the lecture's comparison
+LATENT_SIZES = VAE_LATENT_SIZES  # the lecture's comparison (core/catalog.py: the page needs it before torch)
+checkpoint_name = vae_checkpoint_name
 
 
 @dataclass(frozen=True)
@@ -146,10 +148,6 @@ def kl_warmup_beta(epoch_progress: float, warmup_epochs: float) -> float:
 def latent_arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """a + (b - c): move a by the difference between b and c (the lecture's cat + (dog - pig))."""
     return a + (b - c)
-
-
-def checkpoint_name(latent_dim: int) -> str:
-    return f"vae_{latent_dim}"
 
 
 def load(latent_dim: int) -> VAE:

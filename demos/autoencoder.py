@@ -6,15 +6,17 @@ import gradio as gr
 from gradio.context import Context
 from PIL import Image, ImageDraw, ImageFont
 
-from core import autoencoder as ae
 from core.checkpoints import CheckpointError, read_card
 from core.images import to_model_input
-from core.metrics import psnr
+from core.lazy import lazy_import
 from core.runtime import generator
 from demos import common
 from demos.checks import valid_seed
 from demos.errors import friendly_errors
 from demos.render import image_grid, signed_to_rgb
+
+ae = lazy_import("core.autoencoder")
+metrics = lazy_import("core.metrics")
 
 RECONSTRUCTION_MODELS = ("pca", "ae_linear", "ae_deep", "ae_conv", "ae_denoising")
 DISPLAY_NAMES = {  # checkpoint -> the name a row or a caption shows
@@ -154,7 +156,7 @@ def denoise(image, noise_type, level, seed):
 
 
 def _psnr(a, b) -> float:
-    return psnr(a, b).item()
+    return metrics.psnr(a, b).item()
 
 
 @friendly_errors
@@ -244,7 +246,7 @@ def build(tab: gr.Tab) -> None:
         plain_image = common.output_image("Conv AE trained on clean images")
         clean_image = common.output_image("Clean")
     denoise_table = gr.Dataframe(
-        headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR", elem_id="ae-psnr"
+        headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR", elem_id="ae-metrics.psnr"
     )
 
     reconstruction_outputs = [outputs_gallery, table, note]

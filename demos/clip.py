@@ -1,19 +1,19 @@
 """Tab "CLIP": score texts against an image, the paper's similarity matrix, zero-shot classification."""
 
+from __future__ import annotations
+
 import functools
 
 import gradio as gr
 import pandas as pd
-import torch
 from PIL import Image
 
-from core import clip
 from core.captions import CLASS_PROMPT_NAMES, ZERO_SHOT_TEMPLATE, fill_template
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.emoji import load_emoji_sample
 from core.images import READ_AS, is_colourful, to_garment_or_picture
-from core.metrics import accuracy, confusion_matrix
+from core.lazy import lazy_import
 from demos.common import (
     checkpoint_notice,
     example_indices,
@@ -26,6 +26,10 @@ from demos.common import (
 )
 from demos.errors import friendly_errors
 from demos.render import confusion_heatmap, similarity_heatmap, to_display
+
+torch = lazy_import("torch")
+clip = lazy_import("core.clip")
+metrics = lazy_import("core.metrics")
 
 MAX_TEXTS = 20
 MAX_TEXT_CHARACTERS = 200
@@ -156,7 +160,7 @@ def similarity_matrix():
 
 @friendly_errors
 def zero_shot(template):
-    """A prompt template with {} (or {class}) for the class -> accuracy on the 500 bundled test images, and the
+    """A prompt template with {} (or {class}) for the class -> metrics.accuracy on the 500 bundled test images, and the
     confusion matrix."""
     if not isinstance(template, str) or template.replace("{class}", "{}").count("{}") != 1:
         raise ValueError(
@@ -167,10 +171,10 @@ def zero_shot(template):
     bundle = _bundle()
     _x, y = load_sample().tensors()
     predictions = _sample_predictions(template)
-    confusion = confusion_matrix(y, predictions).numpy()
+    confusion = metrics.confusion_matrix(y, predictions).numpy()
     unknown = clip.unknown_words(bundle.tokenizer, fill_template(template, ""))
     summary = (
-        f"**Zero-shot accuracy: {100 * accuracy(predictions, y):.1f}%** on the 500 bundled test images "
+        f"**Zero-shot metrics.accuracy: {100 * metrics.accuracy(predictions, y):.1f}%** on the 500 bundled test images "
         f"(chance: 10%) with prompts like “{fill_template(template, CLASS_PROMPT_NAMES[9])}”."
     )
     if unknown:

@@ -9,11 +9,11 @@ import time
 import gradio as gr
 import numpy as np
 import pandas as pd
-import torch
 
 from core import diffusion, samplers
 from core.checkpoints import CheckpointError, read_card
 from core.images import to_model_input
+from core.lazy import lazy_import
 from core.runtime import generator, in_precision, inference_bf16, model_device, on_cpu
 from demos.checks import bounded_int, valid_seed
 from demos.common import (
@@ -31,6 +31,8 @@ from demos.common import (
 from demos.errors import friendly_errors, presentable
 from demos.render import SCHEDULE_COLOURS, image_grid, schedule_chart
 from demos.streaming import LONG_RUN_QUEUE, opening_run, replay_stride, stream_steps
+
+torch = lazy_import("torch")
 
 T = diffusion.NUM_TRAIN_STEPS
 STRIP_STEPS = (0, 50, 100, 200, 300, 500, 700, T)

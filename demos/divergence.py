@@ -1,5 +1,7 @@
 """Background tab: information, entropy, KL and JS divergence of two editable discrete distributions."""
 
+from __future__ import annotations
+
 import functools
 import math
 
@@ -124,7 +126,9 @@ def _explain(c: dv.Comparison) -> str:
 
 
 def build(tab: gr.Tab) -> None:
-    initial = divergence(LECTURE_P, LECTURE_Q)  # pure arithmetic: the tab opens on the lecture's example, computed
+    # The tab opens on the lecture's example, computed here: pure arithmetic, so not through the compute worker,
+    # whose first job loads torch (the page is drawn before torch loads: core/lazy.py)
+    initial = divergence.__wrapped__(LECTURE_P, LECTURE_Q)
     intro(INTRO)
     with gr.Row():
         p_box = gr.Textbox(value=LECTURE_P, label="p(x), one number per outcome", elem_id="div-p")

@@ -1,14 +1,15 @@
 """Tabs "GAN" (samples, interpolation, the discriminator's verdicts) and "cGAN" (the conditional GAN)."""
 
+from __future__ import annotations
+
 import gradio as gr
 import numpy as np
 import pandas as pd
-import torch
 
-from core import gan, latent
+from core import latent
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
-from core.metrics import ranking_auc
+from core.lazy import lazy_import
 from core.runtime import inference_autocast
 from demos.checks import MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_int, valid_seed
 from demos.common import (
@@ -23,6 +24,10 @@ from demos.common import (
 )
 from demos.errors import friendly_errors
 from demos.render import grid_cell_px, image_grid, named_grid
+
+torch = lazy_import("torch")
+gan = lazy_import("core.gan")
+metrics = lazy_import("core.metrics")
 
 HISTOGRAM_SAMPLES = 500  # as many generated images as the bundled sample has real ones
 ALL_CLASSES = "All ten classes"
@@ -100,7 +105,7 @@ def discriminator_scores(seed):
 def verdict(on_real: torch.Tensor, on_fake: torch.Tensor) -> str:
     """What the measured scores say, against the lecture's claim that D ends near 0.5 on everything."""
     real, fake = on_real.mean().item(), on_fake.mean().item()
-    ranked = ranking_auc(on_real, on_fake)  # how often D ranks a real image above a fake one (0.5: cannot tell)
+    ranked = metrics.ranking_auc(on_real, on_fake)  # how often D ranks a real image above a fake one (0.5: cannot tell)
     text = (
         f"Measured: mean D on real test images **{real:.3f}**, on generated G(z) **{fake:.3f}**; D ranks a real "
         f"image above a generated one in **{100 * ranked:.0f}%** of pairs (50%: it cannot tell them apart). "

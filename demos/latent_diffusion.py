@@ -7,12 +7,11 @@ import functools
 import gradio as gr
 import numpy as np
 import pandas as pd
-import torch
 
-from core import diffusion, latent_diffusion, samplers
+from core import catalog, diffusion, samplers
 from core.captions import CLASS_PROMPT_NAMES, class_prompt
 from core.checkpoints import CheckpointError, read_card
-from core.clip import unknown_words
+from core.lazy import lazy_import
 from core.runtime import generator, in_precision, inference_bf16, milliseconds_per_call
 from demos.checks import bounded_float, bounded_int, valid_seed
 from demos.common import FEW_ROWS_CLASS, GRID_CLASS, checkpoint_notice, intro, output_image, private, seed_input
@@ -20,13 +19,17 @@ from demos.errors import friendly_errors
 from demos.render import image_grid, signed_to_rgb
 from demos.streaming import LONG_RUN_QUEUE, opening_run, stream_steps
 
+torch = lazy_import("torch")
+latent_diffusion = lazy_import("core.latent_diffusion")
+clip_model = lazy_import("core.clip")
+
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
 MAX_STEPS = 200  # each step is two U-Net calls (guidance), a decode and CLIP's look at the guess
 STEP_CHOICES = tuple(n for n in samplers.ddim_step_counts() if n <= MAX_STEPS)  # DDIM's; DPM-Solver++ takes any
 SAMPLERS = {"DPM-Solver++": "dpm++", "DDIM": "ddim"}  # shown name -> core.samplers.sample's (no DDPM: 1,000 steps)
 PROMPT_CURVE, RIVAL_CURVE = "your prompt", "closest other class"
-CHECKPOINTS = (latent_diffusion.AUTOENCODER_CHECKPOINT, latent_diffusion.DENOISER_CHECKPOINT, "clip")
+CHECKPOINTS = (catalog.LDM_AUTOENCODER_CHECKPOINT, catalog.LDM_DENOISER_CHECKPOINT, "clip")
 
 
 PROMPTS = [class_prompt(name) for name in CLASS_PROMPT_NAMES] + [
@@ -79,17 +82,15 @@ def _check_prompt(prompt) -> str:
     if not isinstance(prompt, str):
         raise ValueError("The prompt must be text.")
     prompt = prompt.strip()
-    if len(prompt) > latent_diffusion.MAX_PROMPT_CHARACTERS:
-        raise ValueError(
-            f"The prompt is {len(prompt)} characters long; at most {latent_diffusion.MAX_PROMPT_CHARACTERS}."
-        )
+    if len(prompt) > catalog.LDM_MAX_PROMPT_CHARACTERS:
+        raise ValueError(f"The prompt is {len(prompt)} characters long; at most {catalog.LDM_MAX_PROMPT_CHARACTERS}.")
     return prompt
 
 
 def _prompt_note(model: latent_diffusion.LatentDiffusion, prompt: str) -> str:
     if not prompt:
         return "No prompt: the model samples **unconditionally** (any garment); guidance has no effect."
-    unknown = unknown_words(model.clip.tokenizer, prompt)
+    unknown = clip_model.unknown_words(model.clip.tokenizer, prompt)
     if unknown:
         return (
             f"Words the text encoder never saw in training (read as 'unknown'): **{', '.join(unknown)}**. "
@@ -175,7 +176,7 @@ def sampler_table() -> pd.DataFrame:
     weakest class, the blob share and FD, by sampler and step count."""
     columns = ["Sampler", "Steps", "Reads as the prompt", "Weakest class", "Blobs", "FD"]
     try:
-        rows = read_card(latent_diffusion.DENOISER_CHECKPOINT)["metrics"].get("by_sampler_at_default_guidance", [])
+        rows = read_card(catalog.LDM_DENOISER_CHECKPOINT)["metrics"].get("by_sampler_at_default_guidance", [])
     except CheckpointError:
         rows = []
     shown = {core: name for name, core in SAMPLERS.items()}
@@ -209,7 +210,7 @@ def measure_costs() -> pd.DataFrame:
     with torch.inference_mode():
         text = latent_diffusion.encode_text(model.clip, ["a photo of a sneaker"])
         empty = latent_diffusion.encode_text(model.clip, [""])
-        guided = latent_diffusion.guided_noise(model.unet, text, empty, latent_diffusion.DEFAULT_GUIDANCE)
+        guided = latent_diffusion.guided_noise(model.unet, text, empty, catalog.LDM_DEFAULT_GUIDANCE)
         cases = (
             ("pixel space (ddpm)", pixel, torch.zeros(1, 1, 28, 28), "ddpm"),
             ("latent space (ldm), with guidance", guided, torch.zeros(1, *latent_diffusion.LATENT_SHAPE), "ldm"),
@@ -237,7 +238,7 @@ def measure_costs() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-DEFAULT_RUN = (PROMPTS[9], latent_diffusion.DEFAULT_GUIDANCE, 20, 0, 4, "DPM-Solver++")  # prompt, w, steps, seed,
+DEFAULT_RUN = (PROMPTS[9], catalog.LDM_DEFAULT_GUIDANCE, 20, 0, 4, "DPM-Solver++")  # prompt, w, steps, seed,
 # images, sampler
 
 
@@ -260,12 +261,12 @@ def build(tab: gr.Tab) -> None:
                 label="Prompt",
                 max_lines=2,
                 elem_id="ldm-prompt",
-                max_length=latent_diffusion.MAX_PROMPT_CHARACTERS,
+                max_length=catalog.LDM_MAX_PROMPT_CHARACTERS,
             )
             run_button = gr.Button("Generate", variant="primary")
             with gr.Row():
                 guidance = gr.Slider(
-                    0, MAX_GUIDANCE, value=latent_diffusion.DEFAULT_GUIDANCE, step=0.5, label="Guidance scale w"
+                    0, MAX_GUIDANCE, value=catalog.LDM_DEFAULT_GUIDANCE, step=0.5, label="Guidance scale w"
                 )
                 n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images")
             with gr.Row():
@@ -297,8 +298,7 @@ def build(tab: gr.Tab) -> None:
     table = sampler_table()
     if len(table):
         with gr.Accordion(
-            f"Which sampler, how many steps: measured on the card's samples (w = "
-            f"{latent_diffusion.DEFAULT_GUIDANCE:g})",
+            f"Which sampler, how many steps: measured on the card's samples (w = {catalog.LDM_DEFAULT_GUIDANCE:g})",
             open=False,
         ):
             gr.Dataframe(table, interactive=False, elem_id="ldm-sampler-table")

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
-import torch
 
-from core import diffusion, gan, latent, latent_diffusion, samplers, stylegan, trilemma, vae
+from core import catalog, diffusion, latent, samplers, trilemma
 from core.checkpoints import CheckpointError, read_card
+from core.lazy import lazy_import
 from core.runtime import generator, in_precision, inference_autocast, inference_bf16, model_device
 from demos.checks import valid_seed
 from demos.common import checkpoint_notice, intro, output_image, private, seed_input
@@ -23,12 +23,18 @@ from demos.errors import friendly_errors
 from demos.render import image_grid
 from demos.streaming import opening_run
 
+torch = lazy_import("torch")
+gan = lazy_import("core.gan")
+latent_diffusion = lazy_import("core.latent_diffusion")
+stylegan = lazy_import("core.stylegan")
+vae = lazy_import("core.vae")
+
 ROW = 8  # samples per family
 VAE_LATENT = 20
 LDM_STEPS = 20  # the unconditional latent model: DPM-Solver++ 20, as its card measured it
 FAST_REPEATS = 5  # a family faster than REPEAT_BELOW_MS is timed this many times (median): one call is noisy
 REPEAT_BELOW_MS = 50.0
-CHECKPOINTS = (latent_diffusion.DENOISER_CHECKPOINT, "ddpm", "gan", "stylegan", vae.checkpoint_name(VAE_LATENT))
+CHECKPOINTS = (catalog.LDM_DENOISER_CHECKPOINT, "ddpm", "gan", "stylegan", catalog.vae_checkpoint_name(VAE_LATENT))
 INTRO = r"""
 ## Overview: the generative learning trilemma
 Four families, one data set, one seed: which is sharpest, which covers every class, which is fastest? No family
@@ -80,7 +86,7 @@ def _vae_samples(seed: int, n: int) -> torch.Tensor:
 
 
 def _vae_card() -> dict:
-    name = vae.checkpoint_name(VAE_LATENT)
+    name = catalog.vae_checkpoint_name(VAE_LATENT)
     return _card_figures(name, "fd_prior_samples_vs_test") | {
         "negative_elbo_nats": read_card(name)["metrics"]["test_negative_elbo_nats"]
     }
@@ -134,13 +140,11 @@ def _latent_samples(seed: int, n: int) -> torch.Tensor:
 
 
 def _latent_card() -> dict:
-    unconditional = read_card(latent_diffusion.DENOISER_CHECKPOINT)["metrics"]["unconditional_dpm_solver_20"]
+    unconditional = read_card(catalog.LDM_DENOISER_CHECKPOINT)["metrics"]["unconditional_dpm_solver_20"]
     return {
         "fd": unconditional["fd_samples_vs_test"],
         "min_class_share": min(unconditional["class_shares_of_samples"].values()),
-        "training_minutes": _training_minutes(
-            latent_diffusion.AUTOENCODER_CHECKPOINT, latent_diffusion.DENOISER_CHECKPOINT
-        ),
+        "training_minutes": _training_minutes(catalog.LDM_AUTOENCODER_CHECKPOINT, catalog.LDM_DENOISER_CHECKPOINT),
     }
 
 

@@ -6,17 +6,20 @@ import math
 
 import gradio as gr
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from core import pix2pix
+from core import catalog
 from core.checkpoints import CheckpointError, read_card
 from core.emoji import load_emoji_sample
-from core.metrics import colourfulness, sharpness, ssim
+from core.lazy import lazy_import
 from demos import common
 from demos.errors import friendly_errors
 from demos.render import FAKE_COLOUR, REAL_COLOUR, decision_background, image_grid, to_display, with_colour_bar
+
+torch = lazy_import("torch")
+F = lazy_import("torch.nn.functional")
+pix2pix = lazy_import("core.pix2pix")
+metrics = lazy_import("core.metrics")
 
 PICTURES_LABEL = "Held-out pictures (never trained on): click one, its Canny edges go in"
 DRAWINGS_LABEL = "Drawings to try: click one"
@@ -54,8 +57,8 @@ Draw with the mouse (your strokes are framed and thinned to one-pixel lines, lik
 
 
 def parse_dataset(value) -> str:
-    if value not in pix2pix.PAIRED_SETS:
-        raise ValueError(f"The model must be one of {sorted(pix2pix.PAIRED_SETS)}, not {value!r}.")
+    if value not in catalog.PIX2PIX_DATASETS:
+        raise ValueError(f"The model must be one of {sorted(catalog.PIX2PIX_DATASETS)}, not {value!r}.")
     return value
 
 
@@ -102,13 +105,13 @@ def translate(image, dataset: str = "fashion", kind: str = "auto"):
         for objective, output in outputs.items():
             lines.append(
                 f"- {objective.upper()}: L1 {pix2pix.l1_loss(given.picture, output).item():.3f}, "
-                f"SSIM {ssim(output, given.picture).item():.3f} against the picture"
+                f"SSIM {metrics.ssim(output, given.picture).item():.3f} against the picture"
             )
     if len(outputs) == 2:  # what L1 alone averages away: texture for grey garments, colour for the emoji
         name, measure = (
-            ("Colourfulness (mean saturation of the object)", colourfulness)
+            ("Colourfulness (mean saturation of the object)", metrics.colourfulness)
             if data.channels == 3
-            else ("Sharpness (mean difference of neighbouring pixels)", sharpness)
+            else ("Sharpness (mean difference of neighbouring pixels)", metrics.sharpness)
         )
         values = " · ".join(f"{objective.upper()} {measure(output):.3f}" for objective, output in outputs.items())
         real = f" · the picture {measure(given.picture):.3f}" if given.picture is not None else ""
@@ -131,7 +134,7 @@ def translate(image, dataset: str = "fashion", kind: str = "auto"):
 def available_models(dataset: str) -> tuple[dict[str, pix2pix.Pix2Pix], list[str]]:
     """The data set's shipped models by objective, and the messages of those that are missing (at least one loads)."""
     models, missing = {}, []
-    for objective in pix2pix.OBJECTIVES:
+    for objective in catalog.PIX2PIX_OBJECTIVES:
         try:
             models[objective] = pix2pix.load(dataset, objective)
         except CheckpointError as error:
@@ -285,7 +288,7 @@ def refresh_examples(dataset: str):
 def measured_table() -> list[list]:
     """The cards' held-out figures for every shipped pix2pix model."""
     rows = []
-    for (_dataset, objective), name in pix2pix.CHECKPOINTS.items():
+    for (_dataset, objective), name in catalog.PIX2PIX_CHECKPOINTS.items():
         try:
             metrics = read_card(name).get("metrics", {})
         except CheckpointError:
@@ -306,7 +309,7 @@ def measured_table() -> list[list]:
 
 def build(tab: gr.Tab) -> None:
     common.intro(INTRO)
-    common.checkpoint_notice(pix2pix.CHECKPOINTS.values())
+    common.checkpoint_notice(catalog.PIX2PIX_CHECKPOINTS.values())
     with gr.Row():
         with gr.Column(scale=1):
             dataset = gr.Radio(DATASET_CHOICES, value="fashion", label="Model (data set)")

@@ -5,16 +5,19 @@ heat maps with their values written in)."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
 from core.datasets import IMAGE_SIZE
+from core.lazy import lazy_import
 from core.runtime import on_cpu
+
+torch = lazy_import("torch")  # imported on first use: the page is drawn before torch loads (core/lazy.py)
 
 
 def to_display(x: torch.Tensor | np.ndarray, scale: int = 8) -> Image.Image:
     """A (1, H, W), (H, W) or (1, 1, H, W) image in [0, 1] -> crisp PIL image, upscaled by nearest neighbour."""
-    array = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    # a tensor is told by its .detach, so that drawing a numpy picture as the page is built needs no torch
+    array = x.detach().float().cpu().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=np.float64)
     array = np.squeeze(array)
     if array.ndim == 3 and array.shape[0] in (1, 3):  # (C, H, W) -> (H, W, C)
         array = np.moveaxis(array, 0, -1)

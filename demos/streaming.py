@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
+from core.lazy import lazy_import
 from demos.errors import friendly_errors
+
+torch = lazy_import("torch")  # imported on first use: the page is drawn before torch loads (core/lazy.py)
 
 # --- streaming a sampler's steps -------------------------------------------------------------------------------
 
@@ -41,8 +42,13 @@ class Frame:
     elapsed: float  # seconds since the run started, the time spent showing frames included
 
 
-@torch.inference_mode()  # on a generator, torch enters the mode at each resume: the worker may resume it
 def stream_steps(steps: Iterable, render: Callable[[Any], tuple], keep_every: int | None = None) -> Iterator[Frame]:
+    """Run a sampler to the end in inference mode (see _frames). torch's decorator, applied here rather than at
+    import: on a generator it enters the mode at each resume (the worker may resume it on any job)."""
+    return torch.inference_mode()(_frames)(steps, render, keep_every)
+
+
+def _frames(steps: Iterable, render: Callable[[Any], tuple], keep_every: int | None) -> Iterator[Frame]:
     """Run a sampler to the end, rendering a step when it is shown or kept for a replay (the first, every
     keep_every-th and the last; None keeps none).
 

@@ -1,13 +1,14 @@
 """Tab "StyleGAN": the mapping network z -> w, truncation in W, Z vs W interpolation, style mixing."""
 
+from __future__ import annotations
+
 import functools
 import re
 
 import gradio as gr
-import torch
 
-from core import latent, stylegan
-from core.metrics import classifier_outputs, load_classifier
+from core import latent
+from core.lazy import lazy_import
 from core.runtime import inference_autocast
 from demos.checks import MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, valid_seed
 from demos.common import (
@@ -23,6 +24,10 @@ from demos.common import (
 )
 from demos.errors import friendly_errors
 from demos.render import grid_cell_px, image_grid, named_grid, scatter_codes
+
+torch = lazy_import("torch")
+stylegan = lazy_import("core.stylegan")
+metrics = lazy_import("core.metrics")
 
 SCATTER_SAMPLES = 600
 SCATTER_SIZE = 360
@@ -142,7 +147,7 @@ def _z_versus_w(seed: int):
     z = latent.noise_from_seed(seed, model.config.latent_dim, SCATTER_SAMPLES)
     with torch.inference_mode():
         w = model.map(z)
-        _, classes = classifier_outputs(load_classifier(), model.synthesize(w))
+        _, classes = metrics.classifier_outputs(metrics.load_classifier(), model.synthesize(w))
     pictures, scores = [], []
     for codes in (z, w):
         plane = stylegan.principal_plane(codes)

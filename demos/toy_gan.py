@@ -1,5 +1,7 @@
 """Tab "GAN live": the lecture's training loop on 2-D points, streamed frame by frame."""
 
+from __future__ import annotations
+
 import functools
 import time
 

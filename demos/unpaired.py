@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import gradio as gr
 import numpy as np
-import torch
 
-from core import unpaired
+from core import catalog
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.images import to_model_input
-from core.metrics import classifier_if_trained, top_classes
+from core.lazy import lazy_import
 from demos import common
 from demos.errors import friendly_errors
 from demos.render import (
@@ -24,7 +23,11 @@ from demos.render import (
     with_colour_bar,
 )
 
-DOMAIN_U, DOMAIN_V = unpaired.bundled_domains()  # the tab's labels follow the checkpoint it will load
+torch = lazy_import("torch")
+unpaired = lazy_import("core.unpaired")
+metrics = lazy_import("core.metrics")
+
+DOMAIN_U, DOMAIN_V = catalog.unpaired_domains()  # the tab's labels follow the checkpoint it will load
 SHOES_LABEL = "Held-out shoes: click one (it sets the direction)"
 DIRECTION_CHOICES = [
     (f"{FASHION_CLASSES[DOMAIN_U]} → {FASHION_CLASSES[DOMAIN_V]} (G_A: U → V)", "u->v"),
@@ -63,8 +66,8 @@ def held_out_examples() -> list[tuple[np.ndarray, str, str]]:
 
 def classifier_reading(images: torch.Tensor) -> list[tuple[str, float]]:
     """The evaluation classifier's top class and its probability for each image, or [] without a classifier."""
-    classifier = classifier_if_trained()
-    return [] if classifier is None else top_classes(classifier, images)
+    classifier = metrics.classifier_if_trained()
+    return [] if classifier is None else metrics.top_classes(classifier, images)
 
 
 @friendly_errors
@@ -134,7 +137,7 @@ GRID_ROW_NAMES_PX = 110  # the grid's margin for its row names
 
 def measured_text() -> str:
     try:
-        metrics = read_card(unpaired.CHECKPOINT).get("metrics", {})
+        metrics = read_card(catalog.UNPAIRED_CHECKPOINT).get("metrics", {})
     except CheckpointError as error:
         return f"*{error}*"
     domains = metrics.get("domains", {})
@@ -151,7 +154,7 @@ def measured_text() -> str:
 
 def build(tab: gr.Tab) -> None:
     common.intro(INTRO)
-    common.checkpoint_notice([unpaired.CHECKPOINT])
+    common.checkpoint_notice([catalog.UNPAIRED_CHECKPOINT])
     examples = held_out_examples()
     with gr.Row():
         with gr.Column(scale=1):

@@ -1,23 +1,28 @@
 """VAE tab: latent size, the 2-D latent explorer, sampling, interpolation, latent arithmetic, training curves."""
 
+from __future__ import annotations
+
 import functools
 
 import gradio as gr
 import pandas as pd
-import torch
 
-from core import latent, vae
+from core import catalog, latent
 from core.checkpoints import CheckpointError, read_card
 from core.datasets import FASHION_CLASSES, load_sample
 from core.images import to_model_input
-from core.metrics import load_classifier, mse
+from core.lazy import lazy_import
 from core.runtime import generator
 from demos import common
 from demos.checks import MAX_GRID_SAMPLES, MAX_PATH_STEPS, bounded_float, bounded_int, valid_seed
 from demos.errors import friendly_errors
 from demos.render import image_grid, mark, scatter_codes
 
-MODEL_CHOICES = [(f"{d}-D", d) for d in vae.LATENT_SIZES]
+torch = lazy_import("torch")
+vae = lazy_import("core.vae")
+metrics = lazy_import("core.metrics")
+
+MODEL_CHOICES = [(f"{d}-D", d) for d in catalog.VAE_LATENT_SIZES]
 MAP_SIZE = 420  # pixels of the latent map
 MANIFOLD_STEPS = 15
 INTRO = r"""
@@ -39,9 +44,11 @@ def _model(latent_dim) -> vae.VAE:
     try:
         latent_dim = int(latent_dim)
     except (TypeError, ValueError):
-        raise ValueError(f"The model is a latent size, one of {vae.LATENT_SIZES}, not {latent_dim!r}.") from None
-    if latent_dim not in vae.LATENT_SIZES:
-        raise ValueError(f"There is no {latent_dim}-D model; choose one of {vae.LATENT_SIZES}.")
+        raise ValueError(
+            f"The model is a latent size, one of {catalog.VAE_LATENT_SIZES}, not {latent_dim!r}."
+        ) from None
+    if latent_dim not in catalog.VAE_LATENT_SIZES:
+        raise ValueError(f"There is no {latent_dim}-D model; choose one of {catalog.VAE_LATENT_SIZES}.")
     return vae.load(latent_dim)
 
 
@@ -53,7 +60,7 @@ def reconstruct(image):
     """Image -> its reconstruction by each latent size (from the mean code), and a table of errors."""
     x = to_model_input(image)
     gallery, rows = [(common.display(x), "input")], []
-    for d in vae.LATENT_SIZES:
+    for d in catalog.VAE_LATENT_SIZES:
         model = _model(d)
         with torch.inference_mode():
             x_hat = model.decode(vae.encode_mean(model, x))
@@ -62,7 +69,7 @@ def reconstruct(image):
         rows.append(
             [
                 f"{d}-D",
-                round(mse(x_hat, x).item(), 5),
+                round(metrics.mse(x_hat, x).item(), 5),
                 round(terms.reconstruction.item(), 1),
                 round(terms.kl.item(), 1),
                 round(terms.negative_elbo.item(), 1),
@@ -166,7 +173,7 @@ def sample(latent_dim, seed, n, temperature):
 
 
 def sample_each(seed, n, temperature):
-    return tuple(sample(d, seed, n, temperature) for d in vae.LATENT_SIZES)
+    return tuple(sample(d, seed, n, temperature) for d in catalog.VAE_LATENT_SIZES)
 
 
 # --- interpolation ------------------------------------------------------------------------------------------
@@ -203,7 +210,7 @@ def operand_choices() -> list[str]:
     ]
 
 
-@functools.lru_cache(maxsize=len(vae.LATENT_SIZES))
+@functools.lru_cache(maxsize=len(catalog.VAE_LATENT_SIZES))
 def _sample_codes(latent_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     x, labels = load_sample().tensors()
     return vae.encode_mean(_model(latent_dim), x), labels
@@ -232,7 +239,7 @@ def arithmetic(latent_dim, a, b, c):
     z = vae.latent_arithmetic(za, zb, zc)
     with torch.inference_mode():
         decoded = model.decode(torch.stack([za, zb, zc, z]))
-        probabilities = load_classifier()(decoded[3:]).softmax(dim=1)[0]
+        probabilities = metrics.load_classifier()(decoded[3:]).softmax(dim=1)[0]
     codes, labels = _sample_codes(model.config.latent_dim)
     sample = load_sample()
     neighbours = [
@@ -256,9 +263,9 @@ def arithmetic_preset(name):
 def _cards() -> list[tuple[int, dict]]:
     """(latent size, card) of each bundled model whose card can be read."""
     cards = []
-    for d in vae.LATENT_SIZES:
+    for d in catalog.VAE_LATENT_SIZES:
         try:
-            cards.append((d, read_card(vae.checkpoint_name(d))))
+            cards.append((d, read_card(catalog.vae_checkpoint_name(d))))
         except CheckpointError:
             continue
     return cards
@@ -308,7 +315,7 @@ def training_curves() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def build(tab: gr.Tab) -> None:
     common.intro(INTRO)
-    common.checkpoint_notice([vae.checkpoint_name(d) for d in vae.LATENT_SIZES] + ["classifier"])
+    common.checkpoint_notice([catalog.vae_checkpoint_name(d) for d in catalog.VAE_LATENT_SIZES] + ["classifier"])
 
     gr.Markdown("### Latent size: a higher dimension captures more")
     with gr.Row():
@@ -346,7 +353,9 @@ def build(tab: gr.Tab) -> None:
         temperature = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="Temperature T", elem_id="vae-temperature")
         sample_button = gr.Button("Sample", variant="primary")
     with gr.Row():
-        sample_grids = [common.output_image(f"{d}-D samples", elem_id=f"vae-samples-{d}") for d in vae.LATENT_SIZES]
+        sample_grids = [
+            common.output_image(f"{d}-D samples", elem_id=f"vae-samples-{d}") for d in catalog.VAE_LATENT_SIZES
+        ]
 
     gr.Markdown("### Interpolation between two codes: straight line vs great circle")
     with gr.Row():
@@ -445,5 +454,5 @@ def build(tab: gr.Tab) -> None:
 def warm_up() -> None:
     """Load the VAEs and compute the explorer's map, as the tab does when it opens."""
     explorer_open()
-    for latent_dim in vae.LATENT_SIZES:
+    for latent_dim in catalog.VAE_LATENT_SIZES:
         _sample_codes(latent_dim)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from core import diffusion, samplers
+from core import diffusion, samplers, unet
 from core.images import to_model_input
 from core.metrics import roughness, roughness_limit, speckled_share
 from demos import diffusion as tab
@@ -363,7 +363,7 @@ def test_roughness_flags_speckle_and_passes_real_garments(sample_tensors, real_r
 
 @pytest.mark.fast
 def test_unet_predicts_noise_of_the_input_shape_and_round_trips(tmp_path):
-    model = diffusion.DiffusionUNet(diffusion.UNetConfig(channels=(8, 16, 16), blocks_per_level=1)).eval()
+    model = unet.DiffusionUNet(unet.UNetConfig(channels=(8, 16, 16), blocks_per_level=1)).eval()
     with torch.no_grad():
         for p in model.parameters():  # blocks and output start at zero by design; stand in for training
             p.add_(0.05 * torch.randn(p.shape, generator=torch_generator(1)))
@@ -371,7 +371,7 @@ def test_unet_predicts_noise_of_the_input_shape_and_round_trips(tmp_path):
         out = model(x, torch.tensor([3, 700]))
     assert out.shape == x.shape
     model.save_pretrained(tmp_path)
-    loaded = diffusion.DiffusionUNet.from_pretrained(tmp_path).eval()
+    loaded = unet.DiffusionUNet.from_pretrained(tmp_path).eval()
     with torch.no_grad():
         assert torch.allclose(loaded(x, torch.tensor([3, 700])), out)
         assert not torch.allclose(loaded(x, torch.tensor([4, 700])), out)  # t matters

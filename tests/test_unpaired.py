@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import unpaired
+from core import catalog, unpaired
 from core.metrics import classifier_outputs, load_classifier
 from demos import unpaired as tab
 from demos.render import COLOUR_BAR_PX
@@ -135,12 +135,12 @@ def test_the_grid_shows_both_directions_and_their_cycles():
 
 @pytest.mark.fast
 def test_tab_labels_follow_the_bundled_checkpoints_classes(empty_checkpoints):
-    assert unpaired.bundled_domains() == (unpaired.UnpairedConfig.domain_u, unpaired.UnpairedConfig.domain_v)  # none
+    assert catalog.unpaired_domains() == (unpaired.UnpairedConfig.domain_u, unpaired.UnpairedConfig.domain_v)  # none
     (empty_checkpoints / unpaired.CHECKPOINT).mkdir()
     config = empty_checkpoints / unpaired.CHECKPOINT / "config.json"
     config.write_text('{"domain_u": 0, "domain_v": 3}')  # T-shirt/top <-> Dress
-    assert unpaired.bundled_domains() == (0, 3)
+    assert catalog.unpaired_domains() == (0, 3)
     config.write_text('{"domain_u": 0, "domain_v": 12}')  # no class 12: fall back
-    assert unpaired.bundled_domains() == (7, 9)
+    assert catalog.unpaired_domains() == (7, 9)
     config.write_text("{broken")
-    assert unpaired.bundled_domains() == (7, 9)
+    assert catalog.unpaired_domains() == (7, 9)

@@ -25,8 +25,6 @@ from core.diffusion import (
     ALPHA_END,
     ALPHA_START,
     NUM_TRAIN_STEPS,
-    DiffusionUNet,
-    UNetConfig,
     alpha_bar,
     noise_schedule,
     q_sample,
@@ -47,6 +45,7 @@ from core.train.augment import random_flip_and_shift
 from core.train.common import Stopwatch, fashion_mnist
 from core.train.evaluation import DRY_RUN_SAMPLER_TABLE, remeasure_card
 from core.train.loop import Recipe, Run, TrainConfig, option
+from core.unet import DiffusionUNet, UNetConfig
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPModel
 
 from core.autoencoder import MODEL_CLASSES
-from core.diffusion import DiffusionUNet
 from core.gan import GAN
 from core.metrics import EvalClassifier
 from core.pix2pix import Pix2Pix
 from core.stylegan import StyleGAN
 from core.train import autoencoder, classifier, clip, diffusion, gan, latent_diffusion, pix2pix, stylegan, unpaired, vae
 from core.train.loop import Recipe, TrainConfig, train
+from core.unet import DiffusionUNet
 from core.unpaired import DualGAN
 from core.vae import VAE
 
