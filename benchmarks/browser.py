@@ -106,6 +106,32 @@ def first_open_seconds(url: str, titles: dict[str, str], passes: int = 2) -> dic
     return times
 
 
+def landing_after_start(start_app, starts: int) -> list[tuple[float, float]]:
+    """`starts` times: start_app() (a started app, with .url, .cold_start_s and .close()) and open its page at once,
+    as a lecturer who starts the app and opens it does: (process start -> first page served, process start -> the
+    landing tab's result on screen), in seconds. The landing tab's result waits for torch and its model, which the
+    background warm-up loads after the page is up."""
+    from playwright.sync_api import sync_playwright
+
+    times = []
+    landing = next(iter(MAIN))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        for _ in range(starts):
+            served = start_app()
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                opened = time.perf_counter()
+                page.goto(served.url, wait_until="domcontentloaded")
+                wait_for_main_output(page, landing, 120_000)
+                times.append((served.cold_start_s, round(served.cold_start_s + time.perf_counter() - opened, 2)))
+                page.close()
+            finally:
+                served.close()
+        browser.close()
+    return times
+
+
 RUN_FINISHED = """([status, doneText, image, before]) => {
     const text = document.querySelector(status)?.textContent ?? "";
     const picture = document.querySelector(image);

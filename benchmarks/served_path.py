@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.browser import chromium, first_open_seconds, sampler_click_to_final
+from benchmarks.browser import chromium, first_open_seconds, landing_after_start, sampler_click_to_final
 from benchmarks.classroom import minimal_app_calls, run_classroom
 from benchmarks.served import SyncSession
 from benchmarks.timing import Latency, ServedApp
@@ -27,6 +27,8 @@ HTTP_SAMPLER_RUNS = {  # (api_name, arguments, target p95 ms): the issue's singl
 }
 BROWSER_TARGET_S = {"Latent diffusion, 4 images, DPM-Solver++ 20 (the tab's default)": 2.0}
 FIRST_OPEN_TARGET_MS = 1000.0  # a tab's first open, from the click (the landing tab: from the page being drawn)
+COLD_START_TARGET_S = 5.0  # process start -> the first page served
+STARTS = 3  # cold starts measured: one start varies by half a second on this machine
 
 
 def endpoint_rows(url: str, tabs, calls: int) -> list[Latency]:
@@ -122,7 +124,30 @@ def classroom(url: str, pid: int, seconds: float, soak_seconds: float = 0.0, stu
     return results
 
 
+def start_up(starts: int = STARTS) -> dict:
+    """`python app.py` started `starts` times: to the first page (HTTP), and to the landing tab's result in Chromium
+    (the page opened as soon as it is served); the median of each and every start."""
+    if chromium() is None:  # the first page only
+        starts_s = []
+        for _ in range(starts):
+            served = ServedApp()
+            served.close()
+            starts_s.append((served.cold_start_s, None))
+    else:
+        starts_s = landing_after_start(ServedApp, starts)
+    page = sorted(s for s, _ in starts_s)
+    landing = sorted(s for _, s in starts_s if s is not None)
+    return {
+        "cold_start_s": page[len(page) // 2],
+        "cold_starts_s": page,
+        "landing_result_s": landing[len(landing) // 2] if landing else None,
+        "landing_results_s": landing,
+        "meets_target": page[len(page) // 2] <= COLD_START_TARGET_S,
+    }
+
+
 def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_seconds: float = 0.0) -> dict:
+    start = start_up()
     served = ServedApp()
     try:
         warm_up_s = served.warm_up_seconds()  # before the first call: what a lecturer opening the page gets
@@ -134,7 +159,7 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
             "latency": rows,
             "frames_per_run": frames,
             "classroom": load,
-            "cold_start_s": served.cold_start_s,
+            **start,
             "warm_up_s": warm_up_s,
             "server_peak_rss_mb": served.peak_rss_mb(),
         }

@@ -246,7 +246,7 @@ def build(tab: gr.Tab) -> None:
         plain_image = common.output_image("Conv AE trained on clean images")
         clean_image = common.output_image("Clean")
     denoise_table = gr.Dataframe(
-        headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR", elem_id="ae-metrics.psnr"
+        headers=["Image", "PSNR vs clean (dB)"], interactive=False, label="PSNR", elem_id="ae-psnr"
     )
 
     reconstruction_outputs = [outputs_gallery, table, note]

@@ -160,7 +160,7 @@ def similarity_matrix():
 
 @friendly_errors
 def zero_shot(template):
-    """A prompt template with {} (or {class}) for the class -> metrics.accuracy on the 500 bundled test images, and the
+    """A prompt template with {} (or {class}) for the class -> accuracy on the 500 bundled test images, and the
     confusion matrix."""
     if not isinstance(template, str) or template.replace("{class}", "{}").count("{}") != 1:
         raise ValueError(
@@ -174,7 +174,7 @@ def zero_shot(template):
     confusion = metrics.confusion_matrix(y, predictions).numpy()
     unknown = clip.unknown_words(bundle.tokenizer, fill_template(template, ""))
     summary = (
-        f"**Zero-shot metrics.accuracy: {100 * metrics.accuracy(predictions, y):.1f}%** on the 500 bundled test images "
+        f"**Zero-shot accuracy: {100 * metrics.accuracy(predictions, y):.1f}%** on the 500 bundled test images "
         f"(chance: 10%) with prompts like “{fill_template(template, CLASS_PROMPT_NAMES[9])}”."
     )
     if unknown:
