@@ -90,7 +90,7 @@ class ServedApp:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = os.environ | (env or {}) | {"GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1"}
-        start = time.perf_counter()
+        self.started = start = time.perf_counter()  # process start, on perf_counter's clock
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", prefix="served-app-")  # noqa: SIM115 (open while the app runs; closed by stop())
         self.process = subprocess.Popen(
             [sys.executable, *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log

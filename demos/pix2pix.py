@@ -290,17 +290,17 @@ def measured_table() -> list[list]:
     rows = []
     for (_dataset, objective), name in catalog.PIX2PIX_CHECKPOINTS.items():
         try:
-            metrics = read_card(name).get("metrics", {})
+            figures = read_card(name).get("metrics", {})
         except CheckpointError:
             rows.append([name, "missing", "", "", ""])
             continue
-        agreement = metrics.get("classifier_reads_output_as_true_class")
+        agreement = figures.get("classifier_reads_output_as_true_class")
         rows.append(
             [
                 name,
-                metrics.get("objective", objective),
-                metrics.get("test_l1"),
-                metrics.get("test_ssim"),
+                figures.get("objective", objective),
+                figures.get("test_l1"),
+                figures.get("test_ssim"),
                 "–" if agreement is None else f"{agreement:.0%}",
             ]
         )

@@ -137,18 +137,18 @@ GRID_ROW_NAMES_PX = 110  # the grid's margin for its row names
 
 def measured_text() -> str:
     try:
-        metrics = read_card(catalog.UNPAIRED_CHECKPOINT).get("metrics", {})
+        figures = read_card(catalog.UNPAIRED_CHECKPOINT).get("metrics", {})
     except CheckpointError as error:
         return f"*{error}*"
-    domains = metrics.get("domains", {})
+    domains = figures.get("domains", {})
     u, v = domains.get("u", FASHION_CLASSES[DOMAIN_U]), domains.get("v", FASHION_CLASSES[DOMAIN_V])
     lines = ["**Measured on the held-out test images (card):**"]
     for key, source, target in (("u_to_v", u, v), ("v_to_u", v, u)):
-        rate = metrics.get(f"{key}_success_rate")
-        baseline = metrics.get(f"{key}_untranslated_read_as_target")
+        rate = figures.get(f"{key}_success_rate")
+        baseline = figures.get(f"{key}_untranslated_read_as_target")
         read = f"**{rate:.1%}** of translations read as {target}" if rate is not None else "no classifier figures"
         before = f" ({baseline:.1%} of untranslated {source}s)" if baseline is not None else ""
-        lines.append(f"- {source} → {target}: {read}{before}; mean cycle L1 {metrics.get(f'{key}_cycle_l1', '–')}")
+        lines.append(f"- {source} → {target}: {read}{before}; mean cycle L1 {figures.get(f'{key}_cycle_l1', '–')}")
     return "\n".join(lines)
 
 

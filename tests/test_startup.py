@@ -76,3 +76,15 @@ def test_the_stand_in_reads_and_writes_through_to_the_real_module(monkeypatch):
     monkeypatch.setattr(core.datasets, "IMAGE_SIZE", 42)  # and a patch of the module is seen through it
     assert stand_in.IMAGE_SIZE == 42
     assert "load_sample" in dir(stand_in)
+
+
+@pytest.mark.fast
+def test_the_catalog_agrees_with_the_modules_that_define_the_networks():
+    """core/catalog.py names what the page shows before torch loads; the network modules must mean the same."""
+    from core import catalog, latent_diffusion, pix2pix, unpaired, vae
+
+    assert tuple(pix2pix.PAIRED_SETS) == catalog.PIX2PIX_DATASETS
+    assert set(pix2pix.CHECKPOINTS) == {(d, o) for d in pix2pix.PAIRED_SETS for o in pix2pix.OBJECTIVES}
+    assert (unpaired.UnpairedConfig.domain_u, unpaired.UnpairedConfig.domain_v) == catalog.UNPAIRED_DEFAULT_DOMAINS
+    assert vae.LATENT_SIZES == catalog.VAE_LATENT_SIZES
+    assert latent_diffusion.DEFAULT_GUIDANCE == catalog.LDM_DEFAULT_GUIDANCE
