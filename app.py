@@ -66,6 +66,7 @@ QUEUE_SIZE = 256  # requests waiting at once; past it a caller is told the serve
 
 
 def build_app() -> gr.Blocks:
+    COMPUTE.start()  # before the server's threads, for its own malloc arena (ComputeWorker.start); loads no torch
     serving.configure_gradio({LONG_RUN_QUEUE["concurrency_id"]: MAX_WAITING_LONG_RUNS})
     with serving.server_app_built_once():  # launch() builds it
         with gr.Blocks(

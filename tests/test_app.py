@@ -202,3 +202,16 @@ def test_pix2pix_and_translate_over_http(client, garment_png):
     assert Image.open(error).size == (224, 224 + COLOUR_BAR_PX) and "Cycle error" in note  # with its legend
     with pytest.raises(Exception, match='"Direction" must be one of u->v, v->u'):
         client.predict(handle_file(garment_png), "up", api_name="/translate")
+
+
+def test_the_readme_names_every_public_endpoint(server_url):
+    """README's tab table is the short list of API names: none may go missing from it."""
+    import json
+    import urllib.request
+    from pathlib import Path
+
+    with urllib.request.urlopen(f"{server_url}gradio_api/info", timeout=30) as response:
+        named = json.load(response)["named_endpoints"]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [name for name in named if f"`{name}`" not in readme]
+    assert len(named) >= 20 and not missing, missing

@@ -88,3 +88,18 @@ def test_the_catalog_agrees_with_the_modules_that_define_the_networks():
     assert (unpaired.UnpairedConfig.domain_u, unpaired.UnpairedConfig.domain_v) == catalog.UNPAIRED_DEFAULT_DOMAINS
     assert vae.LATENT_SIZES == catalog.VAE_LATENT_SIZES
     assert latent_diffusion.DEFAULT_GUIDANCE == catalog.LDM_DEFAULT_GUIDANCE
+
+
+def test_the_compute_worker_starts_with_the_page_before_the_server_and_without_torch():
+    """ComputeWorker.start: a worker started after the server's threads shared a malloc arena with them, and the
+    server's memory grew by half in minutes of a classroom load."""
+    out = run_python(
+        """
+        import sys
+        import app
+        from core.runtime import COMPUTE
+        app.build_app()
+        print(COMPUTE._thread is not None and COMPUTE._thread.is_alive(), "torch" in sys.modules)
+        """
+    )
+    assert out.splitlines()[-1] == "True False"
