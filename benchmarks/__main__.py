@@ -50,7 +50,9 @@ def markdown(results: dict) -> str:
         f"{'meets' if served['cold_start_meets_target'] else 'misses'}); to the landing tab's result in "
         f"Chromium, the page opened as soon as served: {served['landing_result_s']} s; background warm-up (torch "
         f"and every model loaded, every tab's opening view computed) done **{served['warm_up_s']} s** after the "
-        f"page; server peak RSS {served['server_peak_rss_mb']} MB.",
+        f"page; server peak RSS {served['server_peak_rss_mb']} MB; its RSS "
+        + ", ".join(f"{mb} MB {when}" for when, mb in served.get("server_rss_mb", {}).items())
+        + ".",
         "",
     ]
     if served["classroom"]:

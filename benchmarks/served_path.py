@@ -13,7 +13,7 @@ from PIL import Image
 from benchmarks.browser import chromium, first_open_seconds, landing_after_start, sampler_click_to_final
 from benchmarks.classroom import minimal_app_calls, run_classroom
 from benchmarks.served import SyncSession
-from benchmarks.timing import Latency, ServedApp
+from benchmarks.timing import Latency, ServedApp, rss_mb
 from core.datasets import load_sample
 
 LIGHT_TARGET_P95_MS = 150.0  # a slider or a button of a light handler, through HTTP
@@ -152,9 +152,15 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
     served = ServedApp()
     try:
         warm_up_s = served.warm_up_seconds()  # before the first call: what a lecturer opening the page gets
+        rss = {"after warm-up": rss_mb(served.process.pid)}
         rows = endpoint_rows(served.url, tabs, calls)
+        rss["after the endpoints"] = rss_mb(served.process.pid)
         sampler, frames = sampler_rows(served.url, runs)
-        rows += sampler + browser_rows(served.url, runs) + first_open_rows(served.url)
+        rss["after the samplers (HTTP)"] = rss_mb(served.process.pid)
+        rows += sampler + browser_rows(served.url, runs)
+        rss["after the samplers (Chromium)"] = rss_mb(served.process.pid)
+        rows += first_open_rows(served.url)
+        rss["after the first opens"] = rss_mb(served.process.pid)
         load = classroom(served.url, served.process.pid, classroom_seconds, soak_seconds) if classroom_seconds else {}
         return {
             "latency": rows,
@@ -162,6 +168,7 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
             "classroom": load,
             **start,
             "warm_up_s": warm_up_s,
+            "server_rss_mb": rss,
             "server_peak_rss_mb": served.peak_rss_mb(),
         }
     finally:
