@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from dataclasses import dataclass
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -156,35 +157,62 @@ def click_to_final_image(
     return time.perf_counter() - start
 
 
-SAMPLER_RUNS = (  # (name, tab, exact tab name, inner tab or None, seed label, button, the status element, its text
-    # at the last step, the image that shows the last step)
-    (
-        "Latent diffusion, 4 images, DPM-Solver++ 20 (the tab's default)",
-        "Latent diffusion",
-        False,
-        None,
-        "Seed of z_T",
-        "Generate",
-        "#ldm-status",
-        "step 20 of 20",
-        "#ldm-decoded img",
+@dataclass(frozen=True)
+class SamplerRun:
+    """A sampler tab's run as a user clicks it: the tab (and inner tab), the sampler and step count chosen (None:
+    the tab's defaults), the seed box, the button; done when `status` says `done_text` and `final_image` is new."""
+
+    name: str
+    tab: str
+    exact: bool  # the tab's name matched exactly
+    inner: str | None
+    sampler: str | None
+    steps: int | None
+    seed_label: str
+    button: str
+    status: str
+    final_image: str
+
+    @property
+    def done_text(self) -> str:
+        steps = self.steps or 20
+        return f"step {steps} of {steps}"
+
+    def choose(self, page) -> None:
+        """Pick the sampler (a radio button) and the step count (the "Steps" dropdown: typed, then Enter)."""
+        if self.sampler:
+            page.get_by_label(self.sampler, exact=True).check()
+        if self.steps:
+            steps = page.get_by_label("Steps", exact=True)
+            steps.click()
+            steps.fill(str(self.steps))
+            page.keyboard.press("Enter")
+
+
+LDM = {"tab": "Latent diffusion", "exact": False, "inner": None, "seed_label": "Seed of z_T", "button": "Generate"}
+LDM_DONE = {"status": "#ldm-status", "final_image": "#ldm-decoded img"}
+SAMPLER_RUNS = (
+    SamplerRun(
+        "Latent diffusion, 4 images, DPM-Solver++ 20 (the tab's default)", **LDM, **LDM_DONE, sampler=None, steps=None
     ),
-    (
+    SamplerRun("Latent diffusion, 4 images, DDIM 50", **LDM, **LDM_DONE, sampler="DDIM", steps=50),
+    SamplerRun(
         "Diffusion, 8 images, DPM-Solver++ 20 (the tab's default)",
         "Diffusion",
         True,
         "Reverse: denoising",
+        None,
+        None,
         "Seed of x_T",
         "Denoise from x_T",
         "#diffusion-status",
-        "step 20 of 20",
         "#diffusion-x-t img",
     ),
 )
 
 
 def sampler_click_to_final(url: str, runs: int = 3) -> dict[str, list[float]]:
-    """Each sampler tab's default run, clicked `runs` times with new seeds after one warm-up click: seconds each."""
+    """Each of SAMPLER_RUNS clicked `runs` times with new seeds after one warm-up click: seconds each."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium()
@@ -195,16 +223,17 @@ def sampler_click_to_final(url: str, runs: int = 3) -> dict[str, list[float]]:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(url, wait_until="domcontentloaded")
-        for name, tab, exact, inner, seed_label, button, status, done_text, final_image in SAMPLER_RUNS:
-            open_tab(page, tab, exact=exact)
-            if inner:
-                page.get_by_role("tab", name=inner, exact=True).click()
-            seed = page.get_by_label(seed_label)
-            times[name] = []
-            for run in range(runs + 1):  # the first is a warm-up
-                seed.fill(str(100 + run))
-                seconds = click_to_final_image(page, button, status, done_text, final_image)
-                if run:
-                    times[name].append(round(seconds, 2))
+        for run in SAMPLER_RUNS:
+            open_tab(page, run.tab, exact=run.exact)
+            if run.inner:
+                page.get_by_role("tab", name=run.inner, exact=True).click()
+            run.choose(page)
+            seed = page.get_by_label(run.seed_label)
+            times[run.name] = []
+            for i in range(runs + 1):  # the first is a warm-up
+                seed.fill(str(100 + i))
+                seconds = click_to_final_image(page, run.button, run.status, run.done_text, run.final_image)
+                if i:
+                    times[run.name].append(round(seconds, 2))
         browser.close()
     return times

@@ -221,13 +221,14 @@ class LatentDiffusion:
 
 @dataclass(frozen=True)
 class TracedStep:
-    """A reverse step with what CLIP makes of it: the decoded guess D(ẑ_0 / s) and, averaged over the images, its
-    cosine similarity to the prompt and to class_prompt(name) for each of the ten classes."""
+    """A reverse step with what CLIP makes of it, when the step was measured: the decoded guess D(ẑ_0 / s) and,
+    averaged over the images, its cosine similarity to the prompt and to class_prompt(name) for each of the ten
+    classes. Steps between measured ones carry only the diffusion step (x0_image and the similarities None)."""
 
     diffusion: DiffusionStep
-    x0_image: torch.Tensor  # (n, 1, 28, 28) in [0, 1]
-    prompt_similarity: float | None  # None without a prompt
-    class_similarities: tuple[float, ...]  # in CLASS_PROMPT_NAMES order
+    x0_image: torch.Tensor | None  # (n, 1, 28, 28) in [0, 1]
+    prompt_similarity: float | None  # None without a prompt, or when not measured
+    class_similarities: tuple[float, ...] | None  # in CLASS_PROMPT_NAMES order
 
     @property
     def step(self) -> int:
@@ -237,19 +238,29 @@ class TracedStep:
     def total(self) -> int:
         return self.diffusion.total
 
+    @property
+    def measured(self) -> bool:
+        return self.class_similarities is not None
+
 
 def trace_prompt(
-    model: LatentDiffusion, run: Iterator[DiffusionStep], prompt: str, bf16: bool = False
+    model: LatentDiffusion, run: Iterator[DiffusionStep], prompt: str, bf16: bool = False, every: int = 1
 ) -> Iterator[TracedStep]:
-    """Follow a text-to-image run with CLIP: at each step, decode the model's guess ẑ_0 and measure
-    cos(f(D(ẑ_0)), g(prompt)), the image-text similarity CLIP was trained on. Early guesses are blurry averages
-    that match every prompt about equally; the step where the prompt's curve pulls away from the other classes' is
-    where the text takes hold of the image."""
+    """Follow a text-to-image run with CLIP: at the first step, every `every`-th and the last, decode the model's
+    guess ẑ_0 and measure cos(f(D(ẑ_0)), g(prompt)), the image-text similarity CLIP was trained on. Early guesses
+    are blurry averages that match every prompt about equally; the step where the prompt's curve pulls away from the
+    other classes' is where the text takes hold of the image. A measurement (a decode and CLIP's image encoder) costs
+    about as much as a guided U-Net step, hence `every`."""
+    if every < 1:
+        raise ValueError(f"every must be at least 1, not {every}")
     decode_ = in_precision(lambda z: decode(model.autoencoder, z), bf16)
     with torch.inference_mode():
         texts = [class_prompt(name) for name in CLASS_PROMPT_NAMES] + ([prompt] if prompt else [])
         text_embeddings = model.clip.embed_texts(texts)
         for item in run:
+            if not (item.step == 1 or item.step % every == 0 or item.step == item.total):
+                yield TracedStep(item, None, None, None)
+                continue
             images = decode_(item.x0_hat).float().clamp(0.0, 1.0)
             similarity = cosine_similarities(model.clip.embed_images(images), text_embeddings).mean(dim=0).tolist()
             yield TracedStep(

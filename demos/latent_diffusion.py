@@ -25,7 +25,8 @@ clip_model = lazy_import("core.clip")
 
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
-MAX_STEPS = 200  # each step is two U-Net calls (guidance), a decode and CLIP's look at the guess
+MAX_STEPS = 200  # each step is two U-Net calls (guidance); the measured ones also a decode and CLIP's look
+CURVE_POINTS = 12  # steps the CLIP chart measures, about: a measurement costs as much as a guided U-Net step
 STEP_CHOICES = tuple(n for n in samplers.ddim_step_counts() if n <= MAX_STEPS)  # DDIM's; DPM-Solver++ takes any
 SAMPLERS = {"DPM-Solver++": "dpm++", "DDIM": "ddim"}  # shown name -> core.samplers.sample's (no DDPM: 1,000 steps)
 PROMPT_CURVE, RIVAL_CURVE = "your prompt", "closest other class"
@@ -51,8 +52,8 @@ CLIP text encoder (the CLIP tab). **Classifier-free guidance**: the U-Net also l
 (captions were dropped 10% of the time); each step mixes both predictions,
 $\hat\varepsilon = \varepsilon_\theta(z_t, \varnothing) + w\,(\varepsilon_\theta(z_t, \text{text}) - \varepsilon_\theta(z_t, \varnothing))$.
 $w = 0$ ignores the prompt, $w = 1$ is plain conditioning, larger $w$ follows the prompt harder (and costs variety).
-**When does the prompt take hold?** At every step CLIP compares the decoded guess $D(\hat z_0)$ with your prompt: the
-chart plots that similarity beside the one to the closest other class ("a photo of a …"); where the two lines part,
+**When does the prompt take hold?** Along the run (about a dozen steps of it, first and last included) CLIP
+compares the decoded guess $D(\hat z_0)$ with your prompt: the chart plots that similarity beside the one to the closest other class ("a photo of a …"); where the two lines part,
 the text has decided what the image is.
 """
 
@@ -110,6 +111,8 @@ class PromptCurve:
         self.has_prompt = bool(prompt)
 
     def add(self, traced: latent_diffusion.TracedStep) -> None:
+        if not traced.measured:
+            return
         if self.has_prompt:
             self.rows.append((traced.step, traced.prompt_similarity, PROMPT_CURVE))
         self.rows.append((traced.step, max(traced.class_similarities[i] for i in self.rivals), RIVAL_CURVE))
@@ -117,6 +120,12 @@ class PromptCurve:
     def frame(self, total: int) -> gr.LinePlot:
         data = pd.DataFrame(self.rows, columns=["step", "CLIP similarity", "curve"])
         return gr.LinePlot(data, x_lim=[1, max(total, 2)])
+
+
+def curve_stride(steps: int) -> int:
+    """Measure every n-th step for the chart (and the first and last): about CURVE_POINTS points whatever the
+    run's length (DPM-Solver++ 20: every 2nd; DDIM 50: every 4th)."""
+    return max(1, round(steps / CURVE_POINTS))
 
 
 def _check_sampler(sampler) -> str:
@@ -141,17 +150,17 @@ def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
     curve = PromptCurve(prompt)
 
     def traced():
-        for item in latent_diffusion.trace_prompt(model, run, prompt, bf16):
+        for item in latent_diffusion.trace_prompt(model, run, prompt, bf16, every=curve_stride(steps)):
             curve.add(item)
             yield item
 
     def render(item):
-        return (
-            _decoded(model, item.diffusion.x_t)[0],
-            _grid(item.x0_image),
-            _latent_view(item.diffusion.x_t),
-            curve.frame(item.total),
-        )
+        x_t = item.diffusion.x_t
+        if item.measured:
+            decoded, guess = _decoded(model, x_t)[0], _grid(item.x0_image)
+        else:  # a step between the chart's measurements: its guess is decoded here, with z_t in one call
+            decoded, guess = _decoded(model, x_t, item.diffusion.x0_hat)
+        return decoded, guess, _latent_view(x_t), curve.frame(item.total)
 
     for frame in stream_steps(traced(), render):
         item = frame.item.diffusion

@@ -174,6 +174,26 @@ def test_clip_follows_the_prompt_taking_hold_step_by_step():
     assert wins >= 16  # of 20 runs, the final guess is closest to its own class's prompt
 
 
+def test_trace_prompt_measures_the_first_every_kth_and_the_last_step_only():
+    """Between measured steps there is no decode and no CLIP call (that is what `every` saves); a measured step's
+    numbers do not depend on the stride."""
+    model = ldm.load()
+    prompt = class_prompt("bag")
+
+    def trace(every):
+        run = model.sample(prompt, 2, ldm.DEFAULT_GUIDANCE, 10, torch_generator(0), sampler="dpm++")
+        return list(ldm.trace_prompt(model, run, prompt, every=every))
+
+    strided, full = trace(4), trace(1)
+    assert [t.step for t in strided if t.measured] == [1, 4, 8, 10]
+    assert all(t.x0_image is None and t.prompt_similarity is None for t in strided if not t.measured)
+    for t in strided:
+        if t.measured:
+            assert t.class_similarities == pytest.approx(full[t.step - 1].class_similarities, abs=1e-5)
+    with pytest.raises(ValueError):
+        next(ldm.trace_prompt(model, iter([]), prompt, every=0))
+
+
 # --- the tab ------------------------------------------------------------------------------------------------
 
 
@@ -188,6 +208,17 @@ def test_text_to_image_streams_and_ends_with_the_images_and_the_clip_curve():
     *_, chart, status, _ = list(tab.text_to_image("", 4.0, 5, 0, 1, "DPM-Solver++"))[-1]
     assert "DPM-Solver++ step 5 of 5" in status
     assert {chart.value["data"][i][2] for i in range(len(chart.value["data"]))} == {tab.RIVAL_CURVE}  # no prompt
+
+
+def test_a_long_run_measures_about_a_dozen_steps_and_every_frame_shows_its_guess():
+    frames = list(tab.text_to_image("a photo of a bag", 4.0, 40, 0, 1, "DDIM"))
+    chart = frames[-1][3]
+    rows = pd.DataFrame(**{k: chart.value[k] for k in ("columns", "data")})
+    stride = tab.curve_stride(40)
+    assert stride == 3 and tab.curve_stride(20) == 2 and tab.curve_stride(5) == 1
+    assert list(rows[rows["curve"] == tab.PROMPT_CURVE]["step"]) == [1, *range(3, 40, 3), 40]
+    for decoded, guess, *_ in frames:  # measured or not, a frame's guess is a picture the size of the decoded one
+        assert guess.shape == decoded.shape and guess.std() > 0
 
 
 def test_unknown_words_and_empty_prompts_are_explained():
