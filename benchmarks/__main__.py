@@ -27,6 +27,18 @@ TABS = (
 )  # each later tab adds its module: handler_latency(calls), api_calls(path), quality()
 
 
+def _rss_growth(served: dict) -> list[str]:
+    growth = served.get("rss_growth_since_warm_up")
+    if growth is None:
+        return []
+    target = served["rss_growth_target"]
+    return [
+        f"Server RSS at the end / after warm-up: **{growth}** (target at most {target}: "
+        f"{'meets' if growth <= target else 'misses'}).",
+        "",
+    ]
+
+
 def _latency_table(rows: list[dict]) -> list[str]:
     lines = ["| what | p50 ms | p95 ms | target p95 ms | meets |", "|---|---|---|---|---|"]
     for row in rows:
@@ -54,6 +66,7 @@ def markdown(results: dict) -> str:
         + ", ".join(f"{mb} MB {when}" for when, mb in served.get("server_rss_mb", {}).items())
         + ".",
         "",
+        *_rss_growth(served),
     ]
     if served["classroom"]:
         lines += [

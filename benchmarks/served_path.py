@@ -32,6 +32,7 @@ BROWSER_TARGET_S = {  # the issue's figure (DDIM 50), and the tab's default sinc
 }
 FIRST_OPEN_TARGET_MS = 1000.0  # a tab's first open, from the click (the landing tab: from the page being drawn)
 COLD_START_TARGET_S = 5.0  # process start -> the first page served
+RSS_GROWTH_TARGET = 1.10  # the server's RSS at the end (the classroom runs done) / after warm-up
 STARTS = 3  # cold starts measured: one start varies by half a second on this machine
 
 
@@ -165,6 +166,8 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
         rows += first_open_rows(served.url)
         rss["after the first opens"] = rss_mb(served.process.pid)
         load = classroom(served.url, served.process.pid, classroom_seconds, soak_seconds) if classroom_seconds else {}
+        if load:
+            rss["after the classroom runs"] = rss_mb(served.process.pid)
         return {
             "latency": rows,
             "frames_per_run": frames,
@@ -172,6 +175,8 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
             **start,
             "warm_up_s": warm_up_s,
             "server_rss_mb": rss,
+            "rss_growth_since_warm_up": round(rss[list(rss)[-1]] / rss["after warm-up"], 3),
+            "rss_growth_target": RSS_GROWTH_TARGET,
             "server_peak_rss_mb": served.peak_rss_mb(),
         }
     finally:

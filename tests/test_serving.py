@@ -214,7 +214,7 @@ def test_the_sweep_gradio_runs_every_second_lets_idle_sessions_go(monkeypatch):
     monkeypatch.setattr(
         state_holder.StateHolder, "delete_all_expired_state", state_holder.StateHolder.delete_all_expired_state
     )  # undone after the test
-    for name, value in (("_expiring_sessions", False), ("_session_ttl_s", None), ("_trim_pending", False)):
+    for name, value in (("_expiring_sessions", False), ("_session_ttl_s", None)):
         monkeypatch.setattr(state_holder.StateHolder, name, value, raising=False)  # undone: the test server's own
     serving.expire_sessions(ttl_s=30)
     with gr.Blocks() as blocks:
@@ -225,6 +225,36 @@ def test_the_sweep_gradio_runs_every_second_lets_idle_sessions_go(monkeypatch):
     holder.time_last_used["old"] -= datetime.timedelta(seconds=31)
     holder.delete_all_expired_state()
     assert list(holder.session_data) == ["new"]
+
+
+@pytest.mark.fast
+def test_freed_memory_goes_back_at_most_once_a_period_and_only_after_activity():
+    import threading
+
+    released = threading.Semaphore(0)
+    freed = serving.FreedMemory(every_s=60, release=released.release)
+    start = freed.released_at
+    assert not freed.tick(start + 120)  # nothing served since: nothing to hand back
+    freed.note_activity()
+    assert not freed.tick(start + 30)  # served, but released less than a period ago
+    assert freed.tick(start + 61) and released.acquire(timeout=5)
+    freed.note_activity()
+    assert not freed.tick(start + 100) and freed.tick(start + 121) and released.acquire(timeout=5)
+    assert not freed.tick(start + 500)
+
+
+@pytest.mark.fast
+def test_every_request_counts_as_activity_for_the_freed_memory(monkeypatch):
+    import asyncio
+
+    freed = serving.FreedMemory(every_s=60, release=lambda: None)
+    monkeypatch.setattr(serving, "FREED_MEMORY", freed)
+
+    async def gradio_app(scope, receive, send):
+        pass
+
+    asyncio.run(serving.HeartbeatTracker(gradio_app)({"type": "http", "path": "/gradio_api/queue/join"}, None, None))
+    assert freed.pending
 
 
 @pytest.mark.fast
