@@ -33,7 +33,7 @@ def _rss_growth(served: dict) -> list[str]:
         return []
     target = served["rss_growth_target"]
     return [
-        f"Server RSS at the end / after warm-up: **{growth}** (target at most {target}: "
+        f"Server RSS {served.get('rss_growth_when', 'at the end')} / after warm-up: **{growth}** (target at most {target}: "
         f"{'meets' if growth <= target else 'misses'}).",
         "",
     ]
