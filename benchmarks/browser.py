@@ -179,14 +179,17 @@ class SamplerRun:
         return f"step {steps} of {steps}"
 
     def choose(self, page) -> None:
-        """Pick the sampler (a radio button) and the step count (the "Steps" dropdown: typed, then Enter)."""
+        """Pick the sampler (a radio button) and the step count (the "Steps" dropdown: opened, its option clicked;
+        typing the number and Enter did not always take)."""
+        from playwright.sync_api import expect
+
         if self.sampler:
             page.get_by_label(self.sampler, exact=True).check()
         if self.steps:
             steps = page.get_by_label("Steps", exact=True)
             steps.click()
-            steps.fill(str(self.steps))
-            page.keyboard.press("Enter")
+            page.get_by_role("option", name=str(self.steps), exact=True).click()
+            expect(steps).to_have_value(str(self.steps), timeout=5_000)
 
 
 LDM = {"tab": "Latent diffusion", "exact": False, "inner": None, "seed_label": "Seed of z_T", "button": "Generate"}
@@ -232,7 +235,11 @@ def sampler_click_to_final(url: str, runs: int = 3) -> dict[str, list[float]]:
             times[run.name] = []
             for i in range(runs + 1):  # the first is a warm-up
                 seed.fill(str(100 + i))
-                seconds = click_to_final_image(page, run.button, run.status, run.done_text, run.final_image)
+                try:
+                    seconds = click_to_final_image(page, run.button, run.status, run.done_text, run.final_image)
+                except Exception as error:
+                    status = page.locator(run.status).text_content()
+                    raise RuntimeError(f"{run.name}, click {i}: {error}; the status says {status!r}") from error
                 if i:
                     times[run.name].append(round(seconds, 2))
         browser.close()

@@ -53,8 +53,8 @@ CLIP text encoder (the CLIP tab). **Classifier-free guidance**: the U-Net also l
 $\hat\varepsilon = \varepsilon_\theta(z_t, \varnothing) + w\,(\varepsilon_\theta(z_t, \text{text}) - \varepsilon_\theta(z_t, \varnothing))$.
 $w = 0$ ignores the prompt, $w = 1$ is plain conditioning, larger $w$ follows the prompt harder (and costs variety).
 **When does the prompt take hold?** Along the run (about a dozen steps of it, first and last included) CLIP
-compares the decoded guess $D(\hat z_0)$ with your prompt: the chart plots that similarity beside the one to the closest other class ("a photo of a …"); where the two lines part,
-the text has decided what the image is.
+compares the decoded guess $D(\hat z_0)$ with your prompt: the chart plots that similarity beside the one to the
+closest other class ("a photo of a …"); where the two lines part, the text has decided what the image is.
 """
 
 
