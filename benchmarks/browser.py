@@ -192,13 +192,18 @@ class SamplerRun:
             expect(steps).to_have_value(str(self.steps), timeout=5_000)
 
 
-LDM = {"tab": "Latent diffusion", "exact": False, "inner": None, "seed_label": "Seed of z_T", "button": "Generate"}
-LDM_DONE = {"status": "#ldm-status", "final_image": "#ldm-decoded img"}
+LDM = {  # the Latent diffusion tab's controls and outputs
+    "tab": "Latent diffusion",
+    "exact": False,
+    "inner": None,
+    "seed_label": "Seed of z_T",
+    "button": "Generate",
+    "status": "#ldm-status",
+    "final_image": "#ldm-decoded img",
+}
 SAMPLER_RUNS = (
-    SamplerRun(
-        "Latent diffusion, 4 images, DPM-Solver++ 20 (the tab's default)", **LDM, **LDM_DONE, sampler=None, steps=None
-    ),
-    SamplerRun("Latent diffusion, 4 images, DDIM 50", **LDM, **LDM_DONE, sampler="DDIM", steps=50),
+    SamplerRun("Latent diffusion, 4 images, DPM-Solver++ 20 (the tab's default)", **LDM, sampler=None, steps=None),
+    SamplerRun("Latent diffusion, 4 images, DDIM 50", **LDM, sampler="DDIM", steps=50),
     SamplerRun(
         "Diffusion, 8 images, DPM-Solver++ 20 (the tab's default)",
         "Diffusion",

@@ -179,9 +179,6 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
             **start,
             "warm_up_s": warm_up_s,
             "server_rss_mb": rss,
-            "rss_growth_since_warm_up": round(rss[list(rss)[-1]] / rss["after warm-up"], 3),
-            "rss_growth_when": list(rss)[-1],
-            "rss_growth_target": RSS_GROWTH_TARGET,
             "server_peak_rss_mb": served.peak_rss_mb(),
         }
     finally:

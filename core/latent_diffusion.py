@@ -35,7 +35,7 @@ from core.catalog import (
 from core.checkpoints import CheckpointError, load_model, read_card
 from core.clip import CLIPBundle, cosine_similarities, load_bundle
 from core.runtime import MODELS, in_precision
-from core.samplers import DiffusionStep
+from core.samplers import DiffusionStep, on_stride
 
 if TYPE_CHECKING:
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -258,7 +258,7 @@ def trace_prompt(
         texts = [class_prompt(name) for name in CLASS_PROMPT_NAMES] + ([prompt] if prompt else [])
         text_embeddings = model.clip.embed_texts(texts)
         for item in run:
-            if not (item.step == 1 or item.step % every == 0 or item.step == item.total):
+            if not on_stride(item.step, item.total, every):
                 yield TracedStep(item, None, None, None)
                 continue
             images = decode_(item.x0_hat).float().clamp(0.0, 1.0)

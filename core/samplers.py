@@ -43,6 +43,12 @@ class DiffusionStep:
     x0_hat: torch.Tensor
 
 
+def on_stride(step: int, total: int, every: int) -> bool:
+    """The first step, every `every`-th and the last of a run numbered 1..total: the steps that a strided trace
+    (the CLIP curve) or a replay keeps."""
+    return step == 1 or step % every == 0 or step == total
+
+
 SAMPLERS = ("ddim", "dpm++", "ddpm")  # core names; DDPM takes all T steps
 FAST_STEP_COUNTS = (5, 10, 20, 25, 50, 100)  # the counts on offer: DPM-Solver++ takes any, DDIM a divisor of T
 

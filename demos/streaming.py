@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.lazy import lazy_import
+from core.samplers import on_stride
 from demos.errors import friendly_errors
 
 torch = lazy_import("torch")  # imported on first use: the page is drawn before torch loads (core/lazy.py)
@@ -67,7 +68,7 @@ def _frames(steps: Iterable, render: Callable[[Any], tuple], keep_every: int | N
         interval = min(max(mean_step * item.total / FRAMES_PER_RUN, FRAME_INTERVAL_S), FRAME_INTERVAL_MAX_S)
         final = item.step == item.total
         show = final or stretch >= interval
-        keep = keep_every is not None and (final or item.step == 1 or item.step % keep_every == 0)
+        keep = keep_every is not None and on_stride(item.step, item.total, keep_every)
         if show or keep:
             pictures = render(item)
             now = time.perf_counter()

@@ -581,3 +581,11 @@ def test_every_visitor_gets_the_opening_runs_replay_at_its_last_step():
         slider = tab.default_run()[4]
         assert slider["value"] == slider["maximum"] == tab.DEFAULT_RUN[2]  # 20 steps, every one kept
         postprocess_update_dict(gr.Slider(1, 2), slider)
+
+
+@pytest.mark.fast
+def test_on_stride_is_the_first_every_nth_and_the_last_step():
+    """What a replay keeps and where the CLIP curve measures."""
+    assert [step for step in range(1, 11) if samplers.on_stride(step, 10, 4)] == [1, 4, 8, 10]
+    assert [step for step in range(1, 6) if samplers.on_stride(step, 5, 1)] == [1, 2, 3, 4, 5]
+    assert [step for step in range(1, 4) if samplers.on_stride(step, 3, 10)] == [1, 3]
