@@ -30,7 +30,7 @@ from demos.common import (
 )
 from demos.errors import friendly_errors, presentable
 from demos.render import SCHEDULE_COLOURS, image_grid, schedule_chart
-from demos.streaming import LONG_RUN_QUEUE, opening_run, replay_stride, stream_steps
+from demos.streaming import long_run_events, opening_run, replay_stride, stream_steps
 
 torch = lazy_import("torch")
 
@@ -394,7 +394,9 @@ def _build_forward(tab: gr.Tab) -> None:
         **private("diffusion_forward_image"),
         show_progress="hidden",
     )
-    back_button.click(denoise_back, inputs, [back, back_text], api_name="diffusion_denoise_back", **LONG_RUN_QUEUE)
+    back_button.click(
+        denoise_back, inputs, [back, back_text], api_name="diffusion_denoise_back", **long_run_events(back_text)
+    )
     tab.select(
         forward,
         inputs,
@@ -449,7 +451,9 @@ def _build_reverse(tab: gr.Tab) -> None:
             )
     history = gr.State([], time_to_live=1800)  # a replay is let go half an hour after the run
     outputs = [x_t, x0_hat, status, final, position, history]
-    run = run_button.click(sample, [seed, sampler, steps, n], outputs, api_name="diffusion_sample", **LONG_RUN_QUEUE)
+    run = run_button.click(
+        sample, [seed, sampler, steps, n], outputs, api_name="diffusion_sample", **long_run_events(status)
+    )
     stop_button.click(None, None, None, cancels=[run], **private("diffusion_stop"))
     position.input(
         replay,

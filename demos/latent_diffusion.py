@@ -17,7 +17,7 @@ from demos.checks import bounded_float, bounded_int, valid_seed
 from demos.common import FEW_ROWS_CLASS, GRID_CLASS, checkpoint_notice, intro, output_image, private, seed_input
 from demos.errors import friendly_errors
 from demos.render import image_grid, signed_to_rgb
-from demos.streaming import LONG_RUN_QUEUE, opening_run, stream_steps
+from demos.streaming import long_run_events, opening_run, stream_steps
 
 torch = lazy_import("torch")
 latent_diffusion = lazy_import("core.latent_diffusion")
@@ -26,7 +26,8 @@ clip_model = lazy_import("core.clip")
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
 MAX_STEPS = 200  # each step is two U-Net calls (guidance); the measured ones also a decode and CLIP's look
-CURVE_POINTS = 12  # steps the CLIP chart measures, about: a measurement costs as much as a guided U-Net step
+CURVE_POINTS = 10  # steps the CLIP chart measures, about (a measurement costs as much as a guided U-Net step);
+# the frames shown are these steps, whose guess is decoded already
 STEP_CHOICES = tuple(n for n in samplers.ddim_step_counts() if n <= MAX_STEPS)  # DDIM's; DPM-Solver++ takes any
 SAMPLERS = {"DPM-Solver++": "dpm++", "DDIM": "ddim"}  # shown name -> core.samplers.sample's (no DDPM: 1,000 steps)
 PROMPT_CURVE, RIVAL_CURVE = "your prompt", "closest other class"
@@ -52,7 +53,7 @@ CLIP text encoder (the CLIP tab). **Classifier-free guidance**: the U-Net also l
 (captions were dropped 10% of the time); each step mixes both predictions,
 $\hat\varepsilon = \varepsilon_\theta(z_t, \varnothing) + w\,(\varepsilon_\theta(z_t, \text{text}) - \varepsilon_\theta(z_t, \varnothing))$.
 $w = 0$ ignores the prompt, $w = 1$ is plain conditioning, larger $w$ follows the prompt harder (and costs variety).
-**When does the prompt take hold?** Along the run (about a dozen steps of it, first and last included) CLIP
+**When does the prompt take hold?** Along the run (about ten steps of it, first and last included) CLIP
 compares the decoded guess $D(\hat z_0)$ with your prompt: the chart plots that similarity beside the one to the
 closest other class ("a photo of a …"); where the two lines part, the text has decided what the image is.
 """
@@ -158,11 +159,11 @@ def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
         x_t = item.diffusion.x_t
         if item.measured:
             decoded, guess = _decoded(model, x_t)[0], _grid(item.x0_image)
-        else:  # a step between the chart's measurements: its guess is decoded here, with z_t in one call
+        else:  # a step between the chart's measurements (shown after a long wait): its guess decoded with z_t
             decoded, guess = _decoded(model, x_t, item.diffusion.x0_hat)
         return decoded, guess, _latent_view(x_t), curve.frame(item.total)
 
-    for frame in stream_steps(traced(), render):
+    for frame in stream_steps(traced(), render, moment=lambda item: item.measured):
         item = frame.item.diffusion
         decoded, guess, latent_view, chart = frame.pictures
         status = (
@@ -316,7 +317,11 @@ def build(tab: gr.Tab) -> None:
         measure = gr.Button("Measure one step in each space")
     outputs = [decoded, guess, latent_view, chart, status, final]
     run_button.click(
-        text_to_image, [prompt, guidance, steps, seed, n, sampler], outputs, api_name="text_to_image", **LONG_RUN_QUEUE
+        text_to_image,
+        [prompt, guidance, steps, seed, n, sampler],
+        outputs,
+        api_name="text_to_image",
+        **long_run_events(status),
     )
     measure.click(friendly_errors(measure_costs), None, costs, **private("diffusion_costs"))
     tab.select(default_run, None, outputs, **private("ldm_open"))

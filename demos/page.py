@@ -15,7 +15,7 @@ from gradio.context import Context
 
 from demos.common import FEW_ROWS_CLASS, GRID_CLASS
 
-MARKER_ID = "preset-applied"  # a hidden box the server writes a lecture preset's slug into once its controls are set
+MARKER_ID = "preset-applied"  # a hidden box the load event writes a lecture preset's slug into with its controls
 
 PRESENTER_CLASS = "presenter"
 PRESENTER_FONT_PX = 20  # body text in presenter mode (the floor is 18 px)
@@ -89,6 +89,13 @@ def page_js(tabs: list[tuple[str, str]], presets: dict[str, dict] | None = None)
     setParam("presenter", on ? "1" : null);
     setTimeout(() => window.genmodelsFitGrids && window.genmodelsFitGrids(), 50);
   };
+  // Gradio's page revisits every component an event has touched at each message a stream sends, snapshotting
+  // their values leaf by leaf, each primitive leaf through structuredClone (a serialise and a deserialise): about
+  // 1,300 calls per frame here. A primitive's clone is the primitive itself, so it is returned as it is (measured
+  // in headless Chromium, DDIM-50 text-to-image: the page's CPU per run 1.10 -> 0.96 s, the run 2.19 -> 2.06 s).
+  const clone = window.structuredClone;
+  window.structuredClone = (value, options) =>
+    value === null || (typeof value !== "object" && typeof value !== "function") ? value : clone(value, options);
   const params = new URLSearchParams(window.location.search);
   if (params.get("presenter") === "1") document.body.classList.add(PRESENTER);
   const tabButton = (id) => [...document.querySelectorAll("button")].find((button) => button.offsetParent !== null
@@ -116,7 +123,7 @@ def page_js(tabs: list[tuple[str, str]], presets: dict[str, dict] | None = None)
       : TAB_IDS.find((key) => TABS[key] === button.textContent.trim());
     if (id) setParam("tab", id);
   });
-  // A lecture preset: once the server has filled the controls (it then writes the slug into a hidden marker),
+  // A lecture preset: once the load event has filled the controls (and written the slug into a hidden marker),
   // open the tab and its sub-tab, and press the preset's button.
   function runPreset(slug, preset) {
     const marker = () => document.querySelector("#%s textarea, #%s input");

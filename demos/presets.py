@@ -1,13 +1,14 @@
 """Lecture presets: one deep link per slide of the lecture that has a demo, `?preset=<slug>`. The link opens the
 slide's tab, sets its controls to the slide's example and runs it, so a lecturer can paste the link into the slide.
 
-How: the page's load event (`apply`) fills the controls named by elem_id and then writes the preset's slug into a
-hidden marker; the page script (demos/page.py) waits for the marker, opens the tab (and sub-tab) and presses the
-preset's button. A tab whose opening event computes from its controls (the forward diffusion) needs no button.
+How: the page's load event (a script, no server call) fills the controls named by elem_id and writes the preset's
+slug into a hidden marker; the page script (demos/page.py) waits for the marker, opens the tab (and sub-tab) and
+presses the preset's button. A tab whose opening event computes from its controls (the forward diffusion) needs no button.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,28 +204,30 @@ def script_table() -> dict[str, dict[str, str | None]]:
 
 
 def attach(app: gr.Blocks) -> None:
-    """Wire the load event: call inside the Blocks, after every tab is built (controls are found by elem_id)."""
+    """Wire the load event: call inside the Blocks, after every tab is built (controls are found by elem_id).
+
+    The event runs in the page alone (a `js` function, no server call): it reads ?preset= and returns the preset's
+    values and slug, or nothing (every output left as it is). A server function did this before, and every page
+    load cost the server two queued calls; worse, Gradio's page then kept a loading status for each of the 20
+    controls, which it revisits at every frame any stream sends (measured: a DDIM-50 text-to-image run's frames
+    cloned about 1,000 values each in the browser)."""
     controls = {block.elem_id: block for block in app.blocks.values() if getattr(block, "elem_id", None)}
     wanted = sorted({key for preset in PRESETS for key in preset.values})
     missing = [key for key in wanted if key not in controls]
     if missing:
         raise RuntimeError(f"Presets name controls no tab has: {', '.join(missing)}")
     marker = gr.Textbox(visible="hidden", elem_id=MARKER_ID)
-    outputs = [controls[key] for key in wanted]
+    app.load(None, None, [*(controls[key] for key in wanted), marker], js=load_script(wanted))
 
-    def apply(request: gr.Request):
-        preset = BY_SLUG.get(request.query_params.get("preset", "")) if request else None
-        if preset is None:
-            return [gr.skip()] * len(outputs)
-        return [preset.values.get(key, gr.skip()) for key in wanted]
 
-    def mark(request: gr.Request):
-        slug = request.query_params.get("preset", "") if request else ""
-        return slug if slug in BY_SLUG else gr.skip()
-
-    app.load(apply, None, outputs, api_visibility="private", show_progress="hidden").then(
-        mark, None, marker, api_visibility="private", show_progress="hidden"
-    )
+def load_script(wanted: list[str]) -> str:
+    """The load event's function: the values of the `wanted` controls and the slug for ?preset=<slug>, undefined
+    for a control the preset leaves alone (Gradio skips an undefined output), or undefined for all."""
+    rows = {p.slug: [p.values.get(key) for key in wanted] + [p.slug] for p in PRESETS}
+    return f"""() => {{
+  const row = {json.dumps(rows)}[new URLSearchParams(window.location.search).get("preset")];
+  return row ? row.map((value) => (value === null ? undefined : value)) : undefined;
+}}"""
 
 
 def readme_table(base_url: str = "http://127.0.0.1:7860/") -> str:

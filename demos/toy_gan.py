@@ -14,7 +14,7 @@ from demos.checks import bounded_float, bounded_int, valid_seed
 from demos.common import drawing_image, intro, output_image, private, seed_input, sketchpad
 from demos.errors import friendly_errors
 from demos.render import toy_gan_frame
-from demos.streaming import LONG_RUN_QUEUE
+from demos.streaming import long_run_events
 
 FRAME_SIZE = 420
 MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see FRAME_INTERVAL_S)
@@ -199,7 +199,7 @@ def build(tab: gr.Tab) -> None:
     )
     # Each run holds the CPU for seconds: at most two at once, the rest wait in the queue.
     run = train_button.click(
-        train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train", **LONG_RUN_QUEUE
+        train_live, controls + [drawing], [frame, summary, losses], api_name="toy_gan_train", **long_run_events(summary)
     )
     stop_button.click(None, None, None, cancels=[run], **private("toy_gan_stop"))
     tab.select(opening_frame, controls, [frame, summary, losses], **private("toy_gan_open"))

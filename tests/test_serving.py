@@ -107,6 +107,20 @@ def test_frames_aim_at_a_dozen_per_run_for_long_runs():
     assert 8 <= len(frames) <= 16
 
 
+def test_frames_wait_for_the_steps_named_cheap_to_show():
+    """Every 5th step a moment, 10 ms a step: a frame at a moment once 0.1 s of compute has passed (every 10th step,
+    at most), never at another step; with steps of 0.3 s, a step that is no moment is shown past the 0.5 s bound."""
+    every_fifth = lambda item: item.step % 5 == 0  # noqa: E731
+    shown = [
+        f.item.step for f in streaming.stream_steps(slow_steps(60, 0.01), lambda item: (), moment=every_fifth) if f.show
+    ]
+    assert shown[-1] == 60 and all(step % 10 == 0 for step in shown) and 4 <= len(shown) <= 6, shown
+    slow = [
+        f.item.step for f in streaming.stream_steps(slow_steps(4, 0.3), lambda item: (), moment=every_fifth) if f.show
+    ]
+    assert slow == [2, 4], slow  # 0.6 s of compute by step 2 (past the 0.5 s bound), and the last step
+
+
 @pytest.mark.fast
 def test_new_sessions_do_not_copy_every_blocks_config(monkeypatch):
     from gradio import state_holder
@@ -177,6 +191,23 @@ def test_per_session_state_expires():
     blocks = app_module.build_app()
     states = [block for block in blocks.blocks.values() if isinstance(block, gr.State)]
     assert states and all(state.time_to_live is not None for state in states)
+
+
+def test_long_runs_show_their_progress_on_the_status_line_only_and_the_page_load_calls_no_server():
+    """Long runs share one queue and show Gradio's progress (queue place, timer) on one text output, not over their
+    pictures; the page's load events run in the browser (presets, presenter mode), but for the landing tab's results."""
+    import app as app_module
+
+    blocks = app_module.build_app()
+    long_runs = [d for d in blocks.fns.values() if d.concurrency_id == streaming.LONG_RUN_QUEUE["concurrency_id"]]
+    assert {d.api_name for d in long_runs} >= {"text_to_image", "diffusion_sample", "toy_gan_train"}
+    for dependency in long_runs:
+        targets = dependency.show_progress_on
+        assert targets is not None and len(targets) == 1, dependency.api_name
+        assert isinstance(targets[0], gr.Markdown) and targets[0] in dependency.outputs, dependency.api_name
+    loads = [d for d in blocks.fns.values() if any(event == "load" for _, event in d.targets)]
+    on_the_server = {d.api_name for d in loads if d.fn is not None}
+    assert len(loads) >= 4 and on_the_server == {"ae_open", "ae_open_denoising"}  # the landing tab's results
 
 
 @pytest.mark.fast
