@@ -38,8 +38,10 @@ def _rss_growth(served: dict) -> list[str]:
         growth = round(last / rss["after warm-up"], 3)
         lines += [
             f"Memory soak, a fresh server: 60 students for {soak['classroom']['seconds']:.0f} s at 10% heavy calls "
-            f"({soak['classroom']['calls']} calls, {soak['classroom']['errors']} errors; heavy p95 "
-            f"{soak['classroom']['heavy_p95_s']} s, light p95 {soak['classroom']['light_p95_s']} s); RSS "
+            f"({soak['classroom']['calls']} calls, {soak['classroom']['errors']} errors; heavy p50 / p95 "
+            f"{soak['classroom']['heavy_p50_s']} / {soak['classroom']['heavy_p95_s']} s, "
+            f"{soak['classroom'].get('turned_away_heavy', 0)} heavy turned away; light p95 "
+            f"{soak['classroom']['light_p95_s']} s); RSS "
             + ", ".join(f"{mb} MB {moment}" for moment, mb in rss.items())
             + f", peak {soak['server_peak_rss_mb']} MB. RSS {when} / after warm-up: **{growth}** (target at most "
             f"{RSS_GROWTH_TARGET}: {'meets' if growth <= RSS_GROWTH_TARGET else 'misses'}).",
