@@ -91,7 +91,8 @@ def sketchpad(label: str = "Draw one garment") -> gr.Sketchpad:
 
 GRID_HEIGHT = 440  # px: a sample grid's box; 4 rows of samples at about 100 px each (a projector's back row)
 GRID_CLASS = "grid-output"  # sample grids: presenter mode makes their boxes taller (demos/page.py's CSS)
-FEW_ROWS_CLASS = "grid-few-rows"  # a grid of at most 2 rows by default: presenter mode may make its box lower
+FEW_ROWS_CLASS = "grid-few-rows"  # a short, wide picture (a grid of at most 2 rows by default): presenter mode may
+# make its box lower, and on a phone the box fits the picture (demos/page.py's CSS)
 
 
 def output_image(label: str, elem_id: str | None = None, height: int | None = 240, **options) -> gr.Image:

@@ -294,7 +294,7 @@ def build(tab: gr.Tab) -> None:
                     "D(ẑ_0): the guess, decoded", height=300, elem_classes=[GRID_CLASS, FEW_ROWS_CLASS]
                 )
             with gr.Row():
-                latent_view = output_image("z_t of image 1 (blue −, red +)", height=200)
+                latent_view = output_image("z_t of image 1 (blue −, red +)", height=200, elem_classes=[FEW_ROWS_CLASS])
                 chart = gr.LinePlot(
                     x="step",
                     y="CLIP similarity",

@@ -43,6 +43,11 @@ CSS = f"""
 @media (max-width: {PHONE_MAX_WIDTH_PX}px) {{
   #page-title h1 {{ font-size: 24px; }}
   #presenter-toggle {{ display: none; }}
+  /* a short, wide picture fills the screen's width and its box fits it: in a fixed 300-px box a row of four
+     garments was 80 px tall between two white bands */
+  .{FEW_ROWS_CLASS}, .{FEW_ROWS_CLASS} .image-container, .{FEW_ROWS_CLASS} .image-container > button,
+  .{FEW_ROWS_CLASS} .image-frame, .{FEW_ROWS_CLASS} img {{ height: auto !important; }}
+  .{FEW_ROWS_CLASS} img {{ width: 100%; }}
 }}
 body.{PRESENTER_CLASS} .gradio-container {{
   --text-xxs: 14px; --text-xs: 16px; --text-sm: 18px; --text-md: {PRESENTER_FONT_PX}px; --text-lg: 22px;

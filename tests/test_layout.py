@@ -159,6 +159,25 @@ def test_on_a_phone_every_tab_opens_and_nothing_scrolls_sideways(browser, server
         page.close()
 
 
+def test_on_a_phone_a_row_of_samples_fills_the_width_and_its_box_fits_it(browser, server_url):
+    """The text-to-image pictures (a row of four garments, the latent's four channels): the picture as wide as its
+    box, the box no taller than the picture and its label strip (a fixed 300-px box left white bands)."""
+    page = open_page(browser, f"{server_url}?tab=latent_diffusion", PHONE)
+    try:
+        page.wait_for_function("() => document.querySelector('#ldm-decoded img')?.naturalWidth > 0", timeout=60_000)
+        for box in page.locator("#tab-latent_diffusion .grid-few-rows").all():
+            # the picture as drawn: its element's width times its own aspect ratio (within the element, a fixed
+            # box draws it centred, with bands above and below)
+            width, drawn = box.locator("img").evaluate(
+                "(im) => [im.width, im.width * im.naturalHeight / im.naturalWidth]"
+            )
+            frame = box.bounding_box()
+            assert width >= frame["width"] - 8, (width, frame)
+            assert frame["height"] <= drawn + 60, (drawn, frame)  # the label strip is 40 px
+    finally:
+        page.close()
+
+
 # The value a control shows: a radio's checked choice, else the first input or text box (sliders have two).
 CONTROL_VALUE = """(id) => { const box = document.getElementById(id); if (!box) return null;
     const radio = box.querySelector('input[type=radio]:checked'); if (radio) return radio.value;
