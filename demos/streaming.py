@@ -26,6 +26,10 @@ torch = lazy_import("torch")  # imported on first use: the page is drawn before 
 # (light p50 3.6 s), so light calls keep going first.
 LONG_RUN_QUEUE = {"concurrency_id": "long_run", "concurrency_limit": 2}
 MAX_WAITING_LONG_RUNS = 2
+FRAME_INTERVAL_S = 0.1  # the shortest stretch of sampler compute between two shown frames
+FRAME_INTERVAL_MAX_S = 0.5  # and the longest (a 1,000-step DDPM run still moves twice a second)
+FRAMES_PER_RUN = 12  # what a run aims to show between those bounds: each frame costs an encode and a fetch
+MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10th of DDPM's 1,000)
 
 
 def long_run_events(status) -> dict:
@@ -34,12 +38,6 @@ def long_run_events(status) -> dict:
     every frame: measured in headless Chromium on 2 cores, a DDIM-50 text-to-image run took the browser 1.0-1.3 s
     of CPU with progress on every output and 0.7-0.9 s on the status line alone, and finished 0.2-0.4 s sooner."""
     return {**LONG_RUN_QUEUE, "show_progress_on": [status]}
-
-
-FRAME_INTERVAL_S = 0.1  # the shortest stretch of sampler compute between two shown frames
-FRAME_INTERVAL_MAX_S = 0.5  # and the longest (a 1,000-step DDPM run still moves twice a second)
-FRAMES_PER_RUN = 12  # what a run aims to show between those bounds: each frame costs an encode and a fetch
-MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10th of DDPM's 1,000)
 
 
 @dataclass
