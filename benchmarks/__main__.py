@@ -39,7 +39,7 @@ def _rss_growth(served: dict) -> list[str]:
         lines += [
             f"Memory soak, a fresh server: 60 students for {soak['classroom']['seconds']:.0f} s at 10% heavy calls "
             f"({soak['classroom']['calls']} calls, {soak['classroom']['errors']} errors; heavy p50 / p95 "
-            f"{soak['classroom']['heavy_p50_s']} / {soak['classroom']['heavy_p95_s']} s, "
+            f"{soak['classroom']['heavy_p50_s'] or '–'} / {soak['classroom']['heavy_p95_s'] or '–'} s, "
             f"{soak['classroom'].get('turned_away_heavy', 0)} heavy turned away; light p95 "
             f"{soak['classroom']['light_p95_s']} s); RSS "
             + ", ".join(f"{mb} MB {moment}" for moment, mb in rss.items())

@@ -125,7 +125,7 @@ class PromptCurve:
 
 def curve_stride(steps: int) -> int:
     """Measure every n-th step for the chart (and the first and last): about CURVE_POINTS points whatever the
-    run's length (DPM-Solver++ 20: every 2nd; DDIM 50: every 4th)."""
+    run's length (DPM-Solver++ 20: every 2nd; DDIM 50: every 5th)."""
     return max(1, round(steps / CURVE_POINTS))
 
 
@@ -137,8 +137,9 @@ def _check_sampler(sampler) -> str:
 
 @friendly_errors
 def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
-    """A prompt -> images: a fast sampler in latent space with classifier-free guidance; streams each step decoded,
-    with CLIP's similarity between the prompt and each step's decoded guess."""
+    """A prompt -> images: a fast sampler in latent space with classifier-free guidance; streams the steps CLIP
+    measures (about ten; another step only after FRAME_INTERVAL_MAX_S of compute without a frame) decoded, with
+    CLIP's similarity between the prompt and each measured step's decoded guess."""
     prompt = _check_prompt(prompt)
     sampler = _check_sampler(sampler)
     guidance = bounded_float(guidance, "The guidance scale w", 0.0, MAX_GUIDANCE)

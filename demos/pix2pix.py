@@ -378,7 +378,7 @@ def build(tab: gr.Tab) -> None:
 
 @friendly_errors
 def first_picture(dataset: str):
-    """What the tab opens on: the first held-out picture translated (with the comparison beside it)."""
+    """What the tab opens on: the first held-out picture translated (the comparison follows in its own event)."""
     return translate(picked(held_out_pictures(dataset), 0), dataset, "picture")
 
 

@@ -224,8 +224,10 @@ def load_script(wanted: list[str]) -> str:
     for a control the preset leaves alone (Gradio skips an undefined output), or undefined for all."""
     rows = {p.slug: [p.values.get(key) for key in wanted] + [p.slug] for p in PRESETS}
     return f"""() => {{
-  const row = {json.dumps(rows)}[new URLSearchParams(window.location.search).get("preset")];
-  return row ? row.map((value) => (value === null ? undefined : value)) : undefined;
+  const rows = {json.dumps(rows)};
+  const slug = new URLSearchParams(window.location.search).get("preset");
+  if (!Object.hasOwn(rows, slug)) return undefined;  // no preset, an unknown one, or a name like "constructor"
+  return rows[slug].map((value) => (value === null ? undefined : value));
 }}"""
 
 

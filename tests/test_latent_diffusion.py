@@ -226,6 +226,20 @@ def test_a_long_run_measures_about_ten_steps_and_shows_frames_at_them():
         assert guess.shape == decoded.shape and guess.std() > 0
 
 
+def test_a_step_between_measurements_shown_after_a_long_wait_decodes_its_own_guess(monkeypatch):
+    """With no wait allowed (FRAME_INTERVAL_MAX_S 0) every step is a frame: those CLIP did not measure decode their
+    guess beside z_t, a picture like the measured ones', and add no chart point."""
+    from demos import streaming
+
+    monkeypatch.setattr(streaming, "FRAME_INTERVAL_MAX_S", 0.0)
+    frames = list(tab.text_to_image("a photo of a bag", 4.0, 40, 0, 2, "DDIM"))
+    assert len(frames) == 40
+    for decoded, guess, *_ in frames:
+        assert guess.shape == decoded.shape and guess.std() > 0
+    rows = pd.DataFrame(**{k: frames[-1][3].value[k] for k in ("columns", "data")})
+    assert list(rows[rows["curve"] == tab.PROMPT_CURVE]["step"]) == [1, *range(4, 40, 4), 40]  # every 4th only
+
+
 def test_unknown_words_and_empty_prompts_are_explained():
     *_, status, _ = list(tab.text_to_image("a photo of a zeppelin", 4.0, 2, 0, 1))[-1]
     assert "zeppelin" in status

@@ -164,8 +164,14 @@ def test_on_a_phone_a_row_of_samples_fills_the_width_and_its_box_fits_it(browser
     box, the box no taller than the picture and its label strip (a fixed 300-px box left white bands)."""
     page = open_page(browser, f"{server_url}?tab=latent_diffusion", PHONE)
     try:
-        page.wait_for_function("() => document.querySelector('#ldm-decoded img')?.naturalWidth > 0", timeout=60_000)
-        for box in page.locator("#tab-latent_diffusion .grid-few-rows").all():
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#tab-latent_diffusion .grid-few-rows img')]"
+            ".filter((im) => im.naturalWidth > 0).length === 3",
+            timeout=60_000,
+        )
+        boxes = page.locator("#tab-latent_diffusion .grid-few-rows").all()
+        assert len(boxes) == 3  # z_t decoded, the guess decoded, the latent's channels
+        for box in boxes:
             # the picture as drawn: its element's width times its own aspect ratio (within the element, a fixed
             # box draws it centred, with bands above and below)
             width, drawn = box.locator("img").evaluate(
