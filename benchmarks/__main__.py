@@ -27,21 +27,25 @@ TABS = (
 )  # each later tab adds its module: handler_latency(calls), api_calls(path), quality()
 
 
+def _growth(rss: dict[str, float]) -> tuple[str, float]:
+    """The last reading's name, and that reading / the reading after warm-up."""
+    when, last = list(rss.items())[-1]
+    return when, round(last / rss["after warm-up"], 3)
+
+
 def _rss_growth(served: dict) -> list[str]:
     """The memory soak's RSS past its end against after warm-up (the issue's memory figure), and the main
     sequence's last reading against its warm-up (every phase above on one server: informative)."""
     lines = []
     soak = served.get("memory_soak")
     if soak:
-        rss = soak["server_rss_mb"]
-        when, last = list(rss.items())[-1]
-        growth = round(last / rss["after warm-up"], 3)
+        load, rss = soak["classroom"], soak["server_rss_mb"]
+        when, growth = _growth(rss)
         lines += [
-            f"Memory soak, a fresh server: 60 students for {soak['classroom']['seconds']:.0f} s at 10% heavy calls "
-            f"({soak['classroom']['calls']} calls, {soak['classroom']['errors']} errors; heavy p50 / p95 "
-            f"{soak['classroom']['heavy_p50_s'] or '–'} / {soak['classroom']['heavy_p95_s'] or '–'} s, "
-            f"{soak['classroom'].get('turned_away_heavy', 0)} heavy turned away; light p95 "
-            f"{soak['classroom']['light_p95_s']} s); RSS "
+            f"Memory soak, a fresh server: 60 students for {load['seconds']:.0f} s at 10% heavy calls "
+            f"({load['calls']} calls, {load['errors']} errors; heavy p50 / p95 {load['heavy_p50_s'] or '–'} / "
+            f"{load['heavy_p95_s'] or '–'} s, {load.get('turned_away_heavy', 0)} heavy turned away; light p95 "
+            f"{load['light_p95_s']} s); RSS "
             + ", ".join(f"{mb} MB {moment}" for moment, mb in rss.items())
             + f", peak {soak['server_peak_rss_mb']} MB. RSS {when} / after warm-up: **{growth}** (target at most "
             f"{RSS_GROWTH_TARGET}: {'meets' if growth <= RSS_GROWTH_TARGET else 'misses'}).",
@@ -49,10 +53,9 @@ def _rss_growth(served: dict) -> list[str]:
         ]
     rss = served.get("server_rss_mb") or {}
     if "after warm-up" in rss and len(rss) >= 2:
-        when, last = list(rss.items())[-1]
+        when, growth = _growth(rss)
         lines += [
-            f"The main sequence's server (every phase above on one server), RSS {when} / after warm-up: "
-            f"{round(last / rss['after warm-up'], 3)}.",
+            f"The main sequence's server (every phase above on one server), RSS {when} / after warm-up: {growth}.",
             "",
         ]
     return lines

@@ -361,7 +361,4 @@ default_compare = opening_run(compare, (0, DEFAULT_DIFFUSION), -1, lambda claims
 
 
 def warm_up() -> None:
-    """Compute what the tab opens on, and import matplotlib's pyplot, which Gradio's Plot imports to send a figure
-    (0.6 s and 25 MB on this machine: paid here, not by the tab's first visitor)."""
     default_compare()
-    import matplotlib.pyplot  # noqa: F401

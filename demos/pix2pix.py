@@ -371,20 +371,16 @@ def build(tab: gr.Tab) -> None:
     )
     compare_button.click(compare_held_out, dataset, [comparison, comparison_note], **common.private("pix2pix_compare"))
 
+    @friendly_errors
+    def first_picture(dataset_value):
+        return translate(picked(held_out_pictures(dataset_value), 0), dataset_value, "picture")
+
     tab.select(first_picture, dataset, outputs, **common.private("pix2pix_open")).then(
         compare_held_out, dataset, [comparison, comparison_note], **common.private("pix2pix_open_compare")
     )
 
 
-@friendly_errors
-def first_picture(dataset: str):
-    """What the tab opens on: the first held-out picture translated (the comparison follows in its own event)."""
-    return translate(picked(held_out_pictures(dataset), 0), dataset, "picture")
-
-
 def warm_up() -> None:
-    """Load the four pix2pix models and compute what the tab opens on (the first translation also imports
-    scikit-image's SSIM: about 0.15 s the tab's first visitor would otherwise wait)."""
-    first_picture("fashion")
+    """Load the four pix2pix models and the comparisons the tab opens on."""
     compare_held_out("fashion")
     compare_held_out("emoji")

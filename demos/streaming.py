@@ -34,9 +34,9 @@ MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10
 
 def long_run_events(status) -> dict:
     """A long run's event settings: LONG_RUN_QUEUE, and Gradio's progress (the place in the queue, the timer) shown
-    on the run's status line only. On every output (Gradio's default) the page redraws each picture's overlay at
-    every frame: measured in headless Chromium on 2 cores, a DDIM-50 text-to-image run took the browser 1.0-1.3 s
-    of CPU with progress on every output and 0.7-0.9 s on the status line alone, and finished 0.2-0.4 s sooner."""
+    on the run's status line only, not over every picture (Gradio's default). Measured in headless Chromium on 2
+    cores, a DDIM-50 text-to-image run took the browser 1.0-1.3 s of CPU with progress on every output and 0.7-0.9 s
+    on the status line alone, and finished 0.2-0.4 s sooner."""
     return {**LONG_RUN_QUEUE, "show_progress_on": [status]}
 
 
