@@ -43,12 +43,16 @@ CSS = f"""
 @media (max-width: {PHONE_MAX_WIDTH_PX}px) {{
   #page-title h1 {{ font-size: 24px; }}
   #presenter-toggle {{ display: none; }}
-  /* a short, wide picture fills the screen's width and its box fits it: in a fixed 300-px box a row of four
-     garments was 80 px tall between two white bands */
-  .{FEW_ROWS_CLASS}, .{FEW_ROWS_CLASS} .image-container, .{FEW_ROWS_CLASS} .image-container > button,
-  .{FEW_ROWS_CLASS} .image-frame, .{FEW_ROWS_CLASS} img {{ height: auto !important; }}
-  .{FEW_ROWS_CLASS} img {{ width: 100%; }}
+  /* a short, wide picture fills the screen's width */
+  body:not(.{PRESENTER_CLASS}) .{FEW_ROWS_CLASS} img {{ width: 100%; }}
 }}
+/* A short, wide picture's box fits the picture (at most its own pixels, at most the box's width) outside presenter
+   mode, whose script fits boxes to the screen: in a fixed 300-px box a row of four garments was 96 px tall between
+   two white bands at 1400x900, 80 px on a phone */
+body:not(.{PRESENTER_CLASS}) .{FEW_ROWS_CLASS}, body:not(.{PRESENTER_CLASS}) .{FEW_ROWS_CLASS} .image-container,
+body:not(.{PRESENTER_CLASS}) .{FEW_ROWS_CLASS} .image-container > button,
+body:not(.{PRESENTER_CLASS}) .{FEW_ROWS_CLASS} .image-frame,
+body:not(.{PRESENTER_CLASS}) .{FEW_ROWS_CLASS} img {{ height: auto !important; }}
 body.{PRESENTER_CLASS} .gradio-container {{
   --text-xxs: 14px; --text-xs: 16px; --text-sm: 18px; --text-md: {PRESENTER_FONT_PX}px; --text-lg: 22px;
   --text-xl: 26px; --text-xxl: 30px;
