@@ -27,7 +27,7 @@ from demos import (
     unpaired,
     vae,
 )
-from demos.streaming import LONG_RUN_QUEUE, MAX_WAITING_LONG_RUNS
+from demos.streaming import FRAME_WORKER, LONG_RUN_QUEUE, MAX_WAITING_LONG_RUNS
 
 TABS = (  # (title, tab id, builder): lecture order; short titles, so that all thirteen fit one row on a 1280 px screen
     ("Autoencoders", "autoencoder", autoencoder.build),
@@ -67,6 +67,7 @@ QUEUE_SIZE = 256  # requests waiting at once; past it a caller is told the serve
 
 def build_app() -> gr.Blocks:
     COMPUTE.start()  # before the server's threads, for its own malloc arena (ComputeWorker.start); loads no torch
+    FRAME_WORKER.start()  # the same for the thread that renders streamed frames beside the sampler
     serving.configure_gradio({LONG_RUN_QUEUE["concurrency_id"]: MAX_WAITING_LONG_RUNS})
     with serving.server_app_built_once():  # launch() builds it
         with gr.Blocks(

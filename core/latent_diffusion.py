@@ -229,6 +229,7 @@ class TracedStep:
     x0_image: torch.Tensor | None  # (n, 1, 28, 28) in [0, 1]
     prompt_similarity: float | None  # None without a prompt, or when not measured
     class_similarities: tuple[float, ...] | None  # in CLASS_PROMPT_NAMES order
+    x_t_image: torch.Tensor | None = None  # D(z_t / s) in [0, 1], when the measurement was asked for it
 
     @property
     def step(self) -> int:
@@ -243,6 +244,36 @@ class TracedStep:
         return self.class_similarities is not None
 
 
+class PromptTracer:
+    """CLIP's view of a text-to-image run (see trace_prompt): the prompt's and the ten class prompts' embeddings,
+    computed once; measure() a step from any thread (it changes nothing it holds)."""
+
+    def __init__(self, model: LatentDiffusion, prompt: str, bf16: bool = False):
+        self.model = model
+        self.prompt = prompt
+        self.decode = in_precision(lambda z: decode(model.autoencoder, z), bf16)
+        texts = [class_prompt(name) for name in CLASS_PROMPT_NAMES] + ([prompt] if prompt else [])
+        with torch.inference_mode():
+            self.text_embeddings = model.clip.embed_texts(texts)
+
+    def measure(self, item: DiffusionStep, with_x_t: bool = False) -> TracedStep:
+        """Decode the guess ẑ_0 (and z_t with it, in the same decoder call, when with_x_t) and compare it with
+        the prompts."""
+        with torch.inference_mode():
+            latents = torch.cat([item.x0_hat, item.x_t]) if with_x_t else item.x0_hat
+            decoded = self.decode(latents).float().clamp(0.0, 1.0)
+            images, x_t_image = decoded.split(len(item.x0_hat)) if with_x_t else (decoded, None)
+            embeddings = self.model.clip.embed_images(images)
+            similarity = cosine_similarities(embeddings, self.text_embeddings).mean(dim=0).tolist()
+        return TracedStep(
+            item,
+            images,
+            similarity[-1] if self.prompt else None,
+            tuple(similarity[: len(CLASS_PROMPT_NAMES)]),
+            x_t_image,
+        )
+
+
 def trace_prompt(
     model: LatentDiffusion, run: Iterator[DiffusionStep], prompt: str, bf16: bool = False, every: int = 1
 ) -> Iterator[TracedStep]:
@@ -253,19 +284,12 @@ def trace_prompt(
     about as much as a guided U-Net step, hence `every`."""
     if every < 1:
         raise ValueError(f"every must be at least 1, not {every}")
-    decode_ = in_precision(lambda z: decode(model.autoencoder, z), bf16)
-    with torch.inference_mode():
-        texts = [class_prompt(name) for name in CLASS_PROMPT_NAMES] + ([prompt] if prompt else [])
-        text_embeddings = model.clip.embed_texts(texts)
-        for item in run:
-            if not on_stride(item.step, item.total, every):
-                yield TracedStep(item, None, None, None)
-                continue
-            images = decode_(item.x0_hat).float().clamp(0.0, 1.0)
-            similarity = cosine_similarities(model.clip.embed_images(images), text_embeddings).mean(dim=0).tolist()
-            yield TracedStep(
-                item, images, similarity[-1] if prompt else None, tuple(similarity[: len(CLASS_PROMPT_NAMES)])
-            )
+    tracer = PromptTracer(model, prompt, bf16)
+    for item in run:
+        if on_stride(item.step, item.total, every):
+            yield tracer.measure(item)
+        else:
+            yield TracedStep(item, None, None, None)
 
 
 def pad_context(context: TextContext, other: TextContext) -> TextContext:

@@ -26,8 +26,8 @@ clip_model = lazy_import("core.clip")
 MAX_IMAGES = 8
 MAX_GUIDANCE = 15.0
 MAX_STEPS = 200  # each step is two U-Net calls (guidance); the measured ones also a decode and CLIP's look
-CURVE_POINTS = 10  # steps the CLIP chart measures, about (a measurement costs as much as a guided U-Net step);
-# the frames shown are these steps, whose guess is decoded already
+CURVE_POINTS = 10  # steps the CLIP chart measures, about (a measurement costs as much as a guided U-Net step,
+# on the frame worker beside the sampler)
 STEP_CHOICES = tuple(n for n in samplers.ddim_step_counts() if n <= MAX_STEPS)  # DDIM's; DPM-Solver++ takes any
 SAMPLERS = {"DPM-Solver++": "dpm++", "DDIM": "ddim"}  # shown name -> core.samplers.sample's (no DDPM: 1,000 steps)
 PROMPT_CURVE, RIVAL_CURVE = "your prompt", "closest other class"
@@ -137,9 +137,9 @@ def _check_sampler(sampler) -> str:
 
 @friendly_errors
 def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
-    """A prompt -> images: a fast sampler in latent space with classifier-free guidance; streams the steps CLIP
-    measures (about ten; another step only after FRAME_INTERVAL_MAX_S of compute without a frame) decoded, with
-    CLIP's similarity between the prompt and each measured step's decoded guess."""
+    """A prompt -> images: a fast sampler in latent space with classifier-free guidance; streams steps decoded
+    (demos.streaming's pacing), with CLIP's similarity between the prompt and the decoded guess at about
+    CURVE_POINTS steps. The decoding and CLIP run beside the sampler (stream_steps' `beside`)."""
     prompt = _check_prompt(prompt)
     sampler = _check_sampler(sampler)
     guidance = bounded_float(guidance, "The guidance scale w", 0.0, MAX_GUIDANCE)
@@ -149,23 +149,23 @@ def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
     note = _prompt_note(model, prompt)
     bf16 = inference_bf16()
     run = model.sample(prompt, n, guidance, steps, generator(valid_seed(seed)), sampler=SAMPLERS[sampler], bf16=bf16)
+    tracer = latent_diffusion.PromptTracer(model, prompt, bf16)
     curve = PromptCurve(prompt)
+    every = curve_stride(steps)
 
-    def traced():
-        for item in latent_diffusion.trace_prompt(model, run, prompt, bf16, every=curve_stride(steps)):
-            curve.add(item)
-            yield item
+    def render(item):  # beside the sampler, in step order (demos.streaming.FRAME_WORKER)
+        if samplers.on_stride(item.step, item.total, every):  # CLIP's look for the chart, z_t decoded with it
+            traced = tracer.measure(item, with_x_t=True)
+            curve.add(traced)
+            decoded, guess = _grid(traced.x_t_image), _grid(traced.x0_image)
+        else:  # a step between the chart's measurements
+            decoded, guess = _decoded(model, item.x_t, item.x0_hat)
+        return decoded, guess, _latent_view(item.x_t), curve.frame(item.total)
 
-    def render(item):
-        x_t = item.diffusion.x_t
-        if item.measured:
-            decoded, guess = _decoded(model, x_t)[0], _grid(item.x0_image)
-        else:  # a step between the chart's measurements (shown after a long wait): its guess decoded with z_t
-            decoded, guess = _decoded(model, x_t, item.diffusion.x0_hat)
-        return decoded, guess, _latent_view(x_t), curve.frame(item.total)
-
-    for frame in stream_steps(traced(), render, moment=lambda item: item.measured):
-        item = frame.item.diffusion
+    for frame in stream_steps(run, render, keep_every=every, beside=True):
+        if not frame.show:  # a step measured for the chart, between two frames
+            continue
+        item = frame.item
         decoded, guess, latent_view, chart = frame.pictures
         status = (
             f"**{sampler} step {item.step} of {item.total}: t = {item.t} → {item.t_next}** · "

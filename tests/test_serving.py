@@ -107,18 +107,22 @@ def test_frames_aim_at_a_dozen_per_run_for_long_runs():
     assert 8 <= len(frames) <= 16
 
 
-def test_frames_wait_for_the_steps_named_cheap_to_show():
-    """Every 5th step a moment, 10 ms a step: a frame at a moment once 0.1 s of compute has passed (every 10th step,
-    at most), never at another step; with steps of 0.3 s, a step that is no moment is shown past the 0.5 s bound."""
-    every_fifth = lambda item: item.step % 5 == 0  # noqa: E731
-    shown = [
-        f.item.step for f in streaming.stream_steps(slow_steps(60, 0.01), lambda item: (), moment=every_fifth) if f.show
-    ]
-    assert shown[-1] == 60 and all(step % 10 == 0 for step in shown) and 4 <= len(shown) <= 6, shown
-    slow = [
-        f.item.step for f in streaming.stream_steps(slow_steps(4, 0.3), lambda item: (), moment=every_fifth) if f.show
-    ]
-    assert slow == [2, 4], slow  # 0.6 s of compute by step 2 (past the 0.5 s bound), and the last step
+def test_frames_rendered_beside_the_sampler_come_in_order_and_none_is_lost():
+    """Rendering on the frame worker: each render runs on that thread, not the sampler's; every shown or kept step
+    is handed on once, in step order, the last step last, though renders finish after the sampler has moved on."""
+    threads = set()
+
+    def slow_render(item):
+        threads.add(threading.current_thread().name)
+        time.sleep(0.03)  # three steps' time: the sampler is ahead when it ends
+        return (item.step,)
+
+    frames = list(streaming.stream_steps(slow_steps(40, 0.01), slow_render, keep_every=5, beside=True))
+    steps = [f.item.step for f in frames]
+    assert steps == sorted(set(steps)) and steps[-1] == 40 and frames[-1].show, steps
+    assert {1, *range(5, 41, 5)} <= {f.item.step for f in frames if f.keep}
+    assert all(f.pictures == (f.item.step,) for f in frames)
+    assert threads == {streaming.FRAME_WORKER.name}
 
 
 @pytest.mark.fast
