@@ -153,7 +153,7 @@ def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
     curve = PromptCurve(prompt)
     every = curve_stride(steps)
 
-    def render(item):  # beside the sampler, in step order (demos.streaming.FRAME_WORKER)
+    def render(item):  # a shown step, beside the sampler, in step order (demos.streaming.FRAME_WORKER)
         if samplers.on_stride(item.step, item.total, every):  # CLIP's look for the chart, z_t decoded with it
             traced = tracer.measure(item, with_x_t=True)
             curve.add(traced)
@@ -162,7 +162,10 @@ def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
             decoded, guess = _decoded(model, item.x_t, item.x0_hat)
         return decoded, guess, _latent_view(item.x_t), curve.frame(item.total)
 
-    for frame in stream_steps(run, render, keep_every=every, beside=True):
+    def measure(item):  # a step the chart measures between two shown frames: CLIP's look, no pictures
+        curve.add(tracer.measure(item))
+
+    for frame in stream_steps(run, render, keep_every=every, beside=True, render_kept=measure):
         if not frame.show:  # a step measured for the chart, between two frames
             continue
         item = frame.item
