@@ -12,6 +12,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -242,6 +243,18 @@ def compute_threads() -> int:
     return max(1, int(value)) if value else max(1, (os.cpu_count() or 1) - 1)
 
 
+_WORKERS: weakref.WeakSet = weakref.WeakSet()  # every ComputeWorker, for a forked child to forget their threads
+
+
+def _forget_threads_after_fork() -> None:
+    for worker in list(_WORKERS):
+        worker._forget_thread()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads_after_fork)
+
+
 class ComputeWorker:
     """One thread that runs all model work of a served app, most urgent first.
 
@@ -256,8 +269,15 @@ class ComputeWorker:
 
     def __init__(self, name: str = "compute") -> None:
         self.name = name
-        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
+        self._forget_thread()
+        _WORKERS.add(self)
+
+    def _forget_thread(self) -> None:
+        """No thread yet, nothing queued. Also what a forked child starts from (os.register_at_fork, above): a fork
+        copies the worker's state but not its thread (ZeroGPU runs each call in a forked process), and jobs queued
+        for a thread that is not there would wait forever."""
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -279,8 +299,9 @@ class ComputeWorker:
         while True:
             _, _, function, threads, future = self._jobs.get()
             if future.set_running_or_notify_cancel():
-                # torch's thread count is process-wide: set for the job, then given back, so that code outside
-                # the worker (a test, a benchmark, a recipe) keeps the process's own setting. About 0.1 ms each.
+                # torch's thread setting (OpenMP's: per thread; a thread that starts later takes the last value
+                # set): set for the job, then given back, so that code outside the worker (a test, a benchmark, a
+                # recipe) keeps its own setting. About 0.1 ms each.
                 process_threads = torch.get_num_threads()
                 torch.set_num_threads(threads or default_threads)
                 try:

@@ -32,9 +32,10 @@ MAX_WAITING_LONG_RUNS = 2
 FRAME_INTERVAL_S = 0.1  # the shortest stretch of sampler compute between two shown frames
 FRAME_INTERVAL_MAX_S = 0.5  # and the longest (a 1,000-step DDPM run still moves twice a second)
 # What a run aims to show between those bounds: each frame costs the server a render and three encodes, and the
-# page a message and three fetches (DDIM 50 text-to-image clicked in Chromium, 12 -> 9: 11 -> 9 frames, the
-# page's CPU 0.80 -> 0.70 s a run, the server's 2.06 -> 1.98 s).
+# page a message and three fetches (DDIM 50 text-to-image clicked in Chromium, 12 -> 9 with the measure-only steps:
+# 11 -> 9 frames, 1.80 -> 1.66 s median, the page's CPU 0.77 -> 0.67 s a run, the server's 2.11 -> 1.93 s).
 FRAMES_PER_RUN = 9
+MAX_RENDERS_AHEAD = 4  # renders queued beside a sampler before it waits for one (stream_steps' `beside`)
 MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10th of DDPM's 1,000)
 
 
@@ -82,52 +83,72 @@ def _frames(
     last; None keeps none: a replay keeps them, the latent diffusion tab's chart measures them). A step kept but not
     shown goes to render_kept instead (the chart's measurement alone, without the pictures nobody sees).
 
-    A step is shown when the sampler has computed for one frame interval since the last shown frame, and the last
-    step always. The interval aims at FRAMES_PER_RUN frames, from the mean step time so far, within
-    [FRAME_INTERVAL_S, FRAME_INTERVAL_MAX_S]. Its clock stops while this generator is suspended (the server
-    encoding and sending a frame): counted in wall time, frames that cost more than the interval would make every
-    step a frame and slow the run down.
+    Frames are due at even stretches of the sampler's compute, one frame interval apart, and the last step is
+    always shown; a due frame waits for FRAME_INTERVAL_S since the last one, and none is shown in the run's last
+    half interval (the last step comes then). The interval aims at FRAMES_PER_RUN frames, from the mean step time
+    so far, within [FRAME_INTERVAL_S, FRAME_INTERVAL_MAX_S]; the grid keeps the count at the aim (a frame shown
+    "an interval after the last one" comes up to a step late each time, and the lateness adds up: 8 or 9 frames
+    where 9 were aimed at). The clock stops while this generator is suspended (the server encoding and sending a
+    frame): counted in wall time, frames that cost more than the interval would make every step a frame and slow
+    the run down.
 
-    `beside`: render on FRAME_WORKER while this generator goes on with the next steps; a frame is handed on once
-    rendered, in order (at the latest a step later; all of them by the run's end), so rendering does not hold up
-    the sampler (on 2 cores, one of them mostly idle while a sampler runs). Measured in process, DDIM 50 text to
-    image with CLIP's eleven measurements: the sampler alone 1.09 s; with the measurements and frames rendered in
-    line 1.46 s, beside it 1.11-1.22 s."""
+    `beside`: render on FRAME_WORKER while this generator goes on with the next steps, so that rendering does not
+    hold up the sampler (on 2 cores, one of them mostly idle while a sampler runs); a frame is handed on once
+    rendered, in step order, all of them by the run's end. At most MAX_RENDERS_AHEAD renders wait at once: past
+    that the sampler waits for the oldest (two runs sharing the frame thread, a slow machine), its clock stopped.
+    Measured in process, DDIM 50 text to image with CLIP's eleven measurements: the sampler alone 1.09 s; with the
+    measurements and frames rendered in line 1.46 s, beside it 1.11-1.22 s. The waits for a render happen on the
+    caller's thread, the compute worker on a served app: a render must not wait for the compute worker itself.
+    A run stopped or failed drops the renders still queued."""
     start = time.perf_counter()
-    suspended = 0.0  # seconds this generator spent handing frames on
+    paused = 0.0  # seconds this generator spent waiting for renders and handing frames on: not the sampler's
     shown_compute = 0.0  # the compute clock's reading at the last shown frame
+    shown = 0  # frames shown so far
     pending: collections.deque = collections.deque()  # (item, its pictures or their future, show, keep)
 
     def compute_clock() -> float:
-        return time.perf_counter() - start - suspended
+        return time.perf_counter() - start - paused
 
-    for item in steps:
-        stretch = compute_clock() - shown_compute
-        mean_step = compute_clock() / item.step
-        interval = min(max(mean_step * item.total / FRAMES_PER_RUN, FRAME_INTERVAL_S), FRAME_INTERVAL_MAX_S)
-        show = item.step == item.total or stretch >= interval
-        keep = keep_every is not None and on_stride(item.step, item.total, keep_every)
-        if show or keep:
-            renderer = render if show else render_kept
-            if beside:
-                job = functools.partial(torch.inference_mode()(renderer), item)
-                pictures = FRAME_WORKER.submit(job, ComputeWorker.LONG_RUN, threads=1)
-            else:
-                pictures = renderer(item)
-            pending.append((item, pictures, show, keep))
-            if show:
-                shown_compute = compute_clock()
-        while pending and (not beside or pending[0][1].done()):
-            handed = time.perf_counter()
-            yield _frame(pending.popleft(), handed - start)
-            suspended += time.perf_counter() - handed
-    while pending:  # the run is over: the frames still rendering, in order
-        yield _frame(pending.popleft(), time.perf_counter() - start)
+    try:
+        for item in steps:
+            now = compute_clock()
+            mean_step = now / item.step
+            interval = min(max(mean_step * item.total / FRAMES_PER_RUN, FRAME_INTERVAL_S), FRAME_INTERVAL_MAX_S)
+            due = (shown + 1) * interval  # on a grid from the run's start: no lateness adds up
+            time_left = mean_step * (item.total - item.step)
+            show = item.step == item.total or (
+                now >= due and now - shown_compute >= FRAME_INTERVAL_S and time_left >= interval / 2
+            )
+            keep = keep_every is not None and on_stride(item.step, item.total, keep_every)
+            if show or keep:
+                renderer = render if show else render_kept
+                if beside:
+                    job = functools.partial(torch.inference_mode()(renderer), item)
+                    pictures = FRAME_WORKER.submit(job, ComputeWorker.LONG_RUN, threads=1)
+                else:
+                    pictures = renderer(item)
+                pending.append((item, pictures, show, keep))
+                if show:
+                    shown_compute = compute_clock()
+                    shown += 1
+            while pending and (not beside or pending[0][1].done() or len(pending) > MAX_RENDERS_AHEAD):
+                waited = time.perf_counter()
+                yield _frame(pending.popleft(), start)
+                paused += time.perf_counter() - waited
+        while pending:  # the run is over: the frames still rendering, in order
+            yield _frame(pending.popleft(), start)
+    finally:  # stopped, or a step or a render failed: what is still queued is for nobody
+        for _, pictures, _, _ in pending:
+            if isinstance(pictures, Future):
+                pictures.cancel()
 
 
-def _frame(entry: tuple, elapsed: float) -> Frame:
+def _frame(entry: tuple, start: float) -> Frame:
+    """A pending step as a Frame, its render waited for; elapsed counts up to the render's end."""
     item, pictures, show, keep = entry
-    return Frame(item, pictures.result() if isinstance(pictures, Future) else pictures, show, keep, elapsed)
+    if isinstance(pictures, Future):
+        pictures = pictures.result()
+    return Frame(item, pictures, show, keep, time.perf_counter() - start)
 
 
 def opening_run(

@@ -226,10 +226,11 @@ def test_a_long_run_measures_about_ten_steps_and_each_frame_charts_the_steps_bef
 
 
 def test_a_step_between_measurements_decodes_its_own_guess(monkeypatch):
-    """With no wait allowed (FRAME_INTERVAL_MAX_S 0) every step is a frame: those CLIP did not measure decode their
+    """With no wait allowed (frame intervals of 0) every step is a frame: those CLIP did not measure decode their
     guess beside z_t, a picture like the measured ones', and add no chart point."""
     from demos import streaming
 
+    monkeypatch.setattr(streaming, "FRAME_INTERVAL_S", 0.0)
     monkeypatch.setattr(streaming, "FRAME_INTERVAL_MAX_S", 0.0)
     frames = list(tab.text_to_image("a photo of a bag", 4.0, 40, 0, 2, "DDIM"))
     assert len(frames) == 40
