@@ -158,17 +158,26 @@ def test_renders_beside_the_sampler_stay_at_most_a_few_steps_behind_it():
     assert max(lags) <= streaming.MAX_RENDERS_AHEAD + 1, lags
 
 
-def test_a_stopped_run_drops_the_renders_still_queued_beside_it():
-    started, gate = [], threading.Event()
+def gated_render(started: list, gate: threading.Event, hold_from: int, fail_at: int | None = None):
+    """A render that notes each step it starts; step 1 takes six steps' time (the renders of steps 2-5 queue up
+    behind it), step fail_at fails, and from hold_from on a render holds the frame thread until the gate opens."""
 
     def render(item):
         started.append(item.step)
         if item.step == 1:
-            time.sleep(0.03)  # six steps' time: the renders of steps 2-5 queue up behind it
-        else:
-            gate.wait(5)  # holds step 2's render on the frame thread while the run is stopped
+            time.sleep(0.03)
+        elif item.step == fail_at:
+            raise ValueError(f"render {fail_at} failed")
+        elif item.step >= hold_from:
+            gate.wait(5)
         return (item.step,)
 
+    return render
+
+
+def test_a_stopped_run_drops_the_renders_still_queued_beside_it():
+    started, gate = [], threading.Event()
+    render = gated_render(started, gate, hold_from=2)  # step 2's render holds while the run is stopped
     run = streaming.stream_steps(slow_steps(40, 0.005), render, keep_every=1, beside=True)
     assert next(run).item.step == 1
     run.close()
@@ -179,17 +188,7 @@ def test_a_stopped_run_drops_the_renders_still_queued_beside_it():
 
 def test_a_failed_render_reaches_the_caller_and_drops_the_queued_ones():
     started, gate = [], threading.Event()
-
-    def render(item):
-        started.append(item.step)
-        if item.step == 1:
-            time.sleep(0.03)  # six steps' time: the renders of steps 2-5 queue up behind it
-        elif item.step == 3:
-            raise ValueError("render 3 failed")
-        elif item.step > 3:
-            gate.wait(5)  # holds the next render on the frame thread while the failure is handed on
-        return (item.step,)
-
+    render = gated_render(started, gate, hold_from=4, fail_at=3)  # step 4's holds while the failure is handed on
     with pytest.raises(ValueError, match="render 3 failed"):
         for _ in streaming.stream_steps(slow_steps(40, 0.005), render, keep_every=1, beside=True):
             pass
