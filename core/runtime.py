@@ -10,6 +10,7 @@ import functools
 import itertools
 import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -267,8 +268,11 @@ class ComputeWorker:
 
     LIGHT, LONG_RUN, BACKGROUND = 0, 1, 2  # priorities: lower goes first; equal ones in arrival order
 
-    def __init__(self, name: str = "compute") -> None:
+    def __init__(self, name: str = "compute", nice: int = 0) -> None:
+        """`nice`: how much lower than the process's the thread's CPU priority is (Linux only, where a thread has
+        its own): a thread whose work can wait (rendering frames) leaves the cores to the one that cannot."""
         self.name = name
+        self.nice = nice
         self._order = itertools.count()
         self._forget_thread()
         _WORKERS.add(self)
@@ -296,6 +300,10 @@ class ComputeWorker:
 
     def _serve(self) -> None:
         default_threads = compute_threads()
+        if self.nice and sys.platform.startswith("linux"):  # elsewhere a thread id is no process id to renice
+            thread = threading.get_native_id()
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + self.nice))
         while True:
             _, _, function, threads, future = self._jobs.get()
             if future.set_running_or_notify_cancel():

@@ -3,6 +3,8 @@ settings, lazy session configs, the background warm-up and bounded per-session s
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -195,6 +197,16 @@ def test_a_failed_render_reaches_the_caller_and_drops_the_queued_ones():
     gate.set()
     streaming.FRAME_WORKER.run(lambda: None)
     assert set(started) <= {1, 2, 3, 4}, started  # without the drop: up to MAX_RENDERS_AHEAD renders past step 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own CPU priority is Linux's")
+def test_the_frame_thread_runs_at_a_lower_cpu_priority_than_the_caller():
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    ours = priority()
+    assert streaming.FRAME_WORKER.run(priority) == min(19, ours + streaming.FRAME_WORKER.nice)
+    assert streaming.FRAME_WORKER.nice > 0 and runtime.COMPUTE.nice == 0  # the sampler keeps the caller's priority
 
 
 def test_a_worker_started_before_a_fork_serves_in_the_forked_child():
