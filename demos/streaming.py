@@ -114,14 +114,7 @@ def _frames(
 
     try:
         for item in steps:
-            now = compute_clock()
-            mean_step = now / item.step
-            interval = min(max(mean_step * item.total / FRAMES_PER_RUN, FRAME_INTERVAL_S), FRAME_INTERVAL_MAX_S)
-            due = (shown + 1) * interval  # on a grid from the run's start: no lateness adds up
-            time_left = mean_step * (item.total - item.step)
-            show = item.step == item.total or (
-                now >= due and now - shown_compute >= FRAME_INTERVAL_S and time_left >= interval / 2
-            )
+            show = _frame_due(item.step, item.total, compute_clock(), shown, shown_compute)
             keep = keep_every is not None and on_stride(item.step, item.total, keep_every)
             if show or keep:
                 renderer = render if show else render_kept
@@ -144,6 +137,18 @@ def _frames(
         for _, pictures, _, _ in pending:
             if isinstance(pictures, Future):
                 pictures.cancel()
+
+
+def _frame_due(step: int, total: int, now: float, shown: int, shown_compute: float) -> bool:
+    """Whether step (of total) is shown, `now` seconds of compute into the run, after `shown` frames, the last one
+    at shown_compute (the pacing rule of _frames)."""
+    if step == total:
+        return True
+    mean_step = now / step
+    interval = min(max(mean_step * total / FRAMES_PER_RUN, FRAME_INTERVAL_S), FRAME_INTERVAL_MAX_S)
+    due = (shown + 1) * interval  # on a grid from the run's start: no lateness adds up
+    time_left = mean_step * (total - step)
+    return now >= due and now - shown_compute >= FRAME_INTERVAL_S and time_left >= interval / 2
 
 
 def _frame(entry: tuple, start: float) -> Frame:
