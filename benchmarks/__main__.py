@@ -77,7 +77,12 @@ def markdown(results: dict) -> str:
         "",
         *_latency_table(served["latency"]),
         "",
-        f"Frames streamed per run: {served['frames_per_run']}.",
+        f"Frames streamed per run: {served['frames_per_run']}. Gaps between frames as they reached the client, "
+        "median / smallest ms: "
+        + "; ".join(
+            f"{name} {g['median_ms']} / {g['smallest_ms']}" for name, g in served.get("frame_gaps", {}).items() if g
+        )
+        + ".",
         "",
         f"Cold start (process start to first page, median of {len(served['cold_starts_s'])}: "
         f"{served['cold_starts_s']}): **{served['cold_start_s']} s** (target 5 s: "

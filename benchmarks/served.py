@@ -3,6 +3,7 @@ event stream (Gradio's sse_v3 protocol), timed from the request to the final mes
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -18,6 +19,7 @@ class CallResult:
     success: bool
     message: str  # the error's text when not successful
     busy: bool = False  # turned away at once because the server's queue for it was full (HTTP 503)
+    frame_gaps_ms: tuple[float, ...] = ()  # between the streamed updates, as they arrived
 
 
 def endpoint_ids(config: dict) -> dict[str, int]:
@@ -29,10 +31,13 @@ def new_session() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def _final(message: dict, started: float, frames: int) -> CallResult:
+def _final(message: dict, started: float, arrivals: list[float]) -> CallResult:
     output = message.get("output") or {}
     error = output.get("error") or message.get("title") or ""
-    return CallResult((time.perf_counter() - started) * 1000, frames, bool(message.get("success")), str(error))
+    gaps = tuple(round((b - a) * 1000, 1) for a, b in itertools.pairwise(arrivals))
+    return CallResult(
+        (time.perf_counter() - started) * 1000, len(arrivals), bool(message.get("success")), str(error), False, gaps
+    )
 
 
 class EventReader:
@@ -48,13 +53,13 @@ class EventReader:
         }
         self.started = time.perf_counter()
         self.event_id: str | None = None
-        self.frames = 0
+        self.arrivals: list[float] = []  # when each streamed update came
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
 
     def refused(self, text: str, status_code: int | None = None) -> CallResult:
-        return CallResult(self.elapsed_ms(), self.frames, False, text[:300], busy=status_code == 503)
+        return CallResult(self.elapsed_ms(), len(self.arrivals), False, text[:300], busy=status_code == 503)
 
     def read(self, line: str) -> CallResult | None:
         """One line of the stream -> the call's result when it is this event's last message, else None."""
@@ -64,9 +69,9 @@ class EventReader:
         if message.get("event_id") != self.event_id:
             return None
         if message["msg"] == "process_generating":
-            self.frames += 1
+            self.arrivals.append(time.perf_counter())
         elif message["msg"] == "process_completed":
-            return _final(message, self.started, self.frames)
+            return _final(message, self.started, self.arrivals)
         return None
 
 

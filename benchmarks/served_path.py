@@ -60,16 +60,19 @@ def endpoint_rows(url: str, tabs, calls: int) -> list[Latency]:
     return rows
 
 
-def sampler_rows(url: str, runs: int) -> tuple[list[Latency], dict[str, list[int]]]:
-    """The two samplers through HTTP, whole runs (last frame received), and the frames each run streamed."""
+def sampler_rows(url: str, runs: int) -> tuple[list[Latency], dict[str, list[int]], dict[str, dict]]:
+    """The two samplers through HTTP, whole runs (last frame received), the frames each run streamed, and the gaps
+    between frames as they arrived (median and smallest over all runs)."""
     session = SyncSession(url)
-    rows, frames = [], {}
+    rows, frames, gaps = [], {}, {}
     for name, (api_name, args, target) in HTTP_SAMPLER_RUNS.items():
         session.call(api_name, args)
         results = [session.call(api_name, args) for _ in range(runs)]
         rows.append(Latency.from_times(f"{name} (HTTP, streamed)", [r.milliseconds for r in results], target))
         frames[name] = [r.frames for r in results]
-    return rows, frames
+        every_gap = sorted(gap for r in results for gap in r.frame_gaps_ms)
+        gaps[name] = {"median_ms": every_gap[len(every_gap) // 2], "smallest_ms": every_gap[0]} if every_gap else {}
+    return rows, frames, gaps
 
 
 def browser_rows(url: str, runs: int) -> list[Latency]:
@@ -174,7 +177,7 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
         rss = {"after warm-up": rss_mb(served.process.pid)}
         rows = endpoint_rows(served.url, tabs, calls)
         rss["after the endpoints"] = rss_mb(served.process.pid)
-        sampler, frames = sampler_rows(served.url, runs)
+        sampler, frames, gaps = sampler_rows(served.url, runs)
         rss["after the samplers (HTTP)"] = rss_mb(served.process.pid)
         rows += sampler + browser_rows(served.url, runs)
         rss["after the samplers (Chromium)"] = rss_mb(served.process.pid)
@@ -188,6 +191,7 @@ def measure_served(tabs, calls: int, runs: int, classroom_seconds: float, soak_s
         results = {
             "latency": rows,
             "frames_per_run": frames,
+            "frame_gaps": gaps,
             "classroom": load,
             **start,
             "warm_up_s": warm_up_s,

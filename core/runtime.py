@@ -3,6 +3,7 @@ model work of a served app, and the ZeroGPU shim."""
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import contextvars
@@ -336,25 +337,74 @@ class ComputeWorker:
             return function()
         return self.submit(function, priority, threads).result()
 
-    def iterate(self, items: Iterable[T], priority: int = LONG_RUN, threads: int | None = None) -> Iterator[T]:
+    def iterate(
+        self, items: Iterable[T], priority: int = LONG_RUN, threads: int | None = None, ahead: int = 1
+    ) -> Iterator[T]:
         """Advance an iterator on the worker one item per job, so that other jobs can go in between its items, and
-        one item ahead: while the caller handles an item (a server encoding and sending a frame), the worker is
-        already computing the next. Closing this generator (a stopped run) closes the iterator on the worker."""
+        up to `ahead` items ahead of the caller: while the caller handles an item (a server encoding and sending a
+        frame, or holding it back, see `spaced`), the worker goes on computing the next ones. One job of the
+        iterator is queued at a time, the next when it ends: two runs still take turns item by item. Closing this
+        generator (a stopped run) drops what was computed ahead and closes the iterator on the worker."""
         iterator = iter(items)
         done = object()
-        pending = self.submit(lambda: next(iterator, done), priority, threads)
+        ready: collections.deque = collections.deque()  # jobs ended, in order, not yet handed to the caller
+        state = {"running": None, "over": False}  # the job in the queue or running; whether to queue no more
+        changed = threading.Condition(threading.RLock())  # RLock: a job that ended calls back at once
+
+        def queue_next() -> None:  # called holding `changed`
+            if state["running"] is None and not state["over"] and len(ready) < ahead:
+                job = self.submit(lambda: next(iterator, done), priority, threads)
+                state["running"] = job
+                job.add_done_callback(ended)
+
+        def ended(job: concurrent.futures.Future) -> None:
+            with changed:
+                if job.cancelled():
+                    return
+                state["running"] = None
+                ready.append(job)
+                if job.exception() is not None or job.result() is done:
+                    state["over"] = True
+                queue_next()
+                changed.notify()
+
         try:
             while True:
-                item = pending.result()
+                with changed:
+                    queue_next()
+                    while not ready:
+                        changed.wait()
+                    job = ready.popleft()
+                    queue_next()
+                item = job.result()
                 if item is done:
                     return
-                pending = self.submit(lambda: next(iterator, done), priority, threads)
                 yield item
         finally:
-            pending.cancel()
+            with changed:
+                state["over"] = True
+                if state["running"] is not None:
+                    state["running"].cancel()
             close = getattr(iterator, "close", None)
-            if close is not None:  # after the pending step: the worker runs one job at a time, in order
+            if close is not None:  # after the job running now: the worker runs one job at a time, in order
                 self.run(close, priority)
+
+
+def spaced(items: Iterable[T], seconds: float) -> Iterator[T]:
+    """Hand items on at least `seconds` apart (counted from one hand-off to the next: the time the caller spends
+    on an item counts), waiting in the caller's thread: a stream's frames at a pace a viewer can follow, however
+    fast they are computed. Closing this generator (a stopped run) closes `items`."""
+    last = None
+    try:
+        for item in items:
+            if last is not None:
+                time.sleep(max(0.0, last + seconds - time.perf_counter()))
+            last = time.perf_counter()
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 COMPUTE = ComputeWorker()

@@ -175,10 +175,13 @@ def train(
     drawn: torch.Tensor | None = None,
     shown_points: int = 512,
     max_frame_interval_s: float | None = None,
+    min_frame_interval_s: float = 0.0,
 ) -> Iterator[ToyFrame]:
     """Train G and D from scratch with the lecture's loop; yield a frame every `frame_every` generator steps
     (and at step 0 and at the end), and also whenever `max_frame_interval_s` has passed since the last frame (slow
-    settings still stream smoothly; which steps are shown then depends on the machine, the training does not)."""
+    settings still stream smoothly), but none sooner than `min_frame_interval_s` after the last one: a frame due
+    sooner comes that long after it (fast settings stream at a pace a viewer can follow, and draw fewer decision
+    maps). Which steps are shown then depends on the machine; the training does not."""
     if config.loss not in LOSSES:
         raise ValueError(f"Unknown loss '{config.loss}'; choose one of {', '.join(LOSSES)}.")
     sample_real = real_sampler(config.distribution, drawn)
@@ -202,6 +205,7 @@ def train(
 
     yield frame(0)
     last_frame = time.perf_counter()
+    owed = False  # a frame_every-th step passed since the last frame
     for step in range(1, config.steps + 1):
         for _ in range(config.k):  # D steps, G fixed
             real = sample_real(config.batch_size, generator)
@@ -219,7 +223,9 @@ def train(
         loss.backward()
         opt_g.step()
         g_loss = loss.item()
-        overdue = max_frame_interval_s is not None and time.perf_counter() - last_frame >= max_frame_interval_s
-        if step % config.frame_every == 0 or step == config.steps or overdue:
+        owed = owed or step % config.frame_every == 0
+        since = time.perf_counter() - last_frame
+        overdue = max_frame_interval_s is not None and since >= max_frame_interval_s
+        if step == config.steps or ((owed or overdue) and since >= min_frame_interval_s):
             yield frame(step)
-            last_frame = time.perf_counter()
+            last_frame, owed = time.perf_counter(), False

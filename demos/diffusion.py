@@ -30,7 +30,7 @@ from demos.common import (
 )
 from demos.errors import friendly_errors, presentable
 from demos.render import SCHEDULE_COLOURS, image_grid, schedule_chart
-from demos.streaming import long_run_events, opening_run, replay_stride, stream_steps
+from demos.streaming import long_run_events, opening_run, replay_stride, sampler_stream, stream_steps
 
 torch = lazy_import("torch")
 
@@ -133,7 +133,7 @@ def forward(image, t, seed):
     return (_grid(closed), _grid(stepped), strip_image, text, chart)
 
 
-@friendly_errors
+@sampler_stream
 def denoise_back(image, t, seed):
     """The slider's x_t handed to the trained U-Net: DDIM from t down to 0 (streams x_0 | x_t | current estimate)."""
     x0, _, x_t, t, _ = _noised(image, t, seed)
@@ -198,7 +198,7 @@ def _grid_of_snapshot(images: torch.Tensor) -> np.ndarray:
     return _grid(images.float() / 127.5 - 1.0)
 
 
-@functools.partial(friendly_errors, threads=SAMPLER_THREADS)
+@functools.partial(sampler_stream, threads=SAMPLER_THREADS)
 def sample(seed, sampler, steps, n):
     """x_T ~ N(0, I) -> the trained U-Net's reverse process; streams (x_t, x̂_0, status, final, replay, history)."""
     sampler, steps, n = _check_run(sampler, steps, n)

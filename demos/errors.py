@@ -43,14 +43,18 @@ GPU_SECONDS, LONG_RUN_GPU_SECONDS = 30, 120  # the ZeroGPU lease of a call and o
 
 
 def friendly_errors(
-    handler: Callable[..., T], threads: int | None = None, uses_models: bool = True
+    handler: Callable[..., T],
+    threads: int | None = None,
+    uses_models: bool = True,
+    ahead: int = 1,
 ) -> Callable[..., T]:
     """Run a handler on the compute worker and turn the errors core raises into a gr.Error a presenter can act on;
     the app keeps running.
 
     Plain handlers are light calls: they go before the next step of any long run. Streaming (generator) handlers
     are long runs (samplers, live training): each step goes to the worker as its own job, and their errors arise
-    while iterating. `threads`: intra-op threads for this handler's jobs (None: the worker's default).
+    while iterating. `threads`: intra-op threads for this handler's jobs (None: the worker's default). `ahead`: how
+    many updates a streaming handler may compute before the page has them (ComputeWorker.iterate).
 
     On a ZeroGPU Space a handler that `uses_models` runs under `spaces.GPU` instead, in the event's thread:
     ZeroGPU lends the GPU per call and queues the calls itself. Handlers with no network (the divergence numbers,
@@ -73,7 +77,7 @@ def friendly_errors(
                 if on_gpu is not None:
                     yield from on_gpu(*args, **kwargs)
                 else:
-                    yield from COMPUTE.iterate(handler(*args, **kwargs), COMPUTE.LONG_RUN, threads)
+                    yield from COMPUTE.iterate(handler(*args, **kwargs), COMPUTE.LONG_RUN, threads, ahead)
             except Exception as error:
                 raise translate(error) from error
 

@@ -17,7 +17,7 @@ from demos.checks import bounded_float, bounded_int, valid_seed
 from demos.common import FEW_ROWS_CLASS, GRID_CLASS, checkpoint_notice, intro, output_image, private, seed_input
 from demos.errors import friendly_errors
 from demos.render import image_grid, signed_to_rgb
-from demos.streaming import long_run_events, opening_run, stream_steps
+from demos.streaming import long_run_events, opening_run, sampler_stream, stream_steps
 
 torch = lazy_import("torch")
 latent_diffusion = lazy_import("core.latent_diffusion")
@@ -135,7 +135,7 @@ def _check_sampler(sampler) -> str:
     return sampler
 
 
-@friendly_errors
+@sampler_stream
 def text_to_image(prompt, guidance, steps, seed, n, sampler="DPM-Solver++"):
     """A prompt -> images: a fast sampler in latent space with classifier-free guidance; streams steps decoded
     (demos.streaming's pacing), with CLIP's similarity between the prompt and the decoded guess at about

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.lazy import lazy_import
-from core.runtime import ComputeWorker
+from core.runtime import ComputeWorker, spaced
 from core.samplers import on_stride
 from demos.errors import friendly_errors
 
@@ -29,12 +29,16 @@ torch = lazy_import("torch")  # imported on first use: the page is drawn before 
 # (light p50 3.6 s), so light calls keep going first.
 LONG_RUN_QUEUE = {"concurrency_id": "long_run", "concurrency_limit": 2}
 MAX_WAITING_LONG_RUNS = 2
-FRAME_INTERVAL_S = 0.1  # the shortest stretch of sampler compute between two shown frames
-FRAME_INTERVAL_MAX_S = 0.5  # and the longest (a 1,000-step DDPM run still moves twice a second)
-# What a run aims to show between those bounds: each frame costs the server a render and three encodes, and the
-# page a message and three fetches (DDIM 50 text-to-image clicked in Chromium, 12 -> 9 with the measure-only steps:
-# 11 -> 9 frames, 1.80 -> 1.66 s median, the page's CPU 0.77 -> 0.67 s a run, the server's 2.11 -> 1.93 s).
+FRAME_INTERVAL_S = 0.1  # the shortest time between two frames as the page gets them (sampler_stream)
+FRAME_INTERVAL_MAX_S = 0.5  # the longest stretch of sampler compute between two (a 1,000-step DDPM run still moves
+# twice a second)
+# What a run shows: each frame costs the server a render and three encodes, and the page a message and three
+# fetches (DDIM 50 text-to-image clicked in Chromium, 12 -> 9 with the measure-only steps: 11 -> 9 frames, 1.80 ->
+# 1.66 s median, the page's CPU 0.77 -> 0.67 s a run, the server's 2.11 -> 1.93 s). A run shorter than
+# FRAMES_PER_RUN frame intervals shows them too, the page getting them FRAME_INTERVAL_S apart while the sampler
+# runs on at its own speed (sampler_stream): its last frame, the final picture, comes 0.8 s after its first.
 FRAMES_PER_RUN = 9
+FRAMES_AHEAD = FRAMES_PER_RUN + 2  # updates a run may compute before the page has them: a short run's frames all
 MAX_RENDERS_AHEAD = 4  # renders queued beside a sampler before it waits for one (stream_steps' `beside`)
 MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10th of DDPM's 1,000)
 
@@ -67,6 +71,22 @@ class Frame:
 FRAME_WORKER = ComputeWorker("frames", nice=10)
 
 
+def sampler_stream(handler: Callable, threads: int | None = None) -> Callable:
+    """friendly_errors for a handler that streams a sampler run (stream_steps' frames), and its updates handed to
+    the page at least FRAME_INTERVAL_S apart while the sampler runs on at its own speed, up to FRAMES_AHEAD updates
+    ahead of the page. A run shorter than FRAMES_PER_RUN frame intervals (DPM-Solver++ 20: 0.5-0.7 s served) is
+    shown as it was computed, at that pace: its final picture comes when its last frame's turn does."""
+    served = friendly_errors(handler, threads, ahead=FRAMES_AHEAD)
+
+    @functools.wraps(served)
+    def paced(*args, **kwargs):
+        yield from spaced(served(*args, **kwargs), FRAME_INTERVAL_S)
+
+    paced.__wrapped__ = handler  # the handler itself (opening_run calls it)
+    paced.zero_gpu = served.zero_gpu
+    return paced
+
+
 def stream_steps(
     steps: Iterable,
     render: Callable[[Any], Any],
@@ -86,14 +106,13 @@ def _frames(
     last; None keeps none: a replay keeps them, the latent diffusion tab's chart measures them). A step kept but not
     shown goes to render_kept instead (the chart's measurement alone, without the pictures nobody sees).
 
-    Frames are due at even stretches of the sampler's compute, one frame interval apart, and the last step is
-    always shown; a due frame waits for FRAME_INTERVAL_S since the last one, and none is shown in the run's last
-    half interval (the last step comes then). The interval aims at FRAMES_PER_RUN frames, from the mean step time
-    so far, within [FRAME_INTERVAL_S, FRAME_INTERVAL_MAX_S]; the grid keeps the count at the aim (a frame shown
-    "an interval after the last one" comes up to a step late each time, and the lateness adds up: 8 or 9 frames
-    where 9 were aimed at). The clock stops while this generator is suspended (the server encoding and sending a
-    frame): counted in wall time, frames that cost more than the interval would make every step a frame and slow
-    the run down.
+    The first and the last step are shown, and FRAMES_PER_RUN - 2 steps between them, due at even stretches of the
+    sampler's compute (from the mean step time so far; at most FRAME_INTERVAL_MAX_S apart), none in the run's last
+    half interval (the last step comes then). On a grid from the run's start: a frame shown "an interval after the
+    last one" comes up to a step late each time, and the lateness adds up (8 or 9 frames where 9 were aimed at).
+    The clock stops while this generator is suspended (the server encoding and sending a frame): counted in wall
+    time, a slow consumer would make every step a frame and slow the run down. How fast the page gets the frames
+    is sampler_stream's business.
 
     `beside`: render on FRAME_WORKER while this generator goes on with the next steps, so that rendering does not
     hold up the sampler (on 2 cores, one of them mostly idle while a sampler runs); a frame is handed on once
@@ -105,7 +124,6 @@ def _frames(
     A run stopped or failed drops the renders still queued."""
     start = time.perf_counter()
     paused = 0.0  # seconds this generator spent waiting for renders and handing frames on: not the sampler's
-    shown_compute = 0.0  # the compute clock's reading at the last shown frame
     shown = 0  # frames shown so far
     pending: collections.deque = collections.deque()  # (item, its pictures or their future, show, keep)
 
@@ -114,7 +132,7 @@ def _frames(
 
     try:
         for item in steps:
-            show = _frame_due(item.step, item.total, compute_clock(), shown, shown_compute)
+            show = _frame_due(item.step, item.total, compute_clock(), shown)
             keep = keep_every is not None and on_stride(item.step, item.total, keep_every)
             if show or keep:
                 renderer = render if show else render_kept
@@ -124,9 +142,7 @@ def _frames(
                 else:
                     pictures = renderer(item)
                 pending.append((item, pictures, show, keep))
-                if show:
-                    shown_compute = compute_clock()
-                    shown += 1
+                shown += show
             while pending and (not beside or pending[0][1].done() or len(pending) > MAX_RENDERS_AHEAD):
                 waited = time.perf_counter()
                 yield _frame(pending.popleft(), start)
@@ -139,16 +155,16 @@ def _frames(
                 pictures.cancel()
 
 
-def _frame_due(step: int, total: int, now: float, shown: int, shown_compute: float) -> bool:
-    """Whether step (of total) is shown, `now` seconds of compute into the run, after `shown` frames, the last one
-    at shown_compute (the pacing rule of _frames)."""
-    if step == total:
+def _frame_due(step: int, total: int, now: float, shown: int) -> bool:
+    """Whether step (of total) is shown, `now` seconds of compute into the run, after `shown` frames (the pacing
+    rule of _frames)."""
+    if step in (1, total):
         return True
     mean_step = now / step
-    interval = min(max(mean_step * total / FRAMES_PER_RUN, FRAME_INTERVAL_S), FRAME_INTERVAL_MAX_S)
-    due = (shown + 1) * interval  # on a grid from the run's start: no lateness adds up
+    interval = min(mean_step * total / (FRAMES_PER_RUN - 1), FRAME_INTERVAL_MAX_S)
+    due = shown * interval  # on a grid from the run's start (the first step is frame 0): no lateness adds up
     time_left = mean_step * (total - step)
-    return now >= due and now - shown_compute >= FRAME_INTERVAL_S and time_left >= interval / 2
+    return now >= due and time_left >= interval / 2
 
 
 def _frame(entry: tuple, start: float) -> Frame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -141,8 +143,9 @@ def test_toy_gan_streams_frames_over_http(client):
     job = client.submit("ring", "non_saturating", 200, 1, 128, 1e-3, 1e-3, 2, 0, None, api_name="/toy_gan_train")
     job.result(timeout=120)
     outputs = job.outputs()
-    assert len(outputs) >= 10  # a frame every 10 steps at this length, plus step 0
-    assert "Step 200 of 200" in outputs[-1][1]
+    steps = [int(re.search(r"Step (\d+) of 200", summary).group(1)) for _, summary, _ in outputs]
+    # step 0, the last, and frames between: every 10 steps at this length, none sooner than 0.1 s after the last
+    assert len(steps) >= 4 and steps[0] == 0 and steps[-1] == 200 and steps == sorted(set(steps)), steps
 
 
 def test_toy_gan_bad_values_over_http_get_a_message(client):

@@ -98,19 +98,129 @@ def test_frames_follow_compute_time_not_a_slow_consumer():
         if frame.show:
             shown += 1
             time.sleep(0.3)
-    # 0.5 s of compute at one frame per 0.1 s of compute (its floor), plus the last step; sleep overshoots a little
-    assert 3 <= shown <= 7
+    assert streaming.FRAMES_PER_RUN - 1 <= shown <= streaming.FRAMES_PER_RUN + 1
 
 
-def test_frames_aim_at_frames_per_run_for_long_runs():
+def test_frames_aim_at_frames_per_run_the_first_and_last_steps_among_them():
     frames = [f for f in streaming.stream_steps(slow_steps(100, 0.02), lambda item: ()) if f.show]
-    assert frames[-1].item.step == 100
-    # 2 s of compute: FRAMES_PER_RUN frames by the aim (9, on a grid of 0.22 s, at least 0.1 apart), the last one
-    # the last step; counted "an interval after the last frame", each came up to a step late and 8 came at times
+    assert frames[0].item.step == 1 and frames[-1].item.step == 100
+    # 2 s of compute: FRAMES_PER_RUN frames by the aim (9: the first step, 7 on a grid of 0.25 s, the last step);
+    # counted "an interval after the last frame", each came up to a step late and 8 came at times
     assert streaming.FRAMES_PER_RUN - 1 <= len(frames) <= streaming.FRAMES_PER_RUN + 1
-    assert len(frames) >= 8  # what a long run streams (issue 14)
-    gaps = np.diff([0] + [f.item.step for f in frames])
-    assert gaps.max() - gaps.min() <= 3, gaps  # evenly spread (11 or 12 steps apart; the first before the mean settles)
+    assert len(frames) >= 8  # what a run streams (issue 14)
+    gaps = np.diff([f.item.step for f in frames])
+    assert gaps.max() - gaps.min() <= 3, gaps  # evenly spread (12 or 13 steps apart)
+
+
+def test_a_short_run_reaches_the_page_as_frames_a_tenth_of_a_second_apart_without_slowing_the_sampler():
+    """20 steps in 0.2 s, served: the page gets FRAMES_PER_RUN frames FRAME_INTERVAL_S apart (0.8 s from the first
+    to the last), while the sampler ends at its own pace, long before the page has its last frame. Handed on one
+    ahead, as before, the sampler would wait for each frame's turn."""
+    ended = []
+
+    def run(n):
+        yield from slow_steps(n, 0.01)
+        ended.append(time.perf_counter())
+
+    @streaming.sampler_stream
+    def handler():
+        for frame in streaming.stream_steps(run(20), lambda item: (item.step,)):
+            yield frame.item.step
+
+    shown, times = [], []
+    for step in handler():
+        shown.append(step)
+        times.append(time.perf_counter())
+    assert shown[0] == 1 and shown[-1] == 20 and len(shown) >= 8, shown
+    assert min(np.diff(times)) >= streaming.FRAME_INTERVAL_S - 0.002, np.diff(times)
+    assert ended[0] < times[-1] - 0.4, (ended[0] - times[0], times[-1] - times[0])
+
+
+@pytest.mark.fast
+def test_iterate_computes_up_to_ahead_items_while_the_caller_holds_one():
+    worker, computed = runtime.ComputeWorker("test"), []
+
+    def run():
+        for i in range(10):
+            computed.append(i)
+            yield i
+
+    stream = worker.iterate(run(), ahead=3)
+    assert next(stream) == 0
+    time.sleep(0.1)
+    assert computed == [0, 1, 2, 3]  # three ready beyond the one held, then the worker stops
+    assert list(stream) == list(range(1, 10))
+
+
+@pytest.mark.fast
+def test_two_runs_computing_ahead_still_take_turns_on_the_worker():
+    """Each run has one job queued at a time, the next queued when it ends: the worker alternates between them.
+    (Queued all at once, a run's items would all go before the other's first.)"""
+    worker, order, gate = runtime.ComputeWorker("test"), [], threading.Event()
+    worker.submit(gate.wait)  # hold the worker until both runs are waiting
+
+    def run(name):
+        for i in range(3):
+            order.append(f"{name}{i}")
+            yield i
+
+    streams = [worker.iterate(run(name), ahead=5) for name in "ab"]
+    consumers = [threading.Thread(target=list, args=(stream,)) for stream in streams]
+    consumers[0].start()
+    time.sleep(0.05)
+    consumers[1].start()
+    time.sleep(0.05)
+    gate.set()
+    for consumer in consumers:
+        consumer.join(5)
+    assert order == ["a0", "b0", "a1", "b1", "a2", "b2"], order
+
+
+@pytest.mark.fast
+def test_a_run_stopped_while_computing_ahead_is_closed_on_the_worker():
+    worker, closed, computed = runtime.ComputeWorker("test"), [], []
+
+    def run():
+        try:
+            for i in range(100):
+                computed.append(i)
+                time.sleep(0.001)
+                yield i
+        finally:
+            closed.append(threading.current_thread().name)
+
+    stream = worker.iterate(run(), ahead=4)
+    assert next(stream) == 0
+    stream.close()
+    assert closed == ["test"] and len(computed) <= 6, computed
+
+
+@pytest.mark.fast
+def test_spaced_holds_fast_items_apart_and_adds_nothing_to_slow_ones():
+    times = []
+    for _ in runtime.spaced(range(5), 0.05):
+        times.append(time.perf_counter())
+    assert min(np.diff(times)) >= 0.05 - 0.002
+    started = time.perf_counter()
+    for _ in runtime.spaced(range(5), 0.05):
+        time.sleep(0.06)  # a consumer slower than the spacing
+    assert time.perf_counter() - started < 5 * 0.06 + 0.04
+
+
+@pytest.mark.fast
+def test_closing_spaced_closes_its_source():
+    closed = []
+
+    def source():
+        try:
+            yield from range(10)
+        finally:
+            closed.append(True)
+
+    paced = runtime.spaced(source(), 0.0)
+    next(paced)
+    paced.close()
+    assert closed == [True]
 
 
 def test_frames_rendered_beside_the_sampler_come_in_order_and_none_is_lost():
@@ -128,13 +238,13 @@ def test_frames_rendered_beside_the_sampler_come_in_order_and_none_is_lost():
         return ("measured", item.step)
 
     frames = list(
-        streaming.stream_steps(slow_steps(40, 0.01), slow_render, keep_every=5, beside=True, render_kept=measure)
+        streaming.stream_steps(slow_steps(40, 0.01), slow_render, keep_every=2, beside=True, render_kept=measure)
     )
     steps = [f.item.step for f in frames]
     assert steps == sorted(set(steps)) and steps[-1] == 40 and frames[-1].show, steps
-    assert {1, *range(5, 41, 5)} <= {f.item.step for f in frames if f.keep}
+    assert {1, *range(2, 41, 2)} <= {f.item.step for f in frames if f.keep}
     assert all(f.pictures == ((f.item.step,) if f.show else ("measured", f.item.step)) for f in frames)
-    assert any(not f.show for f in frames)  # kept steps (1, 5, 10, ...) outnumber the shown ones
+    assert any(not f.show for f in frames)  # kept steps (1, 2, 4, ...) outnumber the shown ones
     assert threads == {streaming.FRAME_WORKER.name}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -58,6 +60,18 @@ def test_training_streams_frames_and_learns_the_ring():
     assert frames[0].decision.shape == (toy_gan.MAP_RESOLUTION, toy_gan.MAP_RESOLUTION)
     assert frames[0].metrics["high_quality_share"] < 0.05  # untrained G: a blob at the origin
     assert frames[-1].metrics["modes_covered"] >= 6 and frames[-1].metrics["high_quality_share"] > 0.1
+
+
+def test_frames_due_sooner_than_the_minimum_interval_wait_for_it():
+    """A frame owed at every step, none sooner than 30 ms after the last: a step or two per frame on this machine
+    without the minimum (about 1-3 ms a step), a handful with it; the last step is always shown."""
+    times = []
+    frames = []
+    for frame in toy_gan.train(toy_gan.ToyGANConfig(steps=200, frame_every=1), min_frame_interval_s=0.03):
+        times.append(time.perf_counter())
+        frames.append(frame.step)
+    assert frames[0] == 0 and frames[-1] == 200 and len(frames) < 100, frames
+    assert min(np.diff(times[:-1])) >= 0.03, np.diff(times)  # all but the last step's
 
 
 def test_a_seed_fixes_the_run():
