@@ -344,16 +344,20 @@ class ComputeWorker:
         up to `ahead` items ahead of the caller: while the caller handles an item (a server encoding and sending a
         frame, or holding it back, see `spaced`), the worker goes on computing the next ones. One job of the
         iterator is queued at a time, the next when it ends: two runs still take turns item by item. Closing this
-        generator (a stopped run) drops what was computed ahead and closes the iterator on the worker."""
+        generator (a stopped run) drops what was computed ahead and closes the iterator on the worker. Every item
+        is computed in the caller's context variables as they were when this started (submit's promise, though
+        the jobs after the first are queued from the worker)."""
         iterator = iter(items)
         done = object()
+        ahead = max(1, ahead)
+        context = contextvars.copy_context()
         ready: collections.deque = collections.deque()  # jobs ended, in order, not yet handed to the caller
         state = {"running": None, "over": False}  # the job in the queue or running; whether to queue no more
         changed = threading.Condition(threading.RLock())  # RLock: a job that ended calls back at once
 
         def queue_next() -> None:  # called holding `changed`
             if state["running"] is None and not state["over"] and len(ready) < ahead:
-                job = self.submit(lambda: next(iterator, done), priority, threads)
+                job = self.submit(lambda: context.run(next, iterator, done), priority, threads)
                 state["running"] = job
                 job.add_done_callback(ended)
 
@@ -363,10 +367,12 @@ class ComputeWorker:
                     return
                 state["running"] = None
                 ready.append(job)
-                if job.exception() is not None or job.result() is done:
-                    state["over"] = True
-                queue_next()
-                changed.notify()
+                try:
+                    if job.exception() is not None or job.result() is done:
+                        state["over"] = True
+                    queue_next()
+                finally:
+                    changed.notify()
 
         try:
             while True:

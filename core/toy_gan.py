@@ -179,9 +179,9 @@ def train(
 ) -> Iterator[ToyFrame]:
     """Train G and D from scratch with the lecture's loop; yield a frame every `frame_every` generator steps
     (and at step 0 and at the end), and also whenever `max_frame_interval_s` has passed since the last frame (slow
-    settings still stream smoothly), but none sooner than `min_frame_interval_s` after the last one: a frame due
-    sooner comes that long after it (fast settings stream at a pace a viewer can follow, and draw fewer decision
-    maps). Which steps are shown then depends on the machine; the training does not."""
+    settings still stream smoothly), but none except the last sooner than `min_frame_interval_s` after the one
+    before: a frame due sooner comes that long after it (fast settings stream at a pace a viewer can follow, and
+    draw fewer decision maps). Which steps are shown then depends on the machine; the training does not."""
     if config.loss not in LOSSES:
         raise ValueError(f"Unknown loss '{config.loss}'; choose one of {', '.join(LOSSES)}.")
     sample_real = real_sampler(config.distribution, drawn)

@@ -38,7 +38,7 @@ FRAME_INTERVAL_MAX_S = 0.5  # the longest stretch of sampler compute between two
 # FRAMES_PER_RUN frame intervals shows them too, the page getting them FRAME_INTERVAL_S apart while the sampler
 # runs on at its own speed (sampler_stream): its last frame, the final picture, comes 0.8 s after its first.
 FRAMES_PER_RUN = 9
-FRAMES_AHEAD = FRAMES_PER_RUN + 2  # updates a run may compute before the page has them: a short run's frames all
+FRAMES_AHEAD = FRAMES_PER_RUN + 2  # updates a run may compute ahead of the page: a whole short run and its status
 MAX_RENDERS_AHEAD = 4  # renders queued beside a sampler before it waits for one (stream_steps' `beside`)
 MAX_SNAPSHOTS = 100  # steps a replay keeps (every step of a short run, every 10th of DDPM's 1,000)
 
@@ -74,8 +74,8 @@ FRAME_WORKER = ComputeWorker("frames", nice=10)
 def sampler_stream(handler: Callable, threads: int | None = None) -> Callable:
     """friendly_errors for a handler that streams a sampler run (stream_steps' frames), and its updates handed to
     the page at least FRAME_INTERVAL_S apart while the sampler runs on at its own speed, up to FRAMES_AHEAD updates
-    ahead of the page. A run shorter than FRAMES_PER_RUN frame intervals (DPM-Solver++ 20: 0.5-0.7 s served) is
-    shown as it was computed, at that pace: its final picture comes when its last frame's turn does."""
+    ahead of the page. A run that computes its frames faster than that (DPM-Solver++ 20: 0.5-0.7 s served) has
+    them held back for the page: its final picture comes when its turn does, 0.8 s after the first frame."""
     served = friendly_errors(handler, threads, ahead=FRAMES_AHEAD)
 
     @functools.wraps(served)
@@ -106,13 +106,11 @@ def _frames(
     last; None keeps none: a replay keeps them, the latent diffusion tab's chart measures them). A step kept but not
     shown goes to render_kept instead (the chart's measurement alone, without the pictures nobody sees).
 
-    The first and the last step are shown, and FRAMES_PER_RUN - 2 steps between them, due at even stretches of the
-    sampler's compute (from the mean step time so far; at most FRAME_INTERVAL_MAX_S apart), none in the run's last
-    half interval (the last step comes then). On a grid from the run's start: a frame shown "an interval after the
-    last one" comes up to a step late each time, and the lateness adds up (8 or 9 frames where 9 were aimed at).
-    The clock stops while this generator is suspended (the server encoding and sending a frame): counted in wall
-    time, a slow consumer would make every step a frame and slow the run down. How fast the page gets the frames
-    is sampler_stream's business.
+    Which steps are shown: see _frame_due (the first, the last and FRAMES_PER_RUN - 2 evenly between them; in a
+    long run one every FRAME_INTERVAL_MAX_S of compute). The compute clock stops while this generator is suspended
+    (the server encoding and sending a frame) or waits for renders: counted in wall time, a slow consumer would
+    make a long run's frames come at every step and slow it down. How fast the page gets the frames is
+    sampler_stream's business.
 
     `beside`: render on FRAME_WORKER while this generator goes on with the next steps, so that rendering does not
     hold up the sampler (on 2 cores, one of them mostly idle while a sampler runs); a frame is handed on once
@@ -157,14 +155,18 @@ def _frames(
 
 def _frame_due(step: int, total: int, now: float, shown: int) -> bool:
     """Whether step (of total) is shown, `now` seconds of compute into the run, after `shown` frames (the pacing
-    rule of _frames)."""
+    rule of _frames): the first and the last step, and FRAMES_PER_RUN - 2 evenly between them, or, where that would
+    leave more than FRAME_INTERVAL_MAX_S of compute between two frames (at the mean step time so far), one every
+    FRAME_INTERVAL_MAX_S; none in the last half interval (the last step comes then). On a grid from the run's start
+    (frame k at k intervals): a frame shown "an interval after the last one" comes up to a step late each time,
+    and the lateness adds up (8 or 9 frames where 9 were aimed at)."""
     if step in (1, total):
         return True
+    interval = total / (FRAMES_PER_RUN - 1)  # in steps
     mean_step = now / step
-    interval = min(mean_step * total / (FRAMES_PER_RUN - 1), FRAME_INTERVAL_MAX_S)
-    due = shown * interval  # on a grid from the run's start (the first step is frame 0): no lateness adds up
-    time_left = mean_step * (total - step)
-    return now >= due and time_left >= interval / 2
+    if mean_step * interval > FRAME_INTERVAL_MAX_S:  # a long run: frames by compute time
+        interval = FRAME_INTERVAL_MAX_S / mean_step
+    return step >= shown * interval and total - step >= interval / 2
 
 
 def _frame(entry: tuple, start: float) -> Frame:

@@ -18,7 +18,8 @@ from demos.render import toy_gan_frame
 from demos.streaming import long_run_events
 
 FRAME_SIZE = 420
-MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see MAX_FRAME_INTERVAL_S)
+MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see MAX_FRAME_INTERVAL_S;
+# fewer when it is fast: frames stay streaming.FRAME_INTERVAL_S apart)
 MAX_FRAME_INTERVAL_S = 0.12  # never let the picture freeze longer than this: at least ~5 frames a second
 MAX_SAMPLES_PER_RUN = 12_000_000  # points pushed through G and D per run: about a minute on 2 cores at worst
 INTRO = r"""

@@ -145,7 +145,8 @@ def test_toy_gan_streams_frames_over_http(client):
     outputs = job.outputs()
     steps = [int(re.search(r"Step (\d+) of 200", summary).group(1)) for _, summary, _ in outputs]
     # step 0, the last, and frames between: every 10 steps at this length, none sooner than 0.1 s after the last
-    assert len(steps) >= 4 and steps[0] == 0 and steps[-1] == 200 and steps == sorted(set(steps)), steps
+    # (a 200-step run takes 0.2-0.7 s on 2 cores)
+    assert len(steps) >= 3 and steps[0] == 0 and steps[-1] == 200 and steps == sorted(set(steps)), steps
 
 
 def test_toy_gan_bad_values_over_http_get_a_message(client):

@@ -3,6 +3,7 @@ settings, lazy session configs, the background warm-up and bounded per-session s
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 import threading
@@ -79,6 +80,13 @@ def test_the_worker_applies_the_thread_setting_per_job_and_gives_it_back(monkeyp
     assert runtime.compute_threads() >= 1
 
 
+def wait_until(condition, seconds: float = 5.0) -> None:
+    deadline = time.perf_counter() + seconds
+    while not condition():
+        assert time.perf_counter() < deadline, "timed out"
+        time.sleep(0.005)
+
+
 @dataclass
 class Step:
     step: int
@@ -132,7 +140,8 @@ def test_a_short_run_reaches_the_page_as_frames_a_tenth_of_a_second_apart_withou
         shown.append(step)
         times.append(time.perf_counter())
     assert shown[0] == 1 and shown[-1] == 20 and len(shown) >= 8, shown
-    assert min(np.diff(times)) >= streaming.FRAME_INTERVAL_S - 0.002, np.diff(times)
+    # 0.1 s apart as handed on; the test's own clock reading may come a little late (a loaded machine)
+    assert min(np.diff(times)) >= streaming.FRAME_INTERVAL_S - 0.02, np.diff(times)
     assert ended[0] < times[-1] - 0.4, (ended[0] - times[0], times[-1] - times[0])
 
 
@@ -147,9 +156,24 @@ def test_iterate_computes_up_to_ahead_items_while_the_caller_holds_one():
 
     stream = worker.iterate(run(), ahead=3)
     assert next(stream) == 0
-    time.sleep(0.1)
+    wait_until(lambda: len(computed) == 4)
+    time.sleep(0.05)
     assert computed == [0, 1, 2, 3]  # three ready beyond the one held, then the worker stops
     assert list(stream) == list(range(1, 10))
+
+
+@pytest.mark.fast
+def test_items_computed_ahead_see_the_callers_context_variables():
+    """The jobs after the first are queued from the worker's thread: they still run in the caller's context."""
+    request = contextvars.ContextVar("request", default=None)
+    worker = runtime.ComputeWorker("test")
+
+    def run():
+        for _ in range(4):
+            yield request.get()
+
+    request.set("student 7")
+    assert list(worker.iterate(run(), ahead=3)) == ["student 7"] * 4
 
 
 @pytest.mark.fast
@@ -166,10 +190,9 @@ def test_two_runs_computing_ahead_still_take_turns_on_the_worker():
 
     streams = [worker.iterate(run(name), ahead=5) for name in "ab"]
     consumers = [threading.Thread(target=list, args=(stream,)) for stream in streams]
-    consumers[0].start()
-    time.sleep(0.05)
-    consumers[1].start()
-    time.sleep(0.05)
+    for queued, consumer in enumerate(consumers, 1):  # a's first job queued before b's
+        consumer.start()
+        wait_until(lambda queued=queued: worker._jobs.qsize() == queued)
     gate.set()
     for consumer in consumers:
         consumer.join(5)
@@ -196,15 +219,16 @@ def test_a_run_stopped_while_computing_ahead_is_closed_on_the_worker():
 
 
 @pytest.mark.fast
-def test_spaced_holds_fast_items_apart_and_adds_nothing_to_slow_ones():
+def test_spaced_holds_fast_items_apart_and_adds_nothing_to_slow_ones(monkeypatch):
     times = []
     for _ in runtime.spaced(range(5), 0.05):
         times.append(time.perf_counter())
-    assert min(np.diff(times)) >= 0.05 - 0.002
-    started = time.perf_counter()
+    assert min(np.diff(times)) >= 0.05 - 0.01
+    sleep, waits = time.sleep, []
+    monkeypatch.setattr(runtime.time, "sleep", lambda seconds: waits.append(seconds) or sleep(seconds))
     for _ in runtime.spaced(range(5), 0.05):
-        time.sleep(0.06)  # a consumer slower than the spacing
-    assert time.perf_counter() - started < 5 * 0.06 + 0.04
+        sleep(0.06)  # a consumer slower than the spacing
+    assert len(waits) == 4 and max(waits) == 0.0, waits
 
 
 @pytest.mark.fast
