@@ -157,9 +157,9 @@ def _frame_due(step: int, total: int, now: float, shown: int) -> bool:
     """Whether step (of total) is shown, `now` seconds of compute into the run, after `shown` frames (the pacing
     rule of _frames): the first and the last step, and FRAMES_PER_RUN - 2 evenly between them, or, where that would
     leave more than FRAME_INTERVAL_MAX_S of compute between two frames (at the mean step time so far), one every
-    FRAME_INTERVAL_MAX_S; none in the last half interval (the last step comes then). On a grid from the run's start
-    (frame k at k intervals): a frame shown "an interval after the last one" comes up to a step late each time,
-    and the lateness adds up (8 or 9 frames where 9 were aimed at)."""
+    FRAME_INTERVAL_MAX_S; none in the last half interval (the last step comes then). Frame k is due k intervals
+    from the run's start, not an interval after frame k - 1: each frame comes up to a step late, and counted from
+    the last one that lateness added up (8 or 9 frames where 9 were aimed at)."""
     if step in (1, total):
         return True
     interval = total / (FRAMES_PER_RUN - 1)  # in steps

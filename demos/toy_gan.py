@@ -10,16 +10,15 @@ import pandas as pd
 
 from core import toy_gan
 from core.images import EmptyImageError, to_grayscale_ink
-from demos import streaming
 from demos.checks import bounded_float, bounded_int, valid_seed
 from demos.common import drawing_image, intro, output_image, private, seed_input, sketchpad
 from demos.errors import friendly_errors
 from demos.render import toy_gan_frame
-from demos.streaming import long_run_events
+from demos.streaming import FRAME_INTERVAL_S, long_run_events
 
 FRAME_SIZE = 420
 MAX_FRAMES = 100  # frames per run from the step count (more when training is slow, see MAX_FRAME_INTERVAL_S;
-# fewer when it is fast: frames stay streaming.FRAME_INTERVAL_S apart)
+# fewer when it is fast: frames stay FRAME_INTERVAL_S apart)
 MAX_FRAME_INTERVAL_S = 0.12  # never let the picture freeze longer than this: at least ~5 frames a second
 MAX_SAMPLES_PER_RUN = 12_000_000  # points pushed through G and D per run: about a minute on 2 cores at worst
 INTRO = r"""
@@ -118,7 +117,7 @@ def train_live(distribution, loss, steps, k, batch_size, lr_d, lr_g, latent_dim,
     history: list[tuple[int, float, str]] = []
     start = time.perf_counter()
     for frame in toy_gan.train(
-        config, drawn, max_frame_interval_s=MAX_FRAME_INTERVAL_S, min_frame_interval_s=streaming.FRAME_INTERVAL_S
+        config, drawn, max_frame_interval_s=MAX_FRAME_INTERVAL_S, min_frame_interval_s=FRAME_INTERVAL_S
     ):
         if frame.step:
             history += [(frame.step, frame.d_loss, "D"), (frame.step, frame.g_loss, "G")]
